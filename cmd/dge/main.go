@@ -1,0 +1,73 @@
+// Command dge validates, plans, applies and generates dge graphs.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// env bundles what a command may touch, so tests drive the real CLI in-process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	environ        []string
+}
+
+// command is one dge subcommand. run returns the process exit code.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e *env, args []string) int
+}
+
+// commands lists the subcommands in the order `dge help` shows them.
+var commands = []command{
+	{"validate", "Check a graph: syntax, references, cycles, types", runValidate},
+	{"fmt", "Rewrite *.dge.hcl files in canonical format", runFmt},
+	{"graph", "Draw a graph as Graphviz dot or Mermaid", runGraph},
+	{"version", "Print the dge version", runVersion},
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ()}
+	return e.dispatch(ctx, args)
+}
+
+func (e *env) dispatch(ctx context.Context, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+		e.usage(e.stdout)
+		if len(args) == 0 {
+			return 1
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, e, args[1:])
+		}
+	}
+	fmt.Fprintf(e.stderr, "dge: unknown command %q; run \"dge help\" for the list\n", args[0])
+	return 1
+}
+
+func (e *env) usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: dge <command> [flags] [PATH]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run \"dge <command> -h\" for a command's flags.")
+}

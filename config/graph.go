@@ -1,0 +1,169 @@
+package config
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Kind is the kind of a node: the block type that declares it.
+type Kind string
+
+// The node kinds of the language.
+const (
+	KindStart     Kind = "start"
+	KindProcess   Kind = "process"
+	KindFanOut    Kind = "fan_out"
+	KindAggregate Kind = "aggregate"
+	KindPoll      Kind = "poll"
+	KindTerminate Kind = "terminate"
+)
+
+// Kinds lists every node kind in the order the language documents them.
+var Kinds = []Kind{KindStart, KindProcess, KindFanOut, KindAggregate, KindPoll, KindTerminate}
+
+// QueueType is the RabbitMQ queue type of every queue a graph declares.
+type QueueType string
+
+// The queue types dge supports.
+const (
+	QueueQuorum  QueueType = "quorum"
+	QueueClassic QueueType = "classic"
+)
+
+// Defaults applied by the loader where a graph leaves an attribute out.
+const (
+	DefaultQueueType        = QueueQuorum
+	DefaultRetry            = 5 * time.Second
+	DefaultMaxAttempts      = 5
+	DefaultPrefetch         = 32
+	DefaultConcurrency      = 1
+	DefaultAggregateTimeout = 10 * time.Minute
+	DefaultPollInterval     = 5 * time.Second
+	DefaultPollTimeout      = time.Hour
+)
+
+// Graph is a loaded and validated dge graph: the model every later stage
+// (plan, generate) works from. A Graph returned with error diagnostics may be
+// incomplete and must not be used.
+type Graph struct {
+	// Name is the graph's label: `graph "arith" {}`.
+	Name string
+	// Handlers is the Go import path of the user's package that holds the
+	// message types and handler functions.
+	Handlers string
+	// OnFailure names a function in the handlers package called when a
+	// message is parked; empty when the graph sets none.
+	OnFailure string
+	// Broker holds the graph's broker settings, defaults applied.
+	Broker Broker
+	// Nodes holds every node in topological order (every node after the
+	// nodes its `from` names), ties broken by address.
+	Nodes []*Node
+	// Files lists the source files the graph was loaded from, as given to
+	// the loader (relative paths stay relative), sorted.
+	Files []string
+	// DeclRange is the range of the `graph` block's header.
+	DeclRange hcl.Range
+	// HandlersRange and OnFailureRange are the ranges of those attributes'
+	// expressions (empty when absent).
+	HandlersRange  hcl.Range
+	OnFailureRange hcl.Range
+}
+
+// Broker is the graph's `broker` block with defaults applied.
+type Broker struct {
+	Vhost         string    // default "/"
+	QueueType     QueueType // default quorum
+	WorkExchange  string    // default "<graph>.work"
+	RetryExchange string    // default "<graph>.retry"
+	PollExchange  string    // default "<graph>.poll"; used only when the graph has poll nodes
+
+	// Connection settings, usually set with env(); empty when not given.
+	ManagementURL string
+	AMQPURL       string
+	Username      string
+	Password      string // never print this
+
+	// Adopt names existing unstamped queues and exchanges the graph may
+	// manage as its own (`adopt = ["input"]`); objects stamped by another
+	// graph can never be adopted.
+	Adopt []string
+
+	DeclRange hcl.Range
+}
+
+// Node is one node of the graph.
+type Node struct {
+	Kind Kind
+	Name string
+	// From lists the nodes that feed this one: none for start, one for
+	// process, fan_out, poll and terminate, two or more for aggregate, in
+	// the order the `from` attribute names them.
+	From []*Node
+	// To lists the nodes whose `from` names this node, sorted by address.
+	To []*Node
+	// Edge is the queue that feeds this node; nil for start.
+	Edge *Edge
+	// Handler names the handler function in the handlers package; empty for
+	// start, fan_out and terminate.
+	Handler string
+	// Interval is the delay between two checks of a poll node.
+	Interval time.Duration
+	// Timeout bounds a poll job's life, or how long an aggregate waits for
+	// the missing parts of a group, before the message is parked.
+	Timeout time.Duration
+
+	// DeclRange is the range of the block header (`process "double"`).
+	DeclRange hcl.Range
+	// HandlerRange is the range of the `handler` expression (empty when absent).
+	HandlerRange hcl.Range
+	// FromRanges holds the source range of each reference in From.
+	FromRanges []hcl.Range
+}
+
+// Edge is the durable queue that carries messages into a node.
+type Edge struct {
+	Queue       string
+	Message     string // Go type name in the handlers package
+	Retry       time.Duration
+	MaxAttempts int
+	Prefetch    int
+	Concurrency int
+
+	QueueRange   hcl.Range
+	MessageRange hcl.Range
+}
+
+// Addr returns the node's address, "kind.name", the one form used in
+// diagnostics, plans and generated code alike.
+func (n *Node) Addr() string { return string(n.Kind) + "." + n.Name }
+
+// Output returns the message type this node emits: the message of the nodes
+// it feeds (validation guarantees they agree). It is empty for terminate.
+func (n *Node) Output() string {
+	if len(n.To) == 0 {
+		return ""
+	}
+	return n.To[0].Edge.Message
+}
+
+// Node returns the node with the given address, or nil.
+func (g *Graph) Node(addr string) *Node {
+	for _, n := range g.Nodes {
+		if n.Addr() == addr {
+			return n
+		}
+	}
+	return nil
+}
+
+// HasPoll reports whether the graph has a poll node.
+func (g *Graph) HasPoll() bool {
+	for _, n := range g.Nodes {
+		if n.Kind == KindPoll {
+			return true
+		}
+	}
+	return false
+}
