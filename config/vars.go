@@ -1,0 +1,253 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+// envVarPrefix is the prefix of environment variables that set graph
+// variables, as TF_VAR_ does in Terraform.
+const envVarPrefix = "DGE_VAR_"
+
+// sensitiveMark marks values of variables declared sensitive, so that no
+// diagnostic prints them.
+const sensitiveMark = "sensitive"
+
+// decodeVariables decodes each variable's type and settings, then assigns
+// values in rising precedence: default, DGE_VAR_name, then -var-file and
+// -var in command-line order.
+func (s *state) decodeVariables() {
+	for _, name := range s.varNames() {
+		v := s.vars[name]
+		v.typ = cty.DynamicPseudoType
+		if attr, ok := v.attrs["type"]; ok {
+			ty, defaults, diags := typeexpr.TypeConstraintWithDefaults(attr.Expr)
+			s.diags = append(s.diags, diags...)
+			if !diags.HasErrors() {
+				v.typ, v.defaults = ty, defaults
+				// As Terraform does: a string variable's command-line value
+				// is taken raw; any other type's is an HCL expression.
+				v.parseHCL = !ty.Equals(cty.String)
+			}
+		}
+		if attr, ok := v.attrs["sensitive"]; ok {
+			val, diags := attr.Expr.Value(nil)
+			s.diags = append(s.diags, diags...)
+			if !diags.HasErrors() {
+				if b, err := convert.Convert(val, cty.Bool); err != nil || b.IsNull() {
+					s.diags = append(s.diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Invalid sensitive value",
+						Detail:   "sensitive must be true or false.",
+						Subject:  attr.Expr.Range().Ptr(),
+					})
+				} else {
+					v.sensitive = b.True()
+				}
+			}
+		}
+		if attr, ok := v.attrs["description"]; ok {
+			val, diags := attr.Expr.Value(nil)
+			s.diags = append(s.diags, diags...)
+			if !diags.HasErrors() {
+				if _, err := convert.Convert(val, cty.String); err != nil {
+					s.diags = append(s.diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Invalid description",
+						Detail:   "description must be a string.",
+						Subject:  attr.Expr.Range().Ptr(),
+					})
+				}
+			}
+		}
+		if attr, ok := v.attrs["default"]; ok {
+			// Defaults are constants: no variables, locals or functions.
+			val, diags := attr.Expr.Value(nil)
+			s.diags = append(s.diags, diags...)
+			if !diags.HasErrors() {
+				s.setVar(v, val, attr.Expr.Range().Ptr(), "default")
+			} else {
+				v.value, v.hasValue = cty.DynamicVal, true
+			}
+		}
+	}
+
+	for _, kv := range s.opts.Env {
+		k, raw, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, envVarPrefix) {
+			continue
+		}
+		name := strings.TrimPrefix(k, envVarPrefix)
+		v, ok := s.vars[name]
+		if !ok {
+			// As with TF_VAR_: the environment may hold values for other
+			// graphs, so unknown names are ignored.
+			continue
+		}
+		s.setRaw(v, raw, "the environment variable "+k)
+	}
+
+	for _, a := range s.opts.VarArgs {
+		switch {
+		case a.File != "":
+			s.loadVarFile(a.File)
+		default:
+			name, raw, ok := strings.Cut(a.Raw, "=")
+			name = strings.TrimSpace(name)
+			if !ok || name == "" {
+				s.diags = append(s.diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid -var option",
+					Detail:   fmt.Sprintf("The option -var %q is not of the form NAME=VALUE. Write, for example, -var 'vhost=/prod'.", a.Raw),
+				})
+				continue
+			}
+			v, ok := s.vars[name]
+			if !ok {
+				s.diags = append(s.diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Value for undeclared variable",
+					Detail:   fmt.Sprintf("The option -var sets %q, but the graph declares no such variable%s. Declare it with a variable %q block, or fix the name.", name, suggestSuffix(name, s.varNames()), name),
+				})
+				continue
+			}
+			s.setRaw(v, raw, "-var "+name)
+		}
+	}
+
+	for _, name := range s.varNames() {
+		v := s.vars[name]
+		if !v.hasValue {
+			s.diags = append(s.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "No value for required variable",
+				Detail: fmt.Sprintf("The variable %q has no default and was given no value. Pass one with -var '%s=VALUE', in a -var-file, or in the environment variable %s%s; or give the variable a default.",
+					name, name, envVarPrefix, name),
+				Subject: v.declRange.Ptr(),
+			})
+			v.value = cty.DynamicVal
+		}
+	}
+}
+
+// setRaw sets v from a command-line or environment string: taken as is for
+// string and untyped variables, parsed as an HCL expression for the rest.
+func (s *state) setRaw(v *varDecl, raw, source string) {
+	if !v.parseHCL {
+		s.setVar(v, cty.StringVal(raw), nil, source)
+		return
+	}
+	filename := fmt.Sprintf("<value for var.%s>", v.name)
+	expr, diags := hclsyntax.ParseExpression([]byte(raw), filename, hcl.InitialPos)
+	s.loader.files[filename] = &hcl.File{Body: hcl.EmptyBody(), Bytes: []byte(raw)}
+	if diags.HasErrors() {
+		s.diags = append(s.diags, s.redact(v, diags)...)
+		v.value, v.hasValue, v.valueRange = cty.DynamicVal, true, nil
+		return
+	}
+	val, diags := expr.Value(nil)
+	if diags.HasErrors() {
+		s.diags = append(s.diags, s.redact(v, diags)...)
+		v.value, v.hasValue, v.valueRange = cty.DynamicVal, true, nil
+		return
+	}
+	s.setVar(v, val, nil, source)
+}
+
+// redact drops the source snippet from diagnostics about a sensitive
+// variable's value.
+func (s *state) redact(v *varDecl, diags hcl.Diagnostics) hcl.Diagnostics {
+	if !v.sensitive {
+		return diags
+	}
+	for _, d := range diags {
+		d.Subject, d.Context, d.Expression, d.EvalContext = nil, nil, nil, nil
+	}
+	return diags
+}
+
+// setVar converts val to v's type and records it as v's value.
+func (s *state) setVar(v *varDecl, val cty.Value, rng *hcl.Range, source string) {
+	if v.defaults != nil {
+		val = v.defaults.Apply(val)
+	}
+	conv, err := convert.Convert(val, v.typ)
+	if err != nil {
+		subject := rng
+		if v.sensitive {
+			subject = nil // the snippet would show the value
+		}
+		s.diags = append(s.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid value for variable",
+			Detail: fmt.Sprintf("The value from %s does not fit var.%s's type %s: %s. Pass a value of that type.",
+				source, v.name, typeexpr.TypeString(v.typ), err),
+			Subject: subject,
+		})
+		v.value, v.hasValue, v.valueRange = cty.DynamicVal, true, rng
+		return
+	}
+	if v.sensitive {
+		conv = conv.Mark(sensitiveMark)
+	}
+	v.value, v.hasValue, v.valueRange = conv, true, rng
+}
+
+// loadVarFile reads a -var-file: an HCL file of name = value attributes.
+// Names the graph does not declare get a warning, as in Terraform.
+func (s *state) loadVarFile(path string) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		s.diags = append(s.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot read variables file",
+			Detail:   fmt.Sprintf("%s. Check the path given to -var-file.", err),
+		})
+		return
+	}
+	f, diags := s.loader.parse(path, src)
+	s.diags = append(s.diags, diags...)
+	if diags.HasErrors() {
+		return
+	}
+	attrs, diags := f.Body.JustAttributes()
+	s.diags = append(s.diags, diags...)
+	for _, name := range sortedAttrNames(attrs) {
+		attr := attrs[name]
+		v, ok := s.vars[name]
+		if !ok {
+			s.diags = append(s.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagWarning,
+				Summary:  "Value for undeclared variable",
+				Detail:   fmt.Sprintf("The file sets %q, but the graph declares no such variable%s, so the value is not used. Remove it, or declare the variable.", name, suggestSuffix(name, s.varNames())),
+				Subject:  attr.NameRange.Ptr(),
+			})
+			continue
+		}
+		val, vDiags := attr.Expr.Value(nil)
+		if vDiags.HasErrors() {
+			s.diags = append(s.diags, s.redact(v, vDiags)...)
+			v.value, v.hasValue = cty.DynamicVal, true
+			continue
+		}
+		rng := attr.Expr.Range()
+		s.setVar(v, val, &rng, path)
+	}
+}
+
+func (s *state) varNames() []string {
+	names := make([]string, 0, len(s.vars))
+	for n := range s.vars {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
