@@ -1,0 +1,158 @@
+package runtime
+
+import (
+	"sync"
+)
+
+// ackItem is a delivery whose fate is decided: acknowledge it once confs
+// are all confirmed and routed (then call ok), or reject it (a retry
+// through Q.retry) when reject is set or a confirmation fails (then call
+// failed first).
+type ackItem struct {
+	tag    uint64
+	confs  []Confirmation
+	reject bool
+	ok     func()
+	failed func(error)
+}
+
+type decision struct {
+	ack bool
+	ok  func()
+}
+
+// acker settles a channel's deliveries in the order workers hand them over.
+// Workers never wait for their own confirms: they publish and submit, and
+// the acker waits. Because the broker confirms in publish order, waiting in
+// submission order costs nothing. Acks are sent with multiple=true for the
+// longest prefix of delivery tags that are all decided, so one frame can
+// settle many deliveries, and a delivery still in a handler is never
+// acknowledged by accident. Delivery tags belong to the acker's channel; a
+// new channel gets a new acker.
+type acker struct {
+	s         *session
+	items     chan ackItem
+	done      chan struct{}
+	closeOnce sync.Once
+
+	next    uint64 // lowest delivery tag not yet settled
+	decided map[uint64]decision
+}
+
+func newAcker(s *session) *acker {
+	return &acker{
+		s:       s,
+		items:   make(chan ackItem, 1024),
+		done:    make(chan struct{}),
+		next:    1,
+		decided: map[uint64]decision{},
+	}
+}
+
+// submit hands a decided delivery to the acker. It must not be called after
+// close.
+func (a *acker) submit(it ackItem) { a.items <- it }
+
+// close tells the acker no more items come; done closes once every item is
+// settled.
+func (a *acker) close() { a.closeOnce.Do(func() { close(a.items) }) }
+
+func (a *acker) run() {
+	defer close(a.done)
+	for {
+		it, ok := <-a.items
+		if !ok {
+			a.finish()
+			return
+		}
+		a.settle(it)
+	batch:
+		for {
+			select {
+			case it, ok := <-a.items:
+				if !ok {
+					a.finish()
+					return
+				}
+				a.settle(it)
+			default:
+				break batch
+			}
+		}
+		a.flush()
+	}
+}
+
+func (a *acker) settle(it ackItem) {
+	ctx := a.s.ctx
+	var err error
+	for _, c := range it.confs {
+		if e := c.Wait(ctx); e != nil && err == nil {
+			err = e
+		}
+	}
+	if ctx.Err() != nil {
+		return // channel lost or shutdown timeout: the broker redelivers
+	}
+	if it.reject || err != nil {
+		if err != nil && it.failed != nil {
+			it.failed(err)
+		}
+		if e := a.s.ch.Reject(it.tag); e != nil {
+			a.s.r.log.Warn("reject failed; the message will be redelivered", "error", e.Error())
+			return
+		}
+		a.decided[it.tag] = decision{}
+		return
+	}
+	a.decided[it.tag] = decision{ack: true, ok: it.ok}
+}
+
+// flush acknowledges the longest run of decided tags from next.
+func (a *acker) flush() {
+	var last uint64
+	var oks []func()
+	for {
+		d, ok := a.decided[a.next]
+		if !ok {
+			break
+		}
+		delete(a.decided, a.next)
+		if d.ack {
+			last = a.next
+			if d.ok != nil {
+				oks = append(oks, d.ok)
+			}
+		}
+		a.next++
+	}
+	if last == 0 {
+		return
+	}
+	if err := a.s.ch.Ack(last, true); err != nil {
+		a.s.r.log.Warn("ack failed; the messages will be redelivered", "error", err.Error())
+		return
+	}
+	for _, f := range oks {
+		f()
+	}
+}
+
+// finish flushes, then acknowledges one by one the decided deliveries left
+// behind a gap (a delivery abandoned at the shutdown timeout).
+func (a *acker) finish() {
+	a.flush()
+	for tag, d := range a.decided {
+		if !d.ack {
+			continue
+		}
+		if err := a.s.ch.Ack(tag, false); err != nil {
+			a.s.r.log.Warn("ack failed; the message will be redelivered", "error", err.Error())
+			return
+		}
+		if d.ok != nil {
+			d.ok()
+		}
+	}
+	clear(a.decided)
+}

@@ -1,0 +1,390 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// The headers the runtime sets on every message it publishes.
+const (
+	HeaderRunID     = "x-dge-run-id"     // the run the message belongs to
+	HeaderSource    = "x-dge-source"     // address of the node that published it
+	HeaderAttempt   = "x-dge-attempt"    // attempt of the handler that produced it; on a parked copy, attempts made
+	HeaderPublishID = "x-dge-publish-id" // unique per publish, to match a basic.return to its publish
+	HeaderReason    = "x-dge-reason"     // parked copies: max-attempts, permanent, decode, timeout, incomplete-group, delivery-limit
+	HeaderError     = "x-dge-error"      // parked copies: the last error's text
+	HeaderNode      = "x-dge-node"       // parked copies: address of the node that parked it
+	HeaderFirstSeen = "x-dge-first-seen" // aggregate parts: when the aggregate first saw the part (RFC 3339, UTC)
+	HeaderPollSince = "x-dge-poll-since" // poll messages: when polling started (RFC 3339, UTC)
+)
+
+// AMQP is the Transport for RabbitMQ over AMQP 0-9-1.
+type AMQP struct {
+	// URL is the broker's URL with the vhost as its path,
+	// amqp://user:password@host:port/vhost.
+	URL string
+}
+
+// Dial opens a connection named name.
+func (a AMQP) Dial(ctx context.Context, name string) (Conn, error) {
+	cfg := amqp.Config{
+		Properties: amqp.Table{"connection_name": name},
+		Heartbeat:  10 * time.Second,
+		Dial:       amqp.DefaultDial(30 * time.Second),
+	}
+	c, err := amqp.DialConfig(a.URL, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", redactURL(a.URL), err)
+	}
+	ac := &amqpConn{c: c, done: make(chan struct{})}
+	closed := c.NotifyClose(make(chan *amqp.Error, 1))
+	go func() {
+		if e := <-closed; e != nil {
+			ac.err.Store(e)
+		}
+		close(ac.done)
+	}()
+	return ac, nil
+}
+
+type amqpConn struct {
+	c    *amqp.Connection
+	done chan struct{}
+	err  atomic.Value
+}
+
+func (c *amqpConn) Done() <-chan struct{} { return c.done }
+
+func (c *amqpConn) Close() error {
+	if c.c.IsClosed() {
+		return nil
+	}
+	return c.c.Close()
+}
+
+func (c *amqpConn) CheckQueue(ctx context.Context, name string) error {
+	ch, err := c.c.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel: %w", err)
+	}
+	defer closeQuietly(ch)
+	if _, err := ch.QueueDeclarePassive(name, false, false, false, false, nil); err != nil {
+		var ae *amqp.Error
+		if errors.As(err, &ae) && ae.Code == amqp.NotFound {
+			return fmt.Errorf("queue %q: %w", name, ErrNotFound)
+		}
+		return fmt.Errorf("check queue %q: %w", name, err)
+	}
+	return nil
+}
+
+func (c *amqpConn) CheckExchange(ctx context.Context, name string) error {
+	ch, err := c.c.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel: %w", err)
+	}
+	defer closeQuietly(ch)
+	if err := ch.ExchangeDeclarePassive(name, "direct", true, false, false, false, nil); err != nil {
+		var ae *amqp.Error
+		if errors.As(err, &ae) && ae.Code == amqp.NotFound {
+			return fmt.Errorf("exchange %q: %w", name, ErrNotFound)
+		}
+		return fmt.Errorf("check exchange %q: %w", name, err)
+	}
+	return nil
+}
+
+func closeQuietly(ch *amqp.Channel) {
+	if !ch.IsClosed() {
+		_ = ch.Close()
+	}
+}
+
+func (c *amqpConn) Channel(ctx context.Context, window int) (Channel, error) {
+	if window < 1 {
+		window = 1
+	}
+	ch, err := c.c.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("open channel: %w", err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		closeQuietly(ch)
+		return nil, fmt.Errorf("enable publisher confirms: %w", err)
+	}
+	ac := &amqpChannel{
+		ch:       ch,
+		window:   make(chan struct{}, window),
+		returns:  ch.NotifyReturn(make(chan amqp.Return, window)),
+		returned: map[string]amqp.Return{},
+		done:     make(chan struct{}),
+	}
+	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
+	go func() {
+		<-closed
+		close(ac.done)
+	}()
+	return ac, nil
+}
+
+// amqpChannel wraps an amqp.Channel in confirm mode.
+//
+// A mandatory publish that no queue accepts comes back as a basic.return
+// followed by a basic.ack of the same publish. amqp091 pushes the return
+// into the NotifyReturn channel from its reader goroutine before it handles
+// the ack, so once a confirmation has resolved, its return (if any) is
+// already in that channel. Confirmation.Wait drains the channel without
+// blocking into a map keyed by the x-dge-publish-id header and looks its
+// publish up there. The return channel's buffer equals the window of
+// unconfirmed publishes, so the reader can never block on it (amqp091 drops
+// a notification that blocks for 5 s).
+type amqpChannel struct {
+	ch       *amqp.Channel
+	window   chan struct{} // semaphore: publishes not yet resolved by Wait
+	seq      atomic.Uint64
+	consumer string
+	done     chan struct{}
+
+	mu       sync.Mutex
+	returns  <-chan amqp.Return
+	returned map[string]amqp.Return
+}
+
+func (c *amqpChannel) Done() <-chan struct{} { return c.done }
+
+func (c *amqpChannel) Close() error {
+	if c.ch.IsClosed() {
+		return nil
+	}
+	return c.ch.Close()
+}
+
+var consumerSeq atomic.Uint64
+
+func (c *amqpChannel) Consume(ctx context.Context, queue string, prefetch int) (<-chan Delivery, error) {
+	if err := c.ch.Qos(prefetch, 0, false); err != nil {
+		return nil, fmt.Errorf("set prefetch %d on queue %q: %w", prefetch, queue, err)
+	}
+	c.consumer = "dge-" + queue + "-" + strconv.FormatUint(consumerSeq.Add(1), 10)
+	in, err := c.ch.ConsumeWithContext(ctx, queue, c.consumer, false, false, false, false, nil)
+	if err != nil {
+		return nil, fmt.Errorf("consume queue %q: %w", queue, err)
+	}
+	out := make(chan Delivery)
+	go func() {
+		defer close(out)
+		for d := range in {
+			out <- fromAMQP(d)
+		}
+	}()
+	return out, nil
+}
+
+func (c *amqpChannel) Cancel() error {
+	if c.consumer == "" {
+		return nil
+	}
+	if err := c.ch.Cancel(c.consumer, false); err != nil {
+		return fmt.Errorf("cancel consumer %s: %w", c.consumer, err)
+	}
+	return nil
+}
+
+func (c *amqpChannel) Ack(tag uint64, multiple bool) error { return c.ch.Ack(tag, multiple) }
+
+func (c *amqpChannel) Reject(tag uint64) error { return c.ch.Reject(tag, false) }
+
+func (c *amqpChannel) Publish(ctx context.Context, exchange, key string, m Message) (Confirmation, error) {
+	select {
+	case c.window <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.done:
+		return nil, fmt.Errorf("publish to %s with key %s: %w", exchange, key, amqp.ErrClosed)
+	}
+	id := strconv.FormatUint(c.seq.Add(1), 10)
+	p := toAMQP(m)
+	p.Headers[HeaderPublishID] = id
+	dc, err := c.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false, p)
+	if err != nil {
+		<-c.window
+		return nil, fmt.Errorf("publish to %s with key %s: %w", exchange, key, err)
+	}
+	return &amqpConfirmation{c: c, dc: dc, id: id, exchange: exchange, key: key}, nil
+}
+
+type amqpConfirmation struct {
+	c             *amqpChannel
+	dc            *amqp.DeferredConfirmation
+	id            string
+	exchange, key string
+	once          sync.Once
+	err           error
+}
+
+func (f *amqpConfirmation) Wait(ctx context.Context) error {
+	select {
+	case <-f.dc.Done():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	f.once.Do(func() {
+		defer func() { <-f.c.window }()
+		if !f.dc.Acked() {
+			select {
+			case <-f.c.done:
+				f.err = fmt.Errorf("publish to %s with key %s: channel closed before the confirm", f.exchange, f.key)
+			default:
+				f.err = fmt.Errorf("publish to %s with key %s: refused by the broker (nack)", f.exchange, f.key)
+			}
+			return
+		}
+		if r, ok := f.c.takeReturn(f.id); ok {
+			f.err = fmt.Errorf("publish to %s with key %s: %w: %d %s (no queue is bound to that key: run \"dge apply\")",
+				f.exchange, f.key, ErrReturned, r.ReplyCode, r.ReplyText)
+		}
+	})
+	return f.err
+}
+
+// takeReturn drains the return channel and reports whether the publish
+// with the given id was returned.
+func (c *amqpChannel) takeReturn(id string) (amqp.Return, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		select {
+		case r, ok := <-c.returns:
+			if ok {
+				if pid, _ := r.Headers[HeaderPublishID].(string); pid != "" {
+					c.returned[pid] = r
+				}
+				continue
+			}
+		default:
+		}
+		break
+	}
+	r, ok := c.returned[id]
+	if ok {
+		delete(c.returned, id)
+	}
+	return r, ok
+}
+
+func toAMQP(m Message) amqp.Publishing {
+	h := amqp.Table{}
+	for k, v := range m.Headers {
+		h[k] = v
+	}
+	h[HeaderRunID] = m.RunID
+	h[HeaderSource] = m.Source
+	h[HeaderAttempt] = int32(m.Attempt)
+	ts := m.Timestamp
+	if ts.IsZero() {
+		ts = time.Now()
+	}
+	return amqp.Publishing{
+		Headers:       h,
+		ContentType:   "application/json",
+		DeliveryMode:  amqp.Persistent,
+		CorrelationId: m.RunID,
+		MessageId:     m.MessageID,
+		Timestamp:     ts,
+		Body:          m.Body,
+	}
+}
+
+func fromAMQP(d amqp.Delivery) Delivery {
+	out := Delivery{
+		Message: Message{
+			Body:      d.Body,
+			MessageID: d.MessageId,
+			RunID:     d.CorrelationId,
+			Timestamp: d.Timestamp,
+			Headers:   map[string]any{},
+		},
+		Tag:         d.DeliveryTag,
+		Redelivered: d.Redelivered,
+	}
+	for k, v := range d.Headers {
+		switch k {
+		case HeaderRunID:
+			if s, ok := v.(string); ok {
+				out.RunID = s
+			}
+		case HeaderSource:
+			out.Source, _ = v.(string)
+		case HeaderAttempt:
+			out.Attempt = toInt(v)
+		case HeaderPublishID:
+		case "x-delivery-count":
+			out.DeliveryCount = toInt(v)
+		case "x-death":
+			out.Deaths = parseDeaths(v)
+			out.Headers[k] = v
+		default:
+			out.Headers[k] = v
+		}
+	}
+	return out
+}
+
+func parseDeaths(v any) []Death {
+	list, _ := v.([]any)
+	var out []Death
+	for _, e := range list {
+		t, ok := e.(amqp.Table)
+		if !ok {
+			continue
+		}
+		q, _ := t["queue"].(string)
+		r, _ := t["reason"].(string)
+		out = append(out, Death{Queue: q, Reason: r, Count: toInt(t["count"])})
+	}
+	return out
+}
+
+func toInt(v any) int {
+	switch n := v.(type) {
+	case int:
+		return n
+	case int8:
+		return int(n)
+	case int16:
+		return int(n)
+	case int32:
+		return int(n)
+	case int64:
+		return int(n)
+	case uint8:
+		return int(n)
+	case uint16:
+		return int(n)
+	case uint32:
+		return int(n)
+	case uint64:
+		return int(n)
+	case string:
+		i, _ := strconv.Atoi(n)
+		return i
+	}
+	return 0
+}
+
+// redactURL returns u with its password replaced by "xxxxx".
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return p.Redacted()
+}

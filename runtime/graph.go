@@ -1,0 +1,241 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Graph is a dge graph as a generated program sees it: its broker names and
+// its nodes, each bound to the user's handler. dge generate writes one as a
+// package-level variable and passes it to Main.
+type Graph struct {
+	Name          string         // the graph's label, e.g. "arith"
+	Source        string         // relative path of the graph's source, for messages
+	Vhost         string         // the RabbitMQ vhost, e.g. "/"
+	WorkExchange  string         // "<graph>.work": every output is published here with routing key = queue
+	RetryExchange string         // "<graph>.retry": work queues dead-letter here
+	PollExchange  string         // "<graph>.poll"; "" when the graph has no poll node
+	OnFailure     FailureHandler // called after a message is parked; nil when none
+	Nodes         []Node
+}
+
+// Edge is the queue that feeds a node, with the defaults already resolved by
+// dge (retry delay, attempts, prefetch, concurrency).
+type Edge struct {
+	Queue       string        // the work queue Q
+	Message     string        // Go type name of the message, for topology output and logs
+	Retry       time.Duration // how long a failed message waits in Q.retry
+	MaxAttempts int           // attempts before the message is parked in Q.dead
+	Prefetch    int           // unacknowledged deliveries per consumer
+	Concurrency int           // handler calls in flight per consumer
+}
+
+// Kind is the kind of a node, the HCL block type that declares it.
+type Kind string
+
+// The node kinds.
+const (
+	KindStart     Kind = "start"
+	KindProcess   Kind = "process"
+	KindFanOut    Kind = "fan_out"
+	KindAggregate Kind = "aggregate"
+	KindPoll      Kind = "poll"
+	KindTerminate Kind = "terminate"
+)
+
+// Node is one node of a graph bound to its handler. Nodes are built only by
+// the constructors Start, Process, FanOut, Aggregate, Poll and Terminate; the
+// zero Node is invalid.
+type Node struct {
+	name     string
+	kind     Kind
+	in       Edge
+	to       []string // destination queues
+	from     []string // aggregate: upstream node addresses in order
+	interval time.Duration
+	timeout  time.Duration
+
+	// decode turns a body into the node's input type (boxed); validate
+	// decodes a start's output type strictly, for publish.
+	decode   func(body []byte) (any, error)
+	validate func(body []byte) ([]byte, error)
+
+	process   func(ctx context.Context, in any) (any, error)
+	aggregate func(ctx context.Context, parts []any) (any, error)
+	poll      func(ctx context.Context, in any) (any, bool, error)
+}
+
+// Name returns the node's HCL name, e.g. "double".
+func (n Node) Name() string { return n.name }
+
+// Kind returns the node's kind.
+func (n Node) Kind() Kind { return n.kind }
+
+// Addr returns the node's address, "kind.name", e.g. "process.double".
+func (n Node) Addr() string { return string(n.kind) + "." + n.name }
+
+// Edge returns the queue that feeds the node (the zero Edge for start).
+func (n Node) Edge() Edge { return n.in }
+
+// To returns the queues the node publishes to.
+func (n Node) To() []string { return append([]string(nil), n.to...) }
+
+// consumes reports whether the node runs as a consumer process of its own
+// (process, fan_out, aggregate, poll).
+func (n Node) consumes() bool {
+	switch n.kind {
+	case KindProcess, KindFanOut, KindAggregate, KindPoll:
+		return true
+	}
+	return false
+}
+
+// Start returns the graph's entry node: `publish <name>` sends messages of
+// type Out to every queue in to, each message a new run.
+func Start[Out any](name string, to ...string) Node {
+	return Node{
+		name:     name,
+		kind:     KindStart,
+		to:       to,
+		validate: strictJSON[Out],
+	}
+}
+
+// Process returns a node that calls handler once per message of its edge and
+// publishes the result to the queue to.
+func Process[In, Out any](name string, in Edge, handler func(context.Context, In) (Out, error), to string) Node {
+	return Node{
+		name:   name,
+		kind:   KindProcess,
+		in:     in,
+		to:     []string{to},
+		decode: decodeJSON[In],
+		process: func(ctx context.Context, v any) (any, error) {
+			return handler(ctx, v.(In))
+		},
+	}
+}
+
+// FanOut returns a node that copies each message of its edge to every queue
+// in to. The body is decoded as T (a body that does not decode is parked)
+// and forwarded unchanged.
+func FanOut[T any](name string, in Edge, to ...string) Node {
+	return Node{
+		name:   name,
+		kind:   KindFanOut,
+		in:     in,
+		to:     to,
+		decode: decodeJSON[T],
+	}
+}
+
+// Aggregate returns a node that joins one message from each upstream node in
+// from (addresses such as "process.double", in order) for the same run,
+// calls handler once with the group in that order and publishes the result
+// to the queue to. A group still incomplete after timeout is parked.
+func Aggregate[In, Out any](name string, in Edge, from []string, timeout time.Duration,
+	handler func(context.Context, []In) (Out, error), to string) Node {
+	return Node{
+		name:    name,
+		kind:    KindAggregate,
+		in:      in,
+		to:      []string{to},
+		from:    append([]string(nil), from...),
+		timeout: timeout,
+		decode:  decodeJSON[In],
+		aggregate: func(ctx context.Context, parts []any) (any, error) {
+			ins := make([]In, len(parts))
+			for i, p := range parts {
+				ins[i] = p.(In)
+			}
+			return handler(ctx, ins)
+		},
+	}
+}
+
+// Poll returns a node that checks an external system once per delivery:
+// handler returns done=false to check again after interval, or the result
+// with done=true, which is published to the queue to. A message still not
+// done after timeout is parked.
+func Poll[In, Out any](name string, in Edge, interval, timeout time.Duration,
+	handler func(context.Context, In) (Out, bool, error), to string) Node {
+	return Node{
+		name:     name,
+		kind:     KindPoll,
+		in:       in,
+		to:       []string{to},
+		interval: interval,
+		timeout:  timeout,
+		decode:   decodeJSON[In],
+		poll: func(ctx context.Context, v any) (any, bool, error) {
+			return handler(ctx, v.(In))
+		},
+	}
+}
+
+// Terminate returns the graph's exit node: its queue holds results of type T
+// for `consume <name>` to read.
+func Terminate[T any](name string, in Edge) Node {
+	return Node{
+		name:   name,
+		kind:   KindTerminate,
+		in:     in,
+		decode: decodeJSON[T],
+	}
+}
+
+// decodeJSON decodes a message body into T.
+func decodeJSON[T any](body []byte) (any, error) {
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// strictJSON decodes one JSON value into T, refusing unknown fields and
+// trailing data, and returns it re-encoded compactly.
+func strictJSON[T any](body []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var v T
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("unexpected data after the JSON value")
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %w", v, err)
+	}
+	return out, nil
+}
+
+// permanentError marks an error as not worth retrying.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks a handler error as not worth retrying: the runtime parks
+// the message in Q.dead at once, with reason "permanent". Permanent(nil)
+// returns nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, was marked by
+// Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}

@@ -1,0 +1,73 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// handlePoll checks one poll job. Not done: a copy (same IDs, with the time
+// polling started in x-dge-poll-since, dead-letter history cleared) goes to
+// the poll exchange, waits the interval in Q.poll and comes back to Q; the
+// delivery is acked once the copy is confirmed. Done: the output is
+// published and confirmed, then the delivery acked. An error follows the
+// retry rules; a job older than the node's timeout is parked.
+func (s *session) handlePoll(d Delivery, attempt int, in any) {
+	r := s.r
+	now := time.Now().UTC()
+	since := now
+	if v, ok := d.Headers[HeaderPollSince].(string); ok {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			since = t
+		}
+	}
+	if r.n.timeout > 0 && now.Sub(since) > r.n.timeout {
+		s.park(d, attempt, "timeout", fmt.Sprintf("not done after %s (polling since %s, timeout %s)",
+			now.Sub(since).Round(time.Second), since.Format(time.RFC3339), r.n.timeout))
+		return
+	}
+	var done bool
+	v, err := s.call(func(ctx context.Context) (any, error) {
+		o, ok, err := r.n.poll(ctx, in)
+		done = ok
+		return o, err
+	})
+	if err != nil {
+		s.fail(d, attempt, err)
+		return
+	}
+	if !done {
+		h := make(map[string]any, len(d.Headers)+1)
+		for k, val := range d.Headers {
+			if k != "x-death" {
+				h[k] = val
+			}
+		}
+		h[HeaderPollSince] = since.Format(time.RFC3339Nano)
+		m := d.Message
+		m.Headers = h
+		c, err := s.ch.Publish(s.ctx, r.e.g.PollExchange, r.n.in.Queue, m)
+		if err != nil {
+			r.log.Warn("poll re-enqueue failed; the message will be redelivered", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
+			return
+		}
+		s.acker.submit(ackItem{
+			tag:   d.Tag,
+			confs: []Confirmation{c},
+			ok:    func() { r.m.acked.Add(1); r.m.polled.Add(1) },
+			failed: func(err error) {
+				r.m.retried.Add(1)
+				r.log.Warn("poll re-enqueue not confirmed; retrying", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
+			},
+		})
+		return
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		s.park(d, attempt, "permanent", fmt.Sprintf("encode output %T: %v", v, err))
+		return
+	}
+	to := r.n.to[0]
+	s.publishThenAck(d, []out{{exchange: r.e.g.WorkExchange, key: to, msg: s.output(d, to, attempt, body)}})
+}

@@ -1,0 +1,133 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Transport is how the runtime reaches a broker. Node code uses only this
+// interface, so a transport with the same semantics (rejected messages
+// dead-letter through the edge's retry queue and come back after its TTL,
+// unacknowledged deliveries are redelivered when their channel closes,
+// mandatory publishes to a queue that does not exist fail) can replace the
+// AMQP one.
+type Transport interface {
+	// Dial opens a connection named name (shown by the broker).
+	Dial(ctx context.Context, name string) (Conn, error)
+}
+
+// Conn is one connection to the broker.
+type Conn interface {
+	// Channel opens a channel in confirm mode that allows up to window
+	// publishes awaiting their confirmation; Publish blocks beyond that.
+	Channel(ctx context.Context, window int) (Channel, error)
+	// CheckQueue returns an error wrapping ErrNotFound when the queue does
+	// not exist.
+	CheckQueue(ctx context.Context, name string) error
+	// CheckExchange returns an error wrapping ErrNotFound when the exchange
+	// does not exist.
+	CheckExchange(ctx context.Context, name string) error
+	// Done is closed when the connection is lost or closed.
+	Done() <-chan struct{}
+	// Close closes the connection and every channel on it.
+	Close() error
+}
+
+// Channel is one channel of a Conn: a consumer of at most one queue plus a
+// publisher with confirmations. Delivery tags are valid only on the channel
+// that delivered them.
+type Channel interface {
+	// Consume starts consuming queue with manual acknowledgements and at
+	// most prefetch unacknowledged deliveries. The returned channel closes after Cancel or
+	// when the channel is lost.
+	Consume(ctx context.Context, queue string, prefetch int) (<-chan Delivery, error)
+	// Cancel stops the consumer; deliveries already received are still
+	// passed on before the delivery channel closes.
+	Cancel() error
+	// Publish publishes m persistently and mandatorily to exchange with
+	// routing key key. The returned Confirmation resolves when the broker
+	// has taken responsibility for the message, or failed to.
+	Publish(ctx context.Context, exchange, key string, m Message) (Confirmation, error)
+	// Ack acknowledges the delivery tag (and every earlier unsettled one,
+	// when multiple).
+	Ack(tag uint64, multiple bool) error
+	// Reject rejects the delivery without requeueing it: the broker
+	// dead-letters it to the graph's retry exchange.
+	Reject(tag uint64) error
+	// Done is closed when the channel is lost or closed.
+	Done() <-chan struct{}
+	// Close closes the channel; unacknowledged deliveries go back to their
+	// queue.
+	Close() error
+}
+
+// Confirmation is the outcome of one Publish.
+type Confirmation interface {
+	// Wait blocks until the broker confirmed the message, and returns nil
+	// when it was routed to a queue and stored; an error when the broker
+	// returned it as unroutable, refused it, or the channel was lost.
+	Wait(ctx context.Context) error
+}
+
+// ErrNotFound is wrapped by CheckQueue and CheckExchange errors for an
+// object that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrReturned is wrapped by a Confirmation's error for a message the broker
+// returned as unroutable: no queue is bound to its routing key.
+var ErrReturned = errors.New("returned unroutable")
+
+// Message is a message body with its envelope.
+type Message struct {
+	Body      []byte
+	MessageID string         // stable across redeliveries
+	RunID     string         // the run the message belongs to
+	Source    string         // address of the node that produced it
+	Attempt   int            // the attempt of the producing handler, or of a parked message: attempts made
+	Timestamp time.Time      // when it was published
+	Headers   map[string]any // every other header, kept across hops where the runtime copies a message
+}
+
+// Delivery is a Message received from a queue.
+type Delivery struct {
+	Message
+	Tag         uint64  // delivery tag, valid on the delivering channel only
+	Redelivered bool    // the broker delivered it before
+	Deaths      []Death // dead-letter history (x-death), most recent first
+	// DeliveryCount is the number of earlier deliveries from its current
+	// queue (quorum queues' x-delivery-count), 0 when unknown.
+	DeliveryCount int
+}
+
+// Death is one entry of a message's dead-letter history: how many times it
+// was dead-lettered from Queue for Reason.
+type Death struct {
+	Queue  string
+	Reason string // rejected, expired, delivery_limit, maxlen
+	Count  int
+}
+
+// attempt returns the number of this delivery's attempt on queue: 1, plus
+// every time it was dead-lettered from queue (for any reason), plus its
+// redeliveries counted by the broker.
+func (d Delivery) attempt(queue string) int {
+	n := 1 + d.DeliveryCount
+	for _, x := range d.Deaths {
+		if x.Queue == queue {
+			n += x.Count
+		}
+	}
+	return n
+}
+
+// lastDeathReason returns the reason of the most recent dead-lettering from
+// queue, or "".
+func (d Delivery) lastDeathReason(queue string) string {
+	for _, x := range d.Deaths {
+		if x.Queue == queue {
+			return x.Reason
+		}
+	}
+	return ""
+}
