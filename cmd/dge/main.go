@@ -22,6 +22,7 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	environ        []string
+	noColor        bool // set by a command's -no-color flag (see addNoColor)
 }
 
 // command is one dge subcommand. run returns the process exit code.

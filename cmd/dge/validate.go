@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/dgehq/dge/config"
+)
+
+func runValidate(_ context.Context, e *env, args []string) int {
+	fs := e.newFlagSet("validate", "dge validate [flags] [PATH]", `
+Check the graph in PATH (a folder of *.dge.hcl files, or one file; default
+the current folder): syntax, references, cycles, message types, names and
+durations. Problems are printed with their file:line:col and exit status 1.`)
+	var vars varFlags
+	vars.register(fs)
+	asJSON := fs.Bool("json", false, "print the result as JSON on stdout (exit status still 1 when invalid)")
+	e.addNoColor(fs)
+	pos, code, done := parseArgs(fs, args)
+	if done {
+		return code
+	}
+	path, ok := e.pathArg(fs, pos)
+	if !ok {
+		return exitError
+	}
+
+	g, files, diags := e.load(path, vars)
+	if *asJSON {
+		return e.validateJSON(diags)
+	}
+	e.printDiags(files, diags)
+	if diags.HasErrors() || g == nil {
+		return exitError
+	}
+	fmt.Fprintf(e.stdout, "Success! The graph %q is valid%s.\n", g.Name, warningSuffix(diags))
+	fmt.Fprintln(e.stdout, countLine(g))
+	return exitOK
+}
+
+// warningSuffix is ", with N warning(s)" when diags holds warnings.
+func warningSuffix(diags hcl.Diagnostics) string {
+	n := 0
+	for _, d := range diags {
+		if d.Severity == hcl.DiagWarning {
+			n++
+		}
+	}
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return ", with 1 warning"
+	default:
+		return fmt.Sprintf(", with %d warnings", n)
+	}
+}
+
+// countLine summarises the graph's size and what it needs on the broker
+// (DESIGN §3: three exchanges at most; per edge a work, retry and dead
+// queue; a delay queue per poll node).
+func countLine(g *config.Graph) string {
+	edges, queues, exchanges := 0, 0, 2
+	for _, n := range g.Nodes {
+		if n.Edge == nil {
+			continue
+		}
+		edges++
+		queues += 3
+		if n.Kind == config.KindPoll {
+			queues++
+		}
+	}
+	if g.HasPoll() {
+		exchanges++
+	}
+	return fmt.Sprintf("%s, %s: %s and %s on the broker.",
+		plural(len(g.Nodes), "node"), plural(edges, "edge queue"), plural(queues, "queue"), plural(exchanges, "exchange"))
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// validateOutput is the JSON form of `dge validate -json`, shaped like
+// Terraform's.
+type validateOutput struct {
+	FormatVersion string           `json:"format_version"`
+	Valid         bool             `json:"valid"`
+	ErrorCount    int              `json:"error_count"`
+	WarningCount  int              `json:"warning_count"`
+	Diagnostics   []jsonDiagnostic `json:"diagnostics"`
+}
+
+type jsonDiagnostic struct {
+	Severity string     `json:"severity"` // "error" or "warning"
+	Summary  string     `json:"summary"`
+	Detail   string     `json:"detail,omitempty"`
+	Range    *jsonRange `json:"range,omitempty"`
+}
+
+type jsonRange struct {
+	Filename string  `json:"filename"`
+	Start    jsonPos `json:"start"`
+	End      jsonPos `json:"end"`
+}
+
+type jsonPos struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+	Byte   int `json:"byte"`
+}
+
+func (e *env) validateJSON(diags hcl.Diagnostics) int {
+	out := validateOutput{FormatVersion: "1.0", Diagnostics: []jsonDiagnostic{}}
+	for _, d := range diags {
+		jd := jsonDiagnostic{Summary: d.Summary, Detail: d.Detail}
+		switch d.Severity {
+		case hcl.DiagError:
+			jd.Severity = "error"
+			out.ErrorCount++
+		case hcl.DiagWarning:
+			jd.Severity = "warning"
+			out.WarningCount++
+		default:
+			jd.Severity = "error"
+			out.ErrorCount++
+		}
+		if r := d.Subject; r != nil {
+			jd.Range = &jsonRange{
+				Filename: r.Filename,
+				Start:    jsonPos{Line: r.Start.Line, Column: r.Start.Column, Byte: r.Start.Byte},
+				End:      jsonPos{Line: r.End.Line, Column: r.End.Column, Byte: r.End.Byte},
+			}
+		}
+		out.Diagnostics = append(out.Diagnostics, jd)
+	}
+	out.Valid = out.ErrorCount == 0
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		fmt.Fprintf(e.stderr, "dge validate: write JSON: %v\n", err)
+		return exitError
+	}
+	if !out.Valid {
+		return exitError
+	}
+	return exitOK
+}

@@ -1,0 +1,171 @@
+package diagram
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/dgehq/dge/config"
+)
+
+// edge is one arrow: a message from From into To's queue.
+type edge struct {
+	From, To *config.Node
+}
+
+// edges returns every arrow of g: grouped by destination in g.Nodes order
+// (topological, so the listing reads from start to terminate), then in the
+// order of the destination's `from`.
+func edges(g *config.Graph) []edge {
+	var es []edge
+	for _, n := range g.Nodes {
+		for _, f := range n.From {
+			es = append(es, edge{From: f, To: n})
+		}
+	}
+	return es
+}
+
+// label returns a node's label, "kind name".
+func label(n *config.Node) string { return string(n.Kind) + " " + n.Name }
+
+// dotShapes gives each node kind its Graphviz shape.
+var dotShapes = map[config.Kind]string{
+	config.KindStart:     "Mdiamond",
+	config.KindProcess:   "box",
+	config.KindFanOut:    "trapezium",
+	config.KindAggregate: "invtrapezium",
+	config.KindPoll:      "hexagon",
+	config.KindTerminate: "Msquare",
+}
+
+// Dot returns g as a Graphviz digraph, laid out left to right. Node IDs are
+// the nodes' addresses, quoted.
+func Dot(g *config.Graph) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "digraph %s {\n", dotQuote(g.Name))
+	fmt.Fprintf(&b, "  graph [rankdir=LR, label=%s, labelloc=t, fontname=\"Helvetica\"];\n", dotQuote("graph "+g.Name))
+	b.WriteString("  node [fontname=\"Helvetica\"];\n")
+	b.WriteString("  edge [fontname=\"Helvetica\", fontsize=10];\n")
+	b.WriteString("\n")
+	for _, n := range g.Nodes {
+		shape, ok := dotShapes[n.Kind]
+		if !ok {
+			shape = "box"
+		}
+		fmt.Fprintf(&b, "  %s [label=%s, shape=%s];\n", dotQuote(n.Addr()), dotQuote(label(n)), shape)
+	}
+	if es := edges(g); len(es) > 0 {
+		b.WriteString("\n")
+		for _, e := range es {
+			fmt.Fprintf(&b, "  %s -> %s [label=%s];\n",
+				dotQuote(e.From.Addr()), dotQuote(e.To.Addr()), dotQuoteLines(e.To.Edge.Queue, e.To.Edge.Message))
+		}
+	}
+	b.WriteString("}\n")
+	return b.Bytes()
+}
+
+// dotQuote returns s as a double-quoted dot string. Backslashes are escaped
+// too, so no value can smuggle in a dot escape sequence such as \N or \l.
+func dotQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"', '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case '\n', '\r':
+			b.WriteString(`\n`)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// dotQuoteLines quotes lines as one dot string that shows them on separate,
+// centred lines.
+func dotQuoteLines(lines ...string) string {
+	quoted := make([]string, len(lines))
+	for i, l := range lines {
+		q := dotQuote(l)
+		quoted[i] = q[1 : len(q)-1]
+	}
+	return `"` + strings.Join(quoted, `\n`) + `"`
+}
+
+// mermaidShapes gives each node kind its Mermaid flowchart shape, as the
+// text before and after the quoted label.
+var mermaidShapes = map[config.Kind][2]string{
+	config.KindStart:     {"([", "])"}, // stadium
+	config.KindProcess:   {"[", "]"},   // rectangle
+	config.KindFanOut:    {"[/", `\]`}, // trapezoid
+	config.KindAggregate: {`[\`, "/]"}, // inverted trapezoid
+	config.KindPoll:      {"{{", "}}"}, // hexagon
+	config.KindTerminate: {"[(", ")]"}, // cylinder: the results wait in a queue
+}
+
+// Mermaid returns g as a Mermaid flowchart, laid out left to right, titled
+// with the graph's name. Node IDs are "<kind>_<name>", reduced to letters,
+// digits and underscores (so no ID is a Mermaid keyword such as end).
+func Mermaid(g *config.Graph) []byte {
+	ids := mermaidIDs(g)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "---\ntitle: %s\n---\n", mermaidTitle(g.Name))
+	b.WriteString("flowchart LR\n")
+	for _, n := range g.Nodes {
+		shape, ok := mermaidShapes[n.Kind]
+		if !ok {
+			shape = mermaidShapes[config.KindProcess]
+		}
+		fmt.Fprintf(&b, "  %s%s%s%s\n", ids[n], shape[0], mermaidQuote(label(n)), shape[1])
+	}
+	for _, e := range edges(g) {
+		fmt.Fprintf(&b, "  %s -->|%s| %s\n", ids[e.From], mermaidQuote(e.To.Edge.Queue+": "+e.To.Edge.Message), ids[e.To])
+	}
+	return b.Bytes()
+}
+
+// mermaidIDs assigns every node a unique Mermaid-safe ID.
+func mermaidIDs(g *config.Graph) map[*config.Node]string {
+	ids := make(map[*config.Node]string, len(g.Nodes))
+	used := make(map[string]bool, len(g.Nodes))
+	for i, n := range g.Nodes {
+		var b strings.Builder
+		for _, r := range string(n.Kind) + "_" + n.Name {
+			if r == '_' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') {
+				b.WriteRune(r)
+			} else {
+				b.WriteByte('_')
+			}
+		}
+		id := b.String()
+		if used[id] {
+			id = fmt.Sprintf("%s_%d", id, i)
+		}
+		used[id] = true
+		ids[n] = id
+	}
+	return ids
+}
+
+// mermaidQuote returns s as a double-quoted Mermaid label, with the
+// characters Mermaid would read as markup written as entity codes.
+func mermaidQuote(s string) string {
+	r := strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;", "\n", " ", "\r", " ")
+	return `"` + r.Replace(s) + `"`
+}
+
+// mermaidTitle keeps a title on one YAML line: graph names are identifiers,
+// but anything else is quoted.
+func mermaidTitle(s string) string {
+	for _, r := range s {
+		if !(r == '_' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9')) {
+			return fmt.Sprintf("%q", s)
+		}
+	}
+	return s
+}

@@ -1,0 +1,11 @@
+// Package diagram draws a config.Graph as Graphviz dot or as a Mermaid
+// flowchart.
+//
+// Output is deterministic: nodes appear in the graph's (topological) order,
+// edges in the order of their destination node, then of its `from`, and
+// nothing depends on
+// time, paths or map order, so `dge generate` can commit the same bytes as
+// graph.dot and graph.mmd. Each node is labelled "kind name" and drawn with a
+// shape of its own kind; each edge is labelled with the queue that carries it
+// and the message type on it.
+package diagram
