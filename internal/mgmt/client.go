@@ -1,0 +1,206 @@
+package mgmt
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	rabbithole "github.com/michaelklishin/rabbit-hole/v2"
+)
+
+// Client talks to one management API. It is safe for concurrent use.
+type Client struct {
+	cfg     Config
+	rh      *rabbithole.Client
+	base    http.RoundTripper
+	timeout time.Duration
+}
+
+// Options tunes a Client.
+type Options struct {
+	// Transport carries every request (default: a keep-alive transport
+	// shared by the client). Benchmarks wrap it to count requests.
+	Transport http.RoundTripper
+	// Timeout bounds each request (default 60 s).
+	Timeout time.Duration
+}
+
+// New returns a client for cfg. It makes no request.
+func New(cfg Config, opts Options) (*Client, error) {
+	rh, err := rabbithole.NewClient(cfg.Endpoint, cfg.Username, cfg.Password)
+	if err != nil {
+		return nil, fmt.Errorf("management API client for %s: %w", cfg.Endpoint, err)
+	}
+	base := opts.Transport
+	if base == nil {
+		base = &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        64,
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     30 * time.Second,
+		}
+	}
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	rh.SetTimeout(timeout)
+	return &Client{cfg: cfg, rh: rh, base: base, timeout: timeout}, nil
+}
+
+// Endpoint returns the API's base URL (without credentials).
+func (c *Client) Endpoint() string { return c.cfg.Endpoint }
+
+// ctxTransport carries a call's context into rabbit-hole's requests (which
+// are built without one) and lets connections be reused (rabbit-hole asks
+// to close each).
+type ctxTransport struct {
+	ctx  context.Context
+	base http.RoundTripper
+}
+
+func (t ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.WithContext(t.ctx)
+	r.Close = false
+	return t.base.RoundTrip(r)
+}
+
+// with returns a rabbit-hole client whose requests carry ctx.
+func (c *Client) with(ctx context.Context) *rabbithole.Client {
+	cp := *c.rh
+	cp.SetTransport(ctxTransport{ctx: ctx, base: c.base})
+	return &cp
+}
+
+// Error is a refusal from the management API: the status and the broker's
+// own words.
+type Error struct {
+	Op     string // what dge was doing: "declare queue input in vhost /"
+	Status int
+	Reason string // the broker's error and reason, verbatim
+	Hint   string // what to do
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("%s: the management API answered %d %s", e.Op, e.Status, http.StatusText(e.Status))
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	if e.Hint != "" {
+		s += "; " + e.Hint
+	}
+	return s
+}
+
+// IsNotFound reports whether err is a 404 from the management API.
+func IsNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
+}
+
+// translate turns a transport or rabbit-hole error into one line that says
+// what to do, without the password.
+func (c *Client) translate(op, vhost string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var rme rabbithole.ErrorResponse
+	var perr *rabbithole.ErrorResponse
+	switch {
+	case errors.As(err, &rme):
+		return c.statusError(op, vhost, rme.StatusCode, reasonOf(rme.Message, rme.Reason))
+	case errors.As(err, &perr):
+		return c.statusError(op, vhost, perr.StatusCode, reasonOf(perr.Message, perr.Reason))
+	case strings.Contains(err.Error(), "401 Unauthorized"):
+		return c.statusError(op, vhost, http.StatusUnauthorized, "")
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return fmt.Errorf("%s: cannot reach the RabbitMQ management API at %s: %s. Is RabbitMQ running with the management plugin enabled? (rabbitmq-plugins enable rabbitmq_management; or set %s)",
+		op, c.cfg.Endpoint, c.redact(rootCause(err)), URLEnv)
+}
+
+func rootCause(err error) string {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return uerr.Err.Error()
+	}
+	return err.Error()
+}
+
+func reasonOf(msg, reason string) string {
+	switch {
+	case msg != "" && reason != "" && msg != reason:
+		return msg + ": " + reason
+	case reason != "":
+		return reason
+	}
+	return msg
+}
+
+func (c *Client) statusError(op, vhost string, status int, reason string) error {
+	e := &Error{Op: op, Status: status, Reason: c.redact(reason)}
+	switch status {
+	case http.StatusUnauthorized:
+		e.Hint = fmt.Sprintf("wrong credentials for user %q at %s: set %s and %s, put them in %s (http://user:password@host:15672), or set username and password in the broker block",
+			c.cfg.Username, c.cfg.Endpoint, UsernameEnv, PasswordEnv, URLEnv)
+	case http.StatusForbidden:
+		e.Hint = fmt.Sprintf("permission denied for user %q: give it the management (or administrator) tag and permissions on vhost %q (rabbitmqctl set_user_tags / set_permissions)", c.cfg.Username, vhost)
+	}
+	return e
+}
+
+// redact removes the password from a string coming back from the broker
+// or the network stack.
+func (c *Client) redact(s string) string {
+	if p := c.cfg.Password; len(p) >= 4 && p != c.cfg.Username {
+		s = strings.ReplaceAll(s, p, "********")
+		s = strings.ReplaceAll(s, url.QueryEscape(p), "********")
+	}
+	return s
+}
+
+// getJSON performs one GET of /api/<path> and decodes the body into v.
+func (c *Client) getJSON(ctx context.Context, op, vhost, path string, query url.Values, v any) error {
+	u := c.cfg.Endpoint + "/api/" + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	req.SetBasicAuth(c.cfg.Username, c.cfg.Password)
+	req.Header.Set("Accept", "application/json")
+	hc := &http.Client{Transport: c.base, Timeout: c.timeout}
+	res, err := hc.Do(req)
+	if err != nil {
+		return c.translate(op, vhost, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode >= 400 {
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		var rme rabbithole.ErrorResponse
+		reason := strings.TrimSpace(string(body))
+		if json.Unmarshal(body, &rme) == nil && (rme.Message != "" || rme.Reason != "") {
+			reason = reasonOf(rme.Message, rme.Reason)
+		}
+		return c.statusError(op, vhost, res.StatusCode, reason)
+	}
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+		return fmt.Errorf("%s: decode the management API's answer: %w", op, err)
+	}
+	return nil
+}
+
+// vhostPath escapes a vhost name as one path segment ("/" is "%2F").
+func vhostPath(vhost string) string { return url.PathEscape(vhost) }

@@ -1,0 +1,126 @@
+package mgmt
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+
+	rabbithole "github.com/michaelklishin/rabbit-hole/v2"
+
+	"github.com/dgehq/dge/plan"
+)
+
+// QueueColumns are the columns Read asks of the queue listing.
+const QueueColumns = "name,arguments,durable,auto_delete,type,messages,consumers,policy"
+
+// Live is a vhost's state as the management API returns it: the body of
+// GET /api/definitions/{vhost} and of GET /api/queues/{vhost}?columns=...
+// Test fixtures (testdata/plans/*/live.json) have this form.
+type Live struct {
+	Definitions json.RawMessage `json:"definitions"`
+	Queues      json.RawMessage `json:"queues"`
+}
+
+var _ plan.Reader = (*Client)(nil)
+
+// Read returns the vhost's live state with exactly two requests: its
+// definitions (exchanges, bindings, policies) and one queue listing with
+// only the columns dge needs, messages and consumers included.
+func (c *Client) Read(ctx context.Context, vhost string) (*plan.Snapshot, error) {
+	l, err := c.ReadLive(ctx, vhost)
+	if err != nil {
+		return nil, err
+	}
+	return l.Snapshot(vhost)
+}
+
+// ReadLive performs Read's two requests and returns the raw answers.
+func (c *Client) ReadLive(ctx context.Context, vhost string) (*Live, error) {
+	var l Live
+	op := fmt.Sprintf("read definitions of vhost %q", vhost)
+	if err := c.getJSON(ctx, op, vhost, "definitions/"+vhostPath(vhost), nil, &l.Definitions); err != nil {
+		if IsNotFound(err) {
+			err.(*Error).Hint = fmt.Sprintf("vhost %q does not exist on %s: create it with rabbitmqctl add_vhost %s, or set vhost in the broker block", vhost, c.cfg.Endpoint, shellQuote(vhost))
+		}
+		return nil, err
+	}
+	op = fmt.Sprintf("list queues of vhost %q", vhost)
+	q := url.Values{"columns": {QueueColumns}}
+	if err := c.getJSON(ctx, op, vhost, "queues/"+vhostPath(vhost), q, &l.Queues); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// DecodeLive reads a Live fixture.
+func DecodeLive(r io.Reader) (*Live, error) {
+	var l Live
+	if err := json.NewDecoder(r).Decode(&l); err != nil {
+		return nil, fmt.Errorf("decode live state: %w", err)
+	}
+	return &l, nil
+}
+
+// Snapshot decodes and normalises the raw answers.
+func (l *Live) Snapshot(vhost string) (*plan.Snapshot, error) {
+	var defs struct {
+		Exchanges []rabbithole.ExchangeInfo `json:"exchanges"`
+		Bindings  []rabbithole.BindingInfo  `json:"bindings"`
+		Policies  []struct {
+			Name       string         `json:"name"`
+			Pattern    string         `json:"pattern"`
+			ApplyTo    string         `json:"apply-to"`
+			Priority   int            `json:"priority"`
+			Definition map[string]any `json:"definition"`
+		} `json:"policies"`
+	}
+	if len(l.Definitions) > 0 {
+		if err := json.Unmarshal(l.Definitions, &defs); err != nil {
+			return nil, fmt.Errorf("decode definitions of vhost %q: %w", vhost, err)
+		}
+	}
+	var queues []rabbithole.QueueInfo
+	if len(l.Queues) > 0 {
+		if err := json.Unmarshal(l.Queues, &queues); err != nil {
+			return nil, fmt.Errorf("decode queue listing of vhost %q: %w", vhost, err)
+		}
+	}
+	s := &plan.Snapshot{Stats: map[string]plan.QueueStats{}}
+	s.Vhost = vhost
+	for _, e := range defs.Exchanges {
+		s.Exchanges = append(s.Exchanges, plan.Exchange{
+			Name: e.Name, Type: e.Type, Durable: e.Durable, AutoDelete: bool(e.AutoDelete),
+			Internal: e.Internal, Arguments: e.Arguments,
+		})
+	}
+	for _, b := range defs.Bindings {
+		s.Bindings = append(s.Bindings, plan.Binding{
+			Source: b.Source, Destination: b.Destination, DestinationType: b.DestinationType,
+			RoutingKey: b.RoutingKey, Arguments: b.Arguments,
+		})
+	}
+	for _, p := range defs.Policies {
+		s.Policies = append(s.Policies, plan.Policy{
+			Name: p.Name, Pattern: p.Pattern, ApplyTo: p.ApplyTo, Priority: p.Priority, Definition: p.Definition,
+		})
+	}
+	for _, q := range queues {
+		s.Queues = append(s.Queues, plan.Queue{
+			Name: q.Name, Type: q.Type, Durable: q.Durable, AutoDelete: bool(q.AutoDelete), Arguments: q.Arguments,
+		})
+		s.Stats[q.Name] = plan.QueueStats{Messages: int64(q.Messages), Consumers: int64(q.Consumers)}
+	}
+	s.Normalize()
+	return s, nil
+}
+
+func shellQuote(s string) string {
+	for _, r := range s {
+		if !(r == '-' || r == '_' || r == '.' || r == '/' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return "'" + s + "'"
+		}
+	}
+	return s
+}

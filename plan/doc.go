@@ -1,0 +1,21 @@
+// Package plan computes what dge must change on a RabbitMQ vhost to make it
+// hold the topology a graph needs.
+//
+// Desired derives that topology (exchanges, queues, bindings and a handful
+// of policies) from a config.Graph. A Snapshot is the live vhost, normalised
+// (an absent x-queue-type is classic, numbers compare by value, default
+// exchange bindings are dropped), read through the narrow Reader interface
+// that internal/mgmt implements with a constant number of management API
+// requests. New diffs the two into a Plan: plain data, rendered to text
+// (Render) and JSON (the same struct, with a format_version), and saved to a
+// file that apply refuses once the live state it was made from has moved on
+// (Fingerprint).
+//
+// Ownership decides what a plan may touch. Queues and exchanges stamped with
+// the argument x-dge-graph = <graph> are owned; unstamped ones, and those
+// stamped by another graph, are foreign and never touched, unless an
+// unstamped one is named in the broker block's adopt list. Policies are
+// owned by their name, dge.<graph>.<role>. A binding is owned when its
+// source exchange and its destination are owned. A desired name held by a
+// foreign object makes New fail with a *ConflictError.
+package plan

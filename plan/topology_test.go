@@ -1,0 +1,159 @@
+package plan_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/dgehq/dge/config"
+	"github.com/dgehq/dge/plan"
+)
+
+// arith builds the reference graph of DESIGN §2 by hand, as the loader
+// would return it.
+func arith(qt config.QueueType) *config.Graph {
+	g := &config.Graph{Name: "arith", Broker: config.Broker{
+		Vhost: "/", QueueType: qt, WorkExchange: "arith.work", RetryExchange: "arith.retry", PollExchange: "arith.poll",
+	}}
+	edge := func(q, msg string, retry time.Duration) *config.Edge {
+		return &config.Edge{Queue: q, Message: msg, Retry: retry, MaxAttempts: config.DefaultMaxAttempts,
+			Prefetch: config.DefaultPrefetch, Concurrency: config.DefaultConcurrency}
+	}
+	start := &config.Node{Kind: config.KindStart, Name: "start"}
+	dup := &config.Node{Kind: config.KindFanOut, Name: "duplicate_input", From: []*config.Node{start}, Edge: edge("input", "Integer", 10*time.Second)}
+	double := &config.Node{Kind: config.KindProcess, Name: "double", From: []*config.Node{dup}, Edge: edge("input_copy_1", "Integer", config.DefaultRetry), Handler: "Double"}
+	square := &config.Node{Kind: config.KindProcess, Name: "square", From: []*config.Node{dup}, Edge: edge("input_copy_2", "Integer", config.DefaultRetry), Handler: "Square"}
+	mult := &config.Node{Kind: config.KindAggregate, Name: "multiply", From: []*config.Node{double, square}, Edge: edge("multiply", "Integer", config.DefaultRetry), Handler: "Multiply", Timeout: config.DefaultAggregateTimeout}
+	poll := &config.Node{Kind: config.KindPoll, Name: "rest_call", From: []*config.Node{mult}, Edge: edge("rest_call", "Float", config.DefaultRetry), Handler: "RestCall", Interval: time.Second, Timeout: 10 * time.Minute}
+	result := &config.Node{Kind: config.KindTerminate, Name: "result", From: []*config.Node{poll}, Edge: edge("result", "Integer", config.DefaultRetry)}
+	g.Nodes = []*config.Node{start, dup, double, square, mult, poll, result}
+	for _, n := range g.Nodes {
+		for _, f := range n.From {
+			f.To = append(f.To, n)
+		}
+	}
+	return g
+}
+
+func TestCompactDuration(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{10 * time.Second, "10s"},
+		{90 * time.Second, "1m30s"},
+		{500 * time.Millisecond, "500ms"},
+		{2 * time.Hour, "2h"},
+		{time.Hour + 30*time.Second, "1h30s"},
+		{1500 * time.Millisecond, "1s500ms"},
+		{0, "0s"},
+	} {
+		if got := plan.CompactDuration(tc.d); got != tc.want {
+			t.Errorf("CompactDuration(%v) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
+
+func TestPattern(t *testing.T) {
+	got := plan.Pattern([]string{"b.x", "a", "c+d"}, ".retry")
+	want := `^(?:a|b\.x|c\+d)\.retry$`
+	if got != want {
+		t.Errorf("Pattern = %q, want %q", got, want)
+	}
+}
+
+func TestOwnsPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{
+		{"dge.arith.work", true},
+		{"dge.arith.retry.10s", true},
+		{"dge.arith.poll.1m30s", true},
+		{"dge.arith.custom", false},
+		{"dge.arith2.work", false},
+		{"dge.arith.b.work", false},
+		{"arith.work", false},
+	} {
+		if got := plan.OwnsPolicy("arith", tc.name); got != tc.want {
+			t.Errorf("OwnsPolicy(arith, %q) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestDesiredQuorum(t *testing.T) {
+	top := plan.Desired(arith(config.QueueQuorum))
+	var names []string
+	for _, e := range top.Exchanges {
+		names = append(names, e.Name)
+	}
+	if diff := cmp.Diff([]string{"arith.poll", "arith.retry", "arith.work"}, names); diff != "" {
+		t.Errorf("exchanges (-want +got):\n%s", diff)
+	}
+	if len(top.Queues) != 6*3+1 {
+		t.Errorf("got %d queues, want 19 (6 edges x 3, plus rest_call.poll)", len(top.Queues))
+	}
+	for _, q := range top.Queues {
+		if q.Type != "quorum" || !q.Durable || q.AutoDelete || q.Arguments[plan.GraphArg] != "arith" {
+			t.Errorf("queue %s: %+v", q.Name, q)
+		}
+		_, sac := q.Arguments["x-single-active-consumer"]
+		if sac != (q.Name == "multiply") {
+			t.Errorf("queue %s: x-single-active-consumer present = %v", q.Name, sac)
+		}
+	}
+	pols := map[string]plan.Policy{}
+	for _, p := range top.Policies {
+		pols[p.Name] = p
+		if p.Priority != plan.PolicyPriority || p.ApplyTo != "queues" {
+			t.Errorf("policy %s: %+v", p.Name, p)
+		}
+	}
+	want := map[string]plan.Policy{
+		"dge.arith.work": {Name: "dge.arith.work", Pattern: `^(?:input|input_copy_1|input_copy_2|multiply|rest_call|result)$`,
+			ApplyTo: "queues", Priority: 100, Definition: map[string]any{
+				"dead-letter-exchange": "arith.retry", "dead-letter-strategy": "at-least-once",
+				"overflow": "reject-publish", "delivery-limit": float64(5)}},
+		"dge.arith.retry.10s": {Name: "dge.arith.retry.10s", Pattern: `^(?:input)\.retry$`, ApplyTo: "queues", Priority: 100,
+			Definition: map[string]any{"message-ttl": float64(10000), "dead-letter-exchange": "arith.work",
+				"dead-letter-strategy": "at-least-once", "overflow": "reject-publish"}},
+		"dge.arith.retry.5s": {Name: "dge.arith.retry.5s", Pattern: `^(?:input_copy_1|input_copy_2|multiply|rest_call|result)\.retry$`,
+			ApplyTo: "queues", Priority: 100, Definition: map[string]any{"message-ttl": float64(5000), "dead-letter-exchange": "arith.work",
+				"dead-letter-strategy": "at-least-once", "overflow": "reject-publish"}},
+		"dge.arith.poll.1s": {Name: "dge.arith.poll.1s", Pattern: `^(?:rest_call)\.poll$`, ApplyTo: "queues", Priority: 100,
+			Definition: map[string]any{"message-ttl": float64(1000), "dead-letter-exchange": "arith.work",
+				"dead-letter-strategy": "at-least-once", "overflow": "reject-publish"}},
+	}
+	if diff := cmp.Diff(want, pols); diff != "" {
+		t.Errorf("policies (-want +got):\n%s", diff)
+	}
+	var binds []string
+	for _, b := range top.Bindings {
+		binds = append(binds, b.Address())
+	}
+	for _, w := range []string{"binding.arith.work->input[input]", "binding.arith.retry->input.retry[input]",
+		"binding.arith.work->input.dead[input.dead]", "binding.arith.poll->rest_call.poll[rest_call]"} {
+		found := false
+		for _, b := range binds {
+			found = found || b == w
+		}
+		if !found {
+			t.Errorf("missing binding %s in %v", w, binds)
+		}
+	}
+}
+
+func TestDesiredClassicPolicyKeys(t *testing.T) {
+	top := plan.Desired(arith(config.QueueClassic))
+	for _, p := range top.Policies {
+		for _, k := range []string{"delivery-limit", "dead-letter-strategy", "overflow"} {
+			if _, ok := p.Definition[k]; ok {
+				t.Errorf("classic policy %s has %s, which classic queues do not support", p.Name, k)
+			}
+		}
+	}
+	if top.Queues[0].Type != "classic" {
+		t.Errorf("queue type %q, want classic", top.Queues[0].Type)
+	}
+}
