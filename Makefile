@@ -1,0 +1,47 @@
+# Two entry points matter: `make demo` and `make test` (see README.md).
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+
+# The broker the integration tests use; scripts/ensure-broker.sh starts it.
+export DGE_TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
+export DGE_TEST_MANAGEMENT_URL ?= http://guest:guest@127.0.0.1:15672
+
+# Packages whose tests define the -update flag for golden files. `go test
+# ./... -update` would fail in the others, so they are named here.
+GOLDEN_PKGS := ./cmd/dge ./internal/diagram ./internal/gen
+
+.PHONY: demo build broker test fmt-check vet update-golden clean
+
+## demo: build dge and walk the arith example through it (scripts/demo.sh)
+demo:
+	scripts/demo.sh
+
+## build: build bin/dge
+build:
+	go build -o bin/dge ./cmd/dge
+
+## broker: make sure a local RabbitMQ with the management plugin is running
+broker:
+	scripts/ensure-broker.sh
+
+## test: start RabbitMQ if needed, then gofmt, vet and every test with -race
+test: broker fmt-check vet
+	go test -race -count=1 ./...
+
+## fmt-check: fail when a Go file is not gofmt-formatted
+fmt-check:
+	@files=$$(gofmt -l $$(go list -e -f '{{.Dir}}' ./...)); \
+	if [ -n "$$files" ]; then echo "gofmt needed on:"; echo "$$files"; exit 1; fi
+
+## vet: go vet every package
+vet:
+	go vet ./...
+
+## update-golden: rewrite golden files from the current output (review the diff!)
+update-golden:
+	go test -count=1 $(GOLDEN_PKGS) -update
+
+## clean: remove build output
+clean:
+	rm -rf bin

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# demo.sh walks the arith example through dge, step by step: what `make demo`
+# runs. Each step prints the command it runs, so the output reads as a
+# tutorial.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+EXAMPLE=examples/arith
+DGE=bin/dge
+
+step() {
+	printf '\n==> %s\n' "$*"
+}
+
+run() {
+	printf '$ %s\n' "$*"
+	"$@"
+}
+
+step "Fetch the Go module dependencies"
+run go mod download
+
+step "Build dge"
+run go build -o "$DGE" ./cmd/dge
+run "$DGE" version
+
+step "Validate the example graph"
+run "$DGE" validate "$EXAMPLE"
+
+step "Draw it (Graphviz dot; pipe to 'dot -Tsvg' for a picture)"
+run "$DGE" graph "$EXAMPLE"
+
+step "Draw it as a Mermaid flowchart (renders in GitHub Markdown)"
+run "$DGE" graph -format mermaid "$EXAMPLE"
+
+step "Check the graph files are formatted"
+run "$DGE" fmt -check "$EXAMPLE"
+
+printf '\nDemo finished.\n'
