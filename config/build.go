@@ -727,9 +727,10 @@ func (s *state) checkExchanges(g *Graph) {
 		}
 		if set == nil {
 			// A derived name: only its length can be wrong.
-			if p := amqpNameProblem(e.name, "exchange", 0); p != "" {
+			if len(e.name) > maxAMQPName {
 				s.errorf(s.graph.nameRange.Ptr(), "Graph name too long",
-					"The derived exchange name %s is too long: %s Shorten the graph name, or set %s in the broker block.", e.name, p, e.attr)
+					"dge names the graph's %s after the graph, %q, which is %d bytes long; RabbitMQ allows %d. Shorten the graph name, or set %s in the broker block.",
+					strings.ReplaceAll(e.attr, "_", " "), e.name, len(e.name), maxAMQPName, e.attr)
 			}
 		}
 		if prev, ok := seen[e.name]; ok {

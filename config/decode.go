@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -280,7 +281,23 @@ func (s *state) decodeLocals(b *hcl.Block) {
 
 func (s *state) decodeNode(b *hcl.Block) {
 	kind := Kind(b.Type)
-	content, diags := b.Body.Content(nodeSchemas[kind])
+	schema := nodeSchemas[kind]
+	content, diags := b.Body.Content(schema)
+	for _, d := range diags {
+		if d.Summary == "Unsupported argument" {
+			var names []string
+			for _, a := range schema.Attributes {
+				if a.Name != "handler" || requiredHandler[kind] {
+					names = append(names, a.Name)
+				}
+			}
+			if len(names) == 0 {
+				d.Detail += fmt.Sprintf(" A %s takes no arguments: %s, and the node it feeds names it in from. Remove the argument.", kind, kindPurpose[kind])
+			} else {
+				d.Detail += fmt.Sprintf(" A %s takes: %s. Remove the argument, or fix its name.", kind, strings.Join(names, ", "))
+			}
+		}
+	}
 	s.diags = append(s.diags, diags...)
 	s.nodes = append(s.nodes, &nodeDecl{
 		kind:      kind,

@@ -79,7 +79,7 @@ func amqpNameProblem(name, what string, room int) string {
 		}
 		return fmt.Sprintf("The %s name is %d bytes long; RabbitMQ allows %d. Shorten it.", what, len(name), maxAMQPName)
 	case strings.HasPrefix(name, "amq."):
-		return fmt.Sprintf("%q starts with \"amq.\", which RabbitMQ reserves for its own %ss. Choose another name.", name, what)
+		return fmt.Sprintf("%q starts with \"amq.\", which RabbitMQ reserves for itself. Choose another %s name.", name, what)
 	}
 	for _, r := range name {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == ':' || r == '-') {

@@ -73,7 +73,7 @@ func (s *state) decodeVariables() {
 			val, diags := attr.Expr.Value(nil)
 			s.diags = append(s.diags, diags...)
 			if !diags.HasErrors() {
-				s.setVar(v, val, attr.Expr.Range().Ptr(), "default")
+				s.setVar(v, val, attr.Expr.Range().Ptr(), "the default")
 			} else {
 				v.value, v.hasValue = cty.DynamicVal, true
 			}

@@ -1,0 +1,19 @@
+graph "g" {
+  handlers = "example.com/g/behaviour"
+}
+
+start "in" {}
+
+process "work" {
+  from    = start.in
+  queue   = "work"
+  message = "Job"
+  handler = "Work"
+  retry = "10 seconds" # ERROR: Invalid duration
+}
+
+terminate "out" {
+  from    = process.work
+  queue   = "out"
+  message = "Result"
+}

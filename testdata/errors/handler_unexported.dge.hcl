@@ -1,0 +1,18 @@
+graph "g" {
+  handlers = "example.com/g/behaviour"
+}
+
+start "in" {}
+
+process "work" {
+  from    = start.in
+  queue   = "work"
+  message = "Job"
+  handler = "work" # ERROR: Invalid handler name
+}
+
+terminate "out" {
+  from    = process.work
+  queue   = "out"
+  message = "Result"
+}

@@ -1,0 +1,17 @@
+graph "g" {
+  handlers = "example.com/g/behaviour"
+}
+
+start "in" {}
+
+process "work" { # ERROR: Missing required argument
+  from    = start.in
+  message = "Job"
+  handler = "Work"
+}
+
+terminate "out" {
+  from    = process.work
+  queue   = "out"
+  message = "Result"
+}

@@ -1,0 +1,20 @@
+graph "g" {
+  handlers = "example.com/g/behaviour"
+}
+
+start "in" {}
+
+process "work" {
+  from    = start.in
+  queue   = "work"
+  message = "Job"
+  handler = "Work"
+}
+
+start "unused" {} # ERROR: Node feeds nothing
+
+terminate "out" {
+  from    = process.work
+  queue   = "out"
+  message = "Result"
+}

@@ -1,0 +1,18 @@
+graph "g" {
+  handlers = "example.com/g/behaviour"
+}
+
+start "in" {}
+
+process "work" { # ERROR: Node feeds nothing
+  from    = start.in
+  queue   = "work"
+  message = "Job"
+  handler = "Work"
+}
+
+terminate "out" {
+  from    = process.wrok # ERROR: Reference to undeclared node
+  queue   = "out"
+  message = "Result"
+}
