@@ -1,0 +1,485 @@
+package gen
+
+import (
+	"fmt"
+	"go/token"
+	"go/types"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/dgehq/dge/config"
+	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/tools/go/packages"
+)
+
+// Check loads g's handlers package with the go command, from opts.Dir so
+// the user's go.mod applies, and checks it against the graph:
+//
+//   - every message type exists, is a named, non-generic type and can be
+//     encoded and decoded with encoding/json;
+//   - every handler exists and is a function with exactly the signature its
+//     node kind requires, with In the node's message type and Out the
+//     message type of the node it feeds:
+//     process   func(context.Context, In) (Out, error)
+//     aggregate func(context.Context, []In) (Out, error)
+//     poll      func(context.Context, In) (Out, bool, error)
+//   - the on_failure function, if any, is func(context.Context, runtime.Failure);
+//   - the dge runtime package resolves from opts.Dir, since the generated
+//     program imports it.
+//
+// Each problem is an error diagnostic at the HCL attribute that named the
+// type or function, saying what was expected and what was found. A package
+// that does not load yields one diagnostic with the go command's errors.
+func Check(g *config.Graph, opts Options) hcl.Diagnostics {
+	c := &checker{g: g}
+	if g.Handlers == "" {
+		c.errorf(g.DeclRange, "Missing handlers package",
+			"The graph %q has no handlers attribute. Add handlers = \"<Go import path of your package>\" to the graph block.", g.Name)
+		return c.diags
+	}
+	c.dir = opts.Dir
+	if c.dir == "" && len(g.Files) > 0 {
+		c.dir = filepath.Dir(g.Files[0])
+	}
+	cfg := &packages.Config{
+		Mode: packages.NeedName | packages.NeedTypes | packages.NeedTypesInfo,
+		Dir:  c.dir,
+		Env:  opts.Env,
+	}
+	pkgs, err := packages.Load(cfg, g.Handlers, RuntimePath)
+	if err != nil {
+		c.errorf(g.HandlersRange, "Cannot load handlers package",
+			"Loading package %s from %s failed: %v. Check that the go command is installed and that %s holds (or is inside) the Go module that provides the package.", g.Handlers, c.displayDir(), err, c.displayDir())
+		return c.diags
+	}
+	var handlers, runtime *packages.Package
+	for _, p := range pkgs {
+		switch p.PkgPath {
+		case g.Handlers:
+			handlers = p
+		case RuntimePath:
+			runtime = p
+		}
+	}
+	if !c.loaded(handlers, g.Handlers, g.HandlersRange, "handlers package",
+		"Check the handlers attribute: it must be the import path of a package of your module (go list "+g.Handlers+" must work in "+c.displayDir()+").") {
+		return c.diags
+	}
+	if handlers.Name == "main" {
+		c.errorf(g.HandlersRange, "Handlers package is a main package",
+			"Package %s is package main, which no other package can import. Move the message types and handlers to a package of their own and name it here.", g.Handlers)
+		return c.diags
+	}
+	c.loaded(runtime, RuntimePath, g.DeclRange, "dge runtime",
+		"The generated program imports "+RuntimePath+"; add it to your module with: go get github.com/dgehq/dge")
+
+	c.pkg = handlers.Types
+	c.fset = handlers.Fset
+	c.qualify = func(p *types.Package) string { return p.Name() }
+	c.messages = map[string]types.Type{}
+	for _, n := range g.Nodes {
+		if n.Edge != nil {
+			c.message(n.Edge)
+		}
+	}
+	for _, n := range g.Nodes {
+		c.handler(n)
+	}
+	if g.OnFailure != "" {
+		c.onFailure()
+	}
+	return c.diags
+}
+
+type checker struct {
+	g        *config.Graph
+	dir      string
+	fset     *token.FileSet // positions of the handlers package's objects
+	pkg      *types.Package
+	qualify  types.Qualifier
+	messages map[string]types.Type // resolved message types; nil value: bad type
+	diags    hcl.Diagnostics
+}
+
+// loaded reports whether p loaded without errors, recording one diagnostic
+// with every error of p and its dependencies otherwise.
+func (c *checker) loaded(p *packages.Package, path string, rng hcl.Range, what, fix string) bool {
+	if p == nil {
+		c.errorf(rng, "Cannot load "+what, "The go command returned no package %s when run in %s. %s", path, c.displayDir(), fix)
+		return false
+	}
+	var msgs []string
+	seen := map[string]bool{}
+	packages.Visit([]*packages.Package{p}, nil, func(q *packages.Package) {
+		for _, e := range q.Errors {
+			if m := e.Error(); !seen[m] {
+				seen[m] = true
+				msgs = append(msgs, m)
+			}
+		}
+	})
+	if len(msgs) == 0 && p.Types == nil {
+		msgs = append(msgs, "no type information")
+	}
+	if len(msgs) > 0 {
+		c.errorf(rng, "Cannot load "+what,
+			"Package %s does not load (go command run in %s):\n  %s\n%s", path, c.displayDir(), strings.Join(msgs, "\n  "), fix)
+		return false
+	}
+	return true
+}
+
+// message resolves the message type an edge names.
+func (c *checker) message(e *config.Edge) {
+	name := e.Message
+	if t, done := c.messages[name]; done {
+		if t == nil {
+			// Reported once per edge that names it, at that edge.
+			c.messageProblem(e)
+		}
+		return
+	}
+	c.messages[name] = nil
+	if !c.messageProblem(e) {
+		c.messages[name] = c.pkg.Scope().Lookup(name).Type()
+	}
+}
+
+// messageProblem records a diagnostic when the type e names is unusable and
+// reports whether it did.
+func (c *checker) messageProblem(e *config.Edge) bool {
+	name := e.Message
+	obj := c.pkg.Scope().Lookup(name)
+	if obj == nil || !obj.Exported() {
+		c.errorf(e.MessageRange, "Message type not found",
+			"Package %s (%s) declares no exported type %s%s Declare it there, or name an existing type.", c.pkg.Name(), c.pkg.Path(), name+".", c.suggest(name, isType))
+		return true
+	}
+	tn, ok := obj.(*types.TypeName)
+	if !ok {
+		c.errorf(e.MessageRange, "Message is not a type",
+			"%s.%s is a %s (%s), not a type. message must name a type that encoding/json can encode, such as a struct.", c.pkg.Name(), name, objKind(obj), c.where(obj))
+		return true
+	}
+	if named, ok := types.Unalias(tn.Type()).(*types.Named); ok && named.TypeParams().Len() > 0 && named.TypeArgs().Len() == 0 {
+		c.errorf(e.MessageRange, "Message type is generic",
+			"%s.%s has type parameters (%s), so it cannot be a message type on its own. Declare a concrete type with its type arguments (type Name = %s[Args]) and name that.", c.pkg.Name(), name, c.where(obj), name)
+		return true
+	}
+	if p := jsonProblem(tn.Type(), c.qualify); p != "" {
+		c.errorf(e.MessageRange, "Message type does not work with encoding/json",
+			"Messages travel as JSON, but %s.%s (%s) %s. Change the type, or give it MarshalJSON and UnmarshalJSON methods.", c.pkg.Name(), name, c.where(obj), p)
+		return true
+	}
+	return false
+}
+
+// part is one parameter or result of a wanted signature: its type and
+// what it carries, for the diagnostic.
+type part struct {
+	t    types.Type
+	note string
+}
+
+// handler checks the function a process, aggregate or poll node names.
+func (c *checker) handler(n *config.Node) {
+	switch n.Kind {
+	case config.KindProcess, config.KindAggregate, config.KindPoll:
+	default:
+		return
+	}
+	if n.Edge == nil || len(n.To) == 0 || n.To[0].Edge == nil {
+		return // Render reports these.
+	}
+	in, out := c.messages[n.Edge.Message], c.messages[n.To[0].Edge.Message]
+	if in == nil || out == nil {
+		return // the missing type is already reported; the signature cannot be checked
+	}
+	inNote := fmt.Sprintf("the message type of queue %q", n.Edge.Queue)
+	outPart := part{out, fmt.Sprintf("the message type of queue %q, which %s reads", n.To[0].Edge.Queue, n.To[0].Addr())}
+	errPart := part{errorType, ""}
+	var params, results []part
+	switch n.Kind {
+	case config.KindProcess:
+		params, results = []part{{in, inNote}}, []part{outPart, errPart}
+	case config.KindAggregate:
+		params = []part{{types.NewSlice(in), "one message of queue " + strconv.Quote(n.Edge.Queue) + " from each node in from, in from order"}}
+		results = []part{outPart, errPart}
+	case config.KindPoll:
+		params = []part{{in, inNote}}
+		results = []part{outPart, {types.Typ[types.Bool], "done: false to check again after the interval"}, errPart}
+	}
+	c.function(n.Handler, n.HandlerRange, n.Addr()+" handler", params, results)
+}
+
+func (c *checker) onFailure() {
+	failure := c.lookupFailure()
+	if failure == nil {
+		// The package never mentions runtime.Failure, so no function in it
+		// can have the right signature; say what it should look like.
+		obj := c.pkg.Scope().Lookup(c.g.OnFailure)
+		found := "it does not exist"
+		if obj != nil {
+			found = "found " + c.describe(obj)
+		}
+		c.errorf(c.g.OnFailureRange, "Wrong on_failure signature",
+			"The on_failure function must be func(context.Context, runtime.Failure) with runtime = %s, but %s. Declare it in %s, e.g. func %s(ctx context.Context, f dge.Failure) with import dge %q.", RuntimePath, found, c.pkg.Path(), c.g.OnFailure, RuntimePath)
+		return
+	}
+	c.function(c.g.OnFailure, c.g.OnFailureRange, "on_failure function", []part{{failure, "the parked message"}}, nil)
+}
+
+// lookupFailure finds runtime.Failure among the handlers package's imports.
+func (c *checker) lookupFailure() types.Type {
+	for _, imp := range c.pkg.Imports() {
+		if imp.Path() == RuntimePath {
+			if obj, ok := imp.Scope().Lookup("Failure").(*types.TypeName); ok {
+				return obj.Type()
+			}
+		}
+	}
+	return nil
+}
+
+// function checks that name is a function of the handlers package with
+// signature func(context.Context, params...) (results...).
+func (c *checker) function(name string, rng hcl.Range, what string, params, results []part) {
+	wantSig := c.sigString(params, results)
+	obj := c.pkg.Scope().Lookup(name)
+	if obj == nil || !obj.Exported() {
+		c.errorf(rng, "Handler not found",
+			"Package %s (%s) declares no exported function %s%s The %s must be %s.", c.pkg.Name(), c.pkg.Path(), name+".", c.suggest(name, isFunc), what, wantSig)
+		return
+	}
+	var sig *types.Signature
+	switch o := obj.(type) {
+	case *types.Func:
+		sig, _ = o.Type().(*types.Signature)
+	case *types.Var:
+		sig, _ = o.Type().Underlying().(*types.Signature)
+	}
+	if sig == nil {
+		c.errorf(rng, "Handler is not a function",
+			"The %s must be %s, but %s.%s is %s.", what, wantSig, c.pkg.Name(), name, c.describe(obj))
+		return
+	}
+	if sig.TypeParams().Len() > 0 {
+		c.errorf(rng, "Handler is generic",
+			"The %s must be %s, but %s.%s has type parameters (%s). Wrap it in a non-generic function with that signature.", what, wantSig, c.pkg.Name(), name, c.where(obj))
+		return
+	}
+	if reason := c.mismatch(sig, params, results); reason != "" {
+		c.errorf(rng, "Wrong handler signature",
+			"The %s must be\n  %s\nbut %s.%s (%s) is\n  %s\n%s.", what, wantSig, c.pkg.Name(), name, c.where(obj), types.TypeString(sig, c.qualify), reason)
+	}
+}
+
+// mismatch explains the first difference between sig and the wanted
+// signature, or returns "" when they agree.
+func (c *checker) mismatch(sig *types.Signature, params, results []part) string {
+	ps, rs := sig.Params(), sig.Results()
+	want := append([]part{{contextType(), ""}}, params...)
+	if sig.Variadic() {
+		return "It is variadic; declare the last parameter as a plain " + c.typ(want[len(want)-1].t)
+	}
+	if ps.Len() != len(want) {
+		return fmt.Sprintf("It takes %s; it must take %d: %s", count(ps.Len(), "parameter"), len(want), c.parts(want))
+	}
+	if !isContext(ps.At(0).Type()) {
+		return "Its first parameter is " + c.typ(ps.At(0).Type()) + "; it must be context.Context"
+	}
+	for i := 1; i < len(want); i++ {
+		if got := ps.At(i).Type(); !types.Identical(got, want[i].t) {
+			return fmt.Sprintf("Its parameter %d is %s; it must be %s, %s", i+1, c.typ(got), c.typ(want[i].t), want[i].note)
+		}
+	}
+	if rs.Len() != len(results) {
+		if len(results) == 0 {
+			return fmt.Sprintf("It returns %s; it must return nothing", count(rs.Len(), "value"))
+		}
+		return fmt.Sprintf("It returns %s; it must return %d: %s", count(rs.Len(), "value"), len(results), c.parts(results))
+	}
+	for i, w := range results {
+		if got := rs.At(i).Type(); !types.Identical(got, w.t) {
+			msg := fmt.Sprintf("Its result %d is %s; it must be %s", i+1, c.typ(got), c.typ(w.t))
+			if w.note != "" {
+				msg += ", " + w.note
+			}
+			return msg
+		}
+	}
+	return ""
+}
+
+// parts lists wanted parameters or results with their notes.
+func (c *checker) parts(ps []part) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = c.typ(p.t)
+		if p.note != "" {
+			s[i] += " (" + p.note + ")"
+		}
+	}
+	return strings.Join(s, ", ")
+}
+
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func (c *checker) sigString(params, results []part) string {
+	ps := []string{"context.Context"}
+	for _, p := range params {
+		ps = append(ps, c.typ(p.t))
+	}
+	s := "func(" + strings.Join(ps, ", ") + ")"
+	var rs []string
+	for _, r := range results {
+		rs = append(rs, c.typ(r.t))
+	}
+	switch len(rs) {
+	case 0:
+	case 1:
+		s += " " + rs[0]
+	default:
+		s += " (" + strings.Join(rs, ", ") + ")"
+	}
+	return s
+}
+
+func (c *checker) typ(t types.Type) string { return types.TypeString(t, c.qualify) }
+
+// describe says what kind of object obj is and where it is declared.
+func (c *checker) describe(obj types.Object) string {
+	return fmt.Sprintf("a %s of type %s (%s)", objKind(obj), c.typ(obj.Type()), c.where(obj))
+}
+
+// where returns obj's declaration position, relative to the graph's folder
+// when it is inside it.
+func (c *checker) where(obj types.Object) string {
+	pos := c.position(obj)
+	if pos == "" {
+		return "declared in " + c.pkg.Path()
+	}
+	return "declared at " + pos
+}
+
+func (c *checker) position(obj types.Object) string {
+	if c.fset == nil || !obj.Pos().IsValid() {
+		return ""
+	}
+	p := c.fset.Position(obj.Pos())
+	name := p.Filename
+	if abs, err := filepath.Abs(c.dir); err == nil {
+		if rel, err := filepath.Rel(abs, name); err == nil && !strings.HasPrefix(rel, "..") {
+			name = filepath.ToSlash(rel)
+		}
+	}
+	return fmt.Sprintf("%s:%d", name, p.Line)
+}
+
+func (c *checker) displayDir() string {
+	if c.dir == "" {
+		return "the current folder"
+	}
+	return c.dir
+}
+
+// suggest returns " Did you mean X?" for the closest exported name of the
+// wanted kind, or "".
+func (c *checker) suggest(name string, want func(types.Object) bool) string {
+	best, bestD := "", len(name)/3+2
+	names := c.pkg.Scope().Names()
+	sort.Strings(names)
+	for _, cand := range names {
+		obj := c.pkg.Scope().Lookup(cand)
+		if !obj.Exported() || !want(obj) {
+			continue
+		}
+		if d := distance(strings.ToLower(name), strings.ToLower(cand)); d < bestD {
+			best, bestD = cand, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return " Did you mean " + best + "?"
+}
+
+func (c *checker) errorf(rng hcl.Range, summary, format string, args ...any) {
+	c.diags = append(c.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  summary,
+		Detail:   fmt.Sprintf(format, args...),
+		Subject:  rangePtr(rng),
+	})
+}
+
+var errorType = types.Universe.Lookup("error").Type()
+
+// contextType is context.Context, for messages only: the parameter itself is
+// checked by isContext, since the handlers package's own context package
+// object is not at hand.
+func contextType() types.Type {
+	pkg := types.NewPackage("context", "context")
+	return types.NewNamed(types.NewTypeName(0, pkg, "Context", nil), types.NewInterfaceType(nil, nil), nil)
+}
+
+func isContext(t types.Type) bool {
+	n, ok := types.Unalias(t).(*types.Named)
+	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "context" && n.Obj().Name() == "Context"
+}
+
+func isType(obj types.Object) bool { _, ok := obj.(*types.TypeName); return ok }
+
+func isFunc(obj types.Object) bool {
+	switch o := obj.(type) {
+	case *types.Func:
+		return true
+	case *types.Var:
+		_, ok := o.Type().Underlying().(*types.Signature)
+		return ok
+	}
+	return false
+}
+
+func objKind(obj types.Object) string {
+	switch obj.(type) {
+	case *types.Func:
+		return "function"
+	case *types.Var:
+		return "variable"
+	case *types.Const:
+		return "constant"
+	case *types.TypeName:
+		return "type"
+	}
+	return "declaration"
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}

@@ -1,0 +1,64 @@
+// Package behaviour holds handlers whose signatures do not fit the
+// generator's "mismatch" test graph, one fault each.
+package behaviour
+
+import (
+	"context"
+
+	dge "github.com/dgehq/dge/runtime"
+)
+
+// Integer is an integer message.
+type Integer struct {
+	Value int64 `json:"value"`
+}
+
+// Float is a floating-point message.
+type Float struct {
+	Value float64 `json:"value"`
+}
+
+// WithChan cannot travel as JSON: it holds a channel.
+type WithChan struct {
+	Value int64         `json:"value"`
+	Done  chan struct{} `json:"done"`
+}
+
+// Limit is a constant, not a function or a type.
+const Limit = 3
+
+// Double fits a process node on Integer: the one correct handler.
+func Double(ctx context.Context, in Integer) (Integer, error) {
+	return Integer{2 * in.Value}, nil
+}
+
+// TakesFloat takes Float where the node's queue carries Integer.
+func TakesFloat(ctx context.Context, in Float) (Integer, error) {
+	return Integer{int64(in.Value)}, nil
+}
+
+// NoContext lacks the context parameter.
+func NoContext(in Integer) (Integer, error) { return in, nil }
+
+// NoError lacks the error result.
+func NoError(ctx context.Context, in Integer) Integer { return in }
+
+// Identity is generic.
+func Identity[T any](ctx context.Context, in T) (T, error) { return in, nil }
+
+// Many is variadic.
+func Many(ctx context.Context, in ...Integer) (Integer, error) { return Integer{}, nil }
+
+// SumOne takes one part where an aggregate passes a slice.
+func SumOne(ctx context.Context, in Integer) (Float, error) { return Float{float64(in.Value)}, nil }
+
+// CheckNoDone lacks the done result of a poll handler.
+func CheckNoDone(ctx context.Context, in Float) (Integer, error) {
+	return Integer{int64(in.Value)}, nil
+}
+
+// ToChan returns a type that cannot be JSON.
+func ToChan(ctx context.Context, in Integer) (WithChan, error) { return WithChan{Value: in.Value}, nil }
+
+// BadFailure returns a value, which an on_failure function must not.
+func BadFailure(ctx context.Context, f dge.Failure) error { return nil }

@@ -1,0 +1,115 @@
+# Handler-check corpus: a graph the loader accepts whose handlers package
+# does not fit it. Every line that must draw a diagnostic ends with a
+# "want:" comment naming the diagnostic's summary; the test matches
+# diagnostics to these lines.
+graph "mismatch" {
+  handlers   = "github.com/dgehq/dge/internal/gen/testdata/mismatch/behaviour"
+  on_failure = "BadFailure" # want: Wrong handler signature
+}
+
+start "in" {}
+
+fan_out "spread" {
+  from    = start.in
+  queue   = "spread"
+  message = "Integer"
+}
+
+process "good" {
+  from    = fan_out.spread
+  queue   = "good"
+  message = "Integer"
+  handler = "Double"
+}
+
+process "wrong_in" {
+  from    = fan_out.spread
+  queue   = "wrong_in"
+  message = "Integer"
+  handler = "TakesFloat" # want: Wrong handler signature
+}
+
+process "no_ctx" {
+  from    = fan_out.spread
+  queue   = "no_ctx"
+  message = "Integer"
+  handler = "NoContext" # want: Wrong handler signature
+}
+
+process "no_error" {
+  from    = fan_out.spread
+  queue   = "no_error"
+  message = "Integer"
+  handler = "NoError" # want: Wrong handler signature
+}
+
+process "not_func" {
+  from    = fan_out.spread
+  queue   = "not_func"
+  message = "Integer"
+  handler = "Limit" # want: Handler is not a function
+}
+
+process "typo" {
+  from    = fan_out.spread
+  queue   = "typo"
+  message = "Integer"
+  handler = "Dubble" # want: Handler not found
+}
+
+process "generic" {
+  from    = fan_out.spread
+  queue   = "generic"
+  message = "Integer"
+  handler = "Identity" # want: Handler is generic
+}
+
+process "variadic" {
+  from    = fan_out.spread
+  queue   = "variadic"
+  message = "Integer"
+  handler = "Many" # want: Wrong handler signature
+}
+
+aggregate "join" {
+  from    = [process.good, process.wrong_in, process.no_ctx, process.no_error, process.not_func, process.typo, process.generic, process.variadic]
+  queue   = "join"
+  message = "Integer"
+  handler = "SumOne" # want: Wrong handler signature
+}
+
+poll "check" {
+  from    = aggregate.join
+  queue   = "check"
+  message = "Float"
+  handler = "CheckNoDone" # want: Wrong handler signature
+}
+
+process "to_chan" {
+  from    = poll.check
+  queue   = "to_chan"
+  message = "Integer"
+  handler = "ToChan"
+}
+
+terminate "done" {
+  from    = process.to_chan
+  queue   = "done"
+  message = "WithChan" # want: Message type does not work with encoding/json
+}
+
+start "other" {}
+
+terminate "lost" {
+  from    = start.other
+  queue   = "lost"
+  message = "Intger" # want: Message type not found
+}
+
+start "third" {}
+
+terminate "const" {
+  from    = start.third
+  queue   = "const"
+  message = "Limit" # want: Message is not a type
+}

@@ -1,0 +1,389 @@
+package gen
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"go/format"
+	"go/token"
+	"go/types"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+	"unicode"
+
+	"github.com/dgehq/dge/config"
+	"github.com/hashicorp/hcl/v2"
+)
+
+//go:embed templates/*.tmpl
+var templateFS embed.FS
+
+var mainTemplate = template.Must(template.New("main.go.tmpl").
+	Funcs(template.FuncMap{"join": strings.Join}).
+	ParseFS(templateFS, "templates/main.go.tmpl"))
+
+// view is the precomputed model main.go is rendered from: every field
+// holds finished Go source text (quoted strings, checked identifiers,
+// duration expressions), so the template only lays it out.
+type view struct {
+	Sources    []string // one "// Source:" line each
+	StdImports []string // `"os"`, `"time"`
+	Imports    []string // `behaviour "example.com/m/behaviour"`, `dge "github.com/dgehq/dge/runtime"`
+
+	Name          string
+	Source        string
+	Vhost         string
+	WorkExchange  string
+	RetryExchange string
+	PollExchange  string // empty: field left out
+	OnFailure     string // empty: field left out
+	Nodes         []nodeView
+}
+
+// nodeView is one runtime constructor call: Ctor[TypeArgs](Args...).
+type nodeView struct {
+	Ctor     string
+	TypeArgs []string
+	Args     []string
+}
+
+// Identifiers the handlers package's alias may not take: the other imports,
+// the package-level names of main.go, and Go's predeclared identifiers
+// (checked through types.Universe), so the alias never shadows a name the
+// generated code uses.
+var reservedAliases = map[string]bool{"dge": true, "os": true, "time": true, "graph": true, "main": true}
+
+// builder accumulates the view and its diagnostics.
+type builder struct {
+	g        *config.Graph
+	alias    string
+	usesTime bool
+	diags    hcl.Diagnostics
+}
+
+func newView(g *config.Graph) (*view, hcl.Diagnostics) {
+	b := &builder{g: g}
+	v := &view{}
+
+	if g.Handlers == "" {
+		b.errorf(g.DeclRange, "Missing handlers package",
+			"The graph %q has no handlers attribute, so there is nothing to bind its nodes to. Add handlers = \"<Go import path of your package>\" to the graph block.", g.Name)
+		return nil, b.diags
+	}
+	b.alias = packageAlias(g.Handlers)
+
+	var joined string
+	v.Sources, joined = sources(g.Files)
+	v.Source = strconv.Quote(joined)
+	v.Name = strconv.Quote(g.Name)
+	v.Vhost = strconv.Quote(g.Broker.Vhost)
+	v.WorkExchange = strconv.Quote(g.Broker.WorkExchange)
+	v.RetryExchange = strconv.Quote(g.Broker.RetryExchange)
+	if g.HasPoll() {
+		v.PollExchange = strconv.Quote(g.Broker.PollExchange)
+	}
+	if g.OnFailure != "" {
+		v.OnFailure = b.ref(g.OnFailure, g.OnFailureRange, "on_failure function")
+	}
+	for _, n := range g.Nodes {
+		if nv, ok := b.node(n); ok {
+			v.Nodes = append(v.Nodes, nv)
+		}
+	}
+	if b.diags.HasErrors() {
+		return nil, b.diags
+	}
+
+	v.StdImports = []string{strconv.Quote("os")}
+	if b.usesTime {
+		v.StdImports = append(v.StdImports, strconv.Quote("time"))
+	}
+	v.Imports = []string{
+		b.alias + " " + strconv.Quote(g.Handlers),
+		"dge " + strconv.Quote(RuntimePath),
+	}
+	// Sorted by path, as goimports groups them.
+	if g.Handlers > RuntimePath {
+		v.Imports[0], v.Imports[1] = v.Imports[1], v.Imports[0]
+	}
+	return v, b.diags
+}
+
+func (v *view) render() ([]byte, error) {
+	var buf bytes.Buffer
+	if err := mainTemplate.Execute(&buf, v); err != nil {
+		return nil, fmt.Errorf("render %s: %w", MainFile, err)
+	}
+	src, err := format.Source(buf.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("format %s: %w", MainFile, err)
+	}
+	return src, nil
+}
+
+func (b *builder) node(n *config.Node) (nodeView, bool) {
+	name := strconv.Quote(n.Name)
+	nv := nodeView{}
+	switch n.Kind {
+	case config.KindStart:
+		out, ok := b.outType(n)
+		if !ok {
+			return nv, false
+		}
+		nv.Ctor, nv.TypeArgs = "Start", []string{out}
+		nv.Args = append([]string{name}, b.toQueues(n)...)
+		return nv, true
+	case config.KindTerminate:
+		in, ok := b.inType(n)
+		if !ok {
+			return nv, false
+		}
+		nv.Ctor, nv.TypeArgs, nv.Args = "Terminate", []string{in}, []string{name, b.edge(n.Edge)}
+		return nv, true
+	case config.KindFanOut:
+		in, ok := b.inType(n)
+		if !ok || !b.hasOutputs(n) {
+			return nv, false
+		}
+		nv.Ctor, nv.TypeArgs = "FanOut", []string{in}
+		nv.Args = append([]string{name, b.edge(n.Edge)}, b.toQueues(n)...)
+		return nv, true
+	case config.KindProcess, config.KindAggregate, config.KindPoll:
+		in, inOK := b.inType(n)
+		out, outOK := b.outType(n)
+		handler := b.ref(n.Handler, n.HandlerRange, "handler")
+		if !inOK || !outOK || handler == "" || !b.singleOutput(n) {
+			return nv, false
+		}
+		nv.TypeArgs = []string{in, out}
+		to := strconv.Quote(n.To[0].Edge.Queue)
+		switch n.Kind {
+		case config.KindProcess:
+			nv.Ctor = "Process"
+			nv.Args = []string{name, b.edge(n.Edge), handler, to}
+		case config.KindAggregate:
+			from := make([]string, len(n.From))
+			for i, f := range n.From {
+				from[i] = strconv.Quote(f.Addr())
+			}
+			nv.Ctor = "Aggregate"
+			nv.Args = []string{name, b.edge(n.Edge), "[]string{" + strings.Join(from, ", ") + "}", b.duration(n.Timeout), handler, to}
+		case config.KindPoll:
+			nv.Ctor = "Poll"
+			nv.Args = []string{name, b.edge(n.Edge), b.duration(n.Interval), b.duration(n.Timeout), handler, to}
+		}
+		return nv, true
+	}
+	b.errorf(n.DeclRange, "Unknown node kind",
+		"dge generate does not know how to run a %q node (%s). This is a bug: the loader accepted a kind the generator lacks; please report it.", n.Kind, n.Addr())
+	return nv, false
+}
+
+// inType returns the Go type of the messages on n's input edge.
+func (b *builder) inType(n *config.Node) (string, bool) {
+	if n.Edge == nil {
+		b.errorf(n.DeclRange, "Node has no input queue",
+			"%s has no input edge, so its message type is unknown. Give it from, queue and message attributes.", n.Addr())
+		return "", false
+	}
+	t := b.ref(n.Edge.Message, n.Edge.MessageRange, "message type")
+	return t, t != ""
+}
+
+// outType returns the Go type of the messages n emits: its consumers'
+// input message type.
+func (b *builder) outType(n *config.Node) (string, bool) {
+	if !b.hasOutputs(n) {
+		return "", false
+	}
+	to := n.To[0]
+	if to.Edge == nil {
+		b.errorf(to.DeclRange, "Node has no input queue",
+			"%s has no input edge, so its message type is unknown. Give it from, queue and message attributes.", to.Addr())
+		return "", false
+	}
+	t := b.ref(to.Edge.Message, to.Edge.MessageRange, "message type")
+	return t, t != ""
+}
+
+func (b *builder) hasOutputs(n *config.Node) bool {
+	if len(n.To) == 0 {
+		b.errorf(n.DeclRange, "Node has no consumer",
+			"%s sends its output nowhere: no node names it in from. Add a node with from = %s, or remove this one.", n.Addr(), n.Addr())
+		return false
+	}
+	return true
+}
+
+func (b *builder) singleOutput(n *config.Node) bool {
+	if len(n.To) != 1 {
+		names := make([]string, len(n.To))
+		for i, t := range n.To {
+			names[i] = t.Addr()
+		}
+		b.errorf(n.DeclRange, "Node has several consumers",
+			"%s may feed exactly one node, but %s name it in from. Put a fan_out after it to copy its output to several nodes.", n.Addr(), strings.Join(names, ", "))
+		return false
+	}
+	return true
+}
+
+func (b *builder) toQueues(n *config.Node) []string {
+	qs := make([]string, len(n.To))
+	for i, t := range n.To {
+		qs[i] = strconv.Quote(t.Edge.Queue)
+	}
+	return qs
+}
+
+func (b *builder) edge(e *config.Edge) string {
+	return fmt.Sprintf("dge.Edge{Queue: %s, Message: %s, Retry: %s, MaxAttempts: %d, Prefetch: %d, Concurrency: %d}",
+		strconv.Quote(e.Queue), strconv.Quote(e.Message), b.duration(e.Retry), e.MaxAttempts, e.Prefetch, e.Concurrency)
+}
+
+func (b *builder) duration(d time.Duration) string {
+	s := durationExpr(d)
+	if strings.Contains(s, "time.") {
+		b.usesTime = true
+	}
+	return s
+}
+
+// ref returns the qualified Go expression for name in the handlers package
+// (behaviour.Double), or "" after recording a diagnostic when name cannot be
+// referred to from another package.
+func (b *builder) ref(name string, rng hcl.Range, what string) string {
+	switch {
+	case name == "":
+		b.errorf(rng, "Missing "+what, "A %s name is required here. Name an exported identifier of package %s.", what, b.g.Handlers)
+		return ""
+	case !token.IsIdentifier(name):
+		b.errorf(rng, "Invalid "+what+" name",
+			"%q is not a Go identifier (letters, digits and underscores, not starting with a digit, not a keyword), so generated code cannot refer to it. Use the name of an exported identifier of package %s.", name, b.g.Handlers)
+		return ""
+	case !token.IsExported(name):
+		b.errorf(rng, "Unexported "+what,
+			"%q starts with a lower-case letter, so the generated main package cannot refer to it. Export it (rename it to %q in package %s) and use that name here.", name, exported(name), b.g.Handlers)
+		return ""
+	}
+	return b.alias + "." + name
+}
+
+func (b *builder) errorf(rng hcl.Range, summary, format string, args ...any) {
+	b.diags = append(b.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  summary,
+		Detail:   fmt.Sprintf(format, args...),
+		Subject:  rangePtr(rng),
+	})
+}
+
+func exported(name string) string {
+	r := []rune(name)
+	r[0] = unicode.ToUpper(r[0])
+	return string(r)
+}
+
+var majorVersion = regexp.MustCompile(`^v[0-9]+$`)
+
+// packageAlias derives the import alias of the handlers package from its
+// import path: the last element (the one before a /vN major-version suffix),
+// made an identifier, and moved off names main.go already uses.
+func packageAlias(importPath string) string {
+	elems := strings.Split(strings.Trim(importPath, "/"), "/")
+	last := elems[len(elems)-1]
+	if majorVersion.MatchString(last) && len(elems) > 1 {
+		last = elems[len(elems)-2]
+	}
+	var s strings.Builder
+	for _, r := range last {
+		if r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) {
+			s.WriteRune(r)
+		} else {
+			s.WriteByte('_')
+		}
+	}
+	alias := strings.Trim(s.String(), "_")
+	if alias == "" {
+		alias = "handlers"
+	}
+	if unicode.IsDigit([]rune(alias)[0]) {
+		alias = "pkg" + alias
+	}
+	for token.IsKeyword(alias) || reservedAliases[alias] || types.Universe.Lookup(alias) != nil {
+		alias += "pkg"
+	}
+	return alias
+}
+
+// sources returns the "// Source:" lines of main.go and the runtime's
+// Graph.Source text: the graph's files relative to the graph's folder,
+// slash-separated and sorted, so the output does not depend on where dge
+// ran.
+func sources(files []string) (lines []string, joined string) {
+	dir := ""
+	for _, f := range files {
+		if strings.HasSuffix(f, ".dge.hcl") {
+			dir = filepath.Dir(f)
+			break
+		}
+	}
+	rel := make([]string, 0, len(files))
+	for _, f := range files {
+		r, err := filepath.Rel(dir, f)
+		if dir == "" || err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+			r = filepath.Base(f)
+		}
+		rel = append(rel, path.Clean(filepath.ToSlash(r)))
+	}
+	sort.Strings(rel)
+	for _, r := range rel {
+		line := r
+		if strings.ContainsFunc(r, func(c rune) bool { return !unicode.IsPrint(c) }) {
+			line = strconv.Quote(r)
+		}
+		lines = append(lines, line)
+	}
+	return lines, strings.Join(rel, ", ")
+}
+
+// durationExpr renders d as a readable constant expression in the largest
+// unit that divides it exactly: 10 * time.Second, time.Minute,
+// 1500 * time.Millisecond.
+func durationExpr(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
+	units := []struct {
+		d    time.Duration
+		name string
+	}{
+		{time.Hour, "time.Hour"},
+		{time.Minute, "time.Minute"},
+		{time.Second, "time.Second"},
+		{time.Millisecond, "time.Millisecond"},
+		{time.Microsecond, "time.Microsecond"},
+	}
+	for _, u := range units {
+		if d%u.d == 0 {
+			return scaled(int64(d/u.d), u.name)
+		}
+	}
+	return scaled(int64(d), "time.Nanosecond")
+}
+
+func scaled(n int64, unit string) string {
+	switch n {
+	case 1:
+		return unit
+	case -1:
+		return "-" + unit
+	}
+	return strconv.FormatInt(n, 10) + " * " + unit
+}
