@@ -177,7 +177,7 @@ func (c *cli) usage(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nStart nodes: %s\nTerminate nodes: %s\n", strings.Join(starts, ", "), strings.Join(ends, ", "))
 	fmt.Fprintf(w, "\nNode flags: -prefetch N, -concurrency N, -metrics-addr HOST:PORT, -shutdown-timeout D\n")
-	fmt.Fprintf(w, "Environment: DGE_AMQP_URL (default %s + vhost), DGE_LOG (debug, info, warn, error)\n", DefaultAMQPURL)
+	fmt.Fprintf(w, "Environment: DGE_AMQP_URL (default %s + vhost), DGE_LOG (debug, info, warn, error),\n  DGE_CONNECTION_NAME (the AMQP connection's name)\n", DefaultAMQPURL)
 }
 
 // amqpURL returns the broker URL from DGE_AMQP_URL, or the default with
@@ -210,8 +210,17 @@ func (c *cli) newEngine(name string) (*engine, error) {
 		log:             log,
 		metrics:         newMetrics(c.g.Name),
 		shutdownTimeout: 30 * time.Second,
-		connName:        c.prog + " " + name,
+		connName:        c.connName(name),
 	}, nil
+}
+
+// connName names the program's AMQP connection: DGE_CONNECTION_NAME, or
+// "<graph> <command>".
+func (c *cli) connName(command string) string {
+	if s := c.getenv("DGE_CONNECTION_NAME"); s != "" {
+		return s
+	}
+	return c.prog + " " + command
 }
 
 type nodeFlags struct {
@@ -364,7 +373,7 @@ func (c *cli) cmdPublish(ctx context.Context, args []string) error {
 		return usageError{"publish: no input: give JSON arguments or lines on stdin"}
 	}
 
-	conn, err := AMQP{URL: c.amqpURL()}.Dial(ctx, c.prog+" publish")
+	conn, err := AMQP{URL: c.amqpURL()}.Dial(ctx, c.connName("publish"))
 	if err != nil {
 		return err
 	}
@@ -487,7 +496,7 @@ func (c *cli) cmdConsume(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	conn, err := AMQP{URL: c.amqpURL()}.Dial(ctx, c.prog+" consume")
+	conn, err := AMQP{URL: c.amqpURL()}.Dial(ctx, c.connName("consume"))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,291 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dgehq/dge/internal/brokertest"
+	"github.com/dgehq/dge/internal/e2e/declare"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// num is the message type of the test graphs.
+type num struct {
+	Value int `json:"value"`
+}
+
+// harness runs a graph's commands in-process against a private vhost whose
+// topology it declares.
+type harness struct {
+	t    *testing.T
+	vh   brokertest.Vhost
+	conn *amqp.Connection
+	g    Graph
+}
+
+func newHarness(t *testing.T, g Graph) *harness {
+	t.Helper()
+	vh := brokertest.NewVhost(t)
+	conn := vh.Dial(t)
+	g.Vhost = vh.Name
+	if err := declare.Declare(conn, specOf(g)); err != nil {
+		t.Fatalf("declare topology: %v", err)
+	}
+	return &harness{t: t, vh: vh, conn: conn, g: g}
+}
+
+// newBareHarness gives a vhost without any topology.
+func newBareHarness(t *testing.T, g Graph) *harness {
+	t.Helper()
+	vh := brokertest.NewVhost(t)
+	g.Vhost = vh.Name
+	return &harness{t: t, vh: vh, conn: vh.Dial(t), g: g}
+}
+
+func specOf(g Graph) declare.Spec {
+	s := declare.Spec{Graph: g.Name, WorkExchange: g.WorkExchange, RetryExchange: g.RetryExchange, PollExchange: g.PollExchange}
+	for _, n := range g.Nodes {
+		if n.kind == KindStart {
+			continue
+		}
+		s.Queues = append(s.Queues, declare.Queue{
+			Name: n.in.Queue, Retry: n.in.Retry, MaxAttempts: n.in.MaxAttempts,
+			Poll: n.interval, SingleActive: n.kind == KindAggregate,
+		})
+	}
+	return s
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (h *harness) env(k string) string {
+	switch k {
+	case "DGE_AMQP_URL":
+		return h.vh.AMQPURL
+	case "DGE_CONNECTION_NAME":
+		return h.t.Name() + " runtime"
+	case "DGE_LOG":
+		return "warn"
+	}
+	return ""
+}
+
+// exec runs a command to completion.
+func (h *harness) exec(stdin string, args ...string) (code int, stdout, stderr string) {
+	h.t.Helper()
+	var out, errb syncBuffer
+	code = run(h.t.Context(), h.g, args, h.env, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// background runs a long-lived command; stop cancels it (as SIGTERM does)
+// and returns its exit code.
+func (h *harness) background(args ...string) (stop func() int) {
+	h.t.Helper()
+	cancel, wait := h.backgroundCtl(args...)
+	return func() int { cancel(); return wait() }
+}
+
+// backgroundCtl runs a long-lived command; cancel signals it, wait returns
+// its exit code once it ended.
+func (h *harness) backgroundCtl(args ...string) (cancel func(), wait func() int) {
+	h.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, h.g, args, h.env, strings.NewReader(""), &syncBuffer{}, &errb)
+	}()
+	var once sync.Once
+	code := 0
+	wait = func() int {
+		once.Do(func() {
+			code = <-done
+			if h.t.Failed() || code != 0 {
+				h.t.Logf("%v stderr:\n%s", args, errb.String())
+			}
+		})
+		return code
+	}
+	h.t.Cleanup(func() { cancel(); wait() })
+	return cancel, wait
+}
+
+// closeConnections force-closes, through the management API, the
+// connections of the harness's runtime commands.
+func (h *harness) closeRuntimeConnections() {
+	h.t.Helper()
+	name := h.t.Name() + " runtime"
+	deadline := time.Now().Add(time.Minute)
+	for {
+		conns, err := h.vh.Client.ListConnections()
+		if err != nil {
+			h.t.Fatalf("list connections: %v", err)
+		}
+		closed := 0
+		for _, c := range conns {
+			if c.Vhost == h.vh.Name && c.ClientProperties["connection_name"] == name {
+				res, err := h.vh.Client.CloseConnection(c.Name)
+				if err != nil {
+					h.t.Fatalf("close connection %s: %v", c.Name, err)
+				}
+				res.Body.Close()
+				closed++
+			}
+		}
+		if closed > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("no connection named %q found to close", name)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// publishNums publishes values through the publish command and returns the
+// run IDs.
+func (h *harness) publishNums(start string, values ...int) []string {
+	h.t.Helper()
+	var in strings.Builder
+	for _, v := range values {
+		in.WriteString(`{"value": ` + strconv.Itoa(v) + "}\n")
+	}
+	code, out, errs := h.exec(in.String(), "publish", start)
+	if code != 0 {
+		h.t.Fatalf("publish exited %d: %s", code, errs)
+	}
+	ids := strings.Fields(out)
+	if len(ids) != len(values) {
+		h.t.Fatalf("publish printed %d run IDs for %d inputs", len(ids), len(values))
+	}
+	return ids
+}
+
+// consumeNums reads n results through the consume command.
+func (h *harness) consumeNums(terminate string, n int) []int {
+	h.t.Helper()
+	code, out, errs := h.exec("", "consume", terminate, "-n", strconv.Itoa(n), "-timeout", "2m")
+	if code != 0 {
+		h.t.Fatalf("consume exited %d: %s", code, errs)
+	}
+	var got []int
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var v num
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			h.t.Fatalf("consume printed %q: %v", line, err)
+		}
+		got = append(got, v.Value)
+	}
+	return got
+}
+
+// publishRaw publishes a body straight to a queue through the work exchange.
+func (h *harness) publishRaw(queue string, body []byte, p amqp.Publishing) {
+	h.t.Helper()
+	ch, err := h.conn.Channel()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer ch.Close()
+	if err := ch.Confirm(false); err != nil {
+		h.t.Fatal(err)
+	}
+	p.Body = body
+	p.DeliveryMode = amqp.Persistent
+	dc, err := ch.PublishWithDeferredConfirmWithContext(h.t.Context(), h.g.WorkExchange, queue, true, false, p)
+	if err != nil || !dc.Wait() {
+		h.t.Fatalf("publish to %s: %v", queue, err)
+	}
+}
+
+// waitMessages gets messages from queue until it has n of them (acking
+// them), failing the test after a generous deadline.
+func (h *harness) waitMessages(queue string, n int) []amqp.Delivery {
+	h.t.Helper()
+	ch, err := h.conn.Channel()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer ch.Close()
+	deadline := time.Now().Add(2 * time.Minute)
+	var got []amqp.Delivery
+	for len(got) < n {
+		d, ok, err := ch.Get(queue, false)
+		if err != nil {
+			h.t.Fatalf("get from %s: %v", queue, err)
+		}
+		if !ok {
+			if time.Now().After(deadline) {
+				h.t.Fatalf("queue %s: got %d of %d messages before the deadline", queue, len(got), n)
+			}
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		_ = d.Ack(false)
+		got = append(got, d)
+	}
+	return got
+}
+
+// count returns the ready messages in queue (passive declare: exact).
+func (h *harness) count(queue string) int {
+	h.t.Helper()
+	ch, err := h.conn.Channel()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer ch.Close()
+	q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+	if err != nil {
+		h.t.Fatalf("inspect queue %s: %v", queue, err)
+	}
+	return q.Messages
+}
+
+// waitEmpty waits until queue has no ready messages and no unacked
+// deliveries (read from the management API), failing after a deadline.
+func (h *harness) waitSettled(queue string) {
+	h.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		q, err := h.vh.Client.GetQueue(h.vh.Name, queue)
+		if err == nil && q.Messages == 0 && q.MessagesUnacknowledged == 0 && q.MessagesReady == 0 && h.count(queue) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("queue %s still holds messages at the deadline", queue)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func testEdge(queue string) Edge {
+	return Edge{Queue: queue, Message: "num", Retry: 300 * time.Millisecond, MaxAttempts: 3, Prefetch: 32, Concurrency: 4}
+}
+
+func testGraph(name string, nodes ...Node) Graph {
+	return Graph{Name: name, Source: "test.dge.hcl", WorkExchange: name + ".work", RetryExchange: name + ".retry", Nodes: nodes}
+}
