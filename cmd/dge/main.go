@@ -37,6 +37,7 @@ var commands = []command{
 	{"validate", "Check a graph: syntax, references, cycles, types", runValidate},
 	{"fmt", "Rewrite *.dge.hcl files in canonical format", runFmt},
 	{"graph", "Draw a graph as Graphviz dot or Mermaid", runGraph},
+	{"generate", "Write the Go program that runs a graph's nodes", runGenerate},
 	{"version", "Print the dge version", runVersion},
 }
 
