@@ -1,0 +1,147 @@
+package diagram_test
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/dgehq/dge/config"
+	"github.com/dgehq/dge/internal/diagram"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func loadArith(t *testing.T) *config.Graph {
+	t.Helper()
+	g, diags := config.NewLoader().Load("../../examples/arith", config.Options{})
+	if diags.HasErrors() {
+		t.Fatalf("load examples/arith: %v", diags)
+	}
+	return g
+}
+
+func TestGolden(t *testing.T) {
+	g := loadArith(t)
+	for _, tt := range []struct {
+		file   string
+		render func(*config.Graph) []byte
+	}{
+		{"arith.dot", diagram.Dot},
+		{"arith.mmd", diagram.Mermaid},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			got := tt.render(g)
+			if again := tt.render(loadArith(t)); !bytes.Equal(got, again) {
+				t.Fatalf("two renderings of the same graph differ:\n%s\n---\n%s", got, again)
+			}
+			golden := filepath.Join("testdata", tt.file)
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./internal/diagram -update to create it)", err)
+			}
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("%s mismatch (-want +got):\n%s", golden, diff)
+			}
+		})
+	}
+}
+
+// handGraph builds a graph by hand with names no loader would accept, to
+// check that rendering quotes and escapes them rather than trusting them.
+func handGraph() *config.Graph {
+	start := &config.Node{Kind: config.KindStart, Name: `s"1`}
+	end := &config.Node{Kind: config.KindTerminate, Name: "end"}
+	odd := &config.Node{Kind: config.KindProcess, Name: `a\b<c>`}
+	odd.From = []*config.Node{start}
+	odd.Edge = &config.Edge{Queue: `q"x`, Message: "M\nN"}
+	end.From = []*config.Node{odd}
+	end.Edge = &config.Edge{Queue: "out", Message: "M"}
+	start.To = []*config.Node{odd}
+	odd.To = []*config.Node{end}
+	return &config.Graph{Name: `g "x"`, Nodes: []*config.Node{start, odd, end}}
+}
+
+func TestDotEscapes(t *testing.T) {
+	got := string(diagram.Dot(handGraph()))
+	for _, want := range []string{
+		`digraph "g \"x\"" {`,
+		`"start.s\"1" [label="start s\"1", shape=Mdiamond];`,
+		`"process.a\\b<c>" [label="process a\\b<c>", shape=box];`,
+		`"start.s\"1" -> "process.a\\b<c>" [label="q\"x\nM\nN"];`,
+		`"terminate.end" [label="terminate end", shape=Msquare];`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("dot output lacks %s\n%s", want, got)
+		}
+	}
+}
+
+func TestMermaidEscapes(t *testing.T) {
+	got := string(diagram.Mermaid(handGraph()))
+	for _, want := range []string{
+		"title: \"g \\\"x\\\"\"\n",
+		`start_s_1(["start s#quot;1"])`,
+		`process_a_b_c_["process a\b#lt;c#gt;"]`,
+		`start_s_1 -->|"q#quot;x: M N"| process_a_b_c_`,
+		`terminate_end[("terminate end")]`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("mermaid output lacks %s\n%s", want, got)
+		}
+	}
+	// No node ID may be a bare Mermaid keyword such as "end".
+	for _, line := range strings.Split(got, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "end") {
+			t.Errorf("line starts with the keyword end: %q", line)
+		}
+	}
+}
+
+func TestMermaidIDsUnique(t *testing.T) {
+	a := &config.Node{Kind: config.KindStart, Name: "a.b"}
+	b := &config.Node{Kind: config.KindStart, Name: "a-b"}
+	got := string(diagram.Mermaid(&config.Graph{Name: "g", Nodes: []*config.Node{a, b}}))
+	if !strings.Contains(got, `start_a_b(["start a.b"])`) || !strings.Contains(got, `start_a_b_1(["start a-b"])`) {
+		t.Errorf("clashing IDs not made unique:\n%s", got)
+	}
+}
+
+func TestEveryKindHasItsOwnShape(t *testing.T) {
+	var nodes []*config.Node
+	for _, k := range config.Kinds {
+		nodes = append(nodes, &config.Node{Kind: k, Name: "n"})
+	}
+	g := &config.Graph{Name: "g", Nodes: nodes}
+	dotShapes := map[string]bool{}
+	for _, line := range strings.Split(string(diagram.Dot(g)), "\n") {
+		if i := strings.Index(line, "shape="); i >= 0 {
+			dotShapes[line[i:]] = true
+		}
+	}
+	if len(dotShapes) != len(config.Kinds) {
+		t.Errorf("dot: %d distinct shapes for %d kinds: %v", len(dotShapes), len(config.Kinds), dotShapes)
+	}
+	mmdShapes := map[string]bool{}
+	for _, line := range strings.Split(string(diagram.Mermaid(g)), "\n")[4:] {
+		if line == "" {
+			continue
+		}
+		// Strip the ID and label, keeping the shape's brackets.
+		id, rest, _ := strings.Cut(strings.TrimSpace(line), `"`)
+		_, closing, _ := strings.Cut(rest, `"`)
+		mmdShapes[strings.TrimLeft(id, "abcdefghijklmnopqrstuvwxyz_")+closing] = true
+	}
+	if len(mmdShapes) != len(config.Kinds) {
+		t.Errorf("mermaid: %d distinct shapes for %d kinds: %v", len(mmdShapes), len(config.Kinds), mmdShapes)
+	}
+}
