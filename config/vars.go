@@ -149,12 +149,18 @@ func (s *state) setRaw(v *varDecl, raw, source string) {
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), filename, hcl.InitialPos)
 	s.loader.files[filename] = &hcl.File{Body: hcl.EmptyBody(), Bytes: []byte(raw)}
 	if diags.HasErrors() {
+		for _, d := range diags {
+			d.Detail += fmt.Sprintf(" The value from %s is read as an HCL expression of type %s.", source, typeexpr.TypeString(v.typ))
+		}
 		s.diags = append(s.diags, s.redact(v, diags)...)
 		v.value, v.hasValue, v.valueRange = cty.DynamicVal, true, nil
 		return
 	}
 	val, diags := expr.Value(nil)
 	if diags.HasErrors() {
+		for _, d := range diags {
+			d.Detail += fmt.Sprintf(" The value from %s is read as an HCL expression of type %s, such as 5, [\"a\", \"b\"] or { key = \"value\" }: quote strings inside it.", source, typeexpr.TypeString(v.typ))
+		}
 		s.diags = append(s.diags, s.redact(v, diags)...)
 		v.value, v.hasValue, v.valueRange = cty.DynamicVal, true, nil
 		return
