@@ -104,31 +104,68 @@ type checker struct {
 }
 
 // loaded reports whether p loaded without errors, recording one diagnostic
-// with every error of p and its dependencies otherwise.
+// with the errors of p and its dependencies otherwise: the compile errors
+// when there are any (so the go command's summary of them is not repeated),
+// else what the go command said.
 func (c *checker) loaded(p *packages.Package, path string, rng hcl.Range, what, fix string) bool {
 	if p == nil {
 		c.errorf(rng, "Cannot load "+what, "The go command returned no package %s when run in %s. %s", path, c.displayDir(), fix)
 		return false
 	}
-	var msgs []string
+	var compile, list []string
 	seen := map[string]bool{}
 	packages.Visit([]*packages.Package{p}, nil, func(q *packages.Package) {
 		for _, e := range q.Errors {
-			if m := e.Error(); !seen[m] {
-				seen[m] = true
-				msgs = append(msgs, m)
+			m := c.errorText(e)
+			if seen[m] {
+				continue
+			}
+			seen[m] = true
+			if e.Kind == packages.ParseError || e.Kind == packages.TypeError {
+				compile = append(compile, m)
+			} else {
+				list = append(list, m)
 			}
 		}
 	})
-	if len(msgs) == 0 && p.Types == nil {
-		msgs = append(msgs, "no type information")
-	}
-	if len(msgs) > 0 {
+	switch {
+	case len(compile) > 0:
+		c.errorf(rng, "The "+what+" does not compile",
+			"Package %s has errors, so its handlers cannot be checked:\n  %s\nFix them (go build %s shows the same) and run dge generate again.", path, limit(compile), path)
+		return false
+	case len(list) > 0:
 		c.errorf(rng, "Cannot load "+what,
-			"Package %s does not load (go command run in %s):\n  %s\n%s", path, c.displayDir(), strings.Join(msgs, "\n  "), fix)
+			"The go command, run in %s, cannot load package %s:\n  %s\n%s", c.displayDir(), path, limit(list), fix)
+		return false
+	case p.Types == nil:
+		c.errorf(rng, "Cannot load "+what, "The go command returned package %s without type information. %s", path, fix)
 		return false
 	}
 	return true
+}
+
+// errorText formats a loader error with its position made relative to the
+// graph's folder.
+func (c *checker) errorText(e packages.Error) string {
+	pos := e.Pos
+	if pos == "" || pos == "-" {
+		return e.Msg
+	}
+	if abs, err := filepath.Abs(c.dir); err == nil {
+		if rel, err := filepath.Rel(abs, pos); err == nil && !strings.HasPrefix(rel, "..") {
+			pos = filepath.ToSlash(rel)
+		}
+	}
+	return pos + ": " + e.Msg
+}
+
+// limit joins at most ten messages, saying how many more there are.
+func limit(msgs []string) string {
+	const max = 10
+	if len(msgs) <= max {
+		return strings.Join(msgs, "\n  ")
+	}
+	return strings.Join(msgs[:max], "\n  ") + fmt.Sprintf("\n  ... and %d more", len(msgs)-max)
 }
 
 // message resolves the message type an edge names.

@@ -226,6 +226,7 @@ func TestCheckPackageDoesNotLoad(t *testing.T) {
 	}{
 		{"missing", "github.com/dgehq/dge/internal/gen/testdata/nosuchpackage", "Cannot load handlers package", "nosuchpackage"},
 		{"main", "github.com/dgehq/dge/internal/gen/testdata/mainpkg", "Handlers package is a main package", "is package main"},
+		{"compile", "github.com/dgehq/dge/internal/gen/testdata/broken", "The handlers package does not compile", "broken/broken.go:11:28: cannot use \"three\""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := fmt.Sprintf(`graph "g" {
