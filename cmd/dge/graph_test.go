@@ -1,0 +1,44 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestGraphGolden(t *testing.T) {
+	for _, tt := range []struct {
+		args   []string
+		golden string
+	}{
+		{[]string{"graph", arithDir}, "arith.dot"},
+		{[]string{"graph", "-format", "dot", arithDir}, "arith.dot"},
+		{[]string{"graph", "-format", "mermaid", arithDir}, "arith.mmd"},
+		{[]string{"graph", arithDir, "-format=mermaid", "-var", "vhost=/x"}, "arith.mmd"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, stdout, stderr := cliRun(t, "", tt.args...)
+			if code != 0 || stderr != "" {
+				t.Fatalf("exit %d, stderr %q; want 0 and nothing", code, stderr)
+			}
+			// The CLI prints exactly the diagram package's bytes, whose
+			// golden files live beside it.
+			want := readFile(t, filepath.Join("../../internal/diagram/testdata", tt.golden))
+			if stdout != want {
+				t.Errorf("stdout differs from internal/diagram/testdata/%s:\n%s", tt.golden, stdout)
+			}
+		})
+	}
+}
+
+func TestGraphErrors(t *testing.T) {
+	code, stdout, stderr := cliRun(t, "", "graph", "-format", "svg", arithDir)
+	if code != 1 || stdout != "" || !strings.Contains(stderr, `unknown -format "svg"`) {
+		t.Errorf("bad format: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	dir := writeTemp(t, map[string]string{"g.dge.hcl": badGraph})
+	code, stdout, stderr = cliRun(t, "", "graph", dir)
+	if code != 1 || stdout != "" || !strings.Contains(stderr, "g.dge.hcl:8:13") {
+		t.Errorf("invalid graph: exit %d, stdout %q, stderr %q; want 1, nothing drawn, a located diagnostic", code, stdout, stderr)
+	}
+}
