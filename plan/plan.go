@@ -47,6 +47,10 @@ type Plan struct {
 	DgeVersion    string `json:"dge_version"`
 	Graph         string `json:"graph"`
 	Vhost         string `json:"vhost"`
+	// ManagementEndpoint is the management API the plan was read from
+	// (without credentials); apply of a saved plan talks to it unless
+	// DGE_MANAGEMENT_URL says otherwise.
+	ManagementEndpoint string `json:"management_endpoint,omitempty"`
 	// Destroy is true for a plan that removes everything the graph owns.
 	Destroy bool `json:"destroy,omitempty"`
 	// Changes are in the order apply executes them: creates, replaces and
@@ -173,7 +177,7 @@ func (o owner) owns(name string, args map[string]any) (bool, string) {
 	if s, ok := v.(string); ok && s == o.Graph {
 		return true, ""
 	}
-	return false, fmt.Sprintf("belongs to graph %s (%s = %s)", formatValue(v), GraphArg, formatValue(v))
+	return false, fmt.Sprintf("belongs to graph %s (stamped %s)", formatValue(v), GraphArg)
 }
 
 // live indexes a snapshot by name and classifies ownership.

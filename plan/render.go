@@ -174,8 +174,6 @@ func (r *renderer) change(c Change) {
 		if c.Messages > 0 || c.Consumers > 0 {
 			r.printf("    %s# %s would be lost, %s attached: apply refuses without -allow-message-loss%s\n",
 				r.c(ansiRed), plural(c.Messages, "message"), plural(c.Consumers, "consumer"), r.c(ansiReset))
-		} else {
-			r.printf("    # the queue was empty with no consumers when read (apply checks again just before deleting)\n")
 		}
 	}
 }

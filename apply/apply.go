@@ -1,0 +1,370 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dgehq/dge/internal/mgmt"
+	"github.com/dgehq/dge/plan"
+)
+
+// DefaultParallelism is how many requests each phase runs at once unless
+// told otherwise.
+const DefaultParallelism = 8
+
+// Broker is what apply needs from the management API; *mgmt.Client
+// implements it.
+type Broker interface {
+	plan.Reader
+	DeclareExchange(ctx context.Context, vhost string, e plan.Exchange) error
+	DeleteExchange(ctx context.Context, vhost, name string) error
+	DeclareQueue(ctx context.Context, vhost string, q plan.Queue) error
+	DeleteQueue(ctx context.Context, vhost, name string, ifEmpty bool) error
+	QueueCounts(ctx context.Context, vhost, name string) (mgmt.QueueCounts, bool, error)
+	DeclareBinding(ctx context.Context, vhost string, b plan.Binding) error
+	DeleteBinding(ctx context.Context, vhost string, b plan.Binding) error
+	PutPolicy(ctx context.Context, vhost string, p plan.Policy) error
+	DeletePolicy(ctx context.Context, vhost, name string) error
+}
+
+var _ Broker = (*mgmt.Client)(nil)
+
+// Counter counts a queue's ready messages and consumers exactly, at the
+// moment of asking (an AMQP passive queue.declare does). found is false
+// when the queue does not exist.
+type Counter interface {
+	Count(ctx context.Context, queue string) (ready, consumers int64, found bool, err error)
+}
+
+// Options tunes Apply.
+type Options struct {
+	// Parallelism bounds the requests in flight within a phase (default
+	// DefaultParallelism).
+	Parallelism int
+	// AllowMessageLoss lets apply delete or replace queues that hold
+	// messages or have consumers.
+	AllowMessageLoss bool
+	// Counter, when set, gives exact counts before a queue is deleted;
+	// without it apply relies on the management API's statistics, which
+	// lag by up to 5 seconds.
+	Counter Counter
+	// Progress, when set, is called after each change, one call at a time.
+	Progress func(c plan.Change, skipped bool, err error)
+	// Logger receives debug records; nil discards them.
+	Logger *slog.Logger
+}
+
+// Result counts what Apply did.
+type Result struct {
+	Added, Changed, Destroyed int
+}
+
+// UnsafeQueue is a queue apply refused to delete or replace.
+type UnsafeQueue struct {
+	Name      string
+	Action    plan.Action
+	Messages  int64
+	Consumers int64
+}
+
+// UnsafeError refuses a plan that would delete or replace queues holding
+// messages or with consumers. It lists every such queue with its counts.
+type UnsafeError struct {
+	Vhost  string
+	Queues []UnsafeQueue
+}
+
+func (e *UnsafeError) Error() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "refusing to lose messages in vhost %q:", e.Vhost)
+	for _, q := range e.Queues {
+		verb := "delete"
+		if q.Action == plan.Replace {
+			verb = "replace"
+		}
+		fmt.Fprintf(&sb, "\n  %s queue %s: it holds %s and has %s", verb, q.Name, count(q.Messages, "message"), count(q.Consumers, "consumer"))
+	}
+	sb.WriteString("\ndrain the queues and stop their consumers, or pass -allow-message-loss to accept losing the messages")
+	return sb.String()
+}
+
+func count(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+type applier struct {
+	b     Broker
+	p     *plan.Plan
+	opts  Options
+	mu    sync.Mutex
+	res   Result
+	gone  map[string]bool // "queue name" / "exchange name" removed or rebuilt by this plan
+	vhost string
+}
+
+// Apply executes the plan's changes against the broker in the plan's
+// order, phase by phase (exchanges, queues, bindings, policies, then the
+// deletes in reverse), each phase with bounded parallelism.
+//
+// Before changing anything it counts the messages and consumers of every
+// queue the plan deletes or replaces and refuses with *UnsafeError unless
+// AllowMessageLoss; it checks again just before each such delete (classic
+// queues are deleted with if-empty and if-unused, so the broker itself
+// refuses; quorum queues refuse those flags, so apply counts them an instant
+// before). Every step is idempotent: a declare of an existing object changes
+// nothing and a delete that finds nothing counts as done, so an interrupted
+// apply converges when run again. On error, the phase in progress finishes
+// its requests in flight and later phases do not start.
+func Apply(ctx context.Context, b Broker, p *plan.Plan, opts Options) (Result, error) {
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = DefaultParallelism
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &applier{b: b, p: p, opts: opts, gone: map[string]bool{}, vhost: p.Vhost}
+	for _, c := range p.Changes {
+		if c.Action == plan.Delete || c.Action == plan.Replace {
+			switch c.Kind {
+			case plan.KindQueue:
+				a.gone["queue "+c.Before.Queue.Name] = true
+			case plan.KindExchange:
+				a.gone["exchange "+c.Before.Exchange.Name] = true
+			}
+		}
+	}
+	if !opts.AllowMessageLoss {
+		if err := a.preflight(ctx); err != nil {
+			return Result{}, err
+		}
+	}
+	for _, phase := range phases(p.Changes) {
+		if err := a.run(ctx, phase); err != nil {
+			return a.res, err
+		}
+	}
+	return a.res, nil
+}
+
+// phases splits the changes (already in execution order) into runs that
+// may execute in parallel: same kind, same delete-or-not.
+func phases(cs []plan.Change) [][]plan.Change {
+	var out [][]plan.Change
+	for i := 0; i < len(cs); {
+		j := i + 1
+		for j < len(cs) && cs[j].Kind == cs[i].Kind && (cs[j].Action == plan.Delete) == (cs[i].Action == plan.Delete) {
+			j++
+		}
+		out = append(out, cs[i:j])
+		i = j
+	}
+	return out
+}
+
+func (a *applier) run(ctx context.Context, phase []plan.Change) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(a.opts.Parallelism)
+	var mu sync.Mutex
+	var errs []error
+	for _, c := range phase {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			skipped, err := a.one(gctx, c)
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			a.report(c, skipped, err)
+			return err
+		})
+	}
+	g.Wait()
+	if len(errs) == 0 && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return errors.Join(errs...)
+}
+
+func (a *applier) report(c plan.Change, skipped bool, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err == nil && !skipped {
+		switch c.Action {
+		case plan.Create:
+			a.res.Added++
+		case plan.Update:
+			a.res.Changed++
+		case plan.Replace:
+			a.res.Added++
+			a.res.Destroyed++
+		case plan.Delete:
+			a.res.Destroyed++
+		}
+	}
+	if err == nil && skipped && c.Action == plan.Delete {
+		a.res.Destroyed++ // removed by the broker with its queue or exchange
+	}
+	if a.opts.Progress != nil {
+		a.opts.Progress(c, skipped, err)
+	}
+}
+
+// one executes one change; skipped is true when there was nothing to do.
+func (a *applier) one(ctx context.Context, c plan.Change) (skipped bool, err error) {
+	vh := a.vhost
+	a.opts.Logger.Debug("apply", "action", string(c.Action), "address", c.Address)
+	switch c.Kind {
+	case plan.KindExchange:
+		switch c.Action {
+		case plan.Create:
+			return false, a.b.DeclareExchange(ctx, vh, *c.After.Exchange)
+		case plan.Replace:
+			if err := a.b.DeleteExchange(ctx, vh, c.Before.Exchange.Name); err != nil {
+				return false, err
+			}
+			return false, a.b.DeclareExchange(ctx, vh, *c.After.Exchange)
+		case plan.Delete:
+			return false, a.b.DeleteExchange(ctx, vh, c.Before.Exchange.Name)
+		}
+	case plan.KindQueue:
+		switch c.Action {
+		case plan.Create:
+			return false, a.b.DeclareQueue(ctx, vh, *c.After.Queue)
+		case plan.Replace:
+			if err := a.deleteQueue(ctx, c); err != nil {
+				return false, err
+			}
+			return false, a.b.DeclareQueue(ctx, vh, *c.After.Queue)
+		case plan.Delete:
+			return false, a.deleteQueue(ctx, c)
+		}
+	case plan.KindBinding:
+		switch c.Action {
+		case plan.Create:
+			return false, a.b.DeclareBinding(ctx, vh, *c.After.Binding)
+		case plan.Delete:
+			b := *c.Before.Binding
+			if a.gone["exchange "+b.Source] || a.gone[b.DestinationType+" "+b.Destination] {
+				return true, nil // the broker drops it with its source or destination
+			}
+			return false, a.b.DeleteBinding(ctx, vh, b)
+		}
+	case plan.KindPolicy:
+		switch c.Action {
+		case plan.Create, plan.Update:
+			return false, a.b.PutPolicy(ctx, vh, *c.After.Policy)
+		case plan.Delete:
+			return false, a.b.DeletePolicy(ctx, vh, c.Before.Policy.Name)
+		}
+	}
+	return false, fmt.Errorf("%s: action %q is not valid for a %s (is the plan file corrupt? run dge plan again)", c.Address, c.Action, c.Kind)
+}
+
+// deleteQueue deletes the live queue of a delete or replace change under
+// the safety rule.
+func (a *applier) deleteQueue(ctx context.Context, c plan.Change) error {
+	q := c.Before.Queue
+	if a.opts.AllowMessageLoss {
+		return a.b.DeleteQueue(ctx, a.vhost, q.Name, false)
+	}
+	if q.Type == "classic" {
+		err := a.b.DeleteQueue(ctx, a.vhost, q.Name, true)
+		var me *mgmt.Error
+		if errors.As(err, &me) && me.Status == http.StatusBadRequest {
+			msgs, cons, _, cerr := a.counts(ctx, q.Name)
+			if cerr != nil {
+				msgs, cons = 0, 0
+			}
+			return fmt.Errorf("%w (the broker said: %s)", &UnsafeError{Vhost: a.vhost, Queues: []UnsafeQueue{{Name: q.Name, Action: c.Action, Messages: msgs, Consumers: cons}}}, me.Reason)
+		}
+		return err
+	}
+	msgs, cons, found, err := a.counts(ctx, q.Name)
+	if err != nil {
+		return fmt.Errorf("check queue %s is empty before deleting it: %w", q.Name, err)
+	}
+	if !found {
+		return nil
+	}
+	if msgs > 0 || cons > 0 {
+		return &UnsafeError{Vhost: a.vhost, Queues: []UnsafeQueue{{Name: q.Name, Action: c.Action, Messages: msgs, Consumers: cons}}}
+	}
+	return a.b.DeleteQueue(ctx, a.vhost, q.Name, false)
+}
+
+// counts returns a queue's messages (ready and unacknowledged) and
+// consumers. The management API gives all three, sampled up to 5 s ago;
+// the Counter, when there is one, replaces the ready count and the
+// consumer count by exact ones.
+func (a *applier) counts(ctx context.Context, name string) (msgs, consumers int64, found bool, err error) {
+	c, found, err := a.b.QueueCounts(ctx, a.vhost, name)
+	if err != nil || !found {
+		return 0, 0, found, err
+	}
+	ready, consumers := c.Ready, c.Consumers
+	if a.opts.Counter != nil {
+		r, cons, ok, err := a.opts.Counter.Count(ctx, name)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		if !ok {
+			return 0, 0, false, nil
+		}
+		ready, consumers = r, cons
+	}
+	return ready + c.Unacknowledged, consumers, true, nil
+}
+
+// preflight refuses the whole plan, before any change, when a queue it
+// deletes or replaces holds messages or has consumers now.
+func (a *applier) preflight(ctx context.Context) error {
+	var (
+		mu     sync.Mutex
+		unsafe []UnsafeQueue
+		errs   []error
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(a.opts.Parallelism)
+	for _, c := range a.p.Changes {
+		if c.Kind != plan.KindQueue || (c.Action != plan.Delete && c.Action != plan.Replace) {
+			continue
+		}
+		g.Go(func() error {
+			name := c.Before.Queue.Name
+			msgs, cons, found, err := a.counts(gctx, name)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("check queue %s is empty before deleting it: %w", name, err))
+			case found && (msgs > 0 || cons > 0):
+				unsafe = append(unsafe, UnsafeQueue{Name: name, Action: c.Action, Messages: msgs, Consumers: cons})
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if len(unsafe) > 0 {
+		sort.Slice(unsafe, func(i, j int) bool { return unsafe[i].Name < unsafe[j].Name })
+		return &UnsafeError{Vhost: a.vhost, Queues: unsafe}
+	}
+	return nil
+}

@@ -1,0 +1,22 @@
+// Package apply executes a plan.Plan against a RabbitMQ vhost through the
+// management API (internal/mgmt).
+//
+// Changes run in the plan's order, one phase per kind: exchanges, queues,
+// bindings and policies are created, replaced or updated in that order,
+// then deletes run in reverse (policies, bindings, queues, exchanges).
+// Within a phase requests run with bounded parallelism. Every step is
+// idempotent, so an interrupted apply converges when run again, and two
+// applies of the same graph at once both end converged.
+//
+// Safety: apply never deletes or replaces a queue that holds messages or
+// has consumers unless Options.AllowMessageLoss is set. It checks every such
+// queue before changing anything, and again just before each delete:
+// classic queues are deleted with if-empty and if-unused, so the broker
+// refuses atomically; quorum queues refuse those flags, so apply counts
+// them an instant before deleting, with the management API (ready,
+// unacknowledged, consumers; statistics that may lag by 5 s) and, when a
+// Counter is given, an AMQP passive queue.declare for the exact ready and
+// consumer counts. A message published between that count and the delete
+// of a quorum queue can still be lost: stop the producers of a node before
+// removing it.
+package apply

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/dgehq/dge/apply"
+	"github.com/dgehq/dge/config"
+	"github.com/dgehq/dge/internal/mgmt"
+	"github.com/dgehq/dge/plan"
+)
+
+func runApply(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlagSet("apply", "dge apply [flags] [PATH | PLANFILE]", `
+Make the broker hold the topology the graph in PATH needs (default: the
+current folder): plan, show the plan, ask for "yes" on a terminal, then
+create, update, replace and delete, in dependency order with bounded
+parallelism. Given a PLANFILE saved by dge plan -out, apply exactly that plan
+without asking, after checking the live state has not moved on since.
+
+Queues that hold messages or have consumers are never deleted or replaced
+unless -allow-message-loss is given. Objects the graph does not own are
+never touched.
+
+Environment: as for dge plan, plus DGE_AMQP_URL (used to count messages
+exactly before deleting a queue; derived from the management URL if unset).`)
+	var vars varFlags
+	vars.register(fs)
+	autoApprove := fs.Bool("auto-approve", false, "do not ask for confirmation")
+	allowLoss := fs.Bool("allow-message-loss", false, "delete or replace queues even when they hold messages or have consumers")
+	parallelism := fs.Int("parallelism", apply.DefaultParallelism, "at most `N` management API requests at once")
+	e.addNoColor(fs)
+	pos, code, done := parseArgs(fs, args)
+	if done {
+		return code
+	}
+	path, ok := e.pathArg(fs, pos)
+	if !ok {
+		return exitError
+	}
+	if *parallelism < 1 {
+		fmt.Fprintf(e.stderr, "dge apply: -parallelism must be at least 1, got %d\n", *parallelism)
+		return exitError
+	}
+	opts := apply.Options{Parallelism: *parallelism, AllowMessageLoss: *allowLoss}
+
+	if isPlanFile(path) {
+		if len(vars.args) > 0 {
+			fmt.Fprintln(e.stderr, "dge apply: -var and -var-file cannot change a saved plan; run dge plan again with them")
+			return exitError
+		}
+		return e.applySaved(ctx, path, opts)
+	}
+
+	g, ok := e.loadGraph(path, vars)
+	if !ok {
+		return exitError
+	}
+	client, cfg, err := e.managementClient(g.Broker)
+	if err != nil {
+		return e.fail("apply", err)
+	}
+	snap, err := client.Read(ctx, g.Broker.Vhost)
+	if err != nil {
+		return e.fail("apply", err)
+	}
+	p, err := plan.New(plan.Desired(g), snap, plan.Options{DgeVersion: version})
+	if err != nil {
+		return e.fail("apply", err)
+	}
+	if err := e.renderPlan(p); err != nil {
+		return e.fail("apply", err)
+	}
+	if !p.HasChanges() {
+		return exitOK
+	}
+	if !*autoApprove {
+		yes, err := e.confirm("apply")
+		if err != nil {
+			return e.fail("apply", err)
+		}
+		if !yes {
+			fmt.Fprintln(e.stderr, "Apply cancelled.")
+			return exitError
+		}
+	}
+	counter, err := e.counter(g.Broker, cfg, p)
+	if err != nil {
+		return e.fail("apply", err)
+	}
+	return e.execute(ctx, "apply", client, counter, p, opts)
+}
+
+// isPlanFile reports whether path names a saved plan rather than a graph:
+// a regular file that is not a *.dge.hcl file.
+func isPlanFile(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.Mode().IsRegular() && !strings.HasSuffix(path, ".dge.hcl")
+}
+
+func (e *env) applySaved(ctx context.Context, path string, opts apply.Options) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return e.fail("apply", err)
+	}
+	p, err := plan.Decode(f, version)
+	f.Close()
+	if err != nil {
+		return e.fail("apply", fmt.Errorf("%s: %w", path, err))
+	}
+	b := config.Broker{Vhost: p.Vhost}
+	if e.getenv(mgmt.URLEnv) == "" {
+		b.ManagementURL = p.ManagementEndpoint
+	}
+	client, cfg, err := e.managementClient(b)
+	if err != nil {
+		return e.fail("apply", err)
+	}
+	snap, err := client.Read(ctx, p.Vhost)
+	if err != nil {
+		return e.fail("apply", err)
+	}
+	if err := p.CheckFresh(snap); err != nil {
+		return e.fail("apply", fmt.Errorf("%s: %w", path, err))
+	}
+	if !p.HasChanges() {
+		fmt.Fprintln(e.stdout, "No changes in the saved plan; nothing to do.")
+		return exitOK
+	}
+	counter, err := e.counter(b, cfg, p)
+	if err != nil {
+		return e.fail("apply", err)
+	}
+	return e.execute(ctx, "apply", client, counter, p, opts)
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/dgehq/dge/apply"
+	"github.com/dgehq/dge/plan"
+)
+
+func runDestroy(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlagSet("destroy", "dge destroy [flags] [PATH]", `
+Remove from the broker everything the graph in PATH owns (default: the
+current folder): its stamped queues and exchanges, the unstamped ones it
+adopts, their bindings, and its dge.<graph>.* policies. Foreign objects are
+left alone. Shows the plan and asks for "yes" on a terminal.
+
+Queues that hold messages or have consumers are not deleted unless
+-allow-message-loss is given. Environment: as for dge apply.`)
+	var vars varFlags
+	vars.register(fs)
+	autoApprove := fs.Bool("auto-approve", false, "do not ask for confirmation")
+	allowLoss := fs.Bool("allow-message-loss", false, "delete queues even when they hold messages or have consumers")
+	parallelism := fs.Int("parallelism", apply.DefaultParallelism, "at most `N` management API requests at once")
+	e.addNoColor(fs)
+	pos, code, done := parseArgs(fs, args)
+	if done {
+		return code
+	}
+	path, ok := e.pathArg(fs, pos)
+	if !ok {
+		return exitError
+	}
+	if *parallelism < 1 {
+		fmt.Fprintf(e.stderr, "dge destroy: -parallelism must be at least 1, got %d\n", *parallelism)
+		return exitError
+	}
+	g, ok := e.loadGraph(path, vars)
+	if !ok {
+		return exitError
+	}
+	client, cfg, err := e.managementClient(g.Broker)
+	if err != nil {
+		return e.fail("destroy", err)
+	}
+	snap, err := client.Read(ctx, g.Broker.Vhost)
+	if err != nil {
+		return e.fail("destroy", err)
+	}
+	p, err := plan.NewDestroy(plan.Desired(g), snap, plan.Options{DgeVersion: version})
+	if err != nil {
+		return e.fail("destroy", err)
+	}
+	if err := e.renderPlan(p); err != nil {
+		return e.fail("destroy", err)
+	}
+	if !p.HasChanges() {
+		return exitOK
+	}
+	if !*autoApprove {
+		yes, err := e.confirm("destroy")
+		if err != nil {
+			return e.fail("destroy", err)
+		}
+		if !yes {
+			fmt.Fprintln(e.stderr, "Destroy cancelled.")
+			return exitError
+		}
+	}
+	counter, err := e.counter(g.Broker, cfg, p)
+	if err != nil {
+		return e.fail("destroy", err)
+	}
+	return e.execute(ctx, "destroy", client, counter, p, apply.Options{Parallelism: *parallelism, AllowMessageLoss: *allowLoss})
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dgehq/dge/apply"
+	"github.com/dgehq/dge/config"
+	"github.com/dgehq/dge/internal/mgmt"
+	"github.com/dgehq/dge/plan"
+)
+
+// Exit code of plan -detailed-exitcode when there are changes.
+const exitChanges = 2
+
+func runPlan(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlagSet("plan", "dge plan [flags] [PATH]", `
+Show what dge apply would change on the broker to make it hold the topology
+the graph in PATH needs (default: the current folder). The live vhost is read
+through the RabbitMQ management API with two requests.
+
+Symbols: + create, ~ update in place, -/+ replace (the queue's messages are
+lost), - destroy. Nothing is changed.
+
+Environment: DGE_MANAGEMENT_URL (default http://127.0.0.1:15672, may carry
+user:password), DGE_MANAGEMENT_USERNAME, DGE_MANAGEMENT_PASSWORD (default
+guest/guest); the broker block's management_url, username and password win.`)
+	var vars varFlags
+	vars.register(fs)
+	out := fs.String("out", "", "save the plan to `FILE` for dge apply FILE")
+	asJSON := fs.Bool("json", false, "print the plan as JSON (with a format_version) instead of text")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
+	e.addNoColor(fs)
+	pos, code, done := parseArgs(fs, args)
+	if done {
+		return code
+	}
+	path, ok := e.pathArg(fs, pos)
+	if !ok {
+		return exitError
+	}
+	g, ok := e.loadGraph(path, vars)
+	if !ok {
+		return exitError
+	}
+	client, cfg, err := e.managementClient(g.Broker)
+	if err != nil {
+		return e.fail("plan", err)
+	}
+	snap, err := client.Read(ctx, g.Broker.Vhost)
+	if err != nil {
+		return e.fail("plan", err)
+	}
+	p, err := plan.New(plan.Desired(g), snap, plan.Options{DgeVersion: version})
+	if err != nil {
+		return e.fail("plan", err)
+	}
+	p.ManagementEndpoint = cfg.Endpoint
+	if *asJSON {
+		if err := plan.WriteJSON(e.stdout, p); err != nil {
+			return e.fail("plan", err)
+		}
+	} else if err := e.renderPlan(p); err != nil {
+		return e.fail("plan", err)
+	}
+	if *out != "" {
+		if err := writePlanFile(*out, p); err != nil {
+			return e.fail("plan", err)
+		}
+		if !*asJSON {
+			fmt.Fprintf(e.stdout, "\nSaved the plan to: %s\n\nTo perform exactly these actions, run:\n    dge apply %s\n", *out, *out)
+		}
+	}
+	if *detailed && p.HasChanges() {
+		return exitChanges
+	}
+	return exitOK
+}
+
+// fail prints err as one "dge <cmd>: ..." message and returns exitError.
+func (e *env) fail(cmd string, err error) int {
+	fmt.Fprintf(e.stderr, "dge %s: %v\n", cmd, err)
+	return exitError
+}
+
+// managementClient resolves the management API and credentials from the
+// environment and the graph's broker block.
+func (e *env) managementClient(b config.Broker) (*mgmt.Client, mgmt.Config, error) {
+	cfg, err := mgmt.Resolve(e.environ, b)
+	if err != nil {
+		return nil, cfg, err
+	}
+	c, err := mgmt.New(cfg, mgmt.Options{})
+	return c, cfg, err
+}
+
+// renderPlan prints p as text, coloured on a terminal unless turned off.
+func (e *env) renderPlan(p *plan.Plan) error {
+	_, color := e.terminal(e.stdout)
+	return plan.Render(e.stdout, p, plan.RenderOptions{Color: color})
+}
+
+func writePlanFile(path string, p *plan.Plan) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".dge-plan-*")
+	if err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	if err := plan.WriteJSON(tmp, p); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("save plan to %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("save plan to %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("save plan to %s: %w", path, err)
+	}
+	return nil
+}
+
+// confirm asks the Terraform question on a terminal. Without a terminal
+// it refuses: there is nobody to answer.
+func (e *env) confirm(action string) (bool, error) {
+	f, ok := e.stdin.(*os.File)
+	if !ok || !isTerminal(f) {
+		return false, fmt.Errorf("%s needs a confirmation and stdin is not a terminal: review the plan, then run again with -auto-approve", action)
+	}
+	fmt.Fprintf(e.stdout, "\nDo you want to perform these actions?\n  dge will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("read the answer: %w", err)
+	}
+	return strings.TrimSpace(line) == "yes", nil
+}
+
+func isTerminal(f *os.File) bool {
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+// counter connects over AMQP to count queues exactly before deletes, when
+// the plan deletes or replaces queues. A URL the user named must work; a
+// derived one that does not is reported and skipped.
+func (e *env) counter(b config.Broker, cfg mgmt.Config, p *plan.Plan) (*apply.AMQPCounter, error) {
+	needed := false
+	for _, c := range p.Changes {
+		needed = needed || (c.Kind == plan.KindQueue && (c.Action == plan.Delete || c.Action == plan.Replace))
+	}
+	if !needed {
+		return nil, nil
+	}
+	url, explicit := mgmt.AMQPURL(e.environ, b, cfg, p.Vhost)
+	c, err := apply.DialCounter(url, "dge "+p.Graph)
+	if err == nil {
+		return c, nil
+	}
+	msg := redactPassword(err.Error(), cfg.Password, b.Password)
+	if explicit {
+		return nil, fmt.Errorf("%s (from %s or the broker block's amqp_url)", msg, mgmt.AMQPURLEnv)
+	}
+	fmt.Fprintf(e.stderr, "dge: note: %s; counting messages with the management API's statistics instead, which lag up to 5 s (set %s to count exactly)\n", msg, mgmt.AMQPURLEnv)
+	return nil, nil
+}
+
+func redactPassword(s string, passwords ...string) string {
+	for _, p := range passwords {
+		if len(p) >= 4 {
+			s = strings.ReplaceAll(s, p, "********")
+		}
+	}
+	return s
+}
+
+// execute runs p with progress lines and prints the summary.
+func (e *env) execute(ctx context.Context, cmd string, client *mgmt.Client, counter *apply.AMQPCounter, p *plan.Plan, opts apply.Options) int {
+	if counter != nil {
+		opts.Counter = counter
+		defer counter.Close()
+	}
+	opts.Progress = func(c plan.Change, skipped bool, err error) {
+		if err != nil {
+			return // reported once at the end
+		}
+		fmt.Fprintf(e.stdout, "%s: %s\n", c.Address, progressWord(c.Action, skipped))
+	}
+	fmt.Fprintln(e.stdout)
+	res, err := apply.Apply(ctx, client, p, opts)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "dge %s: %v\n", cmd, err)
+		if res != (apply.Result{}) {
+			fmt.Fprintf(e.stderr, "Partly applied: %d added, %d changed, %d destroyed. Run dge %s again once the cause is fixed; it continues where this one stopped.\n",
+				res.Added, res.Changed, res.Destroyed, cmd)
+		}
+		return exitError
+	}
+	if p.Destroy {
+		fmt.Fprintf(e.stdout, "\nDestroy complete! Resources: %d destroyed.\n", res.Destroyed)
+	} else {
+		fmt.Fprintf(e.stdout, "\nApply complete! Resources: %d added, %d changed, %d destroyed.\n", res.Added, res.Changed, res.Destroyed)
+	}
+	return exitOK
+}
+
+func progressWord(a plan.Action, skipped bool) string {
+	switch a {
+	case plan.Create:
+		return "Creation complete"
+	case plan.Update:
+		return "Modifications complete"
+	case plan.Replace:
+		return "Replacement complete"
+	case plan.Delete:
+		if skipped {
+			return "Destruction complete (removed by the broker with its queue or exchange)"
+		}
+		return "Destruction complete"
+	}
+	return string(a)
+}
