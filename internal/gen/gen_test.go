@@ -82,6 +82,30 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// TestE2EChainInSync checks that the main.go the end-to-end tests build
+// (testdata/e2e/chain, owned by the runtime's tests) is what the generator
+// writes for that graph now. Only main.go is kept there.
+func TestE2EChainInSync(t *testing.T) {
+	const graphDir, target = "../../testdata/e2e/chain", "../../testdata/e2e/chain/cmd/chain/main.go"
+	files, diags := Generate(load(t, graphDir), Options{Dir: graphDir})
+	if diags.HasErrors() {
+		t.Fatalf("Generate: %v", diags)
+	}
+	if *update {
+		if err := os.WriteFile(target, files[MainFile], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), string(files[MainFile])); diff != "" {
+		t.Errorf("%s is out of date with the generator (-want +got); run go test ./internal/gen -update:\n%s", target, diff)
+	}
+}
+
 // TestGeneratedCodeCompiles builds every expected main package against the
 // real runtime, as sqlc requires of its expected output.
 func TestGeneratedCodeCompiles(t *testing.T) {
