@@ -37,6 +37,9 @@ var commands = []command{
 	{"validate", "Check a graph: syntax, references, cycles, types", runValidate},
 	{"fmt", "Rewrite *.dge.hcl files in canonical format", runFmt},
 	{"graph", "Draw a graph as Graphviz dot or Mermaid", runGraph},
+	{"plan", "Show what apply would change on the broker", runPlan},
+	{"apply", "Make the broker hold the graph's topology", runApply},
+	{"destroy", "Remove everything the graph owns from the broker", runDestroy},
 	{"generate", "Write the Go program that runs a graph's nodes", runGenerate},
 	{"version", "Print the dge version", runVersion},
 }
