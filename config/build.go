@@ -54,6 +54,9 @@ func redacted(problem, value string, sensitive bool) string {
 func (s *state) buildGraph(g *Graph) {
 	gd := s.graph
 	if gd == nil {
+		if s.seen["graph"] {
+			return // reported where it was decoded
+		}
 		s.errorf(s.firstRange, "Missing graph block",
 			"Every graph needs one graph block naming it and its handlers package. Add, for example: graph \"arith\" { handlers = \"example.com/project/behaviour\" }.")
 		return
@@ -499,11 +502,11 @@ func (s *state) checkStartAndTerminate(g *Graph, nodes []*nodeDecl) {
 	if s.graph != nil {
 		subject = s.graph.declRange.Ptr()
 	}
-	if !hasStart {
+	if !hasStart && !s.seen[string(KindStart)] {
 		s.errorf(subject, "Missing start node",
 			"A graph needs a start node, where runs enter. Add one, such as start \"start\" {}, and a node with from = start.start.")
 	}
-	if !hasTerminate {
+	if !hasTerminate && !s.seen[string(KindTerminate)] {
 		s.errorf(subject, "Missing terminate node",
 			"A graph needs a terminate node, where results leave. Add one, such as terminate \"result\" { from = process.last  queue = \"result\"  message = \"Result\" }.")
 	}

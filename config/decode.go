@@ -29,6 +29,10 @@ type state struct {
 	nodes  []*nodeDecl
 
 	ctx *hcl.EvalContext
+
+	// seen records the block types present in the source, labelled
+	// correctly or not.
+	seen map[string]bool
 }
 
 type graphDecl struct {
@@ -176,7 +180,19 @@ func (s *state) decodeFile(f *hcl.File) {
 		r.End = r.Start
 		s.firstRange = &r
 	}
+	if body, ok := f.Body.(*hclsyntax.Body); ok {
+		// Blocks hcl rejects for their labels still count as present, so
+		// that a missing label does not also report a missing block.
+		for _, b := range body.Blocks {
+			s.seen[b.Type] = true
+		}
+	}
 	content, diags := f.Body.Content(fileSchema)
+	for _, d := range diags {
+		if d.Summary == "Unsupported argument" {
+			d.Detail += " A graph file holds only blocks: graph, broker, variable, locals and the node blocks (start, process, fan_out, aggregate, poll, terminate). To name a value, define it in a locals block."
+		}
+	}
 	s.diags = append(s.diags, diags...)
 	for _, b := range content.Blocks {
 		switch b.Type {

@@ -118,7 +118,7 @@ func (l *Loader) parse(filename string, src []byte) (*hcl.File, hcl.Diagnostics)
 
 // load decodes, evaluates and validates the parsed files of one graph.
 func (l *Loader) load(names []string, files []*hcl.File, opts Options) (*Graph, hcl.Diagnostics) {
-	s := &state{loader: l, opts: opts, files: names}
+	s := &state{loader: l, opts: opts, files: names, seen: map[string]bool{}}
 	for _, f := range files {
 		s.decodeFile(f)
 	}
