@@ -11,7 +11,7 @@ export DGE_TEST_MANAGEMENT_URL ?= http://guest:guest@127.0.0.1:15672
 # ./... -update` would fail in the others, so they are named here.
 GOLDEN_PKGS := ./cmd/dge ./internal/diagram ./internal/gen
 
-.PHONY: demo build broker test fmt-check vet update-golden clean
+.PHONY: demo build broker test check fmt-check vet staticcheck update-golden clean
 
 ## demo: build dge and walk the arith example through it (scripts/demo.sh)
 demo:
@@ -29,6 +29,9 @@ broker:
 test: broker fmt-check vet
 	go test -race -count=1 ./...
 
+## check: everything `make test` does, plus staticcheck
+check: test staticcheck
+
 ## fmt-check: fail when a Go file is not gofmt-formatted
 fmt-check:
 	@files=$$(gofmt -l $$(go list -e -f '{{.Dir}}' ./...)); \
@@ -37,6 +40,10 @@ fmt-check:
 ## vet: go vet every package
 vet:
 	go vet ./...
+
+## staticcheck: run staticcheck (pinned as a go tool in go.mod)
+staticcheck:
+	go tool staticcheck ./...
 
 ## update-golden: rewrite golden files from the current output (review the diff!)
 update-golden:
