@@ -52,3 +52,7 @@ update-golden:
 ## clean: remove build output
 clean:
 	rm -rf bin
+
+## bench: runtime process hop vs plain amqp091-go relays (pipelined and synchronous confirms), msgs/s and ratios
+bench: broker
+	go test -run '^$$' -bench BenchmarkHop -benchtime 20000x -count=1 ./runtime/

@@ -18,7 +18,6 @@ const (
 	HeaderRunID     = "x-dge-run-id"     // the run the message belongs to
 	HeaderSource    = "x-dge-source"     // address of the node that published it
 	HeaderAttempt   = "x-dge-attempt"    // attempt of the handler that produced it; on a parked copy, attempts made
-	HeaderPublishID = "x-dge-publish-id" // unique per publish, to match a basic.return to its publish
 	HeaderReason    = "x-dge-reason"     // parked copies: max-attempts, permanent, decode, timeout, incomplete-group, delivery-limit
 	HeaderError     = "x-dge-error"      // parked copies: the last error's text
 	HeaderNode      = "x-dge-node"       // parked copies: address of the node that parked it
@@ -124,7 +123,7 @@ func (c *amqpConn) Channel(ctx context.Context, window int) (Channel, error) {
 		ch:       ch,
 		window:   make(chan struct{}, window),
 		returns:  ch.NotifyReturn(make(chan amqp.Return, window)),
-		returned: map[string]amqp.Return{},
+		returned: map[returnKey][]amqp.Return{},
 		done:     make(chan struct{}),
 	}
 	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
@@ -142,21 +141,24 @@ func (c *amqpConn) Channel(ctx context.Context, window int) (Channel, error) {
 // into the NotifyReturn channel from its reader goroutine before it handles
 // the ack, so once a confirmation has resolved, its return (if any) is
 // already in that channel. Confirmation.Wait drains the channel without
-// blocking into a map keyed by the x-dge-publish-id header and looks its
-// publish up there. The return channel's buffer equals the window of
+// blocking into a multiset keyed by routing key and message ID, and takes
+// one entry for its publish if there is one. Two publishes with the same key
+// and message ID (duplicates of one message) share their fate, so counting
+// is enough; no per-publish header is needed. The return channel's buffer equals the window of
 // unconfirmed publishes, so the reader can never block on it (amqp091 drops
 // a notification that blocks for 5 s).
 type amqpChannel struct {
 	ch       *amqp.Channel
 	window   chan struct{} // semaphore: publishes not yet resolved by Wait
-	seq      atomic.Uint64
 	consumer string
 	done     chan struct{}
 
 	mu       sync.Mutex
 	returns  <-chan amqp.Return
-	returned map[string]amqp.Return
+	returned map[returnKey][]amqp.Return
 }
+
+type returnKey struct{ exchange, key, messageID string }
 
 func (c *amqpChannel) Done() <-chan struct{} { return c.done }
 
@@ -210,24 +212,21 @@ func (c *amqpChannel) Publish(ctx context.Context, exchange, key string, m Messa
 	case <-c.done:
 		return nil, fmt.Errorf("publish to %s with key %s: %w", exchange, key, amqp.ErrClosed)
 	}
-	id := strconv.FormatUint(c.seq.Add(1), 10)
 	p := toAMQP(m)
-	p.Headers[HeaderPublishID] = id
 	dc, err := c.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false, p)
 	if err != nil {
 		<-c.window
 		return nil, fmt.Errorf("publish to %s with key %s: %w", exchange, key, err)
 	}
-	return &amqpConfirmation{c: c, dc: dc, id: id, exchange: exchange, key: key}, nil
+	return &amqpConfirmation{c: c, dc: dc, id: returnKey{exchange, key, m.MessageID}}, nil
 }
 
 type amqpConfirmation struct {
-	c             *amqpChannel
-	dc            *amqp.DeferredConfirmation
-	id            string
-	exchange, key string
-	once          sync.Once
-	err           error
+	c    *amqpChannel
+	dc   *amqp.DeferredConfirmation
+	id   returnKey
+	once sync.Once
+	err  error
 }
 
 func (f *amqpConfirmation) Wait(ctx context.Context) error {
@@ -241,43 +240,47 @@ func (f *amqpConfirmation) Wait(ctx context.Context) error {
 		if !f.dc.Acked() {
 			select {
 			case <-f.c.done:
-				f.err = fmt.Errorf("publish to %s with key %s: channel closed before the confirm", f.exchange, f.key)
+				f.err = fmt.Errorf("publish to %s with key %s: channel closed before the confirm", f.id.exchange, f.id.key)
 			default:
-				f.err = fmt.Errorf("publish to %s with key %s: refused by the broker (nack)", f.exchange, f.key)
+				f.err = fmt.Errorf("publish to %s with key %s: refused by the broker (nack)", f.id.exchange, f.id.key)
 			}
 			return
 		}
 		if r, ok := f.c.takeReturn(f.id); ok {
 			f.err = fmt.Errorf("publish to %s with key %s: %w: %d %s (no queue is bound to that key: run \"dge apply\")",
-				f.exchange, f.key, ErrReturned, r.ReplyCode, r.ReplyText)
+				f.id.exchange, f.id.key, ErrReturned, r.ReplyCode, r.ReplyText)
 		}
 	})
 	return f.err
 }
 
-// takeReturn drains the return channel and reports whether the publish
-// with the given id was returned.
-func (c *amqpChannel) takeReturn(id string) (amqp.Return, bool) {
+// takeReturn drains the return channel and reports whether a publish with
+// the given key was returned, consuming that return.
+func (c *amqpChannel) takeReturn(id returnKey) (amqp.Return, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
 		select {
 		case r, ok := <-c.returns:
 			if ok {
-				if pid, _ := r.Headers[HeaderPublishID].(string); pid != "" {
-					c.returned[pid] = r
-				}
+				k := returnKey{r.Exchange, r.RoutingKey, r.MessageId}
+				c.returned[k] = append(c.returned[k], r)
 				continue
 			}
 		default:
 		}
 		break
 	}
-	r, ok := c.returned[id]
-	if ok {
-		delete(c.returned, id)
+	rs := c.returned[id]
+	if len(rs) == 0 {
+		return amqp.Return{}, false
 	}
-	return r, ok
+	if len(rs) == 1 {
+		delete(c.returned, id)
+	} else {
+		c.returned[id] = rs[1:]
+	}
+	return rs[0], true
 }
 
 func toAMQP(m Message) amqp.Publishing {
@@ -325,7 +328,6 @@ func fromAMQP(d amqp.Delivery) Delivery {
 			out.Source, _ = v.(string)
 		case HeaderAttempt:
 			out.Attempt = toInt(v)
-		case HeaderPublishID:
 		case "x-delivery-count":
 			out.DeliveryCount = toInt(v)
 		case "x-death":
