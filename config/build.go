@@ -1,6 +1,7 @@
 package config
 
 import (
+	"container/heap"
 	"fmt"
 	"math"
 	"sort"
@@ -442,6 +443,7 @@ func (s *state) link(nodes []*nodeDecl) {
 			d.node.From = append(d.node.From, t.node)
 			d.node.FromRanges = append(d.node.FromRanges, r.rng)
 			t.node.To = append(t.node.To, d.node)
+			t.consumers = append(t.consumers, &fromRef{kind: d.kind, name: d.name, rng: r.rng, target: d})
 		}
 	}
 	for _, d := range nodes {
@@ -449,17 +451,10 @@ func (s *state) link(nodes []*nodeDecl) {
 	}
 }
 
-// consumers returns the nodes whose from names d, with the range of each
-// such reference, in source order.
-func consumers(d *nodeDecl, nodes []*nodeDecl) []*fromRef {
-	var refs []*fromRef
-	for _, c := range nodes {
-		for _, r := range c.from {
-			if r.target == d {
-				refs = append(refs, &fromRef{kind: c.kind, name: c.name, rng: r.rng, target: c})
-			}
-		}
-	}
+// consumers returns the references to d in other nodes' from, each with
+// the consuming node as target, in source order.
+func consumers(d *nodeDecl) []*fromRef {
+	refs := append([]*fromRef(nil), d.consumers...)
 	sortByRange(refs, func(r *fromRef) hcl.Range { return r.rng })
 	return refs
 }
@@ -469,7 +464,7 @@ func (s *state) checkOutputs(nodes []*nodeDecl) {
 		if d.kind == KindTerminate {
 			continue
 		}
-		refs := consumers(d, nodes)
+		refs := consumers(d)
 		switch {
 		case len(refs) == 0:
 			s.errorf(d.nameRange.Ptr(), "Node feeds nothing",
@@ -575,35 +570,48 @@ func (s *state) sortNodes(nodes []*nodeDecl) (order []*Node, acyclic bool) {
 
 	// Kahn's algorithm, always taking the smallest ready address.
 	indeg := map[*Node]int{}
+	ready := &nodeHeap{}
 	for _, d := range sorted {
 		indeg[d.node] = len(d.node.From)
+		if indeg[d.node] == 0 {
+			heap.Push(ready, d.node)
+		}
 	}
 	placed := map[*Node]bool{}
-	for len(order) < len(sorted) {
-		var next *Node
-		for _, d := range sorted {
-			if !placed[d.node] && indeg[d.node] == 0 {
-				next = d.node
-				break
-			}
-		}
-		if next == nil {
-			// A cycle: place the rest by address so every node appears.
-			for _, d := range sorted {
-				if !placed[d.node] {
-					order = append(order, d.node)
-					placed[d.node] = true
-				}
-			}
-			break
-		}
+	for ready.Len() > 0 {
+		next := heap.Pop(ready).(*Node)
 		placed[next] = true
 		order = append(order, next)
 		for _, c := range next.To {
 			indeg[c]--
+			if indeg[c] == 0 {
+				heap.Push(ready, c)
+			}
+		}
+	}
+	if len(order) < len(sorted) {
+		// A cycle: place the rest by address so every node appears.
+		for _, d := range sorted {
+			if !placed[d.node] {
+				order = append(order, d.node)
+			}
 		}
 	}
 	return order, acyclic
+}
+
+// nodeHeap is a min-heap of nodes by address.
+type nodeHeap []*Node
+
+func (h nodeHeap) Len() int           { return len(h) }
+func (h nodeHeap) Less(i, j int) bool { return h[i].Addr() < h[j].Addr() }
+func (h nodeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *nodeHeap) Push(x any)        { *h = append(*h, x.(*Node)) }
+func (h *nodeHeap) Pop() any {
+	old := *h
+	n := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return n
 }
 
 // carried returns the message type node in sends to consumer c: a fan_out

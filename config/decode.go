@@ -80,7 +80,10 @@ type nodeDecl struct {
 	body      hcl.Body
 
 	from []*fromRef
-	node *Node
+	// consumers holds the references to this node in other nodes' from,
+	// each with the consuming node as target.
+	consumers []*fromRef
+	node      *Node
 	// dup marks a node whose name an earlier node already uses; it is left
 	// out of the graph so that it does not cause a cascade of errors.
 	dup bool

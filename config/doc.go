@@ -1,4 +1,33 @@
 // Package config loads dge graphs from *.dge.hcl files into a validated
 // model, Graph, reporting every problem as an hcl.Diagnostic with a source
 // range. It does no network I/O.
+//
+// A graph is every *.dge.hcl file of one folder (or one file). Its blocks
+// are `graph` (exactly one), `broker` (at most one), `variable`, `locals`
+// and the node blocks `start`, `process`, `fan_out`, `aggregate`, `poll`
+// and `terminate`; DESIGN.md §2 describes the language.
+//
+// Loading follows hcl's own guide: the files are decoded against explicit
+// schemas first, leaving expressions unevaluated with their ranges; the
+// references of each local value are read from its syntax and the locals are
+// evaluated in dependency order (a cycle is reported with its path); then
+// every node attribute is evaluated with var.*, local.* and a curated set of
+// functions (cty's stdlib plus env), while each node's `from` is read as a
+// reference, never evaluated. Finally the nodes are linked and the whole
+// graph is validated, collecting every problem in one run.
+//
+// Variable values come, in rising precedence, from a variable's default, the
+// environment variable DGE_VAR_<name>, and the -var and -var-file arguments
+// in command-line order, as in Terraform. Values of variables declared
+// `sensitive` are never shown in a diagnostic.
+//
+// Typical use, in a command:
+//
+//	l := config.NewLoader()
+//	g, diags := l.Load(path, config.Options{VarArgs: vars, Env: os.Environ()})
+//	wr := hcl.NewDiagnosticTextWriter(os.Stderr, l.Files(), 78, true)
+//	wr.WriteDiagnostics(diags)
+//	if g == nil {
+//		return 1 // diags holds at least one error
+//	}
 package config
