@@ -151,6 +151,10 @@ func (c *Client) statusError(op, vhost string, status int, reason string) error 
 	e := &Error{Op: op, Status: status, Reason: c.redact(reason)}
 	switch status {
 	case http.StatusUnauthorized:
+		if !strings.Contains(reason, "Login failed") && reason != "" {
+			e.Hint = fmt.Sprintf("user %q lacks the tag this request needs: give it the policymaker (or administrator) tag with rabbitmqctl set_user_tags %s policymaker", c.cfg.Username, c.cfg.Username)
+			break
+		}
 		e.Hint = fmt.Sprintf("wrong credentials for user %q at %s: set %s and %s, put them in %s (http://user:password@host:15672), or set username and password in the broker block",
 			c.cfg.Username, c.cfg.Endpoint, UsernameEnv, PasswordEnv, URLEnv)
 	case http.StatusForbidden:

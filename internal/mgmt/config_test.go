@@ -1,0 +1,64 @@
+package mgmt
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/dgehq/dge/config"
+)
+
+func TestResolve(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		env       []string
+		broker    config.Broker
+		endpoint  string
+		user, pwd string
+		errPart   string
+	}{
+		{name: "defaults", endpoint: "http://127.0.0.1:15672", user: "guest", pwd: "guest"},
+		{name: "env URL with userinfo", env: []string{URLEnv + "=http://u:p%40ss@h:1/"}, endpoint: "http://h:1", user: "u", pwd: "p@ss"},
+		{name: "env user and password", env: []string{URLEnv + "=https://h", UsernameEnv + "=u", PasswordEnv + "=p"}, endpoint: "https://h", user: "u", pwd: "p"},
+		{name: "broker block wins", env: []string{URLEnv + "=http://env:1", UsernameEnv + "=eu"},
+			broker: config.Broker{ManagementURL: "http://blk:2", Username: "bu", Password: "bp"}, endpoint: "http://blk:2", user: "bu", pwd: "bp"},
+		{name: "not http", env: []string{URLEnv + "=amqp://x"}, errPart: URLEnv},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Resolve(tc.env, tc.broker)
+			if tc.errPart != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errPart) {
+					t.Fatalf("err = %v, want one naming %s", err, tc.errPart)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Endpoint != tc.endpoint || cfg.Username != tc.user || cfg.Password != tc.pwd {
+				t.Errorf("got %s %s (password %v), want %s %s", cfg.Endpoint, cfg.Username, cfg.Password == tc.pwd, tc.endpoint, tc.user)
+			}
+		})
+	}
+}
+
+func TestAMQPURLDerived(t *testing.T) {
+	u, explicit := AMQPURL(nil, config.Broker{}, Config{Endpoint: "http://h:15672", Username: "u", Password: "p"}, "/")
+	if explicit || u != "amqp://u:p@h:5672/%2F" {
+		t.Errorf("AMQPURL = %q, %v; want amqp://u:p@h:5672/%%2F, false", u, explicit)
+	}
+	u, explicit = AMQPURL([]string{AMQPURLEnv + "=amqp://x/"}, config.Broker{}, Config{}, "v")
+	if !explicit || u != "amqp://x/" {
+		t.Errorf("AMQPURL = %q, %v; want the variable, true", u, explicit)
+	}
+}
+
+func TestErrorsNeverHoldThePassword(t *testing.T) {
+	c, err := New(Config{Endpoint: "http://h", Username: "u", Password: "s3cr3t-pw"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.statusError("op", "v", 400, "bad thing s3cr3t-pw")
+	if strings.Contains(err.Error(), "s3cr3t-pw") {
+		t.Errorf("error holds the password: %v", err)
+	}
+}
