@@ -329,6 +329,11 @@ func TestVariables(t *testing.T) {
 			warnings: []string{"Value for undeclared variable"},
 		},
 		{
+			name:  "JSON -var-file",
+			opts:  config.Options{VarArgs: []config.VarArg{{File: "../testdata/graphs/vars/prod.vars.json"}}},
+			queue: "json_work", vhost: "/json", attempts: 5, prefetch: 7, conc: 2,
+		},
+		{
 			name:   "a string -var is raw; others are HCL",
 			opts:   config.Options{VarArgs: []config.VarArg{{Raw: `vhost="/quoted"`}, {Raw: "attempts=7"}, {Raw: "tuning={prefetch = 3}"}, {Raw: "prefix=a=b"}}},
 			queue:  "", // "a=b" is not a valid queue name: checked below

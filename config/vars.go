@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	hcljson "github.com/hashicorp/hcl/v2/json"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
@@ -207,7 +208,8 @@ func (s *state) setVar(v *varDecl, val cty.Value, rng *hcl.Range, source string)
 	v.value, v.hasValue, v.valueRange = conv, true, rng
 }
 
-// loadVarFile reads a -var-file: an HCL file of name = value attributes.
+// loadVarFile reads a -var-file: an HCL file of name = value attributes,
+// or, when its name ends in .json, a JSON object of them.
 // Names the graph does not declare get a warning, as in Terraform.
 func (s *state) loadVarFile(path string) {
 	src, err := os.ReadFile(path)
@@ -219,7 +221,16 @@ func (s *state) loadVarFile(path string) {
 		})
 		return
 	}
-	f, diags := s.loader.parse(path, src)
+	var f *hcl.File
+	var diags hcl.Diagnostics
+	if strings.HasSuffix(path, ".json") {
+		f, diags = hcljson.Parse(src, path)
+		if f != nil {
+			s.loader.files[path] = f
+		}
+	} else {
+		f, diags = s.loader.parse(path, src)
+	}
 	s.diags = append(s.diags, diags...)
 	if diags.HasErrors() {
 		return
