@@ -362,7 +362,7 @@ func (s *state) decodeRef(d *nodeDecl, expr hcl.Expression) *fromRef {
 	rng := expr.Range()
 	t, diags := hcl.AbsTraversalForExpr(expr)
 	if diags.HasErrors() {
-		hint := "such as process.double"
+		hint := "as a reference such as process.double"
 		if len(expr.Variables()) == 0 {
 			if v, vDiags := expr.Value(nil); !vDiags.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
 				hint = fmt.Sprintf("without quotes: from = %s", v.AsString())

@@ -242,7 +242,7 @@ func (s *state) evalAttr(attr *hcl.Attribute, ty cty.Type, what string) (val cty
 		s.diags = append(s.diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Missing value",
-			Detail:   fmt.Sprintf("%s is null. Give it a value, or remove the argument to use the default.", what),
+			Detail:   fmt.Sprintf("%s is null. Give it a value (null is not a value here).", what),
 			Subject:  attr.Expr.Range().Ptr(),
 		})
 		return cty.NilVal, sensitive, false
