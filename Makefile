@@ -9,7 +9,7 @@ export DGE_TEST_MANAGEMENT_URL ?= http://guest:guest@127.0.0.1:15672
 
 # Packages whose tests define the -update flag for golden files. `go test
 # ./... -update` would fail in the others, so they are named here.
-GOLDEN_PKGS := ./cmd/dge ./internal/diagram ./internal/gen
+GOLDEN_PKGS := ./cmd/dge ./internal/diagram ./internal/gen ./plan
 
 .PHONY: demo build broker test check fmt-check vet staticcheck update-golden clean
 
@@ -53,6 +53,8 @@ update-golden:
 clean:
 	rm -rf bin
 
-## bench: runtime process hop vs plain amqp091-go relays (pipelined and synchronous confirms), msgs/s and ratios
+## bench: runtime process hop vs plain amqp091-go relays (pipelined and synchronous confirms), msgs/s and ratios;
+##        then a 1,000-node graph: apply from empty, plan (2 requests) vs per-object reads
 bench: broker
 	go test -run '^$$' -bench BenchmarkHop -benchtime 20000x -count=1 ./runtime/
+	go test -run '^$$' -bench BenchmarkScale -benchtime 1x -count=1 -timeout 20m ./apply/

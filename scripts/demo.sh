@@ -36,4 +36,16 @@ run "$DGE" graph -format mermaid "$EXAMPLE"
 step "Check the graph files are formatted"
 run "$DGE" fmt -check "$EXAMPLE"
 
+step "Make sure RabbitMQ with the management plugin is running"
+run scripts/ensure-broker.sh
+
+step "Plan the example's topology on the broker (vhost /): nothing changes yet"
+run "$DGE" plan -no-color "$EXAMPLE"
+
+step "Apply it (idempotent: a second run finds nothing to do)"
+run "$DGE" apply -auto-approve -no-color "$EXAMPLE"
+
+step "Plan again: the broker matches the graph (-detailed-exitcode exits 0)"
+run "$DGE" plan -detailed-exitcode -no-color "$EXAMPLE"
+
 printf '\nDemo finished.\n'
