@@ -31,6 +31,7 @@ type decision struct {
 // new channel gets a new acker.
 type acker struct {
 	s         *session
+	single    bool // ack each delivery on its own (aggregate: parts are held out of order)
 	items     chan ackItem
 	done      chan struct{}
 	closeOnce sync.Once
@@ -102,7 +103,19 @@ func (a *acker) settle(it ackItem) {
 			a.s.r.log.Warn("reject failed; the message will be redelivered", "error", e.Error())
 			return
 		}
-		a.decided[it.tag] = decision{}
+		if !a.single {
+			a.decided[it.tag] = decision{}
+		}
+		return
+	}
+	if a.single {
+		if e := a.s.ch.Ack(it.tag, false); e != nil {
+			a.s.r.log.Warn("ack failed; the message will be redelivered", "error", e.Error())
+			return
+		}
+		if it.ok != nil {
+			it.ok()
+		}
 		return
 	}
 	a.decided[it.tag] = decision{ack: true, ok: it.ok}

@@ -1,10 +1,359 @@
 package runtime
 
-// aggState is an aggregate node's join state on one channel.
-type aggState struct{}
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
 
-// aggregateLoop joins the parts of an aggregate node.
+// aggregatePrefetch is the least prefetch an aggregate consumes with: its
+// window holds the parts of every pending group.
+const aggregatePrefetch = 256
+
+// aggPart is one held part of a group: delivered, not yet acknowledged.
+type aggPart struct {
+	d         Delivery
+	from      int // index in the node's from list
+	value     any
+	attempt   int
+	firstSeen time.Time // when the aggregate first saw this part (header), for the group timeout
+	heldSince time.Time // when this copy arrived, for rotation
+}
+
+// aggGroup is the parts of one run seen so far.
+type aggGroup struct {
+	runID string
+	parts []*aggPart // by from index; nil where missing
+	have  int
+}
+
+// aggState is an aggregate node's join on one channel. Only the session's
+// aggregate loop touches it.
+type aggState struct {
+	groups  map[string]*aggGroup
+	held    int // parts held in groups
+	maxHold time.Duration
+}
+
+// aggregateLoop consumes an aggregate node's queue. The queue has a single
+// active consumer, so one instance sees every part; the parts stay
+// unacknowledged (held by the broker) until their group's output is
+// confirmed, so a crash redelivers whole groups to the next active instance.
 func (s *session) aggregateLoop(deliveries <-chan Delivery) {
-	for range deliveries {
+	r := s.r
+	s.agg = &aggState{groups: map[string]*aggGroup{}, maxHold: min(max(r.n.timeout/10, time.Second), 5*time.Minute)}
+	tickEvery := min(max(r.n.timeout/20, 100*time.Millisecond), 5*time.Second)
+	tick := time.NewTicker(tickEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case d, ok := <-deliveries:
+			if !ok {
+				s.aggStop()
+				return
+			}
+			s.aggAdd(d)
+		case <-tick.C:
+			s.aggSweep(time.Now())
+		}
+		// A window full of incomplete groups would stop delivery for good:
+		// their partners sit behind them in the queue. Rotate the newest
+		// part to the tail to make room. (Rotating the oldest instead can
+		// cycle forever: with parts a0..aN then b0..bN in the queue and a
+		// window smaller than N, the window slides round the queue without
+		// ever holding a pair. Keeping the oldest parts held guarantees their
+		// partners reach them within one pass over the queue.)
+		for s.agg.held >= r.prefetch && s.ctx.Err() == nil {
+			p := s.aggNewest()
+			if p == nil || !s.aggRotate(p, "the prefetch window is full") {
+				break
+			}
+		}
+	}
+}
+
+// aggAdd takes in one part.
+func (s *session) aggAdd(d Delivery) {
+	r := s.r
+	r.m.consumed.Add(1)
+	q := r.n.in.Queue
+	attempt := d.attempt(q)
+	if r.n.in.MaxAttempts > 0 && attempt > r.n.in.MaxAttempts {
+		reason := "max-attempts"
+		if d.lastDeathReason(q) == "delivery_limit" {
+			reason = "delivery-limit"
+		}
+		s.park(d, attempt-1, reason, fmt.Sprintf("arrived for attempt %d of at most %d", attempt, r.n.in.MaxAttempts))
+		return
+	}
+	idx := -1
+	for i, f := range r.n.from {
+		if f == d.Source {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		s.park(d, attempt, "permanent", fmt.Sprintf("part from %q, which is not one of the aggregate's inputs %s", d.Source, strings.Join(r.n.from, ", ")))
+		return
+	}
+	if d.RunID == "" {
+		s.park(d, attempt, "permanent", "part without a run ID cannot be joined")
+		return
+	}
+	v, err := r.n.decode(d.Body)
+	if err != nil {
+		s.park(d, attempt, "decode", fmt.Sprintf("decode %s: %v", r.n.in.Message, err))
+		return
+	}
+	now := time.Now().UTC()
+	firstSeen := now
+	if h, ok := d.Headers[HeaderFirstSeen].(string); ok {
+		if t, err := time.Parse(time.RFC3339Nano, h); err == nil {
+			firstSeen = t
+		}
+	}
+	g := s.agg.groups[d.RunID]
+	if g == nil {
+		g = &aggGroup{runID: d.RunID, parts: make([]*aggPart, len(r.n.from))}
+		s.agg.groups[d.RunID] = g
+	}
+	if g.parts[idx] != nil {
+		// A duplicate (at-least-once upstream): the held copy carries the
+		// same data. Ack it at once.
+		r.log.Debug("duplicate part discarded", "run_id", d.RunID, "message_id", d.MessageID, "from", d.Source)
+		s.acker.submit(ackItem{tag: d.Tag, ok: func() { r.m.acked.Add(1) }})
+		return
+	}
+	g.parts[idx] = &aggPart{d: d, from: idx, value: v, attempt: attempt, firstSeen: firstSeen, heldSince: now}
+	g.have++
+	s.agg.held++
+	r.m.inFlight.Add(1)
+	if g.have == len(g.parts) {
+		s.aggComplete(g)
+	}
+}
+
+// release forgets a group's parts (their fate is now with the acker).
+func (s *session) aggRelease(g *aggGroup) {
+	delete(s.agg.groups, g.runID)
+	for _, p := range g.parts {
+		if p != nil {
+			s.agg.held--
+			s.r.m.inFlight.Add(-1)
+		}
+	}
+}
+
+// aggComplete calls the handler with a complete group, publishes its output
+// and acks every part once the output is confirmed.
+func (s *session) aggComplete(g *aggGroup) {
+	r := s.r
+	s.aggRelease(g)
+	values := make([]any, len(g.parts))
+	ids := make([]string, len(g.parts))
+	attempt := 0
+	for i, p := range g.parts {
+		values[i] = p.value
+		ids[i] = p.d.MessageID
+		attempt = max(attempt, p.attempt)
+	}
+	out, err := s.call(func(ctx context.Context) (any, error) { return r.n.aggregate(ctx, values) })
+	if err == nil {
+		var body []byte
+		body, err = json.Marshal(out)
+		if err != nil {
+			err = Permanent(fmt.Errorf("encode output %T: %w", out, err))
+		} else {
+			s.aggPublish(g, strings.Join(ids, "+"), attempt, body)
+			return
+		}
+	}
+	switch {
+	case IsPermanent(err):
+		for _, p := range g.parts {
+			s.park(p.d, p.attempt, "permanent", err.Error())
+		}
+	case r.n.in.MaxAttempts > 0 && attempt >= r.n.in.MaxAttempts:
+		for _, p := range g.parts {
+			s.park(p.d, p.attempt, "max-attempts", err.Error())
+		}
+	default:
+		r.log.Warn("handler failed; retrying the group", "run_id", g.runID, "attempt", attempt,
+			"retry_in", r.n.in.Retry.String(), "error", err.Error())
+		for _, p := range g.parts {
+			r.m.retried.Add(1)
+			s.acker.submit(ackItem{tag: p.d.Tag, reject: true})
+		}
+	}
+}
+
+func (s *session) aggPublish(g *aggGroup, partIDs string, attempt int, body []byte) {
+	r := s.r
+	to := r.n.to[0]
+	m := Message{
+		Body:      body,
+		MessageID: deriveID(partIDs, nil, r.n.Addr(), to),
+		RunID:     g.runID,
+		Source:    r.n.Addr(),
+		Attempt:   attempt,
+	}
+	c, err := s.ch.Publish(s.ctx, r.e.g.WorkExchange, to, m)
+	if err != nil {
+		r.log.Warn("publish failed; the group will be redelivered", "run_id", g.runID, "error", err.Error())
+		return
+	}
+	for i, p := range g.parts {
+		first := i == 0
+		s.acker.submit(ackItem{
+			tag:   p.d.Tag,
+			confs: []Confirmation{c},
+			ok: func() {
+				r.m.acked.Add(1)
+				if first {
+					r.m.published.Add(1)
+				}
+			},
+			failed: func(err error) {
+				r.m.retried.Add(1)
+				if first {
+					r.log.Warn("output not confirmed; retrying the group", "run_id", g.runID, "error", err.Error())
+				}
+			},
+		})
+	}
+}
+
+// aggSweep parks groups older than the node's timeout and rotates parts
+// held longer than maxHold.
+func (s *session) aggSweep(now time.Time) {
+	r := s.r
+	for _, g := range s.aggGroups() {
+		first := now
+		var have, missing []string
+		for i, p := range g.parts {
+			if p == nil {
+				missing = append(missing, r.n.from[i])
+				continue
+			}
+			have = append(have, r.n.from[i])
+			if p.firstSeen.Before(first) {
+				first = p.firstSeen
+			}
+		}
+		if r.n.timeout > 0 && now.Sub(first) > r.n.timeout {
+			s.aggRelease(g)
+			msg := fmt.Sprintf("group of run %s incomplete after %s (timeout %s): have %s, missing %s",
+				g.runID, now.Sub(first).Round(time.Millisecond), r.n.timeout, strings.Join(have, ", "), strings.Join(missing, ", "))
+			for _, p := range g.parts {
+				if p != nil {
+					s.park(p.d, p.attempt, "incomplete-group", msg)
+				}
+			}
+		}
+	}
+	for s.ctx.Err() == nil {
+		p := s.aggOldest()
+		if p == nil || now.Sub(p.heldSince) < s.agg.maxHold {
+			return
+		}
+		if !s.aggRotateOldest("held longer than " + s.agg.maxHold.String()) {
+			return
+		}
+	}
+}
+
+// aggGroups returns the pending groups.
+func (s *session) aggGroups() []*aggGroup {
+	gs := make([]*aggGroup, 0, len(s.agg.groups))
+	for _, g := range s.agg.groups {
+		gs = append(gs, g)
+	}
+	return gs
+}
+
+// aggOldest returns the part held longest, or nil.
+func (s *session) aggOldest() *aggPart {
+	var oldest *aggPart
+	for _, g := range s.agg.groups {
+		for _, p := range g.parts {
+			if p != nil && (oldest == nil || p.heldSince.Before(oldest.heldSince)) {
+				oldest = p
+			}
+		}
+	}
+	return oldest
+}
+
+// aggNewest returns the part that arrived last, or nil.
+func (s *session) aggNewest() *aggPart {
+	var newest *aggPart
+	for _, g := range s.agg.groups {
+		for _, p := range g.parts {
+			if p != nil && (newest == nil || !p.heldSince.Before(newest.heldSince)) {
+				newest = p
+			}
+		}
+	}
+	return newest
+}
+
+// aggRotateOldest re-publishes the part held longest to the tail of the
+// queue (same IDs, with its first-seen time) and acks the held copy once the
+// new one is confirmed. It reports whether a part was rotated.
+func (s *session) aggRotateOldest(why string) bool {
+	p := s.aggOldest()
+	if p == nil {
+		return false
+	}
+	return s.aggRotate(p, why)
+}
+
+func (s *session) aggRotate(p *aggPart, why string) bool {
+	r := s.r
+	g := s.agg.groups[p.d.RunID]
+	g.parts[p.from] = nil
+	g.have--
+	s.agg.held--
+	r.m.inFlight.Add(-1)
+	if g.have == 0 {
+		delete(s.agg.groups, g.runID)
+	}
+	h := make(map[string]any, len(p.d.Headers)+1)
+	for k, v := range p.d.Headers {
+		h[k] = v
+	}
+	h[HeaderFirstSeen] = p.firstSeen.Format(time.RFC3339Nano)
+	m := p.d.Message
+	m.Headers = h
+	r.log.Debug("rotating part to the queue's tail", "run_id", p.d.RunID, "message_id", p.d.MessageID, "why", why)
+	c, err := s.ch.Publish(s.ctx, r.e.g.WorkExchange, r.n.in.Queue, m)
+	if err != nil {
+		r.log.Warn("rotate failed; the part will be redelivered", "run_id", p.d.RunID, "error", err.Error())
+		return false
+	}
+	s.acker.submit(ackItem{
+		tag:   p.d.Tag,
+		confs: []Confirmation{c},
+		ok:    func() { r.m.rotated.Add(1) },
+		failed: func(err error) {
+			r.log.Warn("rotated copy not confirmed; rejecting the part for a retry", "run_id", p.d.RunID, "error", err.Error())
+		},
+	})
+	return true
+}
+
+// aggStop runs when the consumer ends. On a graceful stop (the channel is
+// still open) every held part is rotated to the tail, so the next active
+// instance gets it without a redelivery being counted against it. On a lost
+// channel there is nothing to do: the broker redelivers the held parts.
+func (s *session) aggStop() {
+	select {
+	case <-s.ch.Done():
+		return
+	default:
+	}
+	for s.ctx.Err() == nil && s.aggRotateOldest("shutting down") {
 	}
 }

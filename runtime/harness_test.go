@@ -3,7 +3,9 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"os"
 	"encoding/json"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,6 +89,9 @@ func (h *harness) env(k string) string {
 	case "DGE_CONNECTION_NAME":
 		return h.t.Name() + " runtime"
 	case "DGE_LOG":
+		if l := os.Getenv("TEST_DGE_LOG"); l != "" {
+			return l
+		}
 		return "warn"
 	}
 	return ""
@@ -114,9 +119,13 @@ func (h *harness) backgroundCtl(args ...string) (cancel func(), wait func() int)
 	h.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var errb syncBuffer
+	var stderr io.Writer = &errb
+	if os.Getenv("TEST_DGE_LOG") != "" {
+		stderr = os.Stderr
+	}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, h.g, args, h.env, strings.NewReader(""), &syncBuffer{}, &errb)
+		done <- run(ctx, h.g, args, h.env, strings.NewReader(""), &syncBuffer{}, stderr)
 	}()
 	var once sync.Once
 	code := 0

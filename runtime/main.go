@@ -123,9 +123,6 @@ func (c *cli) check() error {
 		if n.kind == KindPoll && c.g.PollExchange == "" {
 			return fmt.Errorf("%s is a poll node but the graph has no PollExchange", n.Addr())
 		}
-		if n.kind == KindAggregate {
-			return fmt.Errorf("%s: aggregate nodes are not supported by this runtime version yet", n.Addr())
-		}
 		if n.kind == KindAggregate && len(n.from) < 2 {
 			return fmt.Errorf("%s joins %d inputs; an aggregate needs at least 2", n.Addr(), len(n.from))
 		}

@@ -40,6 +40,9 @@ type nodeRun struct {
 func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
 	if prefetch <= 0 {
 		prefetch = n.in.Prefetch
+		if n.kind == KindAggregate {
+			prefetch = max(prefetch, aggregatePrefetch)
+		}
 	}
 	if prefetch <= 0 {
 		prefetch = 32
@@ -248,6 +251,7 @@ func (r *nodeRun) session(ctx context.Context, conn Conn) error {
 	defer hcancel()
 	s := &session{r: r, ch: ch, ctx: hctx}
 	s.acker = newAcker(s)
+	s.acker.single = r.n.kind == KindAggregate
 	go s.acker.run()
 
 	var workers sync.WaitGroup

@@ -1,0 +1,191 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+func joinGraph(name string, timeout time.Duration) Graph {
+	return testGraph(name,
+		Start[num]("start", "input"),
+		FanOut[num]("split", testEdge("input"), "a_in", "b_in"),
+		Process[num, num]("a", testEdge("a_in"), func(_ context.Context, n num) (num, error) { return num{n.Value + 1}, nil }, "join"),
+		Process[num, num]("b", testEdge("b_in"), func(_ context.Context, n num) (num, error) { return num{n.Value * 10}, nil }, "join"),
+		Aggregate[num, num]("join", testEdge("join"), []string{"process.a", "process.b"}, timeout,
+			func(_ context.Context, parts []num) (num, error) {
+				if len(parts) != 2 {
+					return num{}, Permanent(fmt.Errorf("got %d parts", len(parts)))
+				}
+				return num{parts[0].Value*100000 + parts[1].Value}, nil // order matters
+			}, "result"),
+		Terminate[num]("result", testEdge("result")),
+	)
+}
+
+func TestAggregateJoinsPartsInFromOrder(t *testing.T) {
+	h := newHarness(t, joinGraph("join", time.Minute))
+	h.background("all")
+	values := make([]int, 200)
+	for i := range values {
+		values[i] = i
+	}
+	h.publishNums("start", values...)
+	got := h.consumeNums("result", len(values))
+	slices.Sort(got)
+	for i, v := range got {
+		if want := (i+1)*100000 + i*10; v != want {
+			t.Fatalf("result %d = %d, want %d", i, v, want)
+		}
+	}
+	h.waitSettled("join")
+}
+
+// publishPart publishes an aggregate part as an upstream node would.
+func (h *harness) publishPart(queue, runID, source string, value int) {
+	h.t.Helper()
+	body, _ := json.Marshal(num{value})
+	h.publishRaw(queue, body, amqp.Publishing{
+		MessageId: runID + "/" + source, CorrelationId: runID,
+		Headers: amqp.Table{HeaderRunID: runID, HeaderSource: source},
+	})
+}
+
+// TestAggregateRotatesWhenWindowFull fills the prefetch window with parts
+// whose partners are behind them in the queue: rotation must keep it going.
+func TestAggregateRotatesWhenWindowFull(t *testing.T) {
+	h := newHarness(t, joinGraph("rotate", time.Minute))
+	const runs = 12
+	for i := range runs {
+		h.publishPart("join", fmt.Sprint("run", i), "process.a", i)
+	}
+	for i := range runs {
+		h.publishPart("join", fmt.Sprint("run", i), "process.b", 10*i)
+	}
+	h.background("join", "-prefetch", "4")
+	got := h.consumeNums("result", runs)
+	slices.Sort(got)
+	for i, v := range got {
+		if want := i*100000 + 10*i; v != want {
+			t.Fatalf("result %d = %d, want %d (all %v)", i, v, want, got)
+		}
+	}
+	h.waitSettled("join")
+}
+
+func TestAggregateDiscardsDuplicatesAndParksIncompleteGroups(t *testing.T) {
+	var mu sync.Mutex
+	var failures []Failure
+	g := joinGraph("incomplete", 2*time.Second)
+	g.OnFailure = func(_ context.Context, f Failure) { mu.Lock(); failures = append(failures, f); mu.Unlock() }
+	h := newHarness(t, g)
+	h.publishPart("join", "lonely", "process.a", 1)
+	h.publishPart("join", "pair", "process.a", 2)
+	h.publishPart("join", "pair", "process.a", 2) // duplicate
+	h.publishPart("join", "pair", "process.b", 3)
+	h.publishPart("join", "stranger", "process.c", 4)
+	h.background("join")
+	if got := h.consumeNums("result", 1); got[0] != 200003 {
+		t.Errorf("result %v, want [200003]", got)
+	}
+	dead := h.waitMessages("join.dead", 2)
+	reasons := map[string]string{}
+	for _, d := range dead {
+		reasons[fmt.Sprint(d.Headers[HeaderRunID])] = fmt.Sprint(d.Headers[HeaderReason])
+	}
+	if reasons["lonely"] != "incomplete-group" || reasons["stranger"] != "permanent" {
+		t.Errorf("parked reasons by run %v, want lonely: incomplete-group, stranger: permanent", reasons)
+	}
+	h.waitSettled("join")
+	if n := h.count("result"); n != 0 {
+		t.Errorf("%d more results, want none (the duplicate must not make a second group)", n)
+	}
+}
+
+func TestAggregateRetriesTheGroupOnError(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	g := joinGraph("aggretry", time.Minute)
+	g.Nodes[4] = Aggregate[num, num]("join", testEdge("join"), []string{"process.a", "process.b"}, time.Minute,
+		func(_ context.Context, parts []num) (num, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			if calls < 3 {
+				return num{}, fmt.Errorf("failure %d", calls)
+			}
+			return num{parts[0].Value + parts[1].Value}, nil
+		}, "result")
+	h := newHarness(t, g)
+	h.publishPart("join", "r", "process.a", 1)
+	h.publishPart("join", "r", "process.b", 2)
+	h.background("join")
+	if got := h.consumeNums("result", 1); got[0] != 3 {
+		t.Errorf("result %v, want [3]", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 3 {
+		t.Errorf("handler called %d times, want 3", calls)
+	}
+}
+
+func pollGraph(name string, interval, timeout time.Duration, handler func(context.Context, num) (num, bool, error)) Graph {
+	g := testGraph(name,
+		Start[num]("start", "input"),
+		Poll[num, num]("check", testEdge("input"), interval, timeout, handler, "result"),
+		Terminate[num]("result", testEdge("result")),
+	)
+	g.PollExchange = name + ".poll"
+	return g
+}
+
+func TestPollChecksUntilDone(t *testing.T) {
+	var mu sync.Mutex
+	checks := map[int]int{}
+	h := newHarness(t, pollGraph("poll", 200*time.Millisecond, time.Minute, func(_ context.Context, n num) (num, bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		checks[n.Value]++
+		if checks[n.Value] == 2 && n.Value%2 == 0 {
+			return num{}, false, fmt.Errorf("flaky check")
+		}
+		return num{n.Value * 3}, checks[n.Value] >= 4, nil
+	}))
+	h.background("check")
+	h.publishNums("start", 1, 2, 3, 4)
+	got := h.consumeNums("result", 4)
+	slices.Sort(got)
+	if !slices.Equal(got, []int{3, 6, 9, 12}) {
+		t.Errorf("results %v, want [3 6 9 12]", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for v, c := range checks {
+		if c != 4 {
+			t.Errorf("value %d checked %d times, want 4", v, c)
+		}
+	}
+	h.waitSettled("input")
+	if n := h.count("input.poll"); n != 0 {
+		t.Errorf("input.poll holds %d messages, want 0", n)
+	}
+}
+
+func TestPollTimesOut(t *testing.T) {
+	h := newHarness(t, pollGraph("polltimeout", 200*time.Millisecond, time.Second, func(_ context.Context, n num) (num, bool, error) {
+		return num{}, false, nil
+	}))
+	h.background("check")
+	h.publishNums("start", 1)
+	d := h.waitMessages("input.dead", 1)[0]
+	if d.Headers[HeaderReason] != "timeout" || d.Headers[HeaderPollSince] == nil {
+		t.Errorf("parked with reason %v and poll-since %v, want timeout and a time", d.Headers[HeaderReason], d.Headers[HeaderPollSince])
+	}
+}
