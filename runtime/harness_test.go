@@ -3,9 +3,9 @@ package runtime
 import (
 	"bytes"
 	"context"
-	"os"
 	"encoding/json"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
