@@ -5,4 +5,135 @@
 // alias:
 //
 //	import dge "github.com/dgehq/dge/runtime"
+//
+// A generated program is a Graph value built with the constructors Start,
+// Process, FanOut, Aggregate, Poll and Terminate (their type parameters tie
+// each node to the user's handler at compile time), and a main that calls
+// Main. Main's subcommands: one per consuming node (kebab-case name), all,
+// publish, consume and topology; see Main and the program's -help.
+//
+// # Delivery
+//
+// Every node consumes with manual acknowledgements and acks its input only
+// after every output it produced is confirmed by the broker. Outputs are
+// published persistent and mandatory through the graph's work exchange with
+// the destination queue as routing key. Confirms are pipelined: a worker
+// publishes and hands the delivery with its pending confirmations to the
+// channel's acker, which waits in order (the broker confirms in publish
+// order) and acks with multiple=true over the longest prefix of settled
+// delivery tags. A message the broker returns as unroutable is a failure,
+// retried like a handler error, never a success. Delivery tags are used only
+// on the channel that delivered them; after a lost channel the broker
+// redelivers whatever was unacknowledged.
+//
+// # Envelope
+//
+// Message properties: MessageId (stable across redeliveries: an output's ID
+// is a hash of its input's ID, the node and the destination queue),
+// CorrelationId (the run ID), ContentType application/json, Timestamp, and
+// persistent delivery. Headers:
+//
+//	x-dge-run-id      the run, created by publish and carried through every hop
+//	x-dge-source      address of the node that published the message ("start.start")
+//	x-dge-attempt     attempt of the handler call that produced it; on a parked copy, attempts made
+//	x-dge-reason      parked copies: max-attempts, permanent, decode, timeout, incomplete-group, delivery-limit
+//	x-dge-error       parked copies: the last error
+//	x-dge-node        parked copies: the node that parked it
+//	x-dge-first-seen  aggregate parts rotated to the queue's tail: when the aggregate first saw them
+//	x-dge-poll-since  poll jobs: when polling started
+//
+// # Errors and attempts
+//
+// A handler error (or a recovered panic) rejects the input without requeue;
+// the broker dead-letters it to the retry exchange with its routing key, it
+// waits the edge's retry delay in Q.retry and returns to Q. The attempt of a
+// delivery is 1 + the counts of every x-death entry for Q (any reason:
+// rejected, delivery_limit, expired) + x-delivery-count (quorum queues'
+// count of earlier deliveries, which also grows when a consumer dies holding
+// the message). After MaxAttempts, for an error marked with Permanent, or
+// for a body that does not decode, the message is parked: a copy goes to
+// Q.dead (through the work exchange, routing key "Q.dead") with the headers
+// above and the original headers kept, and once that copy is confirmed the
+// original is acked and the graph's OnFailure is called (a panic in it is
+// logged). A message that arrives already past MaxAttempts (a crash loop,
+// bounded by the quorum delivery-limit) is parked without calling the
+// handler. Nothing is dropped: if the parked copy is not confirmed, the
+// original is rejected and comes back after the retry delay.
+//
+// Counting x-delivery-count means that every crash of a consumer holding a
+// message costs that message an attempt, whether or not its handler ran. A
+// graceful stop (SIGTERM) therefore handles the deliveries already
+// prefetched before it closes, within -shutdown-timeout.
+//
+// # Fan-out, poll
+//
+// A fan_out publishes its input body to every destination, waits for all
+// confirms, then acks. A poll node calls its handler once per delivery: not
+// done re-publishes the message (same IDs, x-dge-poll-since set, x-death
+// cleared so that only consecutive errors count as attempts) to the poll
+// exchange, where it waits the interval in Q.poll and dead-letters back to
+// Q; the delivery is acked once the copy is confirmed. Done publishes the
+// output. A job older than the node's timeout is parked with reason
+// timeout. No job list is kept in memory, so any number of instances share
+// the work and a crash loses nothing.
+//
+// # Aggregate
+//
+// An aggregate's queue has a single active consumer, so one instance sees
+// every part; the others wait as hot standbys. It consumes with a prefetch
+// of at least 256, groups parts by run ID and by x-dge-source (which must
+// be one of the node's from addresses, else the part is parked as
+// permanent), acks a duplicate part at once (the held copy carries the same
+// data), and when a group is complete calls the handler once with the parts
+// in from order, publishes the output, and acks the parts after its confirm.
+// Parts stay unacknowledged until then, so the broker holds them: if the
+// instance dies, the next active one receives every held part again.
+//
+// If the prefetch window fills with parts of incomplete groups, their
+// partners sit behind them in the queue and nothing would progress. The
+// aggregate then rotates the part that arrived last: it re-publishes a
+// copy to the tail of the queue (same IDs and headers, plus x-dge-first-seen)
+// and acks the held copy once the copy is confirmed. The oldest parts stay
+// held, so their partners reach them within one pass over the queue. Parts
+// held longer than a tenth of the timeout (at least 1s, at most 5 minutes)
+// are rotated too, which keeps hold times far below RabbitMQ's consumer
+// acknowledgement timeout (30 minutes by default; a delivery held longer
+// closes the channel). A group whose first part was first seen longer ago
+// than the timeout is parked with reason incomplete-group, every held part
+// of it. On a graceful stop the active instance rotates every held part to
+// the tail before it closes.
+//
+// Limits: pending groups are bounded by the prefetch window plus what the
+// rotation keeps cycling through the queue, so a backlog of many incomplete
+// groups costs one re-publish per rotated part and pass; the handler runs
+// one group at a time (an aggregate's concurrency is 1); a duplicate that
+// arrives after its group's output was published starts a new group that
+// cannot complete and is parked as incomplete-group after the timeout; the
+// timeout must stay well below the broker's consumer timeout.
+//
+// # Lifecycle
+//
+// A node verifies at start, with passive declares each on a throwaway
+// channel, that its queues (Q, Q.retry, Q.dead, Q.poll for poll nodes, and
+// its destination queues) and exchanges exist; if not it exits 1 with
+// `queue "input" not found in vhost "/": run "dge apply" first`. It
+// reconnects after a lost connection or channel with exponential backoff and
+// jitter and resumes consuming. On SIGINT or SIGTERM it cancels its
+// consumer, lets in-flight and already-prefetched messages finish within
+// -shutdown-timeout, waits for their confirms, acks, and closes.
+//
+// # Observability
+//
+// Logs are JSON (log/slog) on stderr at the level of DGE_LOG, with node,
+// queue, run_id, message_id and attempt; broker URLs are logged with the
+// password redacted. -metrics-addr serves Prometheus text format at
+// /metrics: per node consumed, acked, retried, parked, published, poll
+// checks pending, aggregate parts rotated, messages in flight, and a
+// handler latency histogram.
+//
+// # Transports
+//
+// Node code talks to the broker only through the Transport interface. AMQP
+// is the RabbitMQ implementation; an in-memory transport with the same
+// semantics can be plugged in without changing node code.
 package runtime

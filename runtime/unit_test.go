@@ -1,0 +1,169 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestAttemptCountsEveryDeathOfTheQueueAndRedeliveries(t *testing.T) {
+	tests := []struct {
+		name string
+		d    Delivery
+		want int
+	}{
+		{"first delivery", Delivery{}, 1},
+		{"rejected twice", Delivery{Deaths: []Death{{Queue: "q.retry", Reason: "expired", Count: 2}, {Queue: "q", Reason: "rejected", Count: 2}}}, 3},
+		{"delivery limit and rejects", Delivery{Deaths: []Death{{Queue: "q", Reason: "delivery_limit", Count: 1}, {Queue: "q", Reason: "rejected", Count: 1}}}, 3},
+		{"redelivered after a crash", Delivery{DeliveryCount: 2, Deaths: []Death{{Queue: "q", Reason: "rejected", Count: 1}}}, 4},
+		{"other queues ignored", Delivery{Deaths: []Death{{Queue: "other", Reason: "rejected", Count: 5}, {Queue: "q.poll", Reason: "expired", Count: 9}}}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.d.attempt("q"); got != tt.want {
+				t.Errorf("attempt = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPermanent(t *testing.T) {
+	base := errors.New("bad")
+	err := fmt.Errorf("wrapped: %w", Permanent(base))
+	if !IsPermanent(err) || !errors.Is(err, base) {
+		t.Errorf("IsPermanent(%v) = false or lost its cause", err)
+	}
+	if IsPermanent(base) || Permanent(nil) != nil {
+		t.Error("an unmarked error is permanent, or Permanent(nil) is not nil")
+	}
+}
+
+func TestStrictJSON(t *testing.T) {
+	for in, wantErr := range map[string]string{
+		`{"value": 3}`:             "",
+		` {"value":3} `:            "",
+		`{"value": 3} {"value":4}`: "unexpected data",
+		`{"valeu": 3}`:             "unknown field",
+		`{"value": "x"}`:           "cannot unmarshal",
+		``:                         "EOF",
+	} {
+		out, err := strictJSON[num]([]byte(in))
+		if wantErr == "" {
+			if err != nil || string(out) != `{"value":3}` {
+				t.Errorf("strictJSON(%q) = %s, %v", in, out, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("strictJSON(%q) error %v, want it to mention %q", in, err, wantErr)
+		}
+	}
+}
+
+func TestDeriveIDIsStablePerInputNodeAndQueue(t *testing.T) {
+	a := deriveID("m1", nil, "process.double", "out")
+	if a != deriveID("m1", nil, "process.double", "out") {
+		t.Error("same input gives different IDs")
+	}
+	for _, other := range []string{deriveID("m2", nil, "process.double", "out"), deriveID("m1", nil, "process.square", "out"), deriveID("m1", nil, "process.double", "out2")} {
+		if other == a {
+			t.Error("different input, node or queue gives the same ID")
+		}
+	}
+}
+
+// fakeChannel records acks and rejects; confirmations resolve as told.
+type fakeChannel struct {
+	Channel
+	mu   sync.Mutex
+	log  []string
+	done chan struct{}
+}
+
+func (f *fakeChannel) Ack(tag uint64, multiple bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, fmt.Sprintf("ack %d %v", tag, multiple))
+	return nil
+}
+
+func (f *fakeChannel) Reject(tag uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, fmt.Sprintf("reject %d", tag))
+	return nil
+}
+
+type fakeConf struct {
+	ch  chan struct{}
+	err error
+}
+
+func (c *fakeConf) Wait(ctx context.Context) error { <-c.ch; return c.err }
+
+func TestAckerAcksOnlyPrefixesOfSettledTags(t *testing.T) {
+	ch := &fakeChannel{}
+	s := &session{ch: ch, ctx: context.Background(), r: &nodeRun{log: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	a := newAcker(s)
+	confirmed := func() *fakeConf { c := &fakeConf{ch: make(chan struct{})}; close(c.ch); return c }
+	returned := &fakeConf{ch: make(chan struct{}), err: ErrReturned}
+	close(returned.ch)
+	// Tags 2 and 3 finish before 1 (concurrency); 4 is a retry; 5's output
+	// came back returned.
+	a.submit(ackItem{tag: 2, confs: []Confirmation{confirmed()}})
+	a.submit(ackItem{tag: 3, confs: []Confirmation{confirmed()}})
+	a.submit(ackItem{tag: 4, reject: true})
+	a.submit(ackItem{tag: 5, confs: []Confirmation{returned}})
+	go a.run()
+	a.submit(ackItem{tag: 1, confs: []Confirmation{confirmed()}})
+	a.submit(ackItem{tag: 6, confs: []Confirmation{confirmed()}})
+	a.close()
+	<-a.done
+	got := ch.log
+	// Rejects go out at once; no ack is sent before tag 1 is settled, so the
+	// first ack follows both rejects and covers at least tags 1-3.
+	want := [][]string{
+		{"reject 4", "reject 5", "ack 3 true", "ack 6 true"},
+		{"reject 4", "reject 5", "ack 6 true"},
+	}
+	if !slices.Equal(got, want[0]) && !slices.Equal(got, want[1]) {
+		t.Errorf("acker sent %v, want %v or %v", got, want[0], want[1])
+	}
+}
+
+func TestTopologyNamesEveryObject(t *testing.T) {
+	g := pollGraph("g", 0, 0, nil)
+	got := Topology(g)
+	for _, want := range []string{"exchange  g.work", "exchange  g.retry", "exchange  g.poll", "queue     input ", "queue     input.retry", "queue     input.dead", "queue     input.poll", "g.poll -> input.poll", "queue     result.dead"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("topology lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestMainUsageAndBadCommands(t *testing.T) {
+	g := chainGraph("cli", double)
+	var out, errb strings.Builder
+	env := func(string) string { return "" }
+	if code := run(context.Background(), g, []string{"nope"}, env, strings.NewReader(""), &out, &errb); code != 2 || !strings.Contains(errb.String(), `unknown command "nope"`) {
+		t.Errorf("unknown command: exit %d, stderr %q", code, errb.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), g, []string{"result"}, env, strings.NewReader(""), &out, &errb); code != 2 || !strings.Contains(errb.String(), `use "cli consume result"`) {
+		t.Errorf("terminate as a command: exit %d, stderr %q", code, errb.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), g, []string{"help"}, env, strings.NewReader(""), &out, &errb); code != 0 || !strings.Contains(out.String(), "double") || strings.Contains(out.String(), "local") {
+		t.Errorf("help: exit %d, stdout %q", code, out.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), Graph{Name: "x", WorkExchange: "w", RetryExchange: "r", Nodes: []Node{{}}}, []string{"topology"}, env, strings.NewReader(""), &out, &errb); code != 1 || !strings.Contains(errb.String(), "constructor") {
+		t.Errorf("zero node: exit %d, stderr %q", code, errb.String())
+	}
+}
