@@ -171,7 +171,7 @@ func (c *amqpChannel) Close() error {
 
 var consumerSeq atomic.Uint64
 
-func (c *amqpChannel) Consume(ctx context.Context, queue string, prefetch int) (<-chan Delivery, error) {
+func (c *amqpChannel) Consume(ctx context.Context, queue string, prefetch int) (Deliveries, error) {
 	if err := c.ch.Qos(prefetch, 0, false); err != nil {
 		return nil, fmt.Errorf("set prefetch %d on queue %q: %w", prefetch, queue, err)
 	}
@@ -180,14 +180,20 @@ func (c *amqpChannel) Consume(ctx context.Context, queue string, prefetch int) (
 	if err != nil {
 		return nil, fmt.Errorf("consume queue %q: %w", queue, err)
 	}
-	out := make(chan Delivery)
-	go func() {
-		defer close(out)
-		for d := range in {
-			out <- fromAMQP(d)
-		}
-	}()
-	return out, nil
+	return amqpDeliveries(in), nil
+}
+
+// amqpDeliveries converts deliveries as they are taken, without a goroutine
+// of its own: a hand-off between goroutines per message costs more than the
+// conversion.
+type amqpDeliveries <-chan amqp.Delivery
+
+func (ds amqpDeliveries) Next() (Delivery, bool) {
+	d, ok := <-ds
+	if !ok {
+		return Delivery{}, false
+	}
+	return fromAMQP(d), true
 }
 
 func (c *amqpChannel) Cancel() error {

@@ -514,10 +514,11 @@ func (c *cli) cmdConsume(ctx context.Context, args []string) error {
 		return err
 	}
 	defer ch.Close()
-	deliveries, err := ch.Consume(ctx, n.in.Queue, prefetch)
+	stream, err := ch.Consume(ctx, n.in.Queue, prefetch)
 	if err != nil {
 		return err
 	}
+	deliveries := deliveryChan(stream)
 	w := bufio.NewWriter(c.stdout)
 	got := 0
 	for *limit == 0 || got < *limit {

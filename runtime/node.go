@@ -257,11 +257,15 @@ func (r *nodeRun) session(ctx context.Context, conn Conn) error {
 	var workers sync.WaitGroup
 	switch r.n.kind {
 	case KindAggregate:
-		workers.Go(func() { s.aggregateLoop(deliveries) })
+		workers.Go(func() { s.aggregateLoop(deliveryChan(deliveries)) })
 	default:
 		for range r.concurrency {
 			workers.Go(func() {
-				for d := range deliveries {
+				for {
+					d, ok := deliveries.Next()
+					if !ok {
+						return
+					}
 					s.handle(d)
 				}
 			})

@@ -39,9 +39,9 @@ type Conn interface {
 // that delivered them.
 type Channel interface {
 	// Consume starts consuming queue with manual acknowledgements and at
-	// most prefetch unacknowledged deliveries. The returned channel closes after Cancel or
-	// when the channel is lost.
-	Consume(ctx context.Context, queue string, prefetch int) (<-chan Delivery, error)
+	// most prefetch unacknowledged deliveries. The stream ends after
+	// Cancel or when the channel is lost.
+	Consume(ctx context.Context, queue string, prefetch int) (Deliveries, error)
 	// Cancel stops the consumer; deliveries already received are still
 	// passed on before the delivery channel closes.
 	Cancel() error
@@ -60,6 +60,30 @@ type Channel interface {
 	// Close closes the channel; unacknowledged deliveries go back to their
 	// queue.
 	Close() error
+}
+
+// Deliveries is the stream of one consumer's deliveries. Next may be called
+// from several goroutines at once.
+type Deliveries interface {
+	// Next blocks until the next delivery, and returns false once the
+	// consumer has ended and every delivery was taken.
+	Next() (Delivery, bool)
+}
+
+// deliveryChan feeds a stream into a channel, for select loops.
+func deliveryChan(ds Deliveries) <-chan Delivery {
+	out := make(chan Delivery)
+	go func() {
+		defer close(out)
+		for {
+			d, ok := ds.Next()
+			if !ok {
+				return
+			}
+			out <- d
+		}
+	}()
+	return out
 }
 
 // Confirmation is the outcome of one Publish.
