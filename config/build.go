@@ -182,6 +182,8 @@ func (s *state) buildNodes() []*nodeDecl {
 	for _, d := range s.nodes {
 		if p := nameProblem(d.name); p != "" {
 			s.errorf(d.nameRange.Ptr(), "Invalid node name", "%s", p)
+		} else if p := reservedProblem(d.name); p != "" {
+			s.errorf(d.nameRange.Ptr(), "Reserved node name", "%s", p)
 		}
 		if prev, ok := byName[d.name]; ok {
 			d.dup = true

@@ -47,6 +47,21 @@ func nameProblem(name string) string {
 	return fmt.Sprintf("%q is not a valid name: a name starts with a lower-case letter and holds only lower-case letters, digits and underscores, because it becomes part of Go names, subcommands and file names. Rename it, for example to %q.", name, fixName(name))
 }
 
+// ReservedNames are the subcommands of a generated program that are not
+// nodes; a node may not take one of these names, or its subcommand would be
+// unreachable.
+var ReservedNames = []string{"all", "consume", "help", "local", "publish", "topology"}
+
+// reservedProblem returns why name cannot name a node, or "".
+func reservedProblem(name string) string {
+	for _, r := range ReservedNames {
+		if name == r {
+			return fmt.Sprintf("%q is a subcommand of the generated program (%s), so a node with this name could not be run. Rename the node, for example to %q.", name, strings.Join(ReservedNames, ", "), name+"_node")
+		}
+	}
+	return ""
+}
+
 // fixName suggests a valid name close to name.
 func fixName(name string) string {
 	var b strings.Builder
