@@ -48,9 +48,7 @@
 // the broker dead-letters it to the retry exchange with its routing key, it
 // waits the edge's retry delay in Q.retry and returns to Q. The attempt of a
 // delivery is 1 + the counts of every x-death entry for Q (any reason:
-// rejected, delivery_limit, expired) + x-delivery-count (quorum queues'
-// count of earlier deliveries, which also grows when a consumer dies holding
-// the message). After MaxAttempts, for an error marked with Permanent, or
+// rejected, delivery_limit, expired). After MaxAttempts, for an error marked with Permanent, or
 // for a body that does not decode, the message is parked: a copy goes to
 // Q.dead (through the work exchange, routing key "Q.dead") with the headers
 // above and the original headers kept, and once that copy is confirmed the
@@ -60,10 +58,17 @@
 // handler. Nothing is dropped: if the parked copy is not confirmed, the
 // original is rejected and comes back after the retry delay.
 //
-// Counting x-delivery-count means that every crash of a consumer holding a
-// message costs that message an attempt, whether or not its handler ran. A
-// graceful stop (SIGTERM) therefore handles the deliveries already
-// prefetched before it closes, within -shutdown-timeout.
+// Redeliveries after a consumer dies (quorum queues' x-delivery-count) are
+// not attempts: an instance that crashes holding a full prefetch window must
+// not push those messages towards Q.dead. A message that itself crashes its
+// consumer again and again is stopped by the quorum work queue's
+// delivery-limit (set by dge apply to the graph's largest max_attempts): the
+// broker dead-letters it with reason delivery_limit, which counts as an
+// attempt, so such a loop ends in Q.dead after at most
+// max_attempts × (delivery-limit + 1) deliveries. Classic queues have no
+// delivery limit: a message that crashes its consumer every time loops there
+// until an operator removes it. A graceful stop (SIGTERM) still handles the
+// deliveries already prefetched before it closes, within -shutdown-timeout.
 //
 // # Fan-out, poll
 //

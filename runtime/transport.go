@@ -133,10 +133,16 @@ type Death struct {
 }
 
 // attempt returns the number of this delivery's attempt on queue: 1, plus
-// every time it was dead-lettered from queue (for any reason), plus its
-// redeliveries counted by the broker.
+// every time it was dead-lettered from queue, for any reason (rejected by a
+// handler error, or delivery_limit after a crash loop).
+//
+// Redeliveries after a consumer crash (DeliveryCount) are not attempts: when
+// an instance dies, every message it had prefetched is redelivered, and those
+// innocent messages must not move towards Q.dead. A message that really
+// crashes its consumer over and over is bounded by the quorum work queue's
+// delivery-limit, whose dead-lettering is counted here.
 func (d Delivery) attempt(queue string) int {
-	n := 1 + d.DeliveryCount
+	n := 1
 	for _, x := range d.Deaths {
 		if x.Queue == queue {
 			n += x.Count

@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-func TestAttemptCountsEveryDeathOfTheQueueAndRedeliveries(t *testing.T) {
+func TestAttemptCountsEveryDeathOfTheQueue(t *testing.T) {
 	tests := []struct {
 		name string
 		d    Delivery
@@ -21,7 +21,7 @@ func TestAttemptCountsEveryDeathOfTheQueueAndRedeliveries(t *testing.T) {
 		{"first delivery", Delivery{}, 1},
 		{"rejected twice", Delivery{Deaths: []Death{{Queue: "q.retry", Reason: "expired", Count: 2}, {Queue: "q", Reason: "rejected", Count: 2}}}, 3},
 		{"delivery limit and rejects", Delivery{Deaths: []Death{{Queue: "q", Reason: "delivery_limit", Count: 1}, {Queue: "q", Reason: "rejected", Count: 1}}}, 3},
-		{"redelivered after a crash", Delivery{DeliveryCount: 2, Deaths: []Death{{Queue: "q", Reason: "rejected", Count: 1}}}, 4},
+		{"crash redeliveries are not attempts", Delivery{DeliveryCount: 2, Deaths: []Death{{Queue: "q", Reason: "rejected", Count: 1}}}, 2},
 		{"other queues ignored", Delivery{Deaths: []Death{{Queue: "other", Reason: "rejected", Count: 5}, {Queue: "q.poll", Reason: "expired", Count: 9}}}, 1},
 	}
 	for _, tt := range tests {
