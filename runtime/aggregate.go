@@ -5,12 +5,52 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
 // aggregatePrefetch is the least prefetch an aggregate consumes with: its
 // window holds the parts of every pending group.
 const aggregatePrefetch = 256
+
+// recentRunsSize is how many joined runs an aggregate remembers, to tell a
+// late duplicate part from the first part of a new group.
+const recentRunsSize = 1 << 16
+
+// recentRuns is a bounded set of run IDs, the oldest forgotten first. The
+// acker adds to it when a group's output is confirmed; the aggregate loop
+// reads it.
+type recentRuns struct {
+	mu   sync.Mutex
+	set  map[string]struct{}
+	ring []string
+	next int
+}
+
+func newRecentRuns(n int) *recentRuns {
+	return &recentRuns{set: make(map[string]struct{}, n), ring: make([]string, n)}
+}
+
+func (r *recentRuns) add(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.set[id]; ok {
+		return
+	}
+	if old := r.ring[r.next]; old != "" {
+		delete(r.set, old)
+	}
+	r.ring[r.next] = id
+	r.next = (r.next + 1) % len(r.ring)
+	r.set[id] = struct{}{}
+}
+
+func (r *recentRuns) has(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.set[id]
+	return ok
+}
 
 // aggPart is one held part of a group: delivered, not yet acknowledged.
 type aggPart struct {
@@ -115,6 +155,16 @@ func (s *session) aggAdd(d Delivery) {
 		}
 	}
 	g := s.agg.groups[d.RunID]
+	if g == nil && r.joined.has(d.RunID) {
+		// A late duplicate of a part whose group this instance already
+		// joined and published: opening a group for it could only end in
+		// Q.dead as incomplete. (After a fail-over the new active instance
+		// does not know the old one's runs; such a duplicate is then parked
+		// as incomplete-group after the timeout, never dropped.)
+		r.log.Debug("duplicate part of a joined run discarded", "run_id", d.RunID, "message_id", d.MessageID, "from", d.Source)
+		s.acker.submit(ackItem{tag: d.Tag, ok: func() { r.m.acked.Add(1) }})
+		return
+	}
 	if g == nil {
 		g = &aggGroup{runID: d.RunID, parts: make([]*aggPart, len(r.n.from))}
 		s.agg.groups[d.RunID] = g
@@ -213,6 +263,7 @@ func (s *session) aggPublish(g *aggGroup, partIDs string, attempt int, body []by
 				r.m.acked.Add(1)
 				if first {
 					r.m.published.Add(1)
+					r.joined.add(g.runID)
 				}
 			},
 			failed: func(err error) {

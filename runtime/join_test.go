@@ -108,6 +108,50 @@ func TestAggregateDiscardsDuplicatesAndParksIncompleteGroups(t *testing.T) {
 	}
 }
 
+// TestAggregateDiscardsLateDuplicateOfJoinedRun sends a part again after its
+// group was joined and published: it must be acked as a duplicate, not held
+// as a new group that ends in Q.dead as incomplete.
+func TestAggregateDiscardsLateDuplicateOfJoinedRun(t *testing.T) {
+	g := joinGraph("late", 2*time.Second)
+	h := newHarness(t, g)
+	h.publishPart("join", "pair", "process.a", 2)
+	h.publishPart("join", "pair", "process.b", 3)
+	h.background("join")
+	if got := h.consumeNums("result", 1); got[0] != 200003 {
+		t.Fatalf("result %v, want [200003]", got)
+	}
+	h.waitSettled("join")
+	h.publishPart("join", "pair", "process.b", 3) // late duplicate
+	// A lonely part sent after it times out after it: once that one is
+	// parked, a wrongly held duplicate would have been parked first.
+	h.publishPart("join", "lonely", "process.a", 1)
+	dead := h.waitMessages("join.dead", 1)
+	if run := fmt.Sprint(dead[0].Headers[HeaderRunID]); run != "lonely" {
+		t.Errorf("parked run %q first, want only \"lonely\" (the late duplicate of \"pair\" must be discarded)", run)
+	}
+	h.waitSettled("join")
+	if n := h.count("join.dead"); n != 0 {
+		t.Errorf("%d more parked messages, want none", n)
+	}
+	if n := h.count("result"); n != 0 {
+		t.Errorf("%d more results, want none", n)
+	}
+}
+
+func TestRecentRunsForgetsTheOldest(t *testing.T) {
+	r := newRecentRuns(2)
+	r.add("a")
+	r.add("b")
+	r.add("b") // already there: must not evict
+	if !r.has("a") || !r.has("b") {
+		t.Fatalf("has(a)=%v has(b)=%v, want both", r.has("a"), r.has("b"))
+	}
+	r.add("c")
+	if r.has("a") || !r.has("b") || !r.has("c") {
+		t.Errorf("after c: has(a)=%v has(b)=%v has(c)=%v, want false true true", r.has("a"), r.has("b"), r.has("c"))
+	}
+}
+
 func TestAggregateRetriesTheGroupOnError(t *testing.T) {
 	var mu sync.Mutex
 	calls := 0

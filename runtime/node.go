@@ -35,6 +35,7 @@ type nodeRun struct {
 	concurrency int
 	m           *nodeMetrics
 	log         *slog.Logger
+	joined      *recentRuns // aggregate: runs whose output was confirmed
 }
 
 func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
@@ -60,6 +61,7 @@ func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
 		concurrency: concurrency,
 		m:           e.metrics.node(n.Addr(), n.in.Queue),
 		log:         e.log.With("node", n.Addr(), "queue", n.in.Queue),
+		joined:      newRecentRuns(recentRunsSize),
 	}
 }
 
