@@ -8,12 +8,36 @@ cd "$(dirname "$0")/.."
 EXAMPLE=examples/arith
 DGE=bin/dge
 
+LOGS=$(mktemp -d)
+PIDS=()
+
+# stop_nodes sends SIGTERM to the node processes the demo started and waits
+# for them; it also runs on exit, so an interrupted demo leaves none behind.
+stop_nodes() {
+	if [ "${#PIDS[@]}" -gt 0 ]; then
+		kill -TERM "${PIDS[@]}" 2>/dev/null || true
+		wait "${PIDS[@]}" 2>/dev/null || true
+		PIDS=()
+	fi
+}
+trap stop_nodes EXIT
+
 step() {
 	printf '\n==> %s\n' "$*"
 }
 
+# show prints a command as one would type it, quoting what the shell would
+# otherwise split or expand.
+show() {
+	local out='$' a
+	for a in "$@"; do
+		if [[ $a =~ ^[A-Za-z0-9_./:=,@+-]+$ ]]; then out+=" $a"; else out+=" '$a'"; fi
+	done
+	printf '%s\n' "$out"
+}
+
 run() {
-	printf '$ %s\n' "$*"
+	show "$@"
 	"$@"
 }
 
@@ -47,5 +71,38 @@ run "$DGE" apply -auto-approve -no-color "$EXAMPLE"
 
 step "Plan again: the broker matches the graph (-detailed-exitcode exits 0)"
 run "$DGE" plan -detailed-exitcode -no-color "$EXAMPLE"
+
+step "Generate the program: one binary, one subcommand per node (examples/arith/cmd/arith)"
+run "$DGE" generate "$EXAMPLE"
+
+step "Build it"
+run go build -o bin/arith ./examples/arith/cmd/arith
+
+step "Start one instance of every node, each its own process (logs in $LOGS)"
+for node in duplicate-input double square multiply rest-call; do
+	printf '$ bin/arith %s &\n' "$node"
+	DGE_LOG=warn bin/arith "$node" 2>"$LOGS/$node.log" &
+	PIDS+=("$!")
+done
+
+step "Publish ten runs: x = 1..10"
+inputs=()
+for x in $(seq 1 10); do inputs+=("{\"value\":$x}"); done
+run bin/arith publish start "${inputs[@]}"
+
+step "Read the results: 2x·x² = 2x³ for each x (order follows completion)"
+show bin/arith consume result -n 10 -timeout 2m
+bin/arith consume result -n 10 -timeout 2m | tee "$LOGS/results.jsonl"
+want=$(for x in $(seq 1 10); do echo $((2 * x * x * x)); done | sort -n)
+got=$(sed -E 's/.*"value":([0-9]+).*/\1/' "$LOGS/results.jsonl" | sort -n)
+if [ "$got" != "$want" ]; then
+	echo "unexpected results: got $(echo $got), want $(echo $want)" >&2
+	exit 1
+fi
+echo "all ten results are right"
+
+step "Stop the nodes cleanly (SIGTERM: finish in-flight work, ack, close)"
+stop_nodes
+echo "stopped"
 
 printf '\nDemo finished.\n'
