@@ -58,39 +58,46 @@ exactly before deleting a queue; derived from the management URL if unset).`)
 	if !ok {
 		return exitError
 	}
+	return e.planAndExecute(ctx, "apply", g, plan.New, *autoApprove, opts)
+}
+
+// planAndExecute reads the graph's vhost, builds a plan with build (plan.New
+// for apply, plan.NewDestroy for destroy), shows it, asks for "yes" unless
+// autoApprove, and executes it. cmd names the command in messages.
+func (e *env) planAndExecute(ctx context.Context, cmd string, g *config.Graph, build func(plan.Topology, *plan.Snapshot, plan.Options) (*plan.Plan, error), autoApprove bool, opts apply.Options) int {
 	client, cfg, err := e.managementClient(g.Broker)
 	if err != nil {
-		return e.fail("apply", err)
+		return e.fail(cmd, err)
 	}
 	snap, err := client.Read(ctx, g.Broker.Vhost)
 	if err != nil {
-		return e.fail("apply", err)
+		return e.fail(cmd, err)
 	}
-	p, err := plan.New(plan.Desired(g), snap, plan.Options{DgeVersion: version})
+	p, err := build(plan.Desired(g), snap, plan.Options{DgeVersion: version})
 	if err != nil {
-		return e.fail("apply", err)
+		return e.fail(cmd, err)
 	}
 	if err := e.renderPlan(p); err != nil {
-		return e.fail("apply", err)
+		return e.fail(cmd, err)
 	}
 	if !p.HasChanges() {
 		return exitOK
 	}
-	if !*autoApprove {
-		yes, err := e.confirm("apply")
+	if !autoApprove {
+		yes, err := e.confirm(cmd)
 		if err != nil {
-			return e.fail("apply", err)
+			return e.fail(cmd, err)
 		}
 		if !yes {
-			fmt.Fprintln(e.stderr, "Apply cancelled.")
+			fmt.Fprintf(e.stderr, "%s cancelled.\n", strings.ToUpper(cmd[:1])+cmd[1:])
 			return exitError
 		}
 	}
 	counter, err := e.counter(g.Broker, cfg, p)
 	if err != nil {
-		return e.fail("apply", err)
+		return e.fail(cmd, err)
 	}
-	return e.execute(ctx, "apply", client, counter, p, opts)
+	return e.execute(ctx, cmd, client, counter, p, opts)
 }
 
 // isPlanFile reports whether path names a saved plan rather than a graph:

@@ -39,37 +39,5 @@ Queues that hold messages or have consumers are not deleted unless
 	if !ok {
 		return exitError
 	}
-	client, cfg, err := e.managementClient(g.Broker)
-	if err != nil {
-		return e.fail("destroy", err)
-	}
-	snap, err := client.Read(ctx, g.Broker.Vhost)
-	if err != nil {
-		return e.fail("destroy", err)
-	}
-	p, err := plan.NewDestroy(plan.Desired(g), snap, plan.Options{DgeVersion: version})
-	if err != nil {
-		return e.fail("destroy", err)
-	}
-	if err := e.renderPlan(p); err != nil {
-		return e.fail("destroy", err)
-	}
-	if !p.HasChanges() {
-		return exitOK
-	}
-	if !*autoApprove {
-		yes, err := e.confirm("destroy")
-		if err != nil {
-			return e.fail("destroy", err)
-		}
-		if !yes {
-			fmt.Fprintln(e.stderr, "Destroy cancelled.")
-			return exitError
-		}
-	}
-	counter, err := e.counter(g.Broker, cfg, p)
-	if err != nil {
-		return e.fail("destroy", err)
-	}
-	return e.execute(ctx, "destroy", client, counter, p, apply.Options{Parallelism: *parallelism, AllowMessageLoss: *allowLoss})
+	return e.planAndExecute(ctx, "destroy", g, plan.NewDestroy, *autoApprove, apply.Options{Parallelism: *parallelism, AllowMessageLoss: *allowLoss})
 }
