@@ -38,19 +38,27 @@ export DGE_TEST_MANAGEMENT_URL=http://guest:guest@$HOST:$MGMT_PORT
 EOT
 }
 
+# apt_install installs Debian packages, non-interactively.
+apt_install() {
+	command -v apt-get >/dev/null 2>&1 ||
+		die "$* not installed and apt-get is not available; install RabbitMQ 3.10+ with the management plugin yourself"
+	log "installing $* with apt-get"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
+		die "apt-get update failed"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" ||
+		die "apt-get install $* failed"
+}
+
+# curl is how this script talks to the management API.
+command -v curl >/dev/null 2>&1 || apt_install curl
+
 if healthy; then
 	print_env
 	exit 0
 fi
 
 if ! command -v rabbitmq-server >/dev/null 2>&1 && [ ! -x /usr/sbin/rabbitmq-server ]; then
-	command -v apt-get >/dev/null 2>&1 ||
-		die "rabbitmq-server is not installed and apt-get is not available; install RabbitMQ 3.10+ with the management plugin yourself"
-	log "installing rabbitmq-server with apt-get"
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
-		die "apt-get update failed"
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q rabbitmq-server ||
-		die "apt-get install rabbitmq-server failed"
+	apt_install rabbitmq-server
 fi
 PATH=$PATH:/usr/sbin:/usr/local/sbin
 
