@@ -30,7 +30,11 @@ import (
 // deliveries returned to the head of their queue, marked redelivered with
 // their delivery count raised, when their channel or connection closes, and
 // dead-lettered with reason delivery_limit past the delivery limit; a
-// single active consumer with hand-over to the next consumer in line.
+// single active consumer with hand-over to the next consumer in line; and
+// RabbitMQ's dead-letter cycle detection, which drops a message whose
+// dead-lettering would bring it back to a queue it left with no rejection
+// on the way (notably: past the delivery limit, through Q.retry, back to Q;
+// see Dropped).
 // Messages are kept until acknowledged, in memory only: nothing survives
 // the process.
 //
@@ -44,6 +48,7 @@ type Memory struct {
 	conns     map[*memConn]struct{}
 	live      int             // messages in non-dead queues: ready, delayed or unacknowledged
 	idle      []chan struct{} // closed when live drops to 0
+	dropped   int             // dead-lettered messages no queue took
 }
 
 // MemoryOptions adjusts a Memory's topology for tests.
@@ -222,6 +227,14 @@ func (b *Memory) WaitIdle(ctx context.Context) error {
 	}
 }
 
+// Dropped returns the number of dead-lettered messages that no queue took:
+// those RabbitMQ would drop too (see Memory).
+func (b *Memory) Dropped() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.dropped
+}
+
 // Live returns the number of messages outside the dead queues: ready,
 // delayed or unacknowledged.
 func (b *Memory) Live() int {
@@ -309,24 +322,31 @@ func (b *Memory) requeue(q *memQueue, ms []*memMsg) {
 }
 
 // route delivers m (already published through exchange x) to every queue
-// bound to x with key, each getting its own copy; it returns the number of
-// queues.
-func (b *Memory) route(x *memExchange, key string, m Message) int {
-	qs := x.bindings[key]
-	for _, q := range qs {
+// bound to x with key for which skip (if not nil) is false, each getting
+// its own copy; it returns the number of queues.
+func (b *Memory) route(x *memExchange, key string, m Message, skip func(*memQueue) bool) int {
+	n := 0
+	for _, q := range x.bindings[key] {
+		if skip != nil && skip(q) {
+			continue
+		}
 		b.enqueue(q, &memMsg{m: cloneMessage(m), exchange: x.name, key: key})
+		n++
 	}
-	return len(qs)
+	return n
 }
 
 // deadLetter dead-letters m from q for reason: it records the death in the
 // x-death header as RabbitMQ does and routes the message through q's
-// dead-letter exchange with its routing key. Without a dead-letter exchange,
-// or with no queue bound to the key there, the message is dropped, as on
-// RabbitMQ. The caller removes m from q and uncounts it.
+// dead-letter exchange with its routing key. As on RabbitMQ, the message is
+// dropped without a dead-letter exchange, with no queue bound to the key
+// there, and for every queue that would close a dead-letter cycle without a
+// rejection in it (see isDeadLetterCycle). The caller removes m from q and
+// uncounts it.
 func (b *Memory) deadLetter(q *memQueue, m *memMsg, reason string) {
 	x := b.exchanges[q.dlx]
 	if x == nil {
+		b.dropped++
 		return
 	}
 	msg := m.m
@@ -340,7 +360,35 @@ func (b *Memory) deadLetter(q *memQueue, m *memMsg, reason string) {
 			msg.Headers[k] = v
 		}
 	}
-	b.route(x, m.key, msg)
+	deaths := msg.Headers["x-death"].([]any)
+	var skip func(*memQueue) bool
+	if reason != "rejected" {
+		skip = func(target *memQueue) bool { return isDeadLetterCycle(target.name, deaths) }
+	}
+	if b.route(x, m.key, msg, skip) == 0 {
+		b.dropped++
+	}
+}
+
+// isDeadLetterCycle reports whether dead-lettering a message with the
+// x-death list deaths (most recent first, the current death included) to
+// queue closes a cycle with no rejection in it: RabbitMQ drops the message
+// for that queue (rabbit_dead_letter:detect_cycles). A death with reason
+// rejected anywhere from the front to queue's latest entry breaks the
+// cycle. So on RabbitMQ a message dead-lettered from Q for delivery_limit
+// reaches Q.retry but is dropped when it expires there, whereas a rejected
+// one comes back to Q.
+func isDeadLetterCycle(queue string, deaths []any) bool {
+	for _, e := range deaths {
+		t, _ := e.(amqp.Table)
+		if t["reason"] == "rejected" {
+			return false
+		}
+		if t["queue"] == queue {
+			return true
+		}
+	}
+	return false
 }
 
 // addDeath returns the x-death list with the death recorded: the entry for
@@ -765,7 +813,7 @@ func (c *memChannel) Publish(ctx context.Context, exchange, key string, m Messag
 		return nil, c.fail(fmt.Errorf("publish to %s with key %s: exchange %q: %w (NOT_FOUND; channel closed)", exchange, key, exchange, ErrNotFound))
 	}
 	conf := &memConfirmation{c: c}
-	if c.b.route(x, key, m) == 0 {
+	if c.b.route(x, key, m, nil) == 0 {
 		conf.err = fmt.Errorf("publish to %s with key %s: %w: 312 NO_ROUTE (no queue is bound to that key: run \"dge apply\")",
 			exchange, key, ErrReturned)
 	}
