@@ -65,6 +65,8 @@ func run(ctx context.Context, g Graph, args []string, getenv func(string) string
 		return 0
 	case "all":
 		err = c.cmdAll(ctx, rest)
+	case "local":
+		err = c.cmdLocal(ctx, rest)
 	case "publish":
 		err = c.cmdPublish(ctx, rest)
 	case "consume":
@@ -159,6 +161,8 @@ func (c *cli) usage(w io.Writer) {
 	fmt.Fprintf(w, "\nOther commands:\n")
 	tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintf(tw, "  all [-nodes a,b]\truns several nodes (default: all) in one process, on one connection\n")
+	fmt.Fprintf(tw, "  local [-timeout D] [-start NAME]\truns the whole graph in this process on an in-memory broker (no RabbitMQ):\n")
+	fmt.Fprintf(tw, "  \tinputs are stdin JSON lines, results print as JSON lines\n")
 	fmt.Fprintf(tw, "  publish <start> [JSON...]\tpublishes each argument (or each stdin line) as a new run; prints run IDs\n")
 	fmt.Fprintf(tw, "  consume <terminate> [-n N] [-timeout D]\tprints results as JSON lines and acks them\n")
 	fmt.Fprintf(tw, "  topology\tprints the exchanges, queues and bindings the program expects\n")

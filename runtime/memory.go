@@ -49,6 +49,7 @@ type Memory struct {
 	live      int             // messages in non-dead queues: ready, delayed or unacknowledged
 	idle      []chan struct{} // closed when live drops to 0
 	dropped   int             // dead-lettered messages no queue took
+	parked    chan struct{}   // closed and replaced when a dead queue receives a message
 }
 
 // MemoryOptions adjusts a Memory's topology for tests.
@@ -97,6 +98,7 @@ func NewMemory(g Graph, opts MemoryOptions) *Memory {
 		exchanges: map[string]*memExchange{},
 		queues:    map[string]*memQueue{},
 		conns:     map[*memConn]struct{}{},
+		parked:    make(chan struct{}),
 	}
 	for _, x := range []string{g.WorkExchange, g.RetryExchange, g.PollExchange} {
 		if x != "" {
@@ -235,6 +237,37 @@ func (b *Memory) Dropped() int {
 	return b.dropped
 }
 
+// parkedSignal returns a channel closed when a dead queue next receives a
+// message.
+func (b *Memory) parkedSignal() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.parked
+}
+
+// Pending returns, per queue, the messages in it (ready, delayed or
+// unacknowledged), leaving out dead queues and empty ones.
+func (b *Memory) Pending() map[string]int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := map[string]int{}
+	for _, q := range b.queues {
+		if !q.dead && len(q.ready) > 0 {
+			out[q.name] += len(q.ready)
+		}
+	}
+	for c := range b.conns {
+		for ch := range c.chans {
+			for _, u := range ch.unacked {
+				if !u.q.dead {
+					out[u.q.name]++
+				}
+			}
+		}
+	}
+	return out
+}
+
 // Live returns the number of messages outside the dead queues: ready,
 // delayed or unacknowledged.
 func (b *Memory) Live() int {
@@ -305,6 +338,10 @@ func (b *Memory) enqueue(q *memQueue, m *memMsg) {
 	}
 	q.ready = append(q.ready, m)
 	b.addLive(q, 1)
+	if q.dead {
+		close(b.parked)
+		b.parked = make(chan struct{})
+	}
 	if len(q.ready) == 1 {
 		b.schedule(q)
 	}
