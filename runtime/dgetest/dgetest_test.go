@@ -70,8 +70,11 @@ type fakeT struct {
 
 type stop struct{}
 
-func (f *fakeT) Helper()                           {}
-func (f *fakeT) Fatalf(format string, args ...any) { f.fatal = fmt.Sprintf(format, args...); panic(stop{}) }
+func (f *fakeT) Helper() {}
+func (f *fakeT) Fatalf(format string, args ...any) {
+	f.fatal = fmt.Sprintf(format, args...)
+	panic(stop{})
+}
 
 // fatal runs fn with a fakeT and returns its Fatalf message.
 func fatal(t *testing.T, fn func(ft *fakeT)) string {

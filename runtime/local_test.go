@@ -1,0 +1,120 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// execLocal runs the local subcommand in-process.
+func execLocal(t *testing.T, g Graph, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb syncBuffer
+	env := func(string) string { return "" }
+	code = run(t.Context(), g, append([]string{"local"}, args...), env, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestLocalPrintsEveryResult(t *testing.T) {
+	g := joinGraph("local", time.Minute)
+	code, out, errs := execLocal(t, g, "{\"value\": 1}\n\n{\"value\":2}\n{\"value\":3}\n")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	slices.Sort(lines)
+	// (n+1)*100000 + n*10, compact JSON.
+	want := []string{`{"value":200010}`, `{"value":300020}`, `{"value":400030}`}
+	if !slices.Equal(lines, want) {
+		t.Errorf("stdout lines %q, want %q", lines, want)
+	}
+	if !strings.Contains(errs, "local local: 3 runs, 3 results, 0 parked") {
+		t.Errorf("stderr %q, want the summary", errs)
+	}
+}
+
+func TestLocalReportsParkedAndExitsZero(t *testing.T) {
+	g := chainGraph("localpark", func(_ context.Context, n num) (num, error) {
+		if n.Value < 0 {
+			return num{}, Permanent(fmt.Errorf("negative value %d", n.Value))
+		}
+		return num{2 * n.Value}, nil
+	})
+	code, out, errs := execLocal(t, g, `{"value": 4}`+"\n"+`{"value": -1}`+"\n")
+	if code != 0 || out != "{\"value\":8}\n" {
+		t.Errorf("exit %d, stdout %q; want 0 and the one result", code, out)
+	}
+	for _, want := range []string{
+		"parked: process.double (queue input.dead) run ", ", reason permanent, attempt 1: negative value -1; body {\"value\":-1}\n",
+		"2 runs, 1 results, 1 parked",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr %q, want it to contain %q", errs, want)
+		}
+	}
+}
+
+func TestLocalTimeout(t *testing.T) {
+	// Every attempt fails and waits an hour in input.retry.
+	e := testEdge("input")
+	e.Retry = time.Hour
+	g := testGraph("localtimeout",
+		Start[num]("start", "input"),
+		Process[num, num]("double", e, func(context.Context, num) (num, error) { return num{}, errors.New("down") }, "result"),
+		Terminate[num]("result", testEdge("result")),
+	)
+	code, out, errs := execLocal(t, g, `{"value": 1}`, "-timeout", "200ms")
+	if code != 1 || out != "" || !strings.Contains(errs, "-timeout 200ms passed before every run finished; messages still in flight by queue: input.retry: 1") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1 and the queue still busy", code, out, errs)
+	}
+}
+
+func TestLocalEnvelopeAndStart(t *testing.T) {
+	g := testGraph("twostarts",
+		Start[num]("a", "input"),
+		Start[num]("b", "input"),
+		Process[num, num]("double", testEdge("input"), double, "result"),
+		Terminate[num]("result", testEdge("result")),
+	)
+	code, _, errs := execLocal(t, g, `{"value": 1}`)
+	if code != 2 || !strings.Contains(errs, "the graph has 2 start nodes (a, b): choose one with -start") {
+		t.Errorf("exit %d, stderr %q; want 2 and a request for -start", code, errs)
+	}
+	code, out, errs := execLocal(t, g, `{"value": 5}`, "-start", "b", "-envelope")
+	var env struct {
+		Node   string          `json:"node"`
+		RunID  string          `json:"run_id"`
+		Result json.RawMessage `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(out), &env); code != 0 || err != nil || env.Node != "terminate.result" || len(env.RunID) != 32 || string(env.Result) != `{"value":10}` {
+		t.Errorf("exit %d, stdout %q (%v), stderr %q; want an envelope with the result", code, out, err, errs)
+	}
+}
+
+func TestLocalRefusesBadInput(t *testing.T) {
+	g := chainGraph("localbad", double)
+	tests := []struct {
+		stdin string
+		args  []string
+		code  int
+		want  string
+	}{
+		{"{\"value\": 1}\n{\"value\": x}\n", nil, 1, "stdin line 2 is not a valid start.start message"},
+		{`{"valeu": 1}`, nil, 1, `unknown field "valeu"`},
+		{"\n", nil, 2, "local: no input"},
+		{`{"value": 1}`, []string{"extra"}, 2, `unexpected argument "extra"`},
+		{`{"value": 1}`, []string{"-start", "double"}, 2, `-start "double" is not a start node`},
+		{`{"value": 1}`, []string{"-timeout", "-1s"}, 2, "-timeout must not be negative"},
+	}
+	for _, tt := range tests {
+		code, out, errs := execLocal(t, g, tt.stdin, tt.args...)
+		if code != tt.code || out != "" || !strings.Contains(errs, tt.want) {
+			t.Errorf("local %v < %q: exit %d, stdout %q, stderr %q; want %d and %q", tt.args, tt.stdin, code, out, errs, tt.code, tt.want)
+		}
+	}
+}
