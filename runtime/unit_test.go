@@ -159,7 +159,7 @@ func TestMainUsageAndBadCommands(t *testing.T) {
 		t.Errorf("terminate as a command: exit %d, stderr %q", code, errb.String())
 	}
 	out.Reset()
-	if code := run(context.Background(), g, []string{"help"}, env, strings.NewReader(""), &out, &errb); code != 0 || !strings.Contains(out.String(), "double") || strings.Contains(out.String(), "local") {
+	if code := run(context.Background(), g, []string{"help"}, env, strings.NewReader(""), &out, &errb); code != 0 || !strings.Contains(out.String(), "double") || !strings.Contains(out.String(), "local [-timeout D]") {
 		t.Errorf("help: exit %d, stdout %q", code, out.String())
 	}
 	errb.Reset()

@@ -105,4 +105,16 @@ step "Stop the nodes cleanly (SIGTERM: finish in-flight work, ack, close)"
 stop_nodes
 echo "stopped"
 
+step "Run the whole graph in one process without RabbitMQ: the in-memory broker (local)"
+printf '%s\n' "\$ echo '{\"value\":3}' | bin/arith local"
+got=$(echo '{"value":3}' | bin/arith local)
+echo "$got"
+if [ "$got" != '{"value":54}' ]; then
+	echo "unexpected local result: got $got, want {\"value\":54}" >&2
+	exit 1
+fi
+
+step "Run the example's own whole-graph tests (dgetest, in-memory broker)"
+run go test -count=1 ./examples/arith/cmd/arith
+
 printf '\nDemo finished.\n'
