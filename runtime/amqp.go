@@ -176,7 +176,11 @@ func (c *amqpChannel) Consume(ctx context.Context, queue string, prefetch int) (
 		return nil, fmt.Errorf("set prefetch %d on queue %q: %w", prefetch, queue, err)
 	}
 	c.consumer = "dge-" + queue + "-" + strconv.FormatUint(consumerSeq.Add(1), 10)
-	in, err := c.ch.ConsumeWithContext(ctx, queue, c.consumer, false, false, false, false, nil)
+	// The consumer is not tied to ctx: amqp091 would cancel it from a
+	// goroutine of its own when ctx ends, and that basic.cancel can race the
+	// channel's Close (two RPCs at once on one channel), leaving Close
+	// waiting forever. Callers stop consumers with Cancel or Close.
+	in, err := c.ch.ConsumeWithContext(context.WithoutCancel(ctx), queue, c.consumer, false, false, false, false, nil)
 	if err != nil {
 		return nil, fmt.Errorf("consume queue %q: %w", queue, err)
 	}

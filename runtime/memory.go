@@ -632,7 +632,6 @@ type memConsumer struct {
 	q        *memQueue
 	prefetch int
 	stopped  bool
-	unwatch  func() bool // stops watching the Consume context
 }
 
 func (c *memChannel) Done() <-chan struct{} { return c.done }
@@ -706,9 +705,6 @@ func (c *memChannel) Consume(ctx context.Context, queue string, prefetch int) (D
 	con := &memConsumer{ch: c, q: q, prefetch: prefetch}
 	c.consumer = con
 	q.consumers = append(q.consumers, con)
-	// Like amqp091's ConsumeWithContext: the context's end cancels the
-	// consumer.
-	con.unwatch = context.AfterFunc(ctx, func() { _ = c.Cancel() })
 	return con, nil
 }
 
@@ -718,9 +714,6 @@ func (con *memConsumer) stopLocked() {
 		return
 	}
 	con.stopped = true
-	if con.unwatch != nil {
-		con.unwatch()
-	}
 	q := con.q
 	q.consumers = slices.DeleteFunc(q.consumers, func(x *memConsumer) bool { return x == con })
 	q.cond.Broadcast()

@@ -111,7 +111,7 @@ func TestMemoryCloseStopsEverything(t *testing.T) {
 	if _, err := ch.Publish(t.Context(), g.WorkExchange, "work", confMsg(9)); err == nil {
 		t.Error("Publish succeeded after Close")
 	}
-	// Every goroutine ends (timers stopped, the Consume context watcher gone).
+	// Every goroutine ends (timers stopped).
 	deadline := time.Now().Add(confDeadline)
 	for goruntime.NumGoroutine() > before {
 		if time.Now().After(deadline) {
