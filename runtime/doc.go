@@ -10,7 +10,7 @@
 // Process, FanOut, Aggregate, Poll and Terminate (their type parameters tie
 // each node to the user's handler at compile time), and a main that calls
 // Main. Main's subcommands: one per consuming node (kebab-case name), all,
-// publish, consume and topology; see Main and the program's -help.
+// local, publish, consume and topology; see Main and the program's -help.
 //
 // # Delivery
 //
@@ -139,6 +139,8 @@
 // # Transports
 //
 // Node code talks to the broker only through the Transport interface. AMQP
-// is the RabbitMQ implementation; an in-memory transport with the same
-// semantics can be plugged in without changing node code.
+// is the RabbitMQ implementation. Memory is an in-memory broker holding a
+// graph's topology with the same semantics (checked against RabbitMQ by one
+// conformance suite); Local runs a whole graph on it in one process, for the
+// local subcommand and the dgetest package.
 package runtime
