@@ -120,6 +120,9 @@ func (s *session) aggAdd(d Delivery) {
 	r.m.consumed.Add(1)
 	q := r.n.in.Queue
 	attempt := d.attempt(q)
+	if s.parkCrashLoop(d, attempt) {
+		return
+	}
 	if r.n.in.MaxAttempts > 0 && attempt > r.n.in.MaxAttempts {
 		reason := "max-attempts"
 		if d.lastDeathReason(q) == "delivery_limit" {

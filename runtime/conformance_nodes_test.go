@@ -183,6 +183,34 @@ func testNodes(t *testing.T, setup transportSetup) {
 		}
 	})
 
+	t.Run("CrashLoopParks", func(t *testing.T) {
+		t.Parallel()
+		var calls atomic.Int64
+		g := chainGraph("crash", func(ctx context.Context, n num) (num, error) {
+			calls.Add(1)
+			return n, nil
+		})
+		limit := g.DeliveryLimit()
+		tr := setup(t, g)
+		c := dialClient(t, tr)
+		c.publish(c.channel(), g.WorkExchange, "input", Message{Body: []byte(`{"value":1}`), MessageID: "m1", RunID: "r1", Source: "start.start", Attempt: 1})
+		// Consumers that die holding it, as a crashing handler's process
+		// would, until one redelivery is left before the delivery-limit.
+		for i := 0; i < crashThreshold(limit); i++ {
+			ch, ds := c.consume("input", 1)
+			next(t, ds)
+			ch.Close()
+		}
+		runNodes(t, tr, &g)
+		d := c.collect("input.dead", 1)[0]
+		if d.MessageID != "m1" || d.Headers[HeaderReason] != "delivery-limit" {
+			t.Errorf("parked %s with reason %v, want m1 with delivery-limit", d.MessageID, d.Headers[HeaderReason])
+		}
+		if n := calls.Load(); n != 0 {
+			t.Errorf("handler called %d times, want 0: a crash-looping message is parked before its handler runs again", n)
+		}
+	})
+
 	t.Run("AggregateJoin", func(t *testing.T) {
 		t.Parallel()
 		g := joinGraph("join", time.Minute)

@@ -61,11 +61,15 @@
 // Redeliveries after a consumer dies (quorum queues' x-delivery-count) are
 // not attempts: an instance that crashes holding a full prefetch window must
 // not push those messages towards Q.dead. A message that itself crashes its
-// consumer again and again is stopped by the quorum work queue's
-// delivery-limit (set by dge apply to the graph's largest max_attempts): the
-// broker dead-letters it with reason delivery_limit, which counts as an
-// attempt, so such a loop ends in Q.dead after at most
-// max_attempts × (delivery-limit + 1) deliveries. Classic queues have no
+// consumer again and again is still bounded: dge apply sets the quorum work
+// queues' delivery-limit to the graph's largest max_attempts
+// (Graph.DeliveryLimit), and the runtime parks a delivery with reason
+// delivery-limit, without calling the handler, once its delivery count is one
+// short of that limit. It must not leave this to the broker: a message
+// RabbitMQ dead-letters for delivery_limit goes to Q.retry and, when it
+// expires there, is dropped by the broker's dead-letter cycle detection (the
+// cycle Q → Q.retry → Q holds no rejection), so it would vanish instead of
+// reaching Q.dead. Classic queues report no delivery count and have no
 // delivery limit: a message that crashes its consumer every time loops there
 // until an operator removes it. A graceful stop (SIGTERM) still handles the
 // deliveries already prefetched before it closes, within -shutdown-timeout.

@@ -35,6 +35,33 @@ type Edge struct {
 	Concurrency int           // handler calls in flight per consumer
 }
 
+// DeliveryLimit returns the delivery-limit dge apply writes into the policy
+// of the graph's quorum work queues: the largest MaxAttempts of its edges
+// (0 when there are none). The broker dead-letters a message delivered more
+// often than that without being settled.
+func (g Graph) DeliveryLimit() int {
+	limit := 0
+	for _, n := range g.Nodes {
+		if n.kind != KindStart {
+			limit = max(limit, n.in.MaxAttempts)
+		}
+	}
+	return limit
+}
+
+// crashThreshold returns the redelivery count at which the runtime parks a
+// message itself, one delivery before the broker's delivery-limit: a
+// message dead-lettered for delivery_limit would reach Q.retry and then be
+// dropped by RabbitMQ's dead-letter cycle detection when it expires there
+// (its cycle holds no rejection), so it must never get that far. The one
+// delivery to spare covers a crash while the park itself is in progress.
+func crashThreshold(limit int) int {
+	if limit <= 0 {
+		return 0
+	}
+	return max(limit-1, 1)
+}
+
 // Kind is the kind of a node, the HCL block type that declares it.
 type Kind string
 

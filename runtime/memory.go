@@ -105,12 +105,7 @@ func NewMemory(g Graph, opts MemoryOptions) *Memory {
 			b.exchanges[x] = &memExchange{name: x, bindings: map[string][]*memQueue{}}
 		}
 	}
-	limit := 0
-	for _, n := range g.Nodes {
-		if n.kind != KindStart {
-			limit = max(limit, n.in.MaxAttempts)
-		}
-	}
+	limit := g.DeliveryLimit()
 	for _, n := range g.Nodes {
 		if n.kind == KindStart {
 			continue

@@ -36,6 +36,9 @@ type nodeRun struct {
 	m           *nodeMetrics
 	log         *slog.Logger
 	joined      *recentRuns // aggregate: runs whose output was confirmed
+	// deliveryLimit is the quorum work queues' delivery-limit (see
+	// Graph.DeliveryLimit).
+	deliveryLimit int
 }
 
 func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
@@ -62,6 +65,8 @@ func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
 		m:           e.metrics.node(n.Addr(), n.in.Queue),
 		log:         e.log.With("node", n.Addr(), "queue", n.in.Queue),
 		joined:      newRecentRuns(recentRunsSize),
+
+		deliveryLimit: e.g.DeliveryLimit(),
 	}
 }
 
@@ -335,6 +340,9 @@ func (s *session) handle(d Delivery) {
 	defer r.m.inFlight.Add(-1)
 	q := r.n.in.Queue
 	attempt := d.attempt(q)
+	if s.parkCrashLoop(d, attempt) {
+		return
+	}
 	if attempt > r.n.in.MaxAttempts && r.n.in.MaxAttempts > 0 {
 		reason := "max-attempts"
 		if d.lastDeathReason(q) == "delivery_limit" {
@@ -458,6 +466,24 @@ func (s *session) fail(d Delivery, attempt int, err error) {
 // acks d once the copy is confirmed; then calls the graph's OnFailure. If
 // the copy is not confirmed, d is rejected (and comes back after the retry
 // delay) so nothing is lost.
+// parkCrashLoop parks a delivery the broker has handed out so often without
+// it being settled (each time a consumer died or lost its channel holding
+// it) that it is one redelivery short of the queue's delivery-limit, and
+// reports whether it did. See crashThreshold for why the runtime must not
+// leave this to the broker. Classic queues report no delivery count, so
+// this never fires there.
+func (s *session) parkCrashLoop(d Delivery, attempt int) bool {
+	limit := s.r.deliveryLimit
+	t := crashThreshold(limit)
+	if t == 0 || d.DeliveryCount < t {
+		return false
+	}
+	s.park(d, attempt, "delivery-limit", fmt.Sprintf(
+		"delivered %d times without being settled (its consumer crashed or lost its channel each time); parked before the queue's delivery-limit of %d makes the broker dead-letter it",
+		d.DeliveryCount+1, limit))
+	return true
+}
+
 func (s *session) park(d Delivery, attempt int, reason, errText string) {
 	r := s.r
 	q := r.n.in.Queue
