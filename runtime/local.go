@@ -449,7 +449,7 @@ func (c *cli) cmdLocal(ctx context.Context, args []string) error {
 		fmt.Fprintf(c.stderr, "parked: %s (queue %s.dead) run %s, reason %s, attempt %d: %s; body %s\n",
 			f.Node, f.Queue, f.RunID, f.Reason, f.Attempt, f.Error, strings.TrimSpace(string(f.Body)))
 	}
-	fmt.Fprintf(c.stderr, "%s local: %d runs, %d results, %d parked\n", c.prog, len(inputs), results, len(parked))
+	fmt.Fprintf(c.stderr, "%s local: %s, %s, %d parked\n", c.prog, plural(len(inputs), "run"), plural(results, "result"), len(parked))
 	if dropped := l.mem.Dropped(); dropped > 0 {
 		fmt.Fprintf(c.stderr, "%s local: %d messages dropped by dead-letter cycle detection (a crash loop past the delivery limit)\n", c.prog, dropped)
 	}
@@ -511,4 +511,12 @@ func (c *cli) localLogger() (*slog.Logger, error) {
 		return slog.New(slog.DiscardHandler), nil
 	}
 	return c.logger()
+}
+
+// plural formats n with noun, adding an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

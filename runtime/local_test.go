@@ -51,7 +51,7 @@ func TestLocalReportsParkedAndExitsZero(t *testing.T) {
 	}
 	for _, want := range []string{
 		"parked: process.double (queue input.dead) run ", ", reason permanent, attempt 1: negative value -1; body {\"value\":-1}\n",
-		"2 runs, 1 results, 1 parked",
+		"2 runs, 1 result, 1 parked",
 	} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("stderr %q, want it to contain %q", errs, want)
