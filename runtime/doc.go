@@ -116,7 +116,9 @@
 // rotation keeps cycling through the queue, so a backlog of many incomplete
 // groups costs one re-publish per rotated part and pass; the handler runs
 // one group at a time (an aggregate's concurrency is 1); a duplicate that
-// arrives after its group's output was published starts a new group that
+// arrives after its group's output was confirmed is acked as a duplicate
+// when the active instance joined that run among its last 65,536 runs, and
+// otherwise (after a fail-over, or much later) starts a new group that
 // cannot complete and is parked as incomplete-group after the timeout; the
 // timeout must stay well below the broker's consumer timeout.
 //
