@@ -38,6 +38,7 @@ type acker struct {
 
 	next    uint64 // lowest delivery tag not yet settled
 	decided map[uint64]decision
+	oks     []func() // flush's scratch space, reused
 }
 
 func newAcker(s *session) *acker {
@@ -124,7 +125,7 @@ func (a *acker) settle(it ackItem) {
 // flush acknowledges the longest run of decided tags from next.
 func (a *acker) flush() {
 	var last uint64
-	var oks []func()
+	oks := a.oks[:0]
 	for {
 		d, ok := a.decided[a.next]
 		if !ok {
@@ -142,6 +143,7 @@ func (a *acker) flush() {
 	if last == 0 {
 		return
 	}
+	defer func() { clear(oks); a.oks = oks[:0] }() // keep no callback alive
 	if err := a.s.ch.Ack(last, true); err != nil {
 		a.s.r.log.Warn("ack failed; the messages will be redelivered", "error", err.Error())
 		return

@@ -281,6 +281,9 @@ func (c *amqpChannel) takeReturn(id returnKey) (amqp.Return, bool) {
 		}
 		break
 	}
+	if len(c.returned) == 0 {
+		return amqp.Return{}, false // the usual case: nothing was returned
+	}
 	rs := c.returned[id]
 	if len(rs) == 0 {
 		return amqp.Return{}, false
@@ -294,7 +297,7 @@ func (c *amqpChannel) takeReturn(id returnKey) (amqp.Return, bool) {
 }
 
 func toAMQP(m Message) amqp.Publishing {
-	h := amqp.Table{}
+	h := make(amqp.Table, len(m.Headers)+3)
 	for k, v := range m.Headers {
 		h[k] = v
 	}
@@ -323,7 +326,6 @@ func fromAMQP(d amqp.Delivery) Delivery {
 			MessageID: d.MessageId,
 			RunID:     d.CorrelationId,
 			Timestamp: d.Timestamp,
-			Headers:   map[string]any{},
 		},
 		Tag:         d.DeliveryTag,
 		Redelivered: d.Redelivered,
@@ -342,12 +344,21 @@ func fromAMQP(d amqp.Delivery) Delivery {
 			out.DeliveryCount = toInt(v)
 		case "x-death":
 			out.Deaths = parseDeaths(v)
-			out.Headers[k] = v
+			out.setHeader(k, v, len(d.Headers))
 		default:
-			out.Headers[k] = v
+			out.setHeader(k, v, len(d.Headers))
 		}
 	}
 	return out
+}
+
+// setHeader sets a header of d, making the map (sized for n) on first use:
+// most deliveries carry no header but the runtime's own, which are fields.
+func (d *Delivery) setHeader(k string, v any, n int) {
+	if d.Headers == nil {
+		d.Headers = make(map[string]any, n)
+	}
+	d.Headers[k] = v
 }
 
 func parseDeaths(v any) []Death {

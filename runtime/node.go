@@ -31,6 +31,7 @@ type engine struct {
 type nodeRun struct {
 	e           *engine
 	n           Node
+	addr        string // n.Addr(), computed once: it is needed for every message
 	prefetch    int
 	concurrency int
 	m           *nodeMetrics
@@ -60,6 +61,7 @@ func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
 	return &nodeRun{
 		e:           e,
 		n:           n,
+		addr:        n.Addr(),
 		prefetch:    prefetch,
 		concurrency: concurrency,
 		m:           e.metrics.node(n.Addr(), n.in.Queue),
@@ -356,7 +358,7 @@ func (s *session) handle(d Delivery) {
 		s.park(d, attempt, "decode", fmt.Sprintf("decode %s: %v", r.n.in.Message, err))
 		return
 	}
-	var bodies [][]byte
+	var body []byte // every output's body
 	switch r.n.kind {
 	case KindProcess:
 		out, err := s.call(func(ctx context.Context) (any, error) { return r.n.process(ctx, in) })
@@ -364,16 +366,13 @@ func (s *session) handle(d Delivery) {
 			s.fail(d, attempt, err)
 			return
 		}
-		body, err := json.Marshal(out)
+		body, err = json.Marshal(out)
 		if err != nil {
 			s.park(d, attempt, "permanent", fmt.Sprintf("encode output %T: %v", out, err))
 			return
 		}
-		bodies = [][]byte{body}
 	case KindFanOut:
-		for range r.n.to {
-			bodies = append(bodies, d.Body)
-		}
+		body = d.Body
 	case KindPoll:
 		s.handlePoll(d, attempt, in)
 		return
@@ -381,9 +380,13 @@ func (s *session) handle(d Delivery) {
 		s.park(d, attempt, "permanent", "node kind "+string(r.n.kind)+" does not consume")
 		return
 	}
-	outs := make([]out, len(r.n.to))
-	for i, to := range r.n.to {
-		outs[i] = out{exchange: r.e.g.WorkExchange, key: to, msg: s.output(d, to, attempt, bodies[i])}
+	var one [1]out
+	outs := one[:0]
+	if len(r.n.to) > 1 {
+		outs = make([]out, 0, len(r.n.to))
+	}
+	for _, to := range r.n.to {
+		outs = append(outs, out{exchange: r.e.g.WorkExchange, key: to, msg: s.output(d, to, attempt, body)})
 	}
 	s.publishThenAck(d, outs)
 }
@@ -392,9 +395,9 @@ func (s *session) handle(d Delivery) {
 func (s *session) output(d Delivery, to string, attempt int, body []byte) Message {
 	return Message{
 		Body:      body,
-		MessageID: deriveID(d.MessageID, d.Body, s.r.n.Addr(), to),
+		MessageID: deriveID(d.MessageID, d.Body, s.r.addr, to),
 		RunID:     d.RunID,
-		Source:    s.r.n.Addr(),
+		Source:    s.r.addr,
 		Attempt:   attempt,
 	}
 }
@@ -433,14 +436,16 @@ func (s *session) publishThenAck(d Delivery, outs []out) {
 		}
 		confs = append(confs, c)
 	}
-	n := len(outs)
+	// The callbacks capture what they need, not d: capturing d would move
+	// every delivery to the heap.
+	r, n, runID, messageID := s.r, int64(len(outs)), d.RunID, d.MessageID
 	s.acker.submit(ackItem{
 		tag:   d.Tag,
 		confs: confs,
-		ok:    func() { s.r.m.acked.Add(1); s.r.m.published.Add(int64(n)) },
+		ok:    func() { r.m.acked.Add(1); r.m.published.Add(n) },
 		failed: func(err error) {
-			s.r.m.retried.Add(1)
-			s.r.log.Warn("output not confirmed; retrying the input", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
+			r.m.retried.Add(1)
+			r.log.Warn("output not confirmed; retrying the input", "run_id", runID, "message_id", messageID, "error", err.Error())
 		},
 	})
 }
@@ -543,17 +548,19 @@ func (e *engine) onFailure(f Failure) {
 // deriveID returns the ID of the output a node publishes to queue for an
 // input: the same for every redelivery of the input.
 func deriveID(inputID string, body []byte, node, queue string) string {
-	h := sha256.New()
+	var buf [256]byte // on the stack for the usual short IDs and names
+	b := buf[:0]
 	if inputID != "" {
-		h.Write([]byte(inputID))
+		b = append(b, inputID...)
 	} else {
-		h.Write(body)
+		b = append(b, body...)
 	}
-	h.Write([]byte{0})
-	h.Write([]byte(node))
-	h.Write([]byte{0})
-	h.Write([]byte(queue))
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	b = append(b, 0)
+	b = append(b, node...)
+	b = append(b, 0)
+	b = append(b, queue...)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 // newRunID returns a new random run ID.
