@@ -25,6 +25,7 @@ const benchPrefetch = 256
 
 var (
 	hopRounds   = flag.Int("hop.rounds", 7, "BenchmarkHop: rounds; each runs every contender once, in a fresh vhost")
+	hopOnly     = flag.String("hop.only", "", "BenchmarkHop: run only this contender (relay-pipelined, runtime or relay-sync), e.g. to profile it")
 	hopSyncPart = flag.Int("hop.syncdiv", 10, "BenchmarkHop: relay-sync handles b.N/hop.syncdiv messages per round (it is slow)")
 )
 
@@ -64,6 +65,20 @@ func BenchmarkHop(b *testing.B) {
 	rounds := max(*hopRounds, 1)
 	if b.N == 1 {
 		rounds = 1 // the framework's probe run: check that it works, quickly
+	}
+	if *hopOnly != "" {
+		c := map[string]*hopContender{relay.name: relay, rt.name: rt, syncR.name: syncR}[*hopOnly]
+		if c == nil {
+			b.Fatalf("-hop.only %q: want relay-pipelined, runtime or relay-sync", *hopOnly)
+		}
+		c.n = max(b.N/c.div, 1)
+		for i := range rounds {
+			c.rate = append(c.rate, benchTurn(b, c, i))
+		}
+		m := median(c.rate)
+		b.ReportMetric(1e9/m, "ns/op")
+		b.ReportMetric(m, c.name+"-msgs/s")
+		return
 	}
 	var ratios []float64
 	for i := range rounds {
