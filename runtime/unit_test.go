@@ -81,9 +81,8 @@ func TestDeriveIDIsStablePerInputNodeAndQueue(t *testing.T) {
 // fakeChannel records acks and rejects; confirmations resolve as told.
 type fakeChannel struct {
 	Channel
-	mu   sync.Mutex
-	log  []string
-	done chan struct{}
+	mu  sync.Mutex
+	log []string
 }
 
 func (f *fakeChannel) Ack(tag uint64, multiple bool) error {
