@@ -174,6 +174,12 @@ func TestManagementErrorsSayWhatToDoWithoutThePassword(t *testing.T) {
 	if strings.Contains(out+errs, password) {
 		t.Errorf("missing-vhost output holds the password: %s", errs)
 	}
+	// An administrator exports definitions, which answer 400
+	// vhost_not_found rather than 404: the same advice.
+	code, _, errs = runIn(t, []string{"DGE_MANAGEMENT_URL=" + vh.ManagementURL}, "plan", missing)
+	if code != 1 || !strings.Contains(errs, "vhost_not_found") || !strings.Contains(errs, "rabbitmqctl add_vhost") {
+		t.Errorf("plan for a missing vhost as an administrator: exit %d, stderr %q", code, errs)
+	}
 
 	// Wrong password.
 	wrong := password + "-wrong"

@@ -54,7 +54,7 @@ func (c *Client) ReadLive(ctx context.Context, vhost string) (*Live, error) {
 		err = c.readListings(ctx, vhost, &l)
 	}
 	if err != nil {
-		if IsNotFound(err) {
+		if isVhostMissing(err) {
 			err.(*Error).Hint = fmt.Sprintf("vhost %q does not exist on %s: create it with rabbitmqctl add_vhost %s, or set vhost in the broker block", vhost, c.cfg.Endpoint, shellQuote(vhost))
 		}
 		return nil, err
@@ -65,6 +65,17 @@ func (c *Client) ReadLive(ctx context.Context, vhost string) (*Live, error) {
 		return nil, err
 	}
 	return &l, nil
+}
+
+// isVhostMissing reports whether err says the vhost does not exist: a 404
+// from a listing, or the 400 vhost_not_found that exporting definitions
+// answers (RabbitMQ 3.10).
+func isVhostMissing(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Status == http.StatusNotFound || (e.Status == http.StatusBadRequest && strings.Contains(e.Reason, "vhost_not_found"))
 }
 
 // readListings fills l.Definitions from the exchange, binding and policy
