@@ -41,6 +41,10 @@ func (a AMQP) Dial(ctx context.Context, name string) (Conn, error) {
 	}
 	c, err := amqp.DialConfig(a.URL, cfg)
 	if err != nil {
+		var ae *amqp.Error
+		if errors.As(err, &ae) && (ae.Code == amqp.AccessRefused || ae.Code == amqp.NotAllowed) {
+			return nil, fmt.Errorf("connect to %s: %w (%w: check the user, password and vhost in DGE_AMQP_URL)", redactURL(a.URL), err, ErrRefused)
+		}
 		return nil, fmt.Errorf("connect to %s: %w", redactURL(a.URL), err)
 	}
 	ac := &amqpConn{c: c, done: make(chan struct{})}

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // DefaultAMQPURL is the broker URL used when DGE_AMQP_URL is unset; the
@@ -205,9 +207,15 @@ func (c *cli) newEngine(name string) (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	u := c.amqpURL()
+	vhost := c.g.Vhost
+	if uri, err := amqp.ParseURI(u); err == nil {
+		vhost = uri.Vhost
+	}
 	return &engine{
 		g:               &c.g,
-		tr:              AMQP{URL: c.amqpURL()},
+		vhost:           vhost,
+		tr:              AMQP{URL: u},
 		log:             log,
 		metrics:         newMetrics(c.g.Name),
 		shutdownTimeout: 30 * time.Second,

@@ -23,6 +23,7 @@ type engine struct {
 	metrics         *metrics
 	shutdownTimeout time.Duration
 	connName        string
+	vhost           string // the vhost connected to, when it differs from g.Vhost
 
 	failures sync.WaitGroup // OnFailure calls in progress
 }
@@ -96,6 +97,8 @@ func (e *engine) run(ctx context.Context, runs []*nodeRun) error {
 					return errStartup{err}
 				}
 			}
+		} else if first && errors.Is(err, ErrRefused) {
+			return errStartup{err}
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -157,7 +160,11 @@ func (e *engine) verify(ctx context.Context, conn Conn, runs []*nodeRun) error {
 
 func (e *engine) notFound(err error, what, name string) error {
 	if errors.Is(err, ErrNotFound) {
-		return notFoundError{what: what, name: name, vhost: e.g.Vhost}
+		vhost := e.vhost
+		if vhost == "" {
+			vhost = e.g.Vhost
+		}
+		return notFoundError{what: what, name: name, vhost: vhost}
 	}
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -242,6 +243,40 @@ func TestUnroutableOutputIsNotSuccess(t *testing.T) {
 	}
 	if n := h.count("nowhere"); n != 0 {
 		t.Errorf("queue nowhere holds %d messages, want 0", n)
+	}
+}
+
+// TestRefusedConnectionFailsFast checks that wrong credentials or a missing
+// vhost end a node at once with one line, instead of retrying for ever, and
+// that the line names the vhost connected to and not the password.
+func TestRefusedConnectionFailsFast(t *testing.T) {
+	h := newBareHarness(t, chainGraph("refused", double))
+	u, err := url.Parse(h.vh.AMQPURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongPassword := *u
+	wrongPassword.User = url.UserPassword(u.User.Username(), "not-the-password")
+	noVhost := *u
+	noVhost.Path = "/" + h.vh.Name + "-missing"
+	for name, target := range map[string]string{"wrong password": wrongPassword.String(), "missing vhost": noVhost.String()} {
+		t.Run(name, func(t *testing.T) {
+			env := func(k string) string {
+				if k == "DGE_AMQP_URL" {
+					return target
+				}
+				return h.env(k)
+			}
+			var out, errb syncBuffer
+			code := run(t.Context(), h.g, []string{"double"}, env, strings.NewReader(""), &out, &errb)
+			errs := errb.String()
+			if code != 1 || !strings.Contains(errs, "refused by the broker") {
+				t.Errorf("exit %d, stderr %q; want 1 and a refusal", code, errs)
+			}
+			if strings.Contains(errs, "not-the-password") {
+				t.Errorf("stderr holds the password: %q", errs)
+			}
+		})
 	}
 }
 

@@ -98,6 +98,11 @@ type Confirmation interface {
 // object that does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrRefused is wrapped by a Dial error when the broker refused the
+// connection itself (wrong credentials, a vhost that does not exist or that
+// the user may not use): retrying cannot help.
+var ErrRefused = errors.New("refused by the broker")
+
 // ErrReturned is wrapped by a Confirmation's error for a message the broker
 // returned as unroutable: no queue is bound to its routing key.
 var ErrReturned = errors.New("returned unroutable")
