@@ -142,36 +142,11 @@ func (h *harness) backgroundCtl(args ...string) (cancel func(), wait func() int)
 	return cancel, wait
 }
 
-// closeConnections force-closes, through the management API, the
+// closeRuntimeConnections force-closes, through the management API, the
 // connections of the harness's runtime commands.
 func (h *harness) closeRuntimeConnections() {
 	h.t.Helper()
-	name := h.t.Name() + " runtime"
-	deadline := time.Now().Add(time.Minute)
-	for {
-		conns, err := h.vh.Client.ListConnections()
-		if err != nil {
-			h.t.Fatalf("list connections: %v", err)
-		}
-		closed := 0
-		for _, c := range conns {
-			if c.Vhost == h.vh.Name && c.ClientProperties["connection_name"] == name {
-				res, err := h.vh.Client.CloseConnection(c.Name)
-				if err != nil {
-					h.t.Fatalf("close connection %s: %v", c.Name, err)
-				}
-				res.Body.Close()
-				closed++
-			}
-		}
-		if closed > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("no connection named %q found to close", name)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	h.vh.CloseConnections(h.t, h.t.Name()+" runtime")
 }
 
 // publishNums publishes values through the publish command and returns the

@@ -155,6 +155,39 @@ func (v Vhost) Dial(t testing.TB) *amqp.Connection {
 	return conn
 }
 
+// CloseConnections force-closes, through the management API, every
+// connection to the vhost named name (the AMQP connection_name property), as
+// an operator or a network failure would. It waits up to a minute for such a
+// connection to appear, and fails the test if none does.
+func (v Vhost) CloseConnections(t testing.TB, name string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		conns, err := v.Client.ListConnections()
+		if err != nil {
+			t.Fatalf("brokertest: list connections: %v", redactErr(err, v.ManagementURL))
+		}
+		closed := 0
+		for _, c := range conns {
+			if c.Vhost == v.Name && c.ClientProperties["connection_name"] == name {
+				res, err := v.Client.CloseConnection(c.Name)
+				if err != nil {
+					t.Fatalf("brokertest: close connection %s: %v", c.Name, redactErr(err, v.ManagementURL))
+				}
+				closeBody(res)
+				closed++
+			}
+		}
+		if closed > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("brokertest: no connection named %q in vhost %s to close", name, v.Name)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // Exists reports whether the vhost still exists on the broker.
 func (v Vhost) Exists() (bool, error) {
 	return vhostExists(v.Client, v.Name)

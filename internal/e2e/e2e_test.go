@@ -275,32 +275,7 @@ func (r *results) next(t *testing.T) string {
 // connection of the named process.
 func (e *env) closeConnections(name string) {
 	e.t.Helper()
-	want := e.t.Name() + " " + name
-	deadline := time.Now().Add(time.Minute)
-	for {
-		conns, err := e.vh.Client.ListConnections()
-		if err != nil {
-			e.t.Fatalf("list connections: %v", err)
-		}
-		closed := 0
-		for _, c := range conns {
-			if c.Vhost == e.vh.Name && c.ClientProperties["connection_name"] == want {
-				res, err := e.vh.Client.CloseConnection(c.Name)
-				if err != nil {
-					e.t.Fatalf("close connection %s: %v", c.Name, err)
-				}
-				res.Body.Close()
-				closed++
-			}
-		}
-		if closed > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("no connection named %q to close", want)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	e.vh.CloseConnections(e.t, e.t.Name()+" "+name)
 }
 
 // queueCount returns the ready messages of a queue (exact, by a passive
