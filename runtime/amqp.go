@@ -157,6 +157,14 @@ type amqpChannel struct {
 	consumer string
 	done     chan struct{}
 
+	// rpc keeps channel RPCs (basic.cancel, channel.close) from running
+	// while a publish is being written: amqp091 writes a publish's method,
+	// header and body frames under the channel's lock, but sends RPCs
+	// without it, so a basic.cancel could land between a publish's frames
+	// and the broker would close the connection with 505 UNEXPECTED_FRAME.
+	// Publishes take it shared, RPCs exclusively.
+	rpc sync.RWMutex
+
 	mu       sync.Mutex
 	returns  <-chan amqp.Return
 	returned map[returnKey][]amqp.Return
@@ -170,6 +178,8 @@ func (c *amqpChannel) Close() error {
 	if c.ch.IsClosed() {
 		return nil
 	}
+	c.rpc.Lock()
+	defer c.rpc.Unlock()
 	return c.ch.Close()
 }
 
@@ -208,7 +218,10 @@ func (c *amqpChannel) Cancel() error {
 	if c.consumer == "" {
 		return nil
 	}
-	if err := c.ch.Cancel(c.consumer, false); err != nil {
+	c.rpc.Lock()
+	err := c.ch.Cancel(c.consumer, false)
+	c.rpc.Unlock()
+	if err != nil {
 		return fmt.Errorf("cancel consumer %s: %w", c.consumer, err)
 	}
 	return nil
@@ -227,7 +240,9 @@ func (c *amqpChannel) Publish(ctx context.Context, exchange, key string, m Messa
 		return nil, fmt.Errorf("publish to %s with key %s: %w", exchange, key, amqp.ErrClosed)
 	}
 	p := toAMQP(m)
+	c.rpc.RLock()
 	dc, err := c.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false, p)
+	c.rpc.RUnlock()
 	if err != nil {
 		<-c.window
 		return nil, fmt.Errorf("publish to %s with key %s: %w", exchange, key, err)
