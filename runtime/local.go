@@ -476,9 +476,23 @@ func (c *cli) cmdLocal(ctx context.Context, args []string) error {
 	return nil
 }
 
-// readInputs reads the start node's inputs from stdin, one JSON message per
-// line (blank lines skipped), and checks every one before anything runs.
+// readInputs reads the start node's inputs for local from stdin and checks
+// every one before anything runs.
 func (c *cli) readInputs(n Node) ([][]byte, error) {
+	bodies, err := c.readStdinMessages("local", n, "nothing was run")
+	if err != nil {
+		return nil, err
+	}
+	if len(bodies) == 0 {
+		return nil, usageError{fmt.Sprintf(`local: no input: give %s messages as JSON lines on stdin, e.g. echo '{...}' | %s local`, n.Addr(), c.prog)}
+	}
+	return bodies, nil
+}
+
+// readStdinMessages reads one JSON message per stdin line (blank lines
+// skipped) and checks each against the start node n's message type. cmd and
+// consequence name the command and what a bad line prevents, for errors.
+func (c *cli) readStdinMessages(cmd string, n Node, consequence string) ([][]byte, error) {
 	var bodies [][]byte
 	sc := bufio.NewScanner(c.stdin)
 	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
@@ -491,15 +505,12 @@ func (c *cli) readInputs(n Node) ([][]byte, error) {
 		}
 		b, err := n.validate(s)
 		if err != nil {
-			return nil, fmt.Errorf("local: stdin line %d is not a valid %s message: %v (nothing was run)", line, n.Addr(), err)
+			return nil, fmt.Errorf("%s: stdin line %d is not a valid %s message: %v (%s)", cmd, line, n.Addr(), err, consequence)
 		}
 		bodies = append(bodies, b)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("local: read stdin: %w (nothing was run)", err)
-	}
-	if len(bodies) == 0 {
-		return nil, usageError{fmt.Sprintf(`local: no input: give %s messages as JSON lines on stdin, e.g. echo '{...}' | %s local`, n.Addr(), c.prog)}
+		return nil, fmt.Errorf("%s: read stdin: %w (%s)", cmd, err, consequence)
 	}
 	return bodies, nil
 }

@@ -359,23 +359,9 @@ func (c *cli) cmdPublish(ctx context.Context, args []string) error {
 			bodies = append(bodies, b)
 		}
 	} else {
-		sc := bufio.NewScanner(c.stdin)
-		sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
-		line := 0
-		for sc.Scan() {
-			line++
-			s := bytes.TrimSpace(sc.Bytes())
-			if len(s) == 0 {
-				continue
-			}
-			b, err := n.validate(s)
-			if err != nil {
-				return fmt.Errorf("publish: stdin line %d is not a valid %s message: %v (nothing was published)", line, n.Addr(), err)
-			}
-			bodies = append(bodies, b)
-		}
-		if err := sc.Err(); err != nil {
-			return fmt.Errorf("publish: read stdin: %w (nothing was published)", err)
+		var err error
+		if bodies, err = c.readStdinMessages("publish", n, "nothing was published"); err != nil {
+			return err
 		}
 	}
 	if len(bodies) == 0 {
