@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
+	"log/slog"
+	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,26 +30,99 @@ const (
 // AMQP is the Transport for RabbitMQ over AMQP 0-9-1.
 type AMQP struct {
 	// URL is the broker's URL with the vhost as its path,
-	// amqp://user:password@host:port/vhost.
+	// amqp://user:password@host:port/vhost, or several such URLs separated
+	// by commas: the nodes of one cluster (see Endpoints).
 	URL string
+	// Vhost is the vhost of a URL without a path (default "/").
+	Vhost string
+
+	// eps is URL parsed, when the caller already did.
+	eps *Endpoints
+	// onBlocked, when set, hears the broker block and unblock publishing
+	// on a connection (a resource alarm).
+	onBlocked func(b amqp.Blocking)
 }
 
-// Dial opens a connection named name.
+// endpoints returns a.URL parsed.
+func (a AMQP) endpoints() (*Endpoints, error) {
+	if a.eps != nil {
+		return a.eps, nil
+	}
+	v := a.Vhost
+	if v == "" {
+		v = "/"
+	}
+	return ParseEndpoints(a.URL, v, "the AMQP URL")
+}
+
+// Dial opens a connection named name to one of the URL's endpoints, trying
+// them in random order, each once, until one accepts. An error wraps
+// ErrConfig when the URL is invalid and ErrRefused when the broker refused
+// the login or the vhost.
 func (a AMQP) Dial(ctx context.Context, name string) (Conn, error) {
+	return a.dialRound(ctx, name, "")
+}
+
+// dialRound is Dial without the endpoint whose URL is skip.
+func (a AMQP) dialRound(ctx context.Context, name, skip string) (Conn, error) {
+	eps, err := a.endpoints()
+	if err != nil {
+		return nil, err
+	}
+	round := eps.Round(skip)
+	if len(round) == 0 {
+		return nil, errors.New("no other broker URL to try")
+	}
+	timeout := 30 * time.Second
+	if len(round) > 1 {
+		timeout = 15 * time.Second // leave time for the others
+	}
+	var msgs []string
+	for _, ep := range round {
+		c, err := a.dialOne(ctx, name, ep, timeout)
+		if err == nil {
+			return c, nil
+		}
+		if len(round) == 1 || errors.Is(err, ErrRefused) || ctx.Err() != nil {
+			// A cluster's nodes share their users and vhosts: a refusal
+			// from one is a refusal from all.
+			return nil, err
+		}
+		msgs = append(msgs, err.Error())
+	}
+	return nil, fmt.Errorf("none of the %d broker URLs accepted a connection: %s", len(round), strings.Join(msgs, "; "))
+}
+
+// dialOne connects to one endpoint.
+func (a AMQP) dialOne(ctx context.Context, name string, ep Endpoint, timeout time.Duration) (*amqpConn, error) {
 	cfg := amqp.Config{
 		Properties: amqp.Table{"connection_name": name},
 		Heartbeat:  10 * time.Second,
-		Dial:       amqp.DefaultDial(30 * time.Second),
+		Dial: func(network, addr string) (net.Conn, error) {
+			d := net.Dialer{Timeout: timeout}
+			conn, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			// A deadline for the TLS and AMQP handshakes, which amqp091
+			// clears once the connection is open.
+			if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
+				conn.Close()
+				return nil, err
+			}
+			return conn, nil
+		},
 	}
-	c, err := amqp.DialConfig(a.URL, cfg)
+	c, err := amqp.DialConfig(ep.URL, cfg)
 	if err != nil {
+		msg := strings.ReplaceAll(err.Error(), ep.URL, ep.Name)
 		var ae *amqp.Error
 		if errors.As(err, &ae) && (ae.Code == amqp.AccessRefused || ae.Code == amqp.NotAllowed) {
-			return nil, fmt.Errorf("connect to %s: %w (%w: check the user, password and vhost in DGE_AMQP_URL)", redactURL(a.URL), err, ErrRefused)
+			return nil, fmt.Errorf("connect to %s: %s (%w: check the user, password and vhost in DGE_AMQP_URL)", ep.Name, msg, ErrRefused)
 		}
-		return nil, fmt.Errorf("connect to %s: %w", redactURL(a.URL), err)
+		return nil, fmt.Errorf("connect to %s: %s", ep.Name, msg)
 	}
-	ac := &amqpConn{c: c, done: make(chan struct{})}
+	ac := &amqpConn{c: c, ep: ep, done: make(chan struct{})}
 	closed := c.NotifyClose(make(chan *amqp.Error, 1))
 	go func() {
 		if e := <-closed; e != nil {
@@ -55,11 +130,52 @@ func (a AMQP) Dial(ctx context.Context, name string) (Conn, error) {
 		}
 		close(ac.done)
 	}()
+	// amqp091 drops a notification that waits 5 s: read them at once.
+	blocked := c.NotifyBlocked(make(chan amqp.Blocking, 4))
+	go func() {
+		for b := range blocked {
+			if a.onBlocked != nil {
+				a.onBlocked(b)
+			}
+		}
+	}()
 	return ac, nil
+}
+
+// redial opens a connection through tr after lost (nil when there is none):
+// with several endpoints, it tries every endpoint but lost's, at once.
+func redial(ctx context.Context, tr Transport, name string, lost Conn) (Conn, error) {
+	if a, ok := tr.(AMQP); ok && lost != nil {
+		if lc, ok := lost.(*amqpConn); ok {
+			return a.dialRound(ctx, name, lc.ep.URL)
+		}
+	}
+	return tr.Dial(ctx, name)
+}
+
+// hasOtherEndpoints reports whether tr can reach the broker through an
+// endpoint other than conn's.
+func hasOtherEndpoints(tr Transport, conn Conn) bool {
+	a, ok := tr.(AMQP)
+	if !ok {
+		return false
+	}
+	eps, err := a.endpoints()
+	_, isAMQP := conn.(*amqpConn)
+	return err == nil && isAMQP && eps.Len() > 1
+}
+
+// endpointName returns the redacted URL conn is connected to, or "".
+func endpointName(conn Conn) string {
+	if c, ok := conn.(*amqpConn); ok {
+		return c.ep.Name
+	}
+	return ""
 }
 
 type amqpConn struct {
 	c    *amqp.Connection
+	ep   Endpoint
 	done chan struct{}
 	err  atomic.Value
 }
@@ -422,11 +538,19 @@ func toInt(v any) int {
 	return 0
 }
 
-// redactURL returns u with its password replaced by "xxxxx".
-func redactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(unparsable URL)"
+// blockedNotice returns the onBlocked callback of a program: it logs when
+// the broker starts blocking publishers (a resource alarm: memory or disk)
+// and when it stops, and sets the connection-blocked gauge of m (nil: none).
+func blockedNotice(log *slog.Logger, m *metrics) func(amqp.Blocking) {
+	return func(b amqp.Blocking) {
+		if m != nil {
+			m.setBlocked(b.Active)
+		}
+		if b.Active {
+			log.Warn("the broker blocks publishing on this connection (a resource alarm): publishes, and the acks that wait for their confirms, stall until it clears",
+				"reason", b.Reason)
+			return
+		}
+		log.Info("the broker unblocked publishing on this connection")
 	}
-	return p.Redacted()
 }

@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
-
-	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // DefaultAMQPURL is the broker URL used when DGE_AMQP_URL is unset; the
@@ -48,6 +46,10 @@ type cli struct {
 }
 
 func run(ctx context.Context, g Graph, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// Whatever reaches stderr (logs, errors, flag messages) passes a scrub
+	// of the broker URLs' passwords, the last guard behind the redaction
+	// each message does itself.
+	stderr = newScrubWriter(stderr, getenv(amqpURLEnv))
 	c := &cli{g: g, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, prog: g.Name}
 	if c.prog == "" {
 		c.prog = "dge-graph"
@@ -180,16 +182,25 @@ func (c *cli) usage(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nStart nodes: %s\nTerminate nodes: %s\n", strings.Join(starts, ", "), strings.Join(ends, ", "))
 	fmt.Fprintf(w, "\nNode flags: -prefetch N, -concurrency N, -metrics-addr HOST:PORT, -shutdown-timeout D\n")
-	fmt.Fprintf(w, "Environment: DGE_AMQP_URL (default %s + vhost), DGE_LOG (debug, info, warn, error),\n  DGE_CONNECTION_NAME (the AMQP connection's name)\n", DefaultAMQPURL)
+	fmt.Fprintf(w, "Environment: DGE_AMQP_URL (default %s + vhost; several URLs separated by commas for a cluster),\n  DGE_LOG (debug, info, warn, error), DGE_CONNECTION_NAME (the AMQP connection's name)\n", DefaultAMQPURL)
 }
 
-// amqpURL returns the broker URL from DGE_AMQP_URL, or the default with
-// the graph's vhost.
-func (c *cli) amqpURL() string {
-	if u := c.getenv("DGE_AMQP_URL"); u != "" {
-		return u
+// amqpURLEnv names the variable that holds the broker's URLs.
+const amqpURLEnv = "DGE_AMQP_URL"
+
+// endpoints returns the broker URLs from DGE_AMQP_URL, or the default with
+// the graph's vhost. Its error is a permanent configuration error.
+func (c *cli) endpoints() (*Endpoints, error) {
+	if u := c.getenv(amqpURLEnv); u != "" {
+		return ParseEndpoints(u, c.g.Vhost, amqpURLEnv)
 	}
-	return DefaultAMQPURL + url.PathEscape(c.g.Vhost)
+	return ParseEndpoints(DefaultAMQPURL+url.PathEscape(c.g.Vhost), c.g.Vhost, "the default broker URL")
+}
+
+// transport returns the AMQP transport to eps, logging to log when the
+// broker blocks publishers (and setting m's gauge, when m is not nil).
+func transport(eps *Endpoints, log *slog.Logger, m *metrics) AMQP {
+	return AMQP{URL: eps.raw, Vhost: eps.Vhost(), eps: eps, onBlocked: blockedNotice(log, m)}
 }
 
 func (c *cli) logger() (*slog.Logger, error) {
@@ -207,17 +218,17 @@ func (c *cli) newEngine(name string) (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := c.amqpURL()
-	vhost := c.g.Vhost
-	if uri, err := amqp.ParseURI(u); err == nil {
-		vhost = uri.Vhost
+	eps, err := c.endpoints()
+	if err != nil {
+		return nil, err
 	}
+	m := newMetrics(c.g.Name)
 	return &engine{
 		g:               &c.g,
-		vhost:           vhost,
-		tr:              AMQP{URL: u},
+		vhost:           eps.Vhost(),
+		tr:              transport(eps, log, m),
 		log:             log,
-		metrics:         newMetrics(c.g.Name),
+		metrics:         m,
 		shutdownTimeout: 30 * time.Second,
 		connName:        c.connName(name),
 	}, nil
@@ -326,7 +337,9 @@ func (c *cli) runNodes(ctx context.Context, name string, nf nodeFlags, nodes []N
 	for i, n := range nodes {
 		runs[i] = e.newRun(n, nf.prefetch, nf.concurrency)
 	}
-	e.log.Info("starting", "nodes", len(runs), "broker", redactURL(c.amqpURL()))
+	if a, ok := e.tr.(AMQP); ok {
+		e.log.Info("starting", "nodes", len(runs), "broker", a.eps.String())
+	}
 	err = e.run(ctx, runs)
 	var se errStartup
 	if errors.As(err, &se) {
@@ -349,6 +362,14 @@ func (c *cli) cmdPublish(ctx context.Context, args []string) error {
 	if !ok || n.kind != KindStart {
 		return usageError{fmt.Sprintf("publish: %q is not a start node of graph %q", fs.Arg(0), c.g.Name)}
 	}
+	eps, err := c.endpoints()
+	if err != nil {
+		return err
+	}
+	log, err := c.logger()
+	if err != nil {
+		return err
+	}
 	var bodies [][]byte
 	if inputs := fs.Args()[1:]; len(inputs) > 0 {
 		for i, s := range inputs {
@@ -358,22 +379,20 @@ func (c *cli) cmdPublish(ctx context.Context, args []string) error {
 			}
 			bodies = append(bodies, b)
 		}
-	} else {
-		var err error
-		if bodies, err = c.readStdinMessages("publish", n, "nothing was published"); err != nil {
-			return err
-		}
+	} else if bodies, err = c.readStdinMessages("publish", n, "nothing was published"); err != nil {
+		return err
 	}
 	if len(bodies) == 0 {
 		return usageError{"publish: no input: give JSON arguments or lines on stdin"}
 	}
 
-	conn, err := AMQP{URL: c.amqpURL()}.Dial(ctx, c.connName("publish"))
+	conn, err := transport(eps, log, nil).Dial(ctx, c.connName("publish"))
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	e := &engine{g: &c.g}
+	log.Debug("connected", "endpoint", endpointName(conn))
+	e := &engine{g: &c.g, vhost: eps.Vhost()}
 	if err := e.verify(ctx, conn, []*nodeRun{{n: n}}); err != nil {
 		return err
 	}
@@ -491,12 +510,17 @@ func (c *cli) cmdConsume(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	conn, err := AMQP{URL: c.amqpURL()}.Dial(ctx, c.connName("consume"))
+	eps, err := c.endpoints()
+	if err != nil {
+		return err
+	}
+	conn, err := transport(eps, log, nil).Dial(ctx, c.connName("consume"))
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	e := &engine{g: &c.g, log: log}
+	log.Debug("connected", "endpoint", endpointName(conn))
+	e := &engine{g: &c.g, log: log, vhost: eps.Vhost()}
 	if err := e.verify(ctx, conn, []*nodeRun{{n: n}}); err != nil {
 		return err
 	}

@@ -17,6 +17,18 @@ type metrics struct {
 	graph string
 	mu    sync.Mutex
 	nodes map[string]*nodeMetrics
+	// blocked is 1 while the broker blocks publishing on the program's
+	// connection (connection.blocked, a resource alarm), else 0.
+	blocked atomic.Int64
+}
+
+// setBlocked records whether the broker blocks the program's publishers.
+func (m *metrics) setBlocked(on bool) {
+	var v int64
+	if on {
+		v = 1
+	}
+	m.blocked.Store(v)
 }
 
 func newMetrics(graph string) *metrics {
@@ -94,6 +106,9 @@ func (m *metrics) write(w io.Writer) error {
 		{"dge_messages_in_flight", "Messages being handled now.", func(n *nodeMetrics) int64 { return n.inFlight.Load() }, "gauge"},
 	}
 	ew := &errWriter{w: w}
+	const b = "dge_connection_blocked"
+	ew.printf("# HELP %s 1 while the broker blocks publishing on the program's connection (a resource alarm), else 0.\n# TYPE %s gauge\n%s{graph=%q} %d\n",
+		b, b, b, m.graph, m.blocked.Load())
 	for _, c := range counters {
 		ew.printf("# HELP %s %s\n# TYPE %s %s\n", c.name, c.help, c.name, c.typ)
 		for _, n := range nodes {

@@ -81,14 +81,19 @@ func (e errStartup) Error() string { return e.err.Error() }
 func (e errStartup) Unwrap() error { return e.err }
 
 // run connects, verifies the topology, and runs every node until ctx is
-// cancelled, reconnecting with exponential backoff and jitter whenever the
-// connection is lost. It returns nil after a clean shutdown, and an
-// errStartup when the first connection finds the topology missing.
+// cancelled, reconnecting whenever the connection is lost: at once to
+// another endpoint when the transport has several (see Endpoints), else,
+// and when none of them answers, after an exponential backoff with jitter.
+// It returns nil after a clean shutdown, and an errStartup for an invalid
+// configuration or when the first connection is refused or finds the
+// topology missing.
 func (e *engine) run(ctx context.Context, runs []*nodeRun) error {
 	b := backoff{min: 100 * time.Millisecond, max: 15 * time.Second}
 	first := true
+	var lost Conn // the connection just lost, while its endpoint has others
 	for {
-		conn, err := e.tr.Dial(ctx, e.connName)
+		conn, err := redial(ctx, e.tr, e.connName, lost)
+		lost = nil
 		if err == nil {
 			err = e.verify(ctx, conn, runs)
 			if err != nil {
@@ -97,7 +102,7 @@ func (e *engine) run(ctx context.Context, runs []*nodeRun) error {
 					return errStartup{err}
 				}
 			}
-		} else if first && errors.Is(err, ErrRefused) {
+		} else if errors.Is(err, ErrConfig) || (first && errors.Is(err, ErrRefused)) {
 			return errStartup{err}
 		}
 		if err != nil {
@@ -111,19 +116,29 @@ func (e *engine) run(ctx context.Context, runs []*nodeRun) error {
 			}
 			continue
 		}
-		if !first {
-			e.log.Info("reconnected")
+		if first {
+			e.log.Info("connected", "endpoint", endpointName(conn))
+		} else {
+			e.log.Info("reconnected", "endpoint", endpointName(conn))
 		}
 		first = false
 		b.reset()
 		e.runConn(ctx, conn, runs)
 		_ = conn.Close()
+		if e.metrics != nil {
+			e.metrics.setBlocked(false) // a new connection starts unblocked
+		}
 		if ctx.Err() != nil {
 			e.failures.Wait()
 			return nil
 		}
+		if hasOtherEndpoints(e.tr, conn) {
+			e.log.Warn("connection lost; connecting to another endpoint at once", "endpoint", endpointName(conn))
+			lost = conn
+			continue
+		}
 		d := b.next()
-		e.log.Warn("connection lost; reconnecting", "retry_in", d.String())
+		e.log.Warn("connection lost; reconnecting", "endpoint", endpointName(conn), "retry_in", d.String())
 		if !sleep(ctx, d) {
 			e.failures.Wait()
 			return nil

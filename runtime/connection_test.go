@@ -1,0 +1,294 @@
+package runtime
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// commandsUnderTest are the commands of a generated program that connect
+// to the broker: a node, all, publish and consume.
+var commandsUnderTest = [][]string{
+	{"double"},
+	{"all"},
+	{"publish", "start", `{"value": 1}`},
+	{"consume", "result", "-n", "1", "-timeout", "20s"},
+}
+
+// runWith runs one command in-process with DGE_AMQP_URL set to list and
+// logs at debug level, for at most limit (then it is cancelled, as SIGTERM
+// would), and returns its exit code, combined output and duration.
+func runWith(t *testing.T, g Graph, list string, limit time.Duration, args ...string) (code int, out string, took time.Duration) {
+	t.Helper()
+	env := func(k string) string {
+		switch k {
+		case "DGE_AMQP_URL":
+			return list
+		case "DGE_LOG":
+			return "debug"
+		case "DGE_CONNECTION_NAME":
+			return t.Name() + " runtime"
+		}
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), limit)
+	defer cancel()
+	var buf syncBuffer
+	start := time.Now()
+	code = run(ctx, g, args, env, strings.NewReader(""), &buf, &buf)
+	return code, buf.String(), time.Since(start)
+}
+
+// TestConfigErrorsEndAtOnce checks that a DGE_AMQP_URL no retry can fix
+// (unescaped reserved characters in a password, another scheme, an invalid
+// port, an empty element of a list) ends every command at once with one
+// line that names the variable and says what to fix, and never holds the
+// password.
+func TestConfigErrorsEndAtOnce(t *testing.T) {
+	g := chainGraph("cfg", double)
+	g.Vhost = "cfg"
+	type badURL struct {
+		name, list, fix string
+		passwords       []string
+	}
+	var cases []badURL
+	for _, pw := range nastyPasswords {
+		if pw == "p@ss" {
+			continue // parses: Go takes the last @ as the end of the user information
+		}
+		cases = append(cases, badURL{"password " + pw, "amqp://guest:" + pw + "@127.0.0.1:5672/cfg", "percent-encode", []string{pw}})
+	}
+	cases = append(cases,
+		badURL{"scheme", "http://guest:s3cr3t-pw@127.0.0.1:5672/cfg", "use amqp:// or amqps://", []string{"s3cr3t-pw"}},
+		badURL{"port", "amqp://guest:s3cr3t-pw@127.0.0.1:99999/cfg", "from 1 to 65535", []string{"s3cr3t-pw"}},
+		badURL{"three passwords", "amqp://a:pw1/one@127.0.0.1:5672/cfg,amqp://b:pw2#two@127.0.0.1:5672/cfg,amqp://c:pw3?three@127.0.0.1:5672/cfg",
+			"percent-encode", []string{"pw1/one", "pw2#two", "pw3?three"}},
+		badURL{"trailing comma", "amqp://guest:s3cr3t-pw@127.0.0.1:5672/cfg,", "single commas", []string{"s3cr3t-pw"}},
+	)
+	for _, c := range cases {
+		for _, args := range commandsUnderTest {
+			t.Run(c.name+"/"+args[0], func(t *testing.T) {
+				code, out, took := runWith(t, g, c.list, 20*time.Second, args...)
+				if code != 1 || took > 2*time.Second {
+					t.Errorf("exit %d after %v, want 1 at once; output:\n%s", code, took, out)
+				}
+				lines := strings.Split(strings.TrimSpace(out), "\n")
+				last := lines[len(lines)-1]
+				if !strings.HasPrefix(last, "cfg: DGE_AMQP_URL") || !strings.Contains(last, c.fix) {
+					t.Errorf("last line %q: want it to name DGE_AMQP_URL and say %q", last, c.fix)
+				}
+				if strings.Contains(out, "retrying") || len(lines) > 1 {
+					t.Errorf("output has %d lines, want one and no retry:\n%s", len(lines), out)
+				}
+				for _, pw := range c.passwords {
+					if leaked(out, pw) {
+						t.Errorf("output holds the password %q:\n%s", pw, out)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestNoPasswordWhenBrokersFail runs every command against lists of three
+// URLs with three passwords that parse but fail: unreachable ports (nodes
+// retry, publish and consume give up) and the real broker refusing the
+// login. No password, escaped or not, may appear in the output. Nodes run
+// until the limit with debug logs, so their retries are in the output too.
+func TestNoPasswordWhenBrokersFail(t *testing.T) {
+	h := newHarness(t, chainGraph("leak", double))
+	passwords := []string{"pw1/one", "pw2#two", "pw3?three", "pw4@four"}
+	esc := func(p string) string { return url.UserPassword("u", p).String() }
+	u, err := url.Parse(h.vh.AMQPURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists := map[string]string{
+		"unreachable": "amqp://" + esc(passwords[0]) + "@127.0.0.1:1/v,amqp://" + esc(passwords[1]) + "@127.0.0.1:2/v,amqp://" + esc(passwords[2]) + "@127.0.0.1:3/v",
+		"refused": "amqp://" + esc(passwords[0]) + "@" + u.Host + u.EscapedPath() + ",amqp://" + esc(passwords[1]) + "@" + u.Host + u.EscapedPath() +
+			",amqp://guest:" + url.PathEscape(passwords[3]) + "@" + u.Host + u.EscapedPath(),
+	}
+	for name, list := range lists {
+		for _, args := range commandsUnderTest {
+			t.Run(name+"/"+args[0], func(t *testing.T) {
+				limit := 3 * time.Second // long enough for a node's retries
+				if name == "refused" {
+					limit = 30 * time.Second // the broker delays a refusal
+				}
+				code, out, _ := runWith(t, h.g, list, limit, args...)
+				switch {
+				case args[0] == "publish" || args[0] == "consume" || name == "refused":
+					if code != 1 {
+						t.Errorf("exit %d, want 1; output:\n%s", code, out)
+					}
+				case !strings.Contains(out, "broker unavailable; retrying"):
+					t.Errorf("a node with no reachable broker did not retry; output:\n%s", out)
+				}
+				if !strings.Contains(out, ":xxxxx@127.0.0.1:") {
+					t.Errorf("output does not name the endpoints, redacted:\n%s", out)
+				}
+				for _, pw := range passwords {
+					for _, form := range []string{pw, url.PathEscape(pw), url.QueryEscape(pw)} {
+						if strings.Contains(out, form) {
+							t.Errorf("output holds the password %q as %q:\n%s", pw, form, out)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestURLListFailsOver runs a node, publish and consume with a list whose
+// other URLs are unreachable: each connects to the one that works, whatever
+// the random order; a URL without a path connects to the graph's vhost.
+func TestURLListFailsOver(t *testing.T) {
+	h := newHarness(t, chainGraph("failover", double))
+	u, err := url.Parse(h.vh.AMQPURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noPath := *u
+	noPath.Path, noPath.RawPath = "", ""
+	list := "amqp://guest:guest@127.0.0.1:1," + noPath.String() + ",amqp://guest:guest@127.0.0.1:2/" + url.PathEscape(h.vh.Name)
+	env := func(k string) string {
+		if k == "DGE_AMQP_URL" {
+			return list
+		}
+		return h.env(k)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, h.g, []string{"double"}, env, strings.NewReader(""), &syncBuffer{}, &syncBuffer{})
+	}()
+	defer func() { cancel(); <-done }()
+	for i := range 3 {
+		code, out, _ := runWith(t, h.g, list, time.Minute, "publish", "start", `{"value": 21}`)
+		if code != 0 {
+			t.Fatalf("publish %d through the list: exit %d\n%s", i, code, out)
+		}
+	}
+	code, out, _ := runWith(t, h.g, list, time.Minute, "consume", "result", "-n", "3", "-timeout", "50s")
+	if code != 0 || strings.Count(out, `{"value":42}`) != 3 {
+		t.Fatalf("consume through the list: exit %d, want 3 results of 42:\n%s", code, out)
+	}
+}
+
+// TestLostConnectionFailsOverAtOnce force-closes a node's connection: with
+// two URLs it reconnects through the other one at once, without backing
+// off, and logs which endpoint each connection uses.
+func TestLostConnectionFailsOverAtOnce(t *testing.T) {
+	h := newHarness(t, chainGraph("lost", double))
+	u, err := url.Parse(h.vh.AMQPURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := *u
+	other.Host = "localhost:" + u.Port()
+	list := h.vh.AMQPURL + "," + other.String()
+	env := func(k string) string {
+		switch k {
+		case "DGE_AMQP_URL":
+			return list
+		case "DGE_LOG":
+			return "info"
+		}
+		return h.env(k)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var logs syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, h.g, []string{"double"}, env, strings.NewReader(""), &syncBuffer{}, &logs) }()
+	defer func() { cancel(); <-done }()
+	waitLog(t, &logs, `"msg":"connected"`)
+	h.closeRuntimeConnections()
+	waitLog(t, &logs, `"msg":"reconnected"`)
+	out := logs.String()
+	first := logField(out, `"msg":"connected"`, "endpoint")
+	lost := logField(out, `"msg":"connection lost; connecting to another endpoint at once"`, "endpoint")
+	again := logField(out, `"msg":"reconnected"`, "endpoint")
+	if first == "" || lost != first || again == first || again == "" {
+		t.Errorf("connected to %q, lost %q, reconnected to %q: want the other endpoint at once; logs:\n%s", first, lost, again, out)
+	}
+	if strings.Contains(out, "retry_in") {
+		t.Errorf("backed off before trying the other endpoint:\n%s", out)
+	}
+	h.publishNums("start", 5)
+	if got := h.consumeNums("result", 1); got[0] != 10 {
+		t.Errorf("result %d after the failover, want 10", got[0])
+	}
+}
+
+// waitLog waits up to a minute for a log line holding s.
+func waitLog(t *testing.T, logs *syncBuffer, s string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(logs.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line with %s within a minute:\n%s", s, logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// logField returns the string field key of the first JSON log line holding
+// s, or "".
+func logField(logs, s, key string) string {
+	for _, line := range strings.Split(logs, "\n") {
+		if !strings.Contains(line, s) {
+			continue
+		}
+		_, v, ok := strings.Cut(line, `"`+key+`":"`)
+		if !ok {
+			return ""
+		}
+		v, _, _ = strings.Cut(v, `"`)
+		return v
+	}
+	return ""
+}
+
+// TestBlockedNoticeAndGauge checks the log lines and the gauge a
+// connection.blocked and connection.unblocked pair produces.
+func TestBlockedNoticeAndGauge(t *testing.T) {
+	var logs syncBuffer
+	c := &cli{g: Graph{Name: "g"}, getenv: func(string) string { return "" }, stderr: &logs}
+	log, err := c.logger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMetrics("g")
+	notice := blockedNotice(log, m)
+	gauge := func() string {
+		var b strings.Builder
+		if err := m.write(&b); err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(b.String(), "\n") {
+			if strings.HasPrefix(line, "dge_connection_blocked{") {
+				return line
+			}
+		}
+		return ""
+	}
+	if g := gauge(); g != `dge_connection_blocked{graph="g"} 0` {
+		t.Errorf("gauge before: %q", g)
+	}
+	notice(amqp.Blocking{Active: true, Reason: "low on memory"})
+	if g := gauge(); g != `dge_connection_blocked{graph="g"} 1` {
+		t.Errorf("gauge while blocked: %q", g)
+	}
+	notice(amqp.Blocking{Active: false})
+	if g := gauge(); g != `dge_connection_blocked{graph="g"} 0` {
+		t.Errorf("gauge after: %q", g)
+	}
+	out := logs.String()
+	if strings.Count(out, `"level":"WARN"`) != 1 || !strings.Contains(out, `"reason":"low on memory"`) || strings.Count(out, "unblocked") != 1 {
+		t.Errorf("logs: want one warning with the reason and one line when it ends:\n%s", out)
+	}
+}
