@@ -18,4 +18,15 @@
 // owned by their name, dge.<graph>.<role>. A binding is owned when its
 // source exchange and its destination are owned. A desired name held by a
 // foreign object makes New fail with a *ConflictError.
+//
+// Foreign policies. RabbitMQ applies one policy to a queue, the one of the
+// highest priority, so another policy above dge's would silently replace
+// them. What delivery depends on is therefore in queue arguments, which no
+// policy overrides (QueueArgs), and New also reports, as error diagnostics
+// of the plan, every queue of the graph that another policy would govern
+// instead of dge's (CheckPolicies). apply refuses a plan with errors.
+//
+// The temporary queues of apply -keep-messages (KeepName, marked with
+// KeepArg) are owned but never orphans: a plan lists the ones an
+// interrupted apply left as PendingMoves.
 package plan

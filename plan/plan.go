@@ -63,6 +63,77 @@ type Plan struct {
 	// Desired is the topology the plan was made for (empty for a destroy
 	// plan but for its Owner and Vhost).
 	Desired Topology `json:"desired"`
+	// Diagnostics are problems of the live vhost found beside the changes
+	// (see CheckPolicies); apply refuses a plan with an error among them.
+	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`
+	// PendingMoves are the temporary queues that an interrupted
+	// apply -keep-messages left holding a queue's messages; the next
+	// apply -keep-messages moves them back.
+	PendingMoves []PendingMove `json:"pending_moves,omitempty"`
+}
+
+// KeepSuffix ends the name of the temporary queue that holds a queue's
+// messages while apply -keep-messages replaces it: input.dge-keep.
+const KeepSuffix = ".dge-keep"
+
+// KeepArg is the argument that marks a temporary queue of
+// apply -keep-messages, its value the queue whose messages it holds. A
+// temporary queue is owned (stamped) but never an orphan: the plan lists it
+// as a PendingMove until its messages are back.
+const KeepArg = "x-dge-keep"
+
+// KeepName returns the name of queue's temporary queue.
+func KeepName(queue string) string { return queue + KeepSuffix }
+
+// PendingMove is a temporary queue holding messages of Queue.
+type PendingMove struct {
+	Temporary string `json:"temporary"`
+	Queue     string `json:"queue"`
+	// Messages is its count as last read (it may lag by seconds).
+	Messages int64 `json:"messages"`
+}
+
+// Errors returns the plan's error diagnostics.
+func (p *Plan) Errors() []Diagnostic {
+	var out []Diagnostic
+	for _, d := range p.Diagnostics {
+		if d.Severity == SeverityError {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// DiagnosticError refuses a plan with error diagnostics: apply must not
+// change a vhost on which the graph would not run safely.
+type DiagnosticError struct {
+	Vhost       string
+	Diagnostics []Diagnostic
+}
+
+func (e *DiagnosticError) Error() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "vhost %q is not safe for the graph:", e.Vhost)
+	for _, d := range e.Diagnostics {
+		sb.WriteString("\n  " + d.Summary)
+	}
+	sb.WriteString("\nnothing was changed; see the errors above, fix them, then run dge plan or dge apply again")
+	return sb.String()
+}
+
+// Err returns a *DiagnosticError when the plan has error diagnostics.
+func (p *Plan) Err() error {
+	if errs := p.Errors(); len(errs) > 0 {
+		return &DiagnosticError{Vhost: p.Vhost, Diagnostics: errs}
+	}
+	return nil
+}
+
+// isTemporary reports whether a live queue is a temporary queue of
+// apply -keep-messages, and for which queue.
+func isTemporary(q Queue) (string, bool) {
+	v, ok := q.Arguments[KeepArg].(string)
+	return v, ok && q.Name == KeepName(v)
 }
 
 // Change is one action on one broker object. Before is the live object
@@ -236,7 +307,9 @@ func New(want Topology, snap *Snapshot, opts Options) (*Plan, error) {
 	if err := conflicts(want, snap, o); err != nil {
 		return nil, err
 	}
-	return diff(want, snap, o, opts, false), nil
+	p := diff(want, snap, o, opts, false)
+	p.Diagnostics = CheckPolicies(want, snap)
+	return p, nil
 }
 
 // NewDestroy plans the removal of every object in the snapshot that the
@@ -406,6 +479,10 @@ func diff(want Topology, snap *Snapshot, o owner, opts Options, destroy bool) *P
 	}
 	for _, cur := range snap.Queues {
 		cur := cur
+		if of, ok := isTemporary(cur); ok && l.ownedQueue[cur.Name] && wantQueue[of] && !wantQueue[cur.Name] {
+			p.PendingMoves = append(p.PendingMoves, PendingMove{Temporary: cur.Name, Queue: of, Messages: snap.Stats[cur.Name].Messages})
+			continue
+		}
 		if l.ownedQueue[cur.Name] && !wantQueue[cur.Name] {
 			st := snap.Stats[cur.Name]
 			add(Change{Action: Delete, Kind: KindQueue, Address: cur.Address(), Before: &Object{Queue: &cur},

@@ -25,14 +25,29 @@ const (
 // change with its symbol (+ create, ~ update in place, -/+ replace,
 // - destroy), the attributes, "# forces replacement" on the attributes that
 // force a replace, the messages a delete or replace would lose, then the
-// summary line. The output depends only on the plan.
+// summary line, the pending moves of an interrupted apply -keep-messages,
+// and the diagnostics (errors, then warnings). The output depends only on
+// the plan.
 func Render(w io.Writer, p *Plan, opts RenderOptions) error {
 	r := &renderer{opts: opts}
-	if !p.HasChanges() {
+	switch {
+	case p.HasChanges():
+		r.changes(p)
+	case len(p.Errors()) > 0:
+		r.printf("%sNo changes%s to the objects of graph %q in vhost %q, but the vhost is not safe for it: see the errors below.\n", r.c(ansiBold), r.c(ansiReset), p.Graph, p.Vhost)
+	case len(p.PendingMoves) > 0:
+		r.printf("%sNo changes%s to the objects of graph %q in vhost %q.\n", r.c(ansiBold), r.c(ansiReset), p.Graph, p.Vhost)
+	default:
 		r.printf("%sNo changes.%s Vhost %q matches graph %q; apply has nothing to do.\n", r.c(ansiBold), r.c(ansiReset), p.Vhost, p.Graph)
-		_, err := io.WriteString(w, r.sb.String())
-		return err
 	}
+	r.pending(p)
+	r.diagnostics(p)
+	_, err := io.WriteString(w, r.sb.String())
+	return err
+}
+
+// changes renders the change blocks and the summary line.
+func (r *renderer) changes(p *Plan) {
 	what := "the following actions"
 	if p.Destroy {
 		what = "the following actions to destroy graph " + fmt.Sprintf("%q", p.Graph)
@@ -47,8 +62,59 @@ func Render(w io.Writer, p *Plan, opts RenderOptions) error {
 	}
 	add, change, destroy := p.Counts()
 	r.printf("\n%sPlan:%s %d to add, %d to change, %d to destroy.\n", r.c(ansiBold), r.c(ansiReset), add, change, destroy)
-	_, err := io.WriteString(w, r.sb.String())
-	return err
+}
+
+// pending renders the moves an interrupted apply -keep-messages left.
+func (r *renderer) pending(p *Plan) {
+	for _, m := range p.PendingMoves {
+		r.printf("\n%sNote:%s queue %s holds %s of queue %s, left by an interrupted dge apply -keep-messages; dge apply -keep-messages moves them back.\n",
+			r.c(ansiBold), r.c(ansiReset), m.Temporary, plural(m.Messages, "message"), m.Queue)
+	}
+}
+
+// diagnostics renders each diagnostic as Terraform does: "Error: summary",
+// then the detail, indented.
+func (r *renderer) diagnostics(p *Plan) {
+	for _, d := range p.Diagnostics {
+		label, color := "Error", ansiRed
+		if d.Severity == SeverityWarning {
+			label, color = "Warning", ansiYellow
+		}
+		r.printf("\n%s%s:%s %s\n", r.c(color+ansiBold), label, r.c(ansiReset), d.Summary)
+		r.printf("\n")
+		for _, line := range strings.Split(d.Detail, "\n") {
+			first, next, text := "", "", line
+			if rest, ok := strings.CutPrefix(line, "  - "); ok {
+				first, next, text = "  - ", "    ", rest
+			}
+			for i, l := range wrap(text, 76-len(first)) {
+				if i == 0 {
+					r.printf("  %s%s\n", first, l)
+				} else {
+					r.printf("  %s%s\n", next, l)
+				}
+			}
+		}
+	}
+}
+
+// wrap breaks s into lines of at most width bytes at spaces; a longer
+// word stays whole on its line.
+func wrap(s string, width int) []string {
+	var out []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = word
+		case len(line)+1+len(word) <= width:
+			line += " " + word
+		default:
+			out = append(out, line)
+			line = word
+		}
+	}
+	return append(out, line)
 }
 
 // WriteJSON writes the plan as indented JSON, the form -json prints and
@@ -171,7 +237,11 @@ func (r *renderer) change(c Change) {
 	}
 	r.printf("    }\n")
 	if c.Kind == KindQueue && (c.Action == Delete || c.Action == Replace) {
-		if c.Messages > 0 || c.Consumers > 0 {
+		switch {
+		case c.Action == Replace && (c.Messages > 0 || c.Consumers > 0):
+			r.printf("    %s# %s would be lost, %s attached: apply refuses without -keep-messages (which moves them aside and back, once the consumers stop) or -allow-message-loss%s\n",
+				r.c(ansiRed), plural(c.Messages, "message"), plural(c.Consumers, "consumer"), r.c(ansiReset))
+		case c.Messages > 0 || c.Consumers > 0:
 			r.printf("    %s# %s would be lost, %s attached: apply refuses without -allow-message-loss%s\n",
 				r.c(ansiRed), plural(c.Messages, "message"), plural(c.Consumers, "consumer"), r.c(ansiReset))
 		}

@@ -24,10 +24,15 @@ type Snapshot struct {
 	Stats map[string]QueueStats `json:"stats,omitempty"`
 }
 
-// QueueStats are the counts that make deleting a queue unsafe.
+// QueueStats are a queue's statistics as the management API last sampled
+// them: the counts that make deleting a queue unsafe, and the policy
+// applied to it.
 type QueueStats struct {
 	Messages  int64 `json:"messages"`
 	Consumers int64 `json:"consumers"`
+	// Policy is the name of the policy RabbitMQ applies to the queue, ""
+	// for none. It lags a policy change by about 5 seconds.
+	Policy string `json:"policy,omitempty"`
 }
 
 // Normalize puts a snapshot read from the broker in the form the diff

@@ -88,8 +88,17 @@ type Topology struct {
 // retry exchanges (and the poll exchange when g has poll nodes); per edge
 // the work queue Q, Q.retry and Q.dead (and Q.poll for a poll node), bound
 // as the runtime expects; one policy for every work queue and one per
-// distinct retry delay and poll interval. Every queue and exchange carries
-// the x-dge-graph stamp; aggregate work queues also carry
+// distinct retry delay and poll interval.
+//
+// What delivery depends on and never changes is in queue arguments, which
+// RabbitMQ lets no policy override: every work queue dead-letters to the
+// retry exchange, every retry and poll queue to the work exchange, and on
+// quorum queues with x-dead-letter-strategy at-least-once and x-overflow
+// reject-publish (see QueueArgs). Only what must change in place is left to
+// the policies alone: the retry and poll delays (message-ttl) and the work
+// queues' delivery-limit. The policies repeat the dead-letter settings,
+// which is harmless: arguments win. Every queue and exchange carries the
+// x-dge-graph stamp; aggregate work queues also carry
 // x-single-active-consumer, which the runtime's join relies on.
 func Desired(g *config.Graph) Topology {
 	b := g.Broker
@@ -107,7 +116,12 @@ func Desired(g *config.Graph) Topology {
 	exchange := func(name string) {
 		t.Exchanges = append(t.Exchanges, Exchange{Name: name, Type: "direct", Durable: true, Arguments: stamp()})
 	}
-	queue := func(name string, args map[string]any) {
+	queue := func(name string, role Role, singleActive bool) {
+		args := QueueArgs(role, quorum, b.WorkExchange, b.RetryExchange)
+		args[GraphArg] = g.Name
+		if singleActive {
+			args["x-single-active-consumer"] = true
+		}
 		t.Queues = append(t.Queues, Queue{Name: name, Type: qtype, Durable: true, Arguments: args})
 	}
 	bind := func(source, queue, key string) {
@@ -129,13 +143,9 @@ func Desired(g *config.Graph) Topology {
 			continue
 		}
 		q := n.Edge.Queue
-		args := stamp()
-		if n.Kind == config.KindAggregate {
-			args["x-single-active-consumer"] = true
-		}
-		queue(q, args)
-		queue(q+".retry", stamp())
-		queue(q+".dead", stamp())
+		queue(q, RoleWork, n.Kind == config.KindAggregate)
+		queue(q+".retry", RoleRetry, false)
+		queue(q+".dead", RoleDead, false)
 		bind(b.WorkExchange, q, q)
 		bind(b.RetryExchange, q+".retry", q)
 		bind(b.WorkExchange, q+".dead", q+".dead")
@@ -143,7 +153,7 @@ func Desired(g *config.Graph) Topology {
 		d := ttl(n.Edge.Retry)
 		retry[d] = append(retry[d], q)
 		if n.Kind == config.KindPoll {
-			queue(q+".poll", stamp())
+			queue(q+".poll", RolePoll, false)
 			bind(b.PollExchange, q+".poll", q)
 			d := ttl(n.Interval)
 			poll[d] = append(poll[d], q)
@@ -185,6 +195,43 @@ func Desired(g *config.Graph) Topology {
 	delayPolicies("poll", poll)
 	t.sort()
 	return t
+}
+
+// Role is what a queue does in a graph's topology.
+type Role string
+
+// The roles of a graph's queues.
+const (
+	RoleWork  Role = "work"  // Q: a node's input
+	RoleRetry Role = "retry" // Q.retry: failed messages wait the retry delay
+	RoleDead  Role = "dead"  // Q.dead: parked messages
+	RolePoll  Role = "poll"  // Q.poll: a poll node's messages wait the interval
+)
+
+// QueueArgs returns the queue arguments delivery depends on for a queue of
+// that role (without the x-dge-graph stamp): a work queue dead-letters to
+// retryExchange, a retry or poll queue to workExchange, and quorum queues
+// do so at least once (x-dead-letter-strategy at-least-once, which needs
+// x-overflow reject-publish). RabbitMQ lets no policy override these
+// arguments, so a foreign policy of a higher priority than dge's cannot
+// make a rejected message vanish. A parking queue needs none. Every reader
+// of the topology (dge plan, the runtime's topology command, the tests'
+// declare helper) derives its arguments from this rule.
+func QueueArgs(role Role, quorum bool, workExchange, retryExchange string) map[string]any {
+	args := map[string]any{}
+	switch role {
+	case RoleWork:
+		args["x-dead-letter-exchange"] = retryExchange
+	case RoleRetry, RolePoll:
+		args["x-dead-letter-exchange"] = workExchange
+	default:
+		return args
+	}
+	if quorum {
+		args["x-dead-letter-strategy"] = "at-least-once"
+		args["x-overflow"] = "reject-publish"
+	}
+	return args
 }
 
 // ttl is the delay a policy's message-ttl can express: whole milliseconds,

@@ -157,3 +157,50 @@ func TestDesiredClassicPolicyKeys(t *testing.T) {
 		t.Errorf("queue type %q, want classic", top.Queues[0].Type)
 	}
 }
+
+// TestDesiredQueueArguments: what delivery depends on is in queue
+// arguments, which no policy overrides; the parking queues need none.
+func TestDesiredQueueArguments(t *testing.T) {
+	quorumPair := map[string]any{"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+	with := func(m map[string]any, extra map[string]any) map[string]any {
+		out := map[string]any{plan.GraphArg: "arith"}
+		for k, v := range m {
+			out[k] = v
+		}
+		for k, v := range extra {
+			out[k] = v
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		qt   config.QueueType
+		want map[string]map[string]any
+	}{
+		{config.QueueQuorum, map[string]map[string]any{
+			"input":          with(map[string]any{"x-dead-letter-exchange": "arith.retry"}, quorumPair),
+			"multiply":       with(map[string]any{"x-dead-letter-exchange": "arith.retry", "x-single-active-consumer": true}, quorumPair),
+			"input.retry":    with(map[string]any{"x-dead-letter-exchange": "arith.work"}, quorumPair),
+			"rest_call.poll": with(map[string]any{"x-dead-letter-exchange": "arith.work"}, quorumPair),
+			"input.dead":     with(nil, nil),
+		}},
+		{config.QueueClassic, map[string]map[string]any{
+			"input":          with(map[string]any{"x-dead-letter-exchange": "arith.retry"}, nil),
+			"multiply":       with(map[string]any{"x-dead-letter-exchange": "arith.retry", "x-single-active-consumer": true}, nil),
+			"input.retry":    with(map[string]any{"x-dead-letter-exchange": "arith.work"}, nil),
+			"rest_call.poll": with(map[string]any{"x-dead-letter-exchange": "arith.work"}, nil),
+			"input.dead":     with(nil, nil),
+		}},
+	} {
+		t.Run(string(tc.qt), func(t *testing.T) {
+			got := map[string]map[string]any{}
+			for _, q := range plan.Desired(arith(tc.qt)).Queues {
+				if _, ok := tc.want[q.Name]; ok {
+					got[q.Name] = q.Arguments
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("queue arguments (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -176,7 +176,7 @@ func (l *Live) Snapshot(vhost string) (*plan.Snapshot, error) {
 		s.Queues = append(s.Queues, plan.Queue{
 			Name: q.Name, Type: q.Type, Durable: q.Durable, AutoDelete: bool(q.AutoDelete), Arguments: q.Arguments,
 		})
-		s.Stats[q.Name] = plan.QueueStats{Messages: int64(q.Messages), Consumers: int64(q.Consumers)}
+		s.Stats[q.Name] = plan.QueueStats{Messages: int64(q.Messages), Consumers: int64(q.Consumers), Policy: q.Policy}
 	}
 	s.Normalize()
 	return s, nil

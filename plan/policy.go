@@ -1,0 +1,481 @@
+package plan
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// How RabbitMQ 3.10.8 picks a queue's policy (rabbit_policy:match/2): a
+// policy is a candidate when its apply-to covers queues, its pattern
+// matches somewhere in the queue's name (an unanchored PCRE search) and the
+// queue's type supports every key of its definition (a quorum queue passes
+// over a policy that sets queue-mode, a classic queue one that sets
+// delivery-limit); the candidate of the highest priority is the queue's
+// policy, and it alone applies (operator policies are merged on top, key by
+// key). Between candidates of equal priority RabbitMQ takes whichever its
+// internal table holds first: measured on 3.10.8, neither name order nor
+// creation order. dge therefore treats a tie with its own policies as a
+// foreign policy that may win.
+
+// unsupportedPolicyKeys are the policy keys a queue type refuses, which
+// make a whole policy pass it over (3.10.8's capabilities()).
+var unsupportedPolicyKeys = map[string][]string{
+	"classic": {"max-age", "stream-max-segment-size-bytes", "queue-leader-locator", "initial-cluster-size",
+		"delivery-limit", "dead-letter-strategy"},
+	"quorum": {"max-priority", "queue-mode", "single-active-consumer", "ha-mode", "ha-params", "ha-sync-mode",
+		"ha-promote-on-shutdown", "ha-promote-on-failure", "queue-master-locator", "max-age",
+		"stream-max-segment-size-bytes", "initial-cluster-size"},
+}
+
+// lengthLimitKeys are the operator-policy keys that leave every setting dge
+// relies on alone. An operator policy (which may set only these, expires,
+// message-ttl and delivery-limit) is merged with the queue's policy key by
+// key rather than replacing it.
+var lengthLimitKeys = []string{"max-length", "max-length-bytes", "max-in-memory-length", "max-in-memory-bytes"}
+
+// Severity says whether a diagnostic stops apply.
+type Severity string
+
+// The severities of a diagnostic.
+const (
+	// SeverityError makes plan exit 1 and apply refuse the plan.
+	SeverityError Severity = "error"
+	// SeverityWarning is shown and changes nothing.
+	SeverityWarning Severity = "warning"
+)
+
+// Diagnostic is a problem of the live vhost that a plan found beside its
+// changes, in Terraform's form: a short summary and a detail that ends with
+// the fix.
+type Diagnostic struct {
+	Severity Severity `json:"severity"`
+	Summary  string   `json:"summary"`
+	Detail   string   `json:"detail"`
+	// Policy names the policy the diagnostic is about, if any.
+	Policy string `json:"policy,omitempty"`
+	// Queues are the graph's queues concerned, sorted.
+	Queues []string `json:"queues,omitempty"`
+}
+
+// policyMatcher evaluates one policy the way RabbitMQ would, as far as Go's
+// regular expressions allow.
+type policyMatcher struct {
+	Policy
+	re      *regexp.Regexp // the pattern; nil when it cannot be evaluated
+	exclude *regexp.Regexp // a leading negative lookahead ^(?!x), anchored
+	known   bool           // pattern and apply-to understood
+}
+
+func newPolicyMatcher(p Policy) policyMatcher {
+	m := policyMatcher{Policy: p}
+	re, exclude, err := compilePattern(p.Pattern)
+	switch p.ApplyTo {
+	case "queues", "all", "classic_queues", "quorum_queues", "streams", "exchanges":
+		m.known = err == nil
+	}
+	m.re, m.exclude = re, exclude
+	return m
+}
+
+// compilePattern compiles a RabbitMQ (PCRE) policy pattern with Go's RE2
+// syntax. RE2 has no lookaround; the one form common in policies, a leading
+// negative lookahead (^(?!amq\.).*), is translated into an exclusion: the
+// name must not match ^(?:x) and must match the rest, anchored.
+func compilePattern(p string) (re, exclude *regexp.Regexp, err error) {
+	if rest, ok := strings.CutPrefix(p, "^(?!"); ok {
+		end := groupEnd(rest)
+		if end < 0 || hasTopLevelBar(rest[end+1:]) {
+			return nil, nil, fmt.Errorf("pattern %q: lookahead outside the form ^(?!x)y", p)
+		}
+		if exclude, err = regexp.Compile(`^(?:` + rest[:end] + `)`); err != nil {
+			return nil, nil, err
+		}
+		if re, err = regexp.Compile(`^(?:` + rest[end+1:] + `)`); err != nil {
+			return nil, nil, err
+		}
+		return re, exclude, nil
+	}
+	re, err = regexp.Compile(p)
+	return re, nil, err
+}
+
+// groupEnd returns the index in s of the parenthesis that closes a group
+// opened just before s, or -1; escapes and character classes are skipped.
+func groupEnd(s string) int {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '[':
+			i = classEnd(s, i)
+			if i < 0 {
+				return -1
+			}
+		case '(':
+			depth++
+		case ')':
+			if depth == 0 {
+				return i
+			}
+			depth--
+		}
+	}
+	return -1
+}
+
+// classEnd returns the index of the ] that closes the class opened at
+// s[open], or -1.
+func classEnd(s string, open int) int {
+	i := open + 1
+	if i < len(s) && s[i] == '^' {
+		i++
+	}
+	if i < len(s) && s[i] == ']' {
+		i++
+	}
+	for ; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case ']':
+			return i
+		}
+	}
+	return -1
+}
+
+// hasTopLevelBar reports whether s has an alternation outside any group,
+// which would change the meaning of the lookahead translation.
+func hasTopLevelBar(s string) bool {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '[':
+			if i = classEnd(s, i); i < 0 {
+				return true
+			}
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case '|':
+			if depth == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// candidate reports whether RabbitMQ would consider the policy for a queue
+// of that name and type, and whether dge could tell (false, false: it
+// cannot evaluate the policy).
+func (m policyMatcher) candidate(name, qtype string) (match, known bool) {
+	switch m.ApplyTo {
+	case "queues", "all":
+	case qtype + "_queues":
+	case "streams":
+		if qtype != "stream" {
+			return false, true
+		}
+	case "exchanges":
+		return false, true
+	default:
+		return false, false
+	}
+	for k := range m.Definition {
+		if slices.Contains(unsupportedPolicyKeys[qtype], k) {
+			return false, true
+		}
+	}
+	if !m.known {
+		return false, false
+	}
+	if m.exclude != nil && m.exclude.MatchString(name) {
+		return false, true
+	}
+	return m.re.MatchString(name), true
+}
+
+// governing returns the candidates of the highest priority for a queue
+// (more than one: a tie RabbitMQ settles arbitrarily) and the policies dge
+// cannot evaluate whose priority is at least that high.
+func governing(name, qtype string, ms []policyMatcher) (top, unknown []Policy) {
+	best := 0
+	for _, m := range ms {
+		match, known := m.candidate(name, qtype)
+		if !known || !match {
+			continue
+		}
+		switch {
+		case len(top) == 0 || m.Priority > best:
+			top, best = []Policy{m.Policy}, m.Priority
+		case m.Priority == best:
+			top = append(top, m.Policy)
+		}
+	}
+	for _, m := range ms {
+		if _, known := m.candidate(name, qtype); !known && (len(top) == 0 || m.Priority >= best) {
+			unknown = append(unknown, m.Policy)
+		}
+	}
+	return top, unknown
+}
+
+// finding is one foreign policy's hold on one of the graph's queues.
+type finding struct {
+	policy Policy
+	queue  Queue
+	own    Policy // the dge policy it displaces
+	how    string // "overrides", "ties", "governs" (seen in the policy column), "may override"
+}
+
+// CheckPolicies reports the graph's queues that another policy would govern
+// instead of dge's once want's policies are in place: the queues of want
+// that a dge policy covers (work, retry and poll queues), matched against
+// want's policies and the vhost's other live policies by RabbitMQ's rule
+// (pattern, apply-to, the keys the queue type supports, highest priority;
+// a tie with dge's priority counts, since RabbitMQ settles it arbitrarily).
+// The management API's policy column, which lags about 5 s, decides for
+// the policies dge cannot evaluate (a pattern beyond Go's regular
+// expressions). It returns one error per foreign policy that does or may
+// win on some queue, naming the queues and what the policy disables, and a
+// warning per policy that dge cannot evaluate and nothing shows winning.
+func CheckPolicies(want Topology, snap *Snapshot) []Diagnostic {
+	var ms []policyMatcher
+	live := map[string]Policy{}
+	for _, p := range snap.Policies {
+		live[p.Name] = p
+		if !OwnsPolicy(want.Owner.Graph, p.Name) {
+			ms = append(ms, newPolicyMatcher(p))
+		}
+	}
+	var own []policyMatcher
+	for _, p := range want.Policies {
+		own = append(own, newPolicyMatcher(p))
+	}
+	ms = append(ms, own...)
+
+	var found []finding
+	for _, q := range want.Queues {
+		var mine Policy
+		for _, m := range own {
+			if ok, _ := m.candidate(q.Name, q.Type); ok {
+				mine = m.Policy
+				break
+			}
+		}
+		if mine.Name == "" {
+			continue // a parking queue: dge needs no policy there
+		}
+		top, unknown := governing(q.Name, q.Type, ms)
+		tie := len(top) > 1
+		for _, p := range top {
+			if p.Name == mine.Name {
+				continue
+			}
+			how := "overrides"
+			if tie && slices.ContainsFunc(top, func(p Policy) bool { return p.Name == mine.Name }) {
+				how = "ties"
+			}
+			found = append(found, finding{policy: p, queue: q, own: mine, how: how})
+		}
+		shown := snap.Stats[q.Name].Policy
+		for _, p := range unknown {
+			how := "may override"
+			if p.Name == shown {
+				how = "governs"
+			}
+			found = append(found, finding{policy: p, queue: q, own: mine, how: how})
+		}
+	}
+	return policyDiagnostics(want, snap, found)
+}
+
+// policyDiagnostics groups findings by policy into diagnostics, errors
+// first, each group by policy name.
+func policyDiagnostics(want Topology, snap *Snapshot, found []finding) []Diagnostic {
+	byPolicy := map[string][]finding{}
+	for _, f := range found {
+		byPolicy[f.policy.Name] = append(byPolicy[f.policy.Name], f)
+	}
+	var out []Diagnostic
+	for _, name := range sortedKeys(byPolicy) {
+		fs := byPolicy[name]
+		var sure []finding
+		for _, f := range fs {
+			if f.how != "may override" {
+				sure = append(sure, f)
+			}
+		}
+		if len(sure) > 0 {
+			out = append(out, policyError(want, snap, sure))
+			continue
+		}
+		out = append(out, policyWarning(want, fs))
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity == SeverityError && out[j].Severity != SeverityError })
+	return out
+}
+
+func queueNames(fs []finding) []string {
+	var names []string
+	for _, f := range fs {
+		names = append(names, f.queue.Name)
+	}
+	sort.Strings(names)
+	return slices.Compact(names)
+}
+
+// listNames shows up to eight names, then how many more.
+func listNames(names []string) string {
+	const show = 8
+	if len(names) <= show {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:show], ", ") + fmt.Sprintf(" and %d more", len(names)-show)
+}
+
+func policyError(want Topology, snap *Snapshot, fs []finding) Diagnostic {
+	p := fs[0].policy
+	names := queueNames(fs)
+	how := fs[0].how
+	for _, f := range fs {
+		if f.how == "overrides" {
+			how = "overrides"
+		}
+	}
+	var summary, lead string
+	switch how {
+	case "overrides":
+		summary = fmt.Sprintf("Policy %q (priority %d) overrides dge's policies on %s", p.Name, p.Priority, plural(int64(len(names)), "queue"))
+		lead = fmt.Sprintf("RabbitMQ applies only the highest-priority policy to a queue, so policy %q (pattern %q, priority %d) replaces dge's own (priority %d) on these queues of graph %q: %s.",
+			p.Name, p.Pattern, p.Priority, PolicyPriority, want.Owner.Graph, listNames(names))
+	case "ties":
+		summary = fmt.Sprintf("Policy %q has dge's priority %d on %s: RabbitMQ may apply either", p.Name, p.Priority, plural(int64(len(names)), "queue"))
+		lead = fmt.Sprintf("Policy %q (pattern %q) has the same priority as dge's policies on these queues of graph %q, and RabbitMQ settles a tie by its own table order, so it may replace dge's: %s.",
+			p.Name, p.Pattern, want.Owner.Graph, listNames(names))
+	default:
+		summary = fmt.Sprintf("Policy %q (priority %d) governs %s instead of dge's policies", p.Name, p.Priority, plural(int64(len(names)), "queue"))
+		lead = fmt.Sprintf("The management API shows policy %q (pattern %q, priority %d) applied to these queues of graph %q in place of dge's own: %s.",
+			p.Name, p.Pattern, p.Priority, want.Owner.Graph, listNames(names))
+	}
+	var sb strings.Builder
+	sb.WriteString(lead)
+	sb.WriteString("\nWhile it does, it disables:")
+	for _, line := range disabled(want, snap, p, fs) {
+		sb.WriteString("\n  - " + line)
+	}
+	sb.WriteString("\nDead-lettering itself still works on every queue that carries dge's dead-letter arguments: no policy overrides queue arguments.")
+	if len(p.Definition) > 0 {
+		fmt.Fprintf(&sb, " The policy's own settings apply to these queues instead: %s.", formatDefinition(p.Definition))
+	}
+	sb.WriteString("\n" + policyFix(p))
+	return Diagnostic{Severity: SeverityError, Summary: summary, Detail: sb.String(), Policy: p.Name, Queues: names}
+}
+
+// disabled says what dge loses on the queues a foreign policy governs.
+func disabled(want Topology, snap *Snapshot, p Policy, fs []finding) []string {
+	var work, quorumWork, retry, poll, quorum, bare []string
+	liveQueue := map[string]Queue{}
+	for _, q := range snap.Queues {
+		liveQueue[q.Name] = q
+	}
+	seen := map[string]bool{}
+	for _, f := range fs {
+		q := f.queue
+		if seen[q.Name] {
+			continue
+		}
+		seen[q.Name] = true
+		role := policyRole(want.Owner.Graph, f.own.Name)
+		switch role {
+		case RoleWork:
+			work = append(work, q.Name)
+			if _, ok := f.own.Definition["delivery-limit"]; ok {
+				quorumWork = append(quorumWork, q.Name)
+			}
+		case RoleRetry:
+			retry = append(retry, q.Name)
+		case RolePoll:
+			poll = append(poll, q.Name)
+		}
+		if q.Type == "quorum" {
+			quorum = append(quorum, q.Name)
+		}
+		if l, ok := liveQueue[q.Name]; ok {
+			if _, has := l.Arguments["x-dead-letter-exchange"]; !has {
+				bare = append(bare, q.Name)
+			}
+		}
+	}
+	var out []string
+	if len(retry) > 0 {
+		out = append(out, fmt.Sprintf("retry delays (%s): a message whose handler fails waits in its retry queue with no TTL instead of coming back after the delay. It is kept, not lost, but it stays there even after the fix, since RabbitMQ gives a message its TTL when it is enqueued: afterwards move such messages back to their work queue (for example with Move messages in the management UI, from the shovel plugin).", listNames(retry)))
+	}
+	if len(poll) > 0 {
+		out = append(out, fmt.Sprintf("poll intervals (%s): a message waiting for its next check stays in its poll queue in the same way.", listNames(poll)))
+	}
+	if len(quorumWork) > 0 {
+		out = append(out, fmt.Sprintf("the delivery-limit of the work queues (%s): the broker no longer stops a message that crashes its node over and over.", listNames(quorumWork)))
+	}
+	if o, ok := p.Definition["overflow"]; ok && o != "reject-publish" && len(quorum) > 0 {
+		out = append(out, fmt.Sprintf("at-least-once dead-lettering (%s): its overflow %s takes precedence over dge's x-overflow argument on quorum queues, which then dead-letter at most once.", listNames(quorum), formatValue(o)))
+	}
+	if len(bare) > 0 {
+		out = append(out, fmt.Sprintf("dead-lettering out of %s declared by an older dge without dead-letter arguments (%s): a rejected message is dropped. Once the policy is fixed, dge apply re-creates them with the arguments (-keep-messages keeps their messages).", plural(int64(len(bare)), "queue"), listNames(bare)))
+	}
+	if len(out) == 0 {
+		out = append(out, fmt.Sprintf("nothing dge needs on these work queues (%s) today, since their policy holds only what their arguments already set; but dge's policies must govern its queues for its in-place changes to take effect.", listNames(work)))
+	}
+	return out
+}
+
+// policyRole returns the role of a dge policy from its name.
+func policyRole(graph, name string) Role {
+	rest := strings.TrimPrefix(name, "dge."+graph+".")
+	role, _, _ := strings.Cut(rest, ".")
+	return Role(role)
+}
+
+// policyFix is the closing sentence of a foreign-policy error: what is
+// true for RabbitMQ 3.10.
+func policyFix(p Policy) string {
+	fix := fmt.Sprintf("To fix: lower its priority below %d (dge's priority; at equal priority RabbitMQ picks either), or exclude dge's queues from its pattern", PolicyPriority)
+	limits := len(p.Definition) > 0
+	for k := range p.Definition {
+		limits = limits && slices.Contains(lengthLimitKeys, k)
+	}
+	if limits {
+		fix += ", or make it an operator policy (rabbitmqctl set_operator_policy), which RabbitMQ merges with dge's policies instead of replacing them, so its length limits still apply"
+	}
+	return fix + "; then run dge plan again."
+}
+
+func policyWarning(want Topology, fs []finding) Diagnostic {
+	p := fs[0].policy
+	names := queueNames(fs)
+	return Diagnostic{
+		Severity: SeverityWarning,
+		Summary:  fmt.Sprintf("Policy %q (priority %d) may override dge's policies: dge cannot evaluate its pattern", p.Name, p.Priority),
+		Detail: fmt.Sprintf("Policy %q (pattern %q, apply-to %q) has a priority of at least dge's %d, and its pattern uses what Go's regular expressions lack (lookaround, backreferences), so dge cannot tell whether it matches these queues of graph %q: %s. The management API's policy column shows no queue governed by it yet (it lags about 5 s). If it matches them, it disables their retry delays and delivery-limit.\nTo be sure: lower its priority below %d, or give it a pattern that excludes dge's queues in plain syntax; then run dge plan again.",
+			p.Name, p.Pattern, p.ApplyTo, PolicyPriority, want.Owner.Graph, listNames(names), PolicyPriority),
+		Policy: p.Name,
+		Queues: names,
+	}
+}
+
+// formatDefinition renders a policy definition as key=value pairs.
+func formatDefinition(def map[string]any) string {
+	var parts []string
+	for _, k := range sortedKeys(def) {
+		parts = append(parts, k+"="+formatValue(def[k]))
+	}
+	return strings.Join(parts, ", ")
+}

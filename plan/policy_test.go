@@ -1,0 +1,211 @@
+package plan
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// policyGraph is a small desired topology: quorum queues a (work), a.retry,
+// a.dead, p (work), p.retry, p.poll, p.dead, with dge's policies.
+func policyGraph(qtype string) Topology {
+	quorum := qtype == "quorum"
+	t := Topology{Owner: Owner{Graph: "g"}, Vhost: "v"}
+	for _, q := range []struct {
+		name string
+		role Role
+	}{{"a", RoleWork}, {"a.retry", RoleRetry}, {"a.dead", RoleDead}, {"p", RoleWork}, {"p.retry", RoleRetry}, {"p.poll", RolePoll}, {"p.dead", RoleDead}} {
+		args := QueueArgs(q.role, quorum, "g.work", "g.retry")
+		args[GraphArg] = "g"
+		t.Queues = append(t.Queues, Queue{Name: q.name, Type: qtype, Durable: true, Arguments: args})
+	}
+	work := map[string]any{"dead-letter-exchange": "g.retry"}
+	if quorum {
+		work["delivery-limit"] = float64(5)
+	}
+	t.Policies = []Policy{
+		{Name: "dge.g.work", Pattern: Pattern([]string{"a", "p"}, ""), ApplyTo: "queues", Priority: PolicyPriority, Definition: work},
+		{Name: "dge.g.retry.5s", Pattern: Pattern([]string{"a", "p"}, ".retry"), ApplyTo: "queues", Priority: PolicyPriority,
+			Definition: map[string]any{"message-ttl": float64(5000), "dead-letter-exchange": "g.work"}},
+		{Name: "dge.g.poll.1s", Pattern: Pattern([]string{"p"}, ".poll"), ApplyTo: "queues", Priority: PolicyPriority,
+			Definition: map[string]any{"message-ttl": float64(1000), "dead-letter-exchange": "g.work"}},
+	}
+	return t
+}
+
+// liveOf is the snapshot of a vhost where want was applied, plus extra
+// policies; shown maps queue names to the policy column.
+func liveOf(want Topology, extra []Policy, shown map[string]string) *Snapshot {
+	s := &Snapshot{Topology: Topology{Vhost: want.Vhost, Queues: want.Queues}, Stats: map[string]QueueStats{}}
+	s.Policies = append(append([]Policy(nil), want.Policies...), extra...)
+	for q, p := range shown {
+		s.Stats[q] = QueueStats{Policy: p}
+	}
+	return s
+}
+
+func TestCheckPolicies(t *testing.T) {
+	governed := []string{"a", "a.retry", "p", "p.poll", "p.retry"}
+	catchAll := func(prio int, def map[string]any) Policy {
+		return Policy{Name: "ops", Pattern: ".*", ApplyTo: "queues", Priority: prio, Definition: def}
+	}
+	limit := map[string]any{"max-length": float64(1000000)}
+	for _, tc := range []struct {
+		name     string
+		qtype    string
+		extra    []Policy
+		shown    map[string]string
+		severity Severity // "" for no diagnostic
+		queues   []string
+		summary  string   // a part of the summary
+		detail   []string // parts of the detail
+		notIn    []string // must not be in the detail
+	}{
+		{name: "none", qtype: "quorum"},
+		{name: "lower priority", qtype: "quorum", extra: []Policy{catchAll(50, limit)}},
+		{name: "catch-all above dge's", qtype: "quorum", extra: []Policy{catchAll(200, limit)},
+			severity: SeverityError, queues: governed, summary: `Policy "ops" (priority 200) overrides dge's policies on 5 queues`,
+			detail: []string{"retry delays (a.retry, p.retry)", "poll intervals (p.poll)", "delivery-limit of the work queues (a, p)",
+				"max-length=1000000", "lower its priority below 100", "operator policy"},
+			notIn: []string{"older dge", "at most once"}},
+		{name: "tie with dge's priority", qtype: "quorum", extra: []Policy{catchAll(100, limit)},
+			severity: SeverityError, queues: governed, summary: `has dge's priority 100 on 5 queues: RabbitMQ may apply either`},
+		{name: "one queue by name", qtype: "quorum", extra: []Policy{{Name: "ops", Pattern: "^a$", ApplyTo: "all", Priority: 300, Definition: limit}},
+			severity: SeverityError, queues: []string{"a"}, summary: "on 1 queue"},
+		{name: "a parking queue alone is dge's business only", qtype: "quorum", extra: []Policy{{Name: "ops", Pattern: `\.dead$`, ApplyTo: "queues", Priority: 300, Definition: limit}}},
+		{name: "exchanges only", qtype: "quorum", extra: []Policy{{Name: "ops", Pattern: ".*", ApplyTo: "exchanges", Priority: 300, Definition: map[string]any{"alternate-exchange": "x"}}}},
+		{name: "quorum queues pass over queue-mode", qtype: "quorum", extra: []Policy{catchAll(200, map[string]any{"queue-mode": "lazy"})}},
+		{name: "classic queues take queue-mode", qtype: "classic", extra: []Policy{catchAll(200, map[string]any{"queue-mode": "lazy"})},
+			severity: SeverityError, queues: governed, detail: []string{"retry delays", "poll intervals", "queue-mode=\"lazy\""},
+			notIn: []string{"delivery-limit", "operator policy"}},
+		{name: "classic queues pass over delivery-limit", qtype: "classic", extra: []Policy{catchAll(200, map[string]any{"delivery-limit": float64(3)})}},
+		{name: "classic work queues alone", qtype: "classic", extra: []Policy{{Name: "ops", Pattern: "^[ap]$", ApplyTo: "queues", Priority: 200, Definition: limit}},
+			severity: SeverityError, queues: []string{"a", "p"}, detail: []string{"nothing dge needs on these work queues (a, p)"}},
+		{name: "overflow drop-head downgrades quorum dead-lettering", qtype: "quorum", extra: []Policy{catchAll(200, map[string]any{"overflow": "drop-head"})},
+			severity: SeverityError, queues: governed, detail: []string{`its overflow "drop-head" takes precedence`, "at most once"}, notIn: []string{"operator policy"}},
+		{name: "leading negative lookahead", qtype: "quorum", extra: []Policy{{Name: "ops", Pattern: `^(?!a\b|a\.).*`, ApplyTo: "queues", Priority: 200, Definition: limit}},
+			severity: SeverityError, queues: []string{"p", "p.poll", "p.retry"}},
+		{name: "lookahead excluding every queue", qtype: "quorum", extra: []Policy{{Name: "ops", Pattern: `^(?![ap]).*`, ApplyTo: "queues", Priority: 200, Definition: limit}}},
+		{name: "pattern beyond RE2, nothing shown", qtype: "quorum", extra: []Policy{{Name: "ops", Pattern: `^(a)\1`, ApplyTo: "queues", Priority: 200, Definition: limit}},
+			severity: SeverityWarning, queues: governed, summary: "dge cannot evaluate its pattern"},
+		{name: "pattern beyond RE2, below dge's priority", qtype: "quorum", extra: []Policy{{Name: "ops", Pattern: `^(a)\1`, ApplyTo: "queues", Priority: 99, Definition: limit}}},
+		{name: "pattern beyond RE2, shown governing", qtype: "quorum", extra: []Policy{{Name: "ops", Pattern: `(?=a)a`, ApplyTo: "queues", Priority: 200, Definition: limit}},
+			shown: map[string]string{"a": "ops", "p": "dge.g.work"}, severity: SeverityError, queues: []string{"a"},
+			summary: `Policy "ops" (priority 200) governs 1 queue instead of dge's policies`},
+		{name: "a lagging policy column is overruled", qtype: "quorum", extra: []Policy{catchAll(50, limit)},
+			shown: map[string]string{"a": "ops", "a.retry": "ops"}},
+		{name: "the graph's own stale policy is not foreign", qtype: "quorum",
+			extra: []Policy{{Name: "dge.g.retry.7s", Pattern: `.*`, ApplyTo: "queues", Priority: 200, Definition: map[string]any{"message-ttl": float64(7000)}}}},
+		{name: "another graph's policy is foreign", qtype: "quorum",
+			extra:    []Policy{{Name: "dge.other.work", Pattern: `^a$`, ApplyTo: "queues", Priority: 100, Definition: map[string]any{"dead-letter-exchange": "other.retry"}}},
+			severity: SeverityError, queues: []string{"a"}, summary: "may apply either"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := policyGraph(tc.qtype)
+			ds := CheckPolicies(want, liveOf(want, tc.extra, tc.shown))
+			if tc.severity == "" {
+				if len(ds) > 0 {
+					t.Fatalf("got diagnostics %+v, want none", ds)
+				}
+				return
+			}
+			if len(ds) != 1 {
+				t.Fatalf("got %d diagnostics %+v, want 1", len(ds), ds)
+			}
+			d := ds[0]
+			if d.Severity != tc.severity || d.Policy != tc.extra[0].Name {
+				t.Errorf("severity %s, policy %q; want %s, %q", d.Severity, d.Policy, tc.severity, tc.extra[0].Name)
+			}
+			if diff := cmp.Diff(tc.queues, d.Queues); diff != "" {
+				t.Errorf("queues (-want +got):\n%s", diff)
+			}
+			if !strings.Contains(d.Summary, tc.summary) {
+				t.Errorf("summary %q lacks %q", d.Summary, tc.summary)
+			}
+			for _, w := range tc.detail {
+				if !strings.Contains(d.Detail, w) {
+					t.Errorf("detail lacks %q:\n%s", w, d.Detail)
+				}
+			}
+			for _, w := range tc.notIn {
+				if strings.Contains(d.Detail, w) {
+					t.Errorf("detail has %q:\n%s", w, d.Detail)
+				}
+			}
+			if tc.severity == SeverityError && !strings.Contains(d.Detail, "To fix:") {
+				t.Errorf("an error's detail must end with the fix:\n%s", d.Detail)
+			}
+		})
+	}
+}
+
+func TestCheckPoliciesBeforeDgesPoliciesExist(t *testing.T) {
+	// A first apply: the live vhost has only the foreign policy.
+	want := policyGraph("quorum")
+	snap := &Snapshot{Topology: Topology{Vhost: "v", Policies: []Policy{{Name: "ops", Pattern: ".*", ApplyTo: "queues", Priority: 200}}}}
+	ds := CheckPolicies(want, snap)
+	if len(ds) != 1 || ds[0].Severity != SeverityError || len(ds[0].Queues) != 5 {
+		t.Fatalf("diagnostics %+v; want one error over the 5 governed queues", ds)
+	}
+}
+
+func TestCheckPoliciesOlderQueues(t *testing.T) {
+	// Queues declared before the dead-letter arguments: the foreign policy
+	// also disables their dead-lettering.
+	want := policyGraph("quorum")
+	snap := liveOf(want, []Policy{{Name: "ops", Pattern: "^a$", ApplyTo: "queues", Priority: 200}}, nil)
+	snap.Queues = []Queue{{Name: "a", Type: "quorum", Durable: true, Arguments: map[string]any{GraphArg: "g"}}}
+	ds := CheckPolicies(want, snap)
+	if len(ds) != 1 || !strings.Contains(ds[0].Detail, "declared by an older dge without dead-letter arguments (a): a rejected message is dropped") {
+		t.Fatalf("diagnostics %+v; want one naming a's dropped dead-lettering", ds)
+	}
+}
+
+func TestCheckPoliciesOrder(t *testing.T) {
+	want := policyGraph("quorum")
+	extra := []Policy{
+		{Name: "z-unsure", Pattern: `(?=p)`, ApplyTo: "queues", Priority: 150},
+		{Name: "b-sure", Pattern: `^a$`, ApplyTo: "queues", Priority: 150},
+		{Name: "a-sure", Pattern: `^p$`, ApplyTo: "queues", Priority: 150},
+	}
+	var got []string
+	for _, d := range CheckPolicies(want, liveOf(want, extra, nil)) {
+		got = append(got, string(d.Severity)+" "+d.Policy)
+	}
+	want2 := []string{"error a-sure", "error b-sure", "warning z-unsure"}
+	if !slices.Equal(got, want2) {
+		t.Errorf("diagnostics %v, want %v", got, want2)
+	}
+}
+
+func TestCompilePattern(t *testing.T) {
+	for _, tc := range []struct {
+		pattern string
+		err     bool
+		match   map[string]bool
+	}{
+		{pattern: ".*", match: map[string]bool{"": true, "input": true}},
+		{pattern: "put", match: map[string]bool{"input": true, "in": false}},
+		{pattern: `^(?!amq\.).*`, match: map[string]bool{"amq.gen": false, "input": true, "xamq.": true}},
+		{pattern: `^(?!a|b)c`, match: map[string]bool{"c": true, "a": false, "cb": true}},
+		{pattern: `^(?!(a)[)]).*`, match: map[string]bool{"a)": false, "a": true}},
+		{pattern: `^(?!a)b|c`, err: true},
+		{pattern: `^(?!a`, err: true},
+		{pattern: `a(?=b)`, err: true},
+		{pattern: `(a)\1`, err: true},
+	} {
+		t.Run(tc.pattern, func(t *testing.T) {
+			m := newPolicyMatcher(Policy{Name: "p", Pattern: tc.pattern, ApplyTo: "queues"})
+			if !m.known != tc.err {
+				t.Fatalf("known = %v, want error %v", m.known, tc.err)
+			}
+			for name, want := range tc.match {
+				if got, _ := m.candidate(name, "classic"); got != want {
+					t.Errorf("%q matches %q: %v, want %v", tc.pattern, name, got, want)
+				}
+			}
+		})
+	}
+}
