@@ -23,6 +23,11 @@ type env struct {
 	stdout, stderr io.Writer
 	environ        []string
 	noColor        bool // set by a command's -no-color flag (see addNoColor)
+
+	// urlLists and passwords are the broker block's secrets, once a
+	// command has read them, for scrub.
+	urlLists  []string
+	passwords []string
 }
 
 // command is one dge subcommand. run returns the process exit code.

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/dgehq/dge/apply"
-	"github.com/dgehq/dge/config"
 	"github.com/dgehq/dge/internal/mgmt"
 	"github.com/dgehq/dge/plan"
 )
@@ -83,21 +82,11 @@ guest/guest); the broker block's management_url, username and password win.`)
 	return exitOK
 }
 
-// fail prints err as one "dge <cmd>: ..." message and returns exitError.
+// fail prints err as one "dge <cmd>: ..." message, without any password
+// (see scrub), and returns exitError.
 func (e *env) fail(cmd string, err error) int {
-	fmt.Fprintf(e.stderr, "dge %s: %v\n", cmd, err)
+	fmt.Fprintf(e.stderr, "dge %s: %s\n", cmd, e.scrub(err.Error()))
 	return exitError
-}
-
-// managementClient resolves the management API and credentials from the
-// environment and the graph's broker block.
-func (e *env) managementClient(b config.Broker) (*mgmt.Client, mgmt.Config, error) {
-	cfg, err := mgmt.Resolve(e.environ, b)
-	if err != nil {
-		return nil, cfg, err
-	}
-	c, err := mgmt.New(cfg, mgmt.Options{})
-	return c, cfg, err
 }
 
 // renderPlan prints p as text, coloured on a terminal unless turned off.
@@ -147,39 +136,6 @@ func isTerminal(f *os.File) bool {
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
-// counter connects over AMQP to count queues exactly before deletes, when
-// the plan deletes or replaces queues. A URL the user named must work; a
-// derived one that does not is reported and skipped.
-func (e *env) counter(b config.Broker, cfg mgmt.Config, p *plan.Plan) (*apply.AMQPCounter, error) {
-	needed := false
-	for _, c := range p.Changes {
-		needed = needed || (c.Kind == plan.KindQueue && (c.Action == plan.Delete || c.Action == plan.Replace))
-	}
-	if !needed {
-		return nil, nil
-	}
-	url, explicit := mgmt.AMQPURL(e.environ, b, cfg, p.Vhost)
-	c, err := apply.DialCounter(url, "dge "+p.Graph)
-	if err == nil {
-		return c, nil
-	}
-	msg := redactPassword(err.Error(), cfg.Password, b.Password)
-	if explicit {
-		return nil, fmt.Errorf("%s (from %s or the broker block's amqp_url)", msg, mgmt.AMQPURLEnv)
-	}
-	fmt.Fprintf(e.stderr, "dge: note: %s; counting messages with the management API's statistics instead, which lag up to 5 s (set %s to count exactly)\n", msg, mgmt.AMQPURLEnv)
-	return nil, nil
-}
-
-func redactPassword(s string, passwords ...string) string {
-	for _, p := range passwords {
-		if len(p) >= 4 {
-			s = strings.ReplaceAll(s, p, "********")
-		}
-	}
-	return s
-}
-
 // execute runs p with progress lines and prints the summary.
 func (e *env) execute(ctx context.Context, cmd string, client *mgmt.Client, counter *apply.AMQPCounter, p *plan.Plan, opts apply.Options) int {
 	if counter != nil {
@@ -195,7 +151,7 @@ func (e *env) execute(ctx context.Context, cmd string, client *mgmt.Client, coun
 	fmt.Fprintln(e.stdout)
 	res, err := apply.Apply(ctx, client, p, opts)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "dge %s: %v\n", cmd, err)
+		fmt.Fprintf(e.stderr, "dge %s: %s\n", cmd, e.scrub(err.Error()))
 		if res != (apply.Result{}) {
 			fmt.Fprintf(e.stderr, "Partly applied: %d added, %d changed, %d destroyed. Run dge %s again once the cause is fixed; it continues where this one stopped.\n",
 				res.Added, res.Changed, res.Destroyed, cmd)

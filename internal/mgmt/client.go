@@ -10,12 +10,18 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	rabbithole "github.com/michaelklishin/rabbit-hole/v2"
 )
 
-// Client talks to one management API. It is safe for concurrent use.
+// Client talks to one management API, or to those of a cluster's nodes:
+// every request goes to the endpoint that answered last (at first the first
+// one), and moves on to the next when that one cannot be reached
+// (connection refused, dial timeout), not when it answers with an HTTP
+// error. It is safe for concurrent use.
 type Client struct {
 	cfg     Config
 	rh      *rabbithole.Client
@@ -26,7 +32,8 @@ type Client struct {
 // Options tunes a Client.
 type Options struct {
 	// Transport carries every request (default: a keep-alive transport
-	// shared by the client). Benchmarks wrap it to count requests.
+	// shared by the client), after the client picked its endpoint.
+	// Benchmarks wrap it to count requests.
 	Transport http.RoundTripper
 	// Timeout bounds each request (default 60 s).
 	Timeout time.Duration
@@ -34,9 +41,10 @@ type Options struct {
 
 // New returns a client for cfg. It makes no request.
 func New(cfg Config, opts Options) (*Client, error) {
-	rh, err := rabbithole.NewClient(cfg.Endpoint, cfg.Username, cfg.Password)
+	eps := cfg.endpoints()
+	rh, err := rabbithole.NewClient(eps[0], cfg.Username, cfg.Password)
 	if err != nil {
-		return nil, fmt.Errorf("management API client for %s: %w", cfg.Endpoint, err)
+		return nil, fmt.Errorf("management API client for %s: %w", eps[0], err)
 	}
 	base := opts.Transport
 	if base == nil {
@@ -53,7 +61,87 @@ func New(cfg Config, opts Options) (*Client, error) {
 		timeout = 60 * time.Second
 	}
 	rh.SetTimeout(timeout)
+	if len(eps) > 1 {
+		ft := &failover{base: base}
+		for _, e := range eps {
+			u, err := url.Parse(e)
+			if err != nil {
+				return nil, fmt.Errorf("management API endpoint %s: %w", e, err)
+			}
+			ft.endpoints = append(ft.endpoints, u)
+		}
+		base = ft
+	}
 	return &Client{cfg: cfg, rh: rh, base: base, timeout: timeout}, nil
+}
+
+// failover sends each request to the endpoint that answered last, trying
+// the next ones in turn while an endpoint cannot be reached. Requests are
+// built for the first endpoint (rabbit-hole knows only one); failover
+// rewrites their scheme, host and path prefix.
+type failover struct {
+	base      http.RoundTripper
+	endpoints []*url.URL
+	current   atomic.Int32 // index of the endpoint that answered last
+}
+
+func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := int(f.current.Load())
+	tries := len(f.endpoints)
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		tries = 1 // a body that cannot be read again is sent once
+	}
+	var firstErr error
+	for i := range tries {
+		k := (start + i) % len(f.endpoints)
+		r, err := f.rewrite(req, k)
+		if err != nil {
+			return nil, err
+		}
+		res, err := f.base.RoundTrip(r)
+		if err == nil {
+			f.current.Store(int32(k))
+			return res, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		if !unreachable(err) || req.Context().Err() != nil {
+			return nil, err
+		}
+	}
+	return nil, firstErr
+}
+
+// rewrite returns req aimed at endpoint k, with a fresh body.
+func (f *failover) rewrite(req *http.Request, k int) (*http.Request, error) {
+	r := req.Clone(req.Context())
+	if req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = body
+	}
+	from, to := f.endpoints[0], f.endpoints[k]
+	r.URL.Scheme, r.URL.Host, r.Host = to.Scheme, to.Host, to.Host
+	if from.Path != to.Path {
+		r.URL.Path = to.Path + strings.TrimPrefix(req.URL.Path, from.Path)
+		if req.URL.RawPath != "" {
+			r.URL.RawPath = to.EscapedPath() + strings.TrimPrefix(req.URL.RawPath, from.EscapedPath())
+		}
+	}
+	return r, nil
+}
+
+// unreachable reports whether err means the endpoint could not be reached,
+// so the request never got there and another endpoint may take it.
+func unreachable(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true // refused, no route, dial timeout, unknown host
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // Endpoint returns the API's base URL (without credentials).
@@ -125,8 +213,12 @@ func (c *Client) translate(op, vhost string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w", op, err)
 	}
+	at := c.cfg.Endpoint
+	if eps := c.cfg.endpoints(); len(eps) > 1 {
+		at = "any of " + strings.Join(eps, ", ")
+	}
 	return fmt.Errorf("%s: cannot reach the RabbitMQ management API at %s: %s. Is RabbitMQ running with the management plugin enabled? (rabbitmq-plugins enable rabbitmq_management; or set %s)",
-		op, c.cfg.Endpoint, c.redact(rootCause(err)), URLEnv)
+		op, at, c.redact(rootCause(err)), URLEnv)
 }
 
 func rootCause(err error) string {
@@ -175,7 +267,7 @@ func (c *Client) redact(s string) string {
 
 // getJSON performs one GET of /api/<path> and decodes the body into v.
 func (c *Client) getJSON(ctx context.Context, op, vhost, path string, query url.Values, v any) error {
-	u := c.cfg.Endpoint + "/api/" + path
+	u := c.cfg.endpoints()[0] + "/api/" + path // failover aims it
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}

@@ -1,11 +1,15 @@
 package mgmt
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/dgehq/dge/config"
+	"github.com/dgehq/dge/runtime"
 )
 
 // The environment variables Resolve reads.
@@ -22,18 +26,25 @@ const DefaultURL = "http://127.0.0.1:15672"
 // Config says where the management API is and how to log in.
 type Config struct {
 	// Endpoint is the API's base URL without credentials or trailing slash,
-	// e.g. http://127.0.0.1:15672.
+	// e.g. http://127.0.0.1:15672; for a cluster, several such URLs
+	// separated by commas, tried in that order (see Client).
 	Endpoint string
 	Username string
 	Password string // never printed
 }
 
-// Resolve works out the management API endpoint and credentials.
+// endpoints returns the base URLs of Endpoint.
+func (c Config) endpoints() []string { return strings.Split(c.Endpoint, ",") }
+
+// Resolve works out the management API endpoints and credentials.
 //
 // The endpoint is the broker block's management_url when set, else
-// DGE_MANAGEMENT_URL, else DefaultURL. Credentials come from the first of:
-// the chosen URL's userinfo; the broker block's username and password;
-// DGE_MANAGEMENT_USERNAME and DGE_MANAGEMENT_PASSWORD; guest/guest.
+// DGE_MANAGEMENT_URL, else DefaultURL: one URL, or several separated by
+// commas (the nodes of a cluster). Credentials come from the first of: the
+// URLs' userinfo (the same on every URL that has one: a cluster's nodes
+// share their users); the broker block's username and password;
+// DGE_MANAGEMENT_USERNAME and DGE_MANAGEMENT_PASSWORD; guest/guest. Errors
+// name the setting and never hold a password.
 func Resolve(environ []string, b config.Broker) (Config, error) {
 	env := envMap(environ)
 	raw, from := b.ManagementURL, "the broker block's management_url"
@@ -43,15 +54,32 @@ func Resolve(environ []string, b config.Broker) (Config, error) {
 	if raw == "" {
 		raw, from = DefaultURL, "the default"
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return Config{}, fmt.Errorf("management URL from %s is not an http(s) URL like http://127.0.0.1:15672; fix %s", from, from)
+	parts := strings.Split(raw, ",")
+	var endpoints []string
+	var user *url.Userinfo
+	for i, part := range parts {
+		where := from
+		if len(parts) > 1 {
+			where = fmt.Sprintf("%s (URL %d of %d)", from, i+1, len(parts))
+		}
+		u, err := parseEndpoint(strings.TrimSpace(part))
+		if err != nil {
+			return Config{}, fmt.Errorf("management URL from %s: %s %v; fix %s", where, runtime.RedactURL(strings.TrimSpace(part)), err, from)
+		}
+		if u.User != nil {
+			if user != nil && user.String() != u.User.String() {
+				return Config{}, fmt.Errorf("management URLs from %s carry different credentials; a cluster's nodes share their users: give one user:password, or set %s and %s", from, UsernameEnv, PasswordEnv)
+			}
+			user = u.User
+		}
+		u.User = nil
+		endpoints = append(endpoints, strings.TrimSuffix(u.String(), "/"))
 	}
-	cfg := Config{}
+	cfg := Config{Endpoint: strings.Join(endpoints, ",")}
 	switch {
-	case u.User != nil:
-		cfg.Username = u.User.Username()
-		cfg.Password, _ = u.User.Password()
+	case user != nil:
+		cfg.Username = user.Username()
+		cfg.Password, _ = user.Password()
 	case b.Username != "" || b.Password != "":
 		cfg.Username, cfg.Password = b.Username, b.Password
 	case env[UsernameEnv] != "" || env[PasswordEnv] != "":
@@ -59,38 +87,71 @@ func Resolve(environ []string, b config.Broker) (Config, error) {
 	default:
 		cfg.Username, cfg.Password = "guest", "guest"
 	}
-	u.User = nil
-	u.RawQuery, u.Fragment = "", ""
-	cfg.Endpoint = strings.TrimSuffix(u.String(), "/")
 	return cfg, nil
 }
 
-// AMQPURL returns the AMQP URL to count messages exactly before a delete:
-// the broker block's amqp_url, else DGE_AMQP_URL, else one derived from the
-// management endpoint's host (port 5672, the management credentials, the
-// vhost). explicit reports whether the user named it.
-func AMQPURL(environ []string, b config.Broker, cfg Config, vhost string) (u string, explicit bool) {
+// parseEndpoint checks one management URL. Its errors complete a sentence
+// that starts with the redacted URL, and never quote it.
+func parseEndpoint(s string) (*url.URL, error) {
+	const example = "write http://user:password@host:15672"
+	const encode = "percent-encode / # @ ? : % in the user name and password (/ is %2F, # is %23, @ is %40, ? is %3F)"
+	if s == "" {
+		return nil, errors.New("is empty: separate URLs with single commas, with none at the end")
+	}
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok || (scheme != "http" && scheme != "https") {
+		return nil, errors.New("is not an http(s) URL: " + example)
+	}
+	hasUserinfo := strings.Contains(rest, "@")
+	u, err := url.Parse(s)
+	if err != nil || (hasUserinfo && u.User == nil) || strings.ContainsAny(s, "#") {
+		if hasUserinfo {
+			return nil, errors.New("does not parse: " + encode)
+		}
+		return nil, errors.New("does not parse: " + example)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return nil, errors.New("has no host: " + example)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("has the port %q: use a number from 1 to 65535", p)
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return nil, errors.New("has an empty port: remove the colon or give a number from 1 to 65535")
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return u, nil
+}
+
+// AMQPURL returns the AMQP URLs to count messages exactly before a delete:
+// the broker block's amqp_url, else DGE_AMQP_URL, else URLs derived from
+// the management endpoints' hosts (port 5672, the management credentials,
+// the vhost), one per endpoint. from names the setting for errors;
+// explicit reports whether the user named it.
+func AMQPURL(environ []string, b config.Broker, cfg Config, vhost string) (u, from string, explicit bool) {
 	env := envMap(environ)
 	if b.AMQPURL != "" {
-		return b.AMQPURL, true
+		return b.AMQPURL, "the broker block's amqp_url", true
 	}
 	if s := env[AMQPURLEnv]; s != "" {
-		return s, true
+		return s, AMQPURLEnv, true
 	}
-	ep, err := url.Parse(cfg.Endpoint)
-	if err != nil {
-		return "", false
+	var list []string
+	for _, e := range cfg.endpoints() {
+		ep, err := url.Parse(e)
+		if err != nil {
+			continue
+		}
+		scheme, port := "amqp", "5672"
+		if ep.Scheme == "https" {
+			scheme, port = "amqps", "5671"
+		}
+		d := url.URL{Scheme: scheme, User: url.UserPassword(cfg.Username, cfg.Password), Host: net.JoinHostPort(ep.Hostname(), port), Path: "/" + vhost}
+		d.RawPath = "/" + url.PathEscape(vhost)
+		list = append(list, d.String())
 	}
-	scheme := "amqp"
-	if ep.Scheme == "https" {
-		scheme = "amqps"
-	}
-	d := url.URL{Scheme: scheme, User: url.UserPassword(cfg.Username, cfg.Password), Host: ep.Hostname() + ":5672", Path: "/" + vhost}
-	if scheme == "amqps" {
-		d.Host = ep.Hostname() + ":5671"
-	}
-	d.RawPath = "/" + url.PathEscape(vhost)
-	return d.String(), false
+	return strings.Join(list, ","), "the AMQP URL derived from the management URL", false
 }
 
 func envMap(environ []string) map[string]string {

@@ -42,13 +42,17 @@ func TestResolve(t *testing.T) {
 }
 
 func TestAMQPURLDerived(t *testing.T) {
-	u, explicit := AMQPURL(nil, config.Broker{}, Config{Endpoint: "http://h:15672", Username: "u", Password: "p"}, "/")
+	u, _, explicit := AMQPURL(nil, config.Broker{}, Config{Endpoint: "http://h:15672", Username: "u", Password: "p"}, "/")
 	if explicit || u != "amqp://u:p@h:5672/%2F" {
 		t.Errorf("AMQPURL = %q, %v; want amqp://u:p@h:5672/%%2F, false", u, explicit)
 	}
-	u, explicit = AMQPURL([]string{AMQPURLEnv + "=amqp://x/"}, config.Broker{}, Config{}, "v")
-	if !explicit || u != "amqp://x/" {
-		t.Errorf("AMQPURL = %q, %v; want the variable, true", u, explicit)
+	u, _, explicit = AMQPURL(nil, config.Broker{}, Config{Endpoint: "http://h1:15701,https://h2:15702", Username: "u", Password: "p"}, "v")
+	if explicit || u != "amqp://u:p@h1:5672/v,amqps://u:p@h2:5671/v" {
+		t.Errorf("AMQPURL = %q, %v; want one URL per management endpoint, false", u, explicit)
+	}
+	u, from, explicit := AMQPURL([]string{AMQPURLEnv + "=amqp://x/"}, config.Broker{}, Config{}, "v")
+	if !explicit || u != "amqp://x/" || from != AMQPURLEnv {
+		t.Errorf("AMQPURL = %q, %q, %v; want the variable, its name, true", u, from, explicit)
 	}
 }
 
