@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -19,6 +20,10 @@ import (
 // DefaultParallelism is how many requests each phase runs at once unless
 // told otherwise.
 const DefaultParallelism = 8
+
+// consumerGone is how long apply waits for a consumer it just cancelled to
+// leave a queue before counting it as someone else's.
+const consumerGone = 3 * time.Second
 
 // Broker is what apply needs from the management API; *mgmt.Client
 // implements it.
@@ -56,6 +61,15 @@ type Options struct {
 	// without it apply relies on the management API's statistics, which
 	// lag by up to 5 seconds.
 	Counter Counter
+	// KeepMessages, when set, keeps the messages of every queue the plan
+	// replaces (apply -keep-messages): it moves them to a temporary queue
+	// (KeepName), deletes and re-creates the queue, and once the queue is
+	// bound again moves them back and deletes the temporary queue. It
+	// finishes the same way the moves an interrupted apply left (the
+	// plan's PendingMoves). A replaced queue with consumers is refused:
+	// their unacknowledged deliveries would be lost with the queue. It also
+	// serves as the Counter when Counter is nil.
+	KeepMessages *Mover
 	// Progress, when set, is called after each change, one call at a time.
 	Progress func(c plan.Change, skipped bool, err error)
 	// Logger receives debug records; nil discards them.
@@ -65,6 +79,8 @@ type Options struct {
 // Result counts what Apply did.
 type Result struct {
 	Added, Changed, Destroyed int
+	// Kept counts the messages moved aside and back by KeepMessages.
+	Kept int64
 }
 
 // UnsafeQueue is a queue apply refused to delete or replace.
@@ -73,6 +89,9 @@ type UnsafeQueue struct {
 	Action    plan.Action
 	Messages  int64
 	Consumers int64
+	// Keep is true for a queue apply -keep-messages would replace keeping
+	// its messages, refused for its consumers.
+	Keep bool
 }
 
 // UnsafeError refuses a plan that would delete or replace queues holding
@@ -85,14 +104,26 @@ type UnsafeError struct {
 func (e *UnsafeError) Error() string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "refusing to lose messages in vhost %q:", e.Vhost)
+	keep, lose := false, false
 	for _, q := range e.Queues {
+		if q.Keep {
+			keep = true
+			fmt.Fprintf(&sb, "\n  replace queue %s keeping its messages: it has %s, whose unacknowledged deliveries would be lost with the queue", q.Name, count(q.Consumers, "consumer"))
+			continue
+		}
+		lose = true
 		verb := "delete"
 		if q.Action == plan.Replace {
 			verb = "replace"
 		}
 		fmt.Fprintf(&sb, "\n  %s queue %s: it holds %s and has %s", verb, q.Name, count(q.Messages, "message"), count(q.Consumers, "consumer"))
 	}
-	sb.WriteString("\ndrain the queues and stop their consumers, or pass -allow-message-loss to accept losing the messages")
+	if keep {
+		sb.WriteString("\nstop the processes that consume from the queues to replace (the graph's nodes), then run dge apply -keep-messages again")
+	}
+	if lose {
+		sb.WriteString("\ndrain the queues and stop their consumers, pass -keep-messages to keep the messages of replaced queues, or pass -allow-message-loss to accept losing the messages")
+	}
 	return sb.String()
 }
 
@@ -111,6 +142,7 @@ type applier struct {
 	res   Result
 	gone  map[string]bool // "queue name" / "exchange name" removed or rebuilt by this plan
 	vhost string
+	kept  map[string]bool // queues whose messages wait in their temporary queue; under mu
 }
 
 // Apply executes the plan's changes against the broker in the plan's
@@ -126,14 +158,31 @@ type applier struct {
 // nothing and a delete that finds nothing counts as done, so an interrupted
 // apply converges when run again. On error, the phase in progress finishes
 // its requests in flight and later phases do not start.
+//
+// A plan with error diagnostics (a foreign policy that would govern the
+// graph's queues) is refused with its *plan.DiagnosticError before
+// anything changes. With KeepMessages, the messages of replaced queues are
+// moved aside and back (see Options.KeepMessages); the moves back run after
+// the creates, binds and policy updates, before the deletes.
 func Apply(ctx context.Context, b Broker, p *plan.Plan, opts Options) (Result, error) {
+	if err := p.Err(); err != nil {
+		return Result{}, err
+	}
 	if opts.Parallelism <= 0 {
 		opts.Parallelism = DefaultParallelism
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &applier{b: b, p: p, opts: opts, gone: map[string]bool{}, vhost: p.Vhost}
+	if opts.KeepMessages != nil && opts.Counter == nil {
+		opts.Counter = opts.KeepMessages
+	}
+	a := &applier{b: b, p: p, opts: opts, gone: map[string]bool{}, vhost: p.Vhost, kept: map[string]bool{}}
+	if opts.KeepMessages != nil {
+		for _, m := range p.PendingMoves {
+			a.kept[m.Queue] = true
+		}
+	}
 	for _, c := range p.Changes {
 		if c.Action == plan.Delete || c.Action == plan.Replace {
 			switch c.Kind {
@@ -144,13 +193,23 @@ func Apply(ctx context.Context, b Broker, p *plan.Plan, opts Options) (Result, e
 			}
 		}
 	}
-	if !opts.AllowMessageLoss {
-		if err := a.preflight(ctx); err != nil {
-			return Result{}, err
+	if err := a.preflight(ctx); err != nil {
+		return Result{}, err
+	}
+	finished := false
+	for _, phase := range phases(p.Changes) {
+		if !finished && phase[0].Action == plan.Delete {
+			finished = true
+			if err := a.moveBack(ctx); err != nil {
+				return a.res, err
+			}
+		}
+		if err := a.run(ctx, phase); err != nil {
+			return a.res, err
 		}
 	}
-	for _, phase := range phases(p.Changes) {
-		if err := a.run(ctx, phase); err != nil {
+	if !finished {
+		if err := a.moveBack(ctx); err != nil {
 			return a.res, err
 		}
 	}
@@ -246,6 +305,9 @@ func (a *applier) one(ctx context.Context, c plan.Change) (skipped bool, err err
 		case plan.Create:
 			return false, a.b.DeclareQueue(ctx, vh, *c.After.Queue)
 		case plan.Replace:
+			if a.opts.KeepMessages != nil {
+				return false, a.keepReplace(ctx, c)
+			}
 			if err := a.deleteQueue(ctx, c); err != nil {
 				return false, err
 			}
@@ -282,6 +344,13 @@ func (a *applier) deleteQueue(ctx context.Context, c plan.Change) error {
 	if a.opts.AllowMessageLoss {
 		return a.b.DeleteQueue(ctx, a.vhost, q.Name, false)
 	}
+	return a.deleteIfEmpty(ctx, *q, c.Action)
+}
+
+// deleteIfEmpty deletes a queue only if it holds no messages and has no
+// consumers: classic queues with the broker's if-empty and if-unused, quorum
+// queues (which refuse those flags) by counting them just before.
+func (a *applier) deleteIfEmpty(ctx context.Context, q plan.Queue, action plan.Action) error {
 	if q.Type == "classic" {
 		err := a.b.DeleteQueue(ctx, a.vhost, q.Name, true)
 		var me *mgmt.Error
@@ -290,7 +359,7 @@ func (a *applier) deleteQueue(ctx context.Context, c plan.Change) error {
 			if cerr != nil {
 				msgs, cons = 0, 0
 			}
-			return fmt.Errorf("%w (the broker said: %s)", &UnsafeError{Vhost: a.vhost, Queues: []UnsafeQueue{{Name: q.Name, Action: c.Action, Messages: msgs, Consumers: cons}}}, me.Reason)
+			return fmt.Errorf("%w (the broker said: %s)", &UnsafeError{Vhost: a.vhost, Queues: []UnsafeQueue{{Name: q.Name, Action: action, Messages: msgs, Consumers: cons}}}, me.Reason)
 		}
 		return err
 	}
@@ -302,7 +371,7 @@ func (a *applier) deleteQueue(ctx context.Context, c plan.Change) error {
 		return nil
 	}
 	if msgs > 0 || cons > 0 {
-		return &UnsafeError{Vhost: a.vhost, Queues: []UnsafeQueue{{Name: q.Name, Action: c.Action, Messages: msgs, Consumers: cons}}}
+		return &UnsafeError{Vhost: a.vhost, Queues: []UnsafeQueue{{Name: q.Name, Action: action, Messages: msgs, Consumers: cons}}}
 	}
 	return a.b.DeleteQueue(ctx, a.vhost, q.Name, false)
 }
@@ -331,7 +400,9 @@ func (a *applier) counts(ctx context.Context, name string) (msgs, consumers int6
 }
 
 // preflight refuses the whole plan, before any change, when a queue it
-// deletes or replaces holds messages or has consumers now.
+// deletes or replaces holds messages or has consumers now (unless
+// AllowMessageLoss), or when a queue it replaces keeping its messages has
+// consumers.
 func (a *applier) preflight(ctx context.Context) error {
 	var (
 		mu     sync.Mutex
@@ -344,6 +415,10 @@ func (a *applier) preflight(ctx context.Context) error {
 		if c.Kind != plan.KindQueue || (c.Action != plan.Delete && c.Action != plan.Replace) {
 			continue
 		}
+		keep := c.Action == plan.Replace && a.opts.KeepMessages != nil
+		if a.opts.AllowMessageLoss && !keep {
+			continue
+		}
 		g.Go(func() error {
 			name := c.Before.Queue.Name
 			msgs, cons, found, err := a.counts(gctx, name)
@@ -352,7 +427,9 @@ func (a *applier) preflight(ctx context.Context) error {
 			switch {
 			case err != nil:
 				errs = append(errs, fmt.Errorf("check queue %s is empty before deleting it: %w", name, err))
-			case found && (msgs > 0 || cons > 0):
+			case keep && found && cons > 0:
+				unsafe = append(unsafe, UnsafeQueue{Name: name, Action: c.Action, Messages: msgs, Consumers: cons, Keep: true})
+			case !keep && found && (msgs > 0 || cons > 0):
 				unsafe = append(unsafe, UnsafeQueue{Name: name, Action: c.Action, Messages: msgs, Consumers: cons})
 			}
 			return nil
@@ -365,6 +442,159 @@ func (a *applier) preflight(ctx context.Context) error {
 	if len(unsafe) > 0 {
 		sort.Slice(unsafe, func(i, j int) bool { return unsafe[i].Name < unsafe[j].Name })
 		return &UnsafeError{Vhost: a.vhost, Queues: unsafe}
+	}
+	return nil
+}
+
+// keepReplace replaces a queue keeping its messages: they go to the
+// temporary queue (created if need be), the queue is deleted once empty and
+// declared anew; moveBack brings them back once its bindings exist.
+// Messages that reach the queue while it is emptied are moved as well; a
+// consumer that appears stops the replace, the queue untouched but for the
+// messages already in the temporary queue.
+func (a *applier) keepReplace(ctx context.Context, c plan.Change) error {
+	name := c.Before.Queue.Name
+	temp := plan.KeepName(name)
+	ready, cons, found, err := a.opts.KeepMessages.Count(ctx, name)
+	if err != nil {
+		return fmt.Errorf("check queue %s before replacing it: %w", name, err)
+	}
+	if !found {
+		return a.b.DeclareQueue(ctx, a.vhost, *c.After.Queue)
+	}
+	if cons > 0 {
+		return &UnsafeError{Vhost: a.vhost, Queues: []UnsafeQueue{{Name: name, Action: plan.Replace, Messages: ready, Consumers: cons, Keep: true}}}
+	}
+	a.mu.Lock()
+	pending := a.kept[name]
+	a.mu.Unlock()
+	if ready > 0 || pending {
+		tq := plan.Queue{Name: temp, Type: c.After.Queue.Type, Durable: true,
+			Arguments: map[string]any{plan.GraphArg: a.p.Graph, plan.KeepArg: name}}
+		if err := a.b.DeclareQueue(ctx, a.vhost, tq); err != nil {
+			return fmt.Errorf("create the temporary queue for the messages of %s: %w", name, err)
+		}
+		a.mu.Lock()
+		a.kept[name] = true
+		a.mu.Unlock()
+	}
+	for attempt := 1; ; attempt++ {
+		if ready > 0 {
+			n, err := a.opts.KeepMessages.Move(ctx, name, temp, MoveOptions{})
+			a.opts.Logger.Debug("moved messages aside", "queue", name, "to", temp, "messages", n)
+			if err != nil {
+				return fmt.Errorf("%w; the messages moved so far wait in %s: run dge apply -keep-messages again to finish (it moves them back first)", err, temp)
+			}
+		}
+		var cons int64
+		ready, cons, err = a.deleteMoved(ctx, name, c.Before.Queue.Type)
+		if err == nil && cons > 0 {
+			err = &UnsafeError{Vhost: a.vhost, Queues: []UnsafeQueue{{Name: name, Action: plan.Replace, Messages: ready, Consumers: cons, Keep: true}}}
+		}
+		if err != nil {
+			return fmt.Errorf("%w\n(the messages of %s moved so far wait in %s; the next dge apply -keep-messages moves them back)", err, name, temp)
+		}
+		if ready == 0 {
+			break
+		}
+		if attempt == 3 {
+			return fmt.Errorf("queue %s keeps receiving messages while apply empties it (%d now): stop the processes that publish to it, then run dge apply -keep-messages again; the messages moved so far wait in %s", name, ready, temp)
+		}
+	}
+	return a.b.DeclareQueue(ctx, a.vhost, *c.After.Queue)
+}
+
+// deleteMoved deletes a queue that Move has just emptied, unless messages
+// arrived since (it returns their count and leaves the queue) or it has
+// consumers (it returns their count and leaves the queue). A classic queue
+// is deleted with the broker's if-empty and if-unused; a quorum queue, which
+// refuses those flags, after an exact count an instant before. The consumer
+// Move used may linger for a moment after its cancel (a quorum queue applies
+// the cancel through its log), so consumers are counted again for up to
+// consumerGone before they count.
+func (a *applier) deleteMoved(ctx context.Context, name, qtype string) (ready, consumers int64, err error) {
+	check := func() (int64, int64, error) {
+		deadline := time.Now().Add(consumerGone)
+		for {
+			ready, cons, _, err := a.opts.KeepMessages.Count(ctx, name)
+			if err != nil {
+				return 0, 0, fmt.Errorf("check queue %s is empty before deleting it: %w", name, err)
+			}
+			if cons == 0 || time.Now().After(deadline) {
+				return ready, cons, nil
+			}
+			select {
+			case <-ctx.Done():
+				return 0, 0, ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	if qtype == "classic" {
+		err := a.b.DeleteQueue(ctx, a.vhost, name, true)
+		var me *mgmt.Error
+		if errors.As(err, &me) && me.Status == http.StatusBadRequest {
+			ready, cons, err := check()
+			if err == nil && ready == 0 && cons == 0 {
+				ready = 1 // refused a moment ago: move again, then retry
+			}
+			return ready, cons, err
+		}
+		return 0, 0, err
+	}
+	ready, cons, err := check()
+	if err != nil || ready > 0 || cons > 0 {
+		return ready, cons, err
+	}
+	return 0, 0, a.b.DeleteQueue(ctx, a.vhost, name, false)
+}
+
+// moveBack moves the messages waiting in temporary queues back to their
+// queues, then deletes the temporary queues.
+func (a *applier) moveBack(ctx context.Context) error {
+	if a.opts.KeepMessages == nil {
+		return nil
+	}
+	a.mu.Lock()
+	names := make([]string, 0, len(a.kept))
+	for n := range a.kept {
+		names = append(names, n)
+	}
+	a.mu.Unlock()
+	sort.Strings(names)
+	for _, name := range names {
+		temp := plan.KeepName(name)
+		if _, _, found, err := a.opts.KeepMessages.Count(ctx, temp); err != nil || !found {
+			if err != nil {
+				return fmt.Errorf("check temporary queue %s: %w", temp, err)
+			}
+			continue // finished by another apply
+		}
+		for attempt := 1; ; attempt++ {
+			n, err := a.opts.KeepMessages.Move(ctx, temp, name, MoveOptions{})
+			a.mu.Lock()
+			a.res.Kept += n
+			a.mu.Unlock()
+			a.opts.Logger.Debug("moved messages back", "queue", name, "from", temp, "messages", n)
+			if err != nil {
+				return fmt.Errorf("%w; the rest wait in %s: run dge apply -keep-messages again to finish", err, temp)
+			}
+			// Only apply writes to a temporary queue, so its exact count
+			// decides, whatever its type.
+			ready, cons, err := a.deleteMoved(ctx, temp, "quorum")
+			if err == nil && cons > 0 {
+				err = fmt.Errorf("temporary queue %s has %s: stop them", temp, count(cons, "consumer"))
+			}
+			if err != nil {
+				return fmt.Errorf("%w; then run dge apply -keep-messages again to finish", err)
+			}
+			if ready == 0 {
+				break
+			}
+			if attempt == 3 {
+				return fmt.Errorf("temporary queue %s still holds %d messages after moving them back to %s: run dge apply -keep-messages again to finish", temp, ready, name)
+			}
+		}
 	}
 	return nil
 }

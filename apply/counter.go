@@ -29,10 +29,16 @@ func DialCounter(url, name string) (*AMQPCounter, error) {
 // Count passively declares the queue on a channel of its own (a missing
 // queue closes the channel with 404, which Count reports as not found).
 func (c *AMQPCounter) Count(ctx context.Context, queue string) (ready, consumers int64, found bool, err error) {
+	return passiveCount(ctx, c.conn, queue)
+}
+
+// passiveCount passively declares queue on a channel of its own and returns
+// its ready messages and consumers; a missing queue is not found.
+func passiveCount(ctx context.Context, conn *amqp.Connection, queue string) (ready, consumers int64, found bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return 0, 0, false, err
 	}
-	ch, err := c.conn.Channel()
+	ch, err := conn.Channel()
 	if err != nil {
 		return 0, 0, false, fmt.Errorf("count queue %s: open AMQP channel: %w", queue, err)
 	}

@@ -19,4 +19,16 @@
 // consumer counts. A message published between that count and the delete
 // of a quorum queue can still be lost: stop the producers of a node before
 // removing it.
+//
+// Keeping messages: with Options.KeepMessages (apply -keep-messages) a
+// queue the plan replaces keeps its messages. A Mover moves them over AMQP
+// to a temporary queue (<queue>.dge-keep), the queue is deleted and
+// re-created, and once its bindings exist they are moved back. Every move
+// publishes a copy with publisher confirms and acknowledges the original
+// only after its confirm, so a crash duplicates at most and never loses; an
+// interrupted apply leaves the temporary queue, which the next
+// apply -keep-messages finishes. A queue with consumers is refused.
+//
+// A plan with error diagnostics (a foreign policy that would govern the
+// graph's queues) is refused before anything changes.
 package apply
