@@ -72,6 +72,15 @@ func (r *renderer) pending(p *Plan) {
 	}
 }
 
+// RenderDiagnostics writes diagnostics alone as Render does (apply of a
+// saved plan checks them again).
+func RenderDiagnostics(w io.Writer, diags []Diagnostic, opts RenderOptions) error {
+	r := &renderer{opts: opts}
+	r.diagnostics(&Plan{Diagnostics: diags})
+	_, err := io.WriteString(w, r.sb.String())
+	return err
+}
+
 // diagnostics renders each diagnostic as Terraform does: "Error: summary",
 // then the detail, indented.
 func (r *renderer) diagnostics(p *Plan) {

@@ -10,6 +10,7 @@ import (
 	"github.com/dgehq/dge/config"
 	"github.com/dgehq/dge/internal/mgmt"
 	"github.com/dgehq/dge/plan"
+	"github.com/dgehq/dge/runtime"
 )
 
 func runApply(ctx context.Context, e *env, args []string) int {
@@ -21,15 +22,25 @@ parallelism. Given a PLANFILE saved by dge plan -out, apply exactly that plan
 without asking, after checking the live state has not moved on since.
 
 Queues that hold messages or have consumers are never deleted or replaced
-unless -allow-message-loss is given. Objects the graph does not own are
-never touched.
+unless -allow-message-loss is given. With -keep-messages a replaced queue
+keeps its messages: they are moved over AMQP to a temporary queue
+(<queue>.dge-keep), the queue is re-created, and they are moved back, each
+copy confirmed before its original is acknowledged; the queue's consumers
+must be stopped first. An interrupted apply -keep-messages leaves the
+temporary queue, which the next one finishes. Objects the graph does not own
+are never touched.
+
+apply refuses, before changing anything, when another policy would govern
+the graph's queues instead of dge's (see dge plan).
 
 Environment: as for dge plan, plus DGE_AMQP_URL (used to count messages
-exactly before deleting a queue; derived from the management URL if unset).`)
+exactly before deleting a queue and to move them with -keep-messages;
+derived from the management URL if unset).`)
 	var vars varFlags
 	vars.register(fs)
 	autoApprove := fs.Bool("auto-approve", false, "do not ask for confirmation")
 	allowLoss := fs.Bool("allow-message-loss", false, "delete or replace queues even when they hold messages or have consumers")
+	keep := fs.Bool("keep-messages", false, "replace queues that hold messages by moving their messages aside and back (their consumers must be stopped)")
 	parallelism := fs.Int("parallelism", apply.DefaultParallelism, "at most `N` management API requests at once")
 	e.addNoColor(fs)
 	pos, code, done := parseArgs(fs, args)
@@ -51,20 +62,21 @@ exactly before deleting a queue; derived from the management URL if unset).`)
 			fmt.Fprintln(e.stderr, "dge apply: -var and -var-file cannot change a saved plan; run dge plan again with them")
 			return exitError
 		}
-		return e.applySaved(ctx, path, opts)
+		return e.applySaved(ctx, path, *keep, opts)
 	}
 
 	g, ok := e.loadGraph(path, vars)
 	if !ok {
 		return exitError
 	}
-	return e.planAndExecute(ctx, "apply", g, plan.New, *autoApprove, opts)
+	return e.planAndExecute(ctx, "apply", g, plan.New, *autoApprove, *keep, opts)
 }
 
 // planAndExecute reads the graph's vhost, builds a plan with build (plan.New
-// for apply, plan.NewDestroy for destroy), shows it, asks for "yes" unless
-// autoApprove, and executes it. cmd names the command in messages.
-func (e *env) planAndExecute(ctx context.Context, cmd string, g *config.Graph, build func(plan.Topology, *plan.Snapshot, plan.Options) (*plan.Plan, error), autoApprove bool, opts apply.Options) int {
+// for apply, plan.NewDestroy for destroy), shows it, refuses it when it has
+// errors, asks for "yes" unless autoApprove, and executes it, keeping the
+// messages of replaced queues when keep. cmd names the command in messages.
+func (e *env) planAndExecute(ctx context.Context, cmd string, g *config.Graph, build func(plan.Topology, *plan.Snapshot, plan.Options) (*plan.Plan, error), autoApprove, keep bool, opts apply.Options) int {
 	client, cfg, err := e.managementClient(g.Broker)
 	if err != nil {
 		return e.fail(cmd, err)
@@ -80,7 +92,10 @@ func (e *env) planAndExecute(ctx context.Context, cmd string, g *config.Graph, b
 	if err := e.renderPlan(p); err != nil {
 		return e.fail(cmd, err)
 	}
-	if !p.HasChanges() {
+	if err := p.Err(); err != nil {
+		return e.fail(cmd, err)
+	}
+	if !p.HasChanges() && (!keep || len(p.PendingMoves) == 0) {
 		return exitOK
 	}
 	if !autoApprove {
@@ -93,11 +108,50 @@ func (e *env) planAndExecute(ctx context.Context, cmd string, g *config.Graph, b
 			return exitError
 		}
 	}
+	if keep {
+		m, err := e.mover(g.Broker, cfg, p)
+		if err != nil {
+			return e.fail(cmd, err)
+		}
+		if m != nil {
+			defer m.Close()
+			opts.KeepMessages = m
+		}
+	}
 	counter, err := e.counter(g.Broker, cfg, p)
 	if err != nil {
 		return e.fail(cmd, err)
 	}
 	return e.execute(ctx, cmd, client, counter, p, opts)
+}
+
+// mover connects over AMQP to move messages for apply -keep-messages, when
+// the plan replaces queues or has moves to finish: to one of the AMQP URLs
+// picked at random, then to the others in turn. Unlike counting, moving has
+// no fallback: every URL failing is an error.
+func (e *env) mover(b config.Broker, cfg mgmt.Config, p *plan.Plan) (*apply.Mover, error) {
+	needed := len(p.PendingMoves) > 0
+	for _, c := range p.Changes {
+		needed = needed || (c.Kind == plan.KindQueue && c.Action == plan.Replace)
+	}
+	if !needed {
+		return nil, nil
+	}
+	list, from, _ := mgmt.AMQPURL(e.environ, b, cfg, p.Vhost)
+	eps, err := runtime.ParseEndpoints(list, p.Vhost, from)
+	if err != nil {
+		return nil, err
+	}
+	var msgs []string
+	for _, ep := range eps.Round("") {
+		m, err := apply.DialMover(ep.URL, "dge "+p.Graph+" keep-messages")
+		if err == nil {
+			return m, nil
+		}
+		msgs = append(msgs, fmt.Sprintf("%s: %v", ep.Name, err))
+	}
+	return nil, fmt.Errorf("-keep-messages moves messages over AMQP, and no AMQP URL (from %s) works: %s; set %s to the broker's AMQP URL",
+		from, e.scrub(strings.Join(msgs, "; ")), mgmt.AMQPURLEnv)
 }
 
 // isPlanFile reports whether path names a saved plan rather than a graph:
@@ -107,7 +161,7 @@ func isPlanFile(path string) bool {
 	return err == nil && info.Mode().IsRegular() && !strings.HasSuffix(path, ".dge.hcl")
 }
 
-func (e *env) applySaved(ctx context.Context, path string, opts apply.Options) int {
+func (e *env) applySaved(ctx context.Context, path string, keep bool, opts apply.Options) int {
 	f, err := os.Open(path)
 	if err != nil {
 		return e.fail("apply", err)
@@ -132,9 +186,30 @@ func (e *env) applySaved(ctx context.Context, path string, opts apply.Options) i
 	if err := p.CheckFresh(snap); err != nil {
 		return e.fail("apply", fmt.Errorf("%s: %w", path, err))
 	}
-	if !p.HasChanges() {
+	if !p.Destroy {
+		// Policies the plan does not own may have appeared since it was made.
+		p.Diagnostics = plan.CheckPolicies(p.Desired, snap)
+		_, color := e.terminal(e.stdout)
+		if err := plan.RenderDiagnostics(e.stdout, p.Diagnostics, plan.RenderOptions{Color: color}); err != nil {
+			return e.fail("apply", err)
+		}
+		if err := p.Err(); err != nil {
+			return e.fail("apply", err)
+		}
+	}
+	if !p.HasChanges() && (!keep || len(p.PendingMoves) == 0) {
 		fmt.Fprintln(e.stdout, "No changes in the saved plan; nothing to do.")
 		return exitOK
+	}
+	if keep {
+		m, err := e.mover(b, cfg, p)
+		if err != nil {
+			return e.fail("apply", err)
+		}
+		if m != nil {
+			defer m.Close()
+			opts.KeepMessages = m
+		}
 	}
 	counter, err := e.counter(b, cfg, p)
 	if err != nil {

@@ -39,5 +39,5 @@ Queues that hold messages or have consumers are not deleted unless
 	if !ok {
 		return exitError
 	}
-	return e.planAndExecute(ctx, "destroy", g, plan.NewDestroy, *autoApprove, apply.Options{Parallelism: *parallelism, AllowMessageLoss: *allowLoss})
+	return e.planAndExecute(ctx, "destroy", g, plan.NewDestroy, *autoApprove, false, apply.Options{Parallelism: *parallelism, AllowMessageLoss: *allowLoss})
 }

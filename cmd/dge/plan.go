@@ -25,7 +25,11 @@ the graph in PATH needs (default: the current folder). The live vhost is read
 through the RabbitMQ management API with two requests.
 
 Symbols: + create, ~ update in place, -/+ replace (the queue's messages are
-lost), - destroy. Nothing is changed.
+lost, unless dge apply -keep-messages), - destroy. Nothing is changed.
+
+Besides the changes, plan reports every queue of the graph that another
+policy would govern instead of dge's (a policy of a higher priority, such as
+an operator's catch-all): that is an error, and plan exits 1.
 
 Environment: DGE_MANAGEMENT_URL (default http://127.0.0.1:15672, may carry
 user:password), DGE_MANAGEMENT_USERNAME, DGE_MANAGEMENT_PASSWORD (default
@@ -34,7 +38,7 @@ guest/guest); the broker block's management_url, username and password win.`)
 	vars.register(fs)
 	out := fs.String("out", "", "save the plan to `FILE` for dge apply FILE")
 	asJSON := fs.Bool("json", false, "print the plan as JSON (with a format_version) instead of text")
-	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error (a foreign policy governing the graph's queues included)")
 	e.addNoColor(fs)
 	pos, code, done := parseArgs(fs, args)
 	if done {
@@ -66,6 +70,12 @@ guest/guest); the broker block's management_url, username and password win.`)
 			return e.fail("plan", err)
 		}
 	} else if err := e.renderPlan(p); err != nil {
+		return e.fail("plan", err)
+	}
+	if err := p.Err(); err != nil {
+		if *out != "" {
+			err = fmt.Errorf("%w\n(the plan was not saved to %s)", err, *out)
+		}
 		return e.fail("plan", err)
 	}
 	if *out != "" {
@@ -162,6 +172,9 @@ func (e *env) execute(ctx context.Context, cmd string, client *mgmt.Client, coun
 		fmt.Fprintf(e.stdout, "\nDestroy complete! Resources: %d destroyed.\n", res.Destroyed)
 	} else {
 		fmt.Fprintf(e.stdout, "\nApply complete! Resources: %d added, %d changed, %d destroyed.\n", res.Added, res.Changed, res.Destroyed)
+	}
+	if res.Kept > 0 {
+		fmt.Fprintf(e.stdout, "Kept %d messages of replaced queues (moved aside and back).\n", res.Kept)
 	}
 	return exitOK
 }
