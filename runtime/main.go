@@ -634,6 +634,9 @@ func (c *cli) cmdTopology(args []string) error {
 
 // Topology renders the exchanges, queues and bindings graph g expects on
 // its broker, one object per line, in node order: the names dge plan uses.
+// Dead-lettering is a queue argument (no policy can turn it off; on quorum
+// queues at-least-once, with overflow reject-publish); the delays and the
+// delivery limit are in dge's policies, which dge apply changes in place.
 func Topology(g Graph) string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
@@ -653,15 +656,15 @@ func Topology(g Graph) string {
 		if n.kind == KindAggregate {
 			extra = ", single active consumer"
 		}
-		fmt.Fprintf(tw, "queue\t%s\twork queue of %s, message %s, dead-letters to %s%s\n", q, n.Addr(), n.in.Message, g.RetryExchange, extra)
-		fmt.Fprintf(tw, "queue\t%s.retry\tretry queue, ttl %s, dead-letters to %s\n", q, n.in.Retry, g.WorkExchange)
+		fmt.Fprintf(tw, "queue\t%s\twork queue of %s, message %s, dead-letters to %s (argument)%s\n", q, n.Addr(), n.in.Message, g.RetryExchange, extra)
+		fmt.Fprintf(tw, "queue\t%s.retry\tretry queue, ttl %s (policy), dead-letters to %s (argument)\n", q, n.in.Retry, g.WorkExchange)
 		fmt.Fprintf(tw, "queue\t%s.dead\tparking queue\n", q)
 		binds = append(binds,
 			fmt.Sprintf("binding\t%s -> %s\tkey %s\n", g.WorkExchange, q, q),
 			fmt.Sprintf("binding\t%s -> %s.retry\tkey %s\n", g.RetryExchange, q, q),
 			fmt.Sprintf("binding\t%s -> %s.dead\tkey %s.dead\n", g.WorkExchange, q, q))
 		if n.kind == KindPoll {
-			fmt.Fprintf(tw, "queue\t%s.poll\tpoll delay queue, ttl %s, dead-letters to %s\n", q, n.interval, g.WorkExchange)
+			fmt.Fprintf(tw, "queue\t%s.poll\tpoll delay queue, ttl %s (policy), dead-letters to %s (argument)\n", q, n.interval, g.WorkExchange)
 			binds = append(binds, fmt.Sprintf("binding\t%s -> %s.poll\tkey %s\n", g.PollExchange, q, q))
 		}
 	}
