@@ -11,7 +11,7 @@ import (
 
 // DefaultMoveWindow is how many messages Move holds received and
 // unconfirmed at once unless told otherwise.
-const DefaultMoveWindow = 256
+const DefaultMoveWindow = 1000
 
 // moveIdle ends a round of Move when the source stops delivering before the
 // count it announced (messages expired, or taken by another consumer).
