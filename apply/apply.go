@@ -465,25 +465,31 @@ func (a *applier) keepReplace(ctx context.Context, c plan.Change) error {
 	if cons > 0 {
 		return &UnsafeError{Vhost: a.vhost, Queues: []UnsafeQueue{{Name: name, Action: plan.Replace, Messages: ready, Consumers: cons, Keep: true}}}
 	}
-	a.mu.Lock()
-	pending := a.kept[name]
-	a.mu.Unlock()
-	if ready > 0 || pending {
+	declared := false
+	declareTemp := func() error {
+		if declared {
+			return nil
+		}
 		tq := plan.Queue{Name: temp, Type: c.After.Queue.Type, Durable: true,
 			Arguments: map[string]any{plan.GraphArg: a.p.Graph, plan.KeepArg: name}}
 		if err := a.b.DeclareQueue(ctx, a.vhost, tq); err != nil {
 			return fmt.Errorf("create the temporary queue for the messages of %s: %w", name, err)
 		}
+		declared = true
 		a.mu.Lock()
 		a.kept[name] = true
 		a.mu.Unlock()
+		return nil
 	}
 	for attempt := 1; ; attempt++ {
 		if ready > 0 {
+			if err := declareTemp(); err != nil {
+				return err
+			}
 			n, err := a.opts.KeepMessages.Move(ctx, name, temp, MoveOptions{})
 			a.opts.Logger.Debug("moved messages aside", "queue", name, "to", temp, "messages", n)
 			if err != nil {
-				return fmt.Errorf("%w; the messages moved so far wait in %s: run dge apply -keep-messages again to finish (it moves them back first)", err, temp)
+				return fmt.Errorf("%w\n(the messages moved so far wait in %s; the next dge apply -keep-messages moves them back)", err, temp)
 			}
 		}
 		var cons int64
@@ -498,7 +504,7 @@ func (a *applier) keepReplace(ctx context.Context, c plan.Change) error {
 			break
 		}
 		if attempt == 3 {
-			return fmt.Errorf("queue %s keeps receiving messages while apply empties it (%d now): stop the processes that publish to it, then run dge apply -keep-messages again; the messages moved so far wait in %s", name, ready, temp)
+			return fmt.Errorf("queue %s keeps receiving messages while apply empties it (%d now): stop the processes that publish to it, then run dge apply -keep-messages again\n(the messages moved so far wait in %s; the next dge apply -keep-messages moves them back)", name, ready, temp)
 		}
 	}
 	return a.b.DeclareQueue(ctx, a.vhost, *c.After.Queue)

@@ -249,9 +249,7 @@ type finding struct {
 // warning per policy that dge cannot evaluate and nothing shows winning.
 func CheckPolicies(want Topology, snap *Snapshot) []Diagnostic {
 	var ms []policyMatcher
-	live := map[string]Policy{}
 	for _, p := range snap.Policies {
-		live[p.Name] = p
 		if !OwnsPolicy(want.Owner.Graph, p.Name) {
 			ms = append(ms, newPolicyMatcher(p))
 		}
