@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -11,7 +12,7 @@ import (
 
 // aggregatePrefetch is the least prefetch an aggregate consumes with: its
 // window holds the parts of every pending group.
-const aggregatePrefetch = 256
+const aggregatePrefetch = 2000
 
 // recentRunsSize is how many joined runs an aggregate remembers, to tell a
 // late duplicate part from the first part of a new group.
@@ -60,6 +61,12 @@ type aggPart struct {
 	attempt   int
 	firstSeen time.Time // when the aggregate first saw this part (header), for the group timeout
 	heldSince time.Time // when this copy arrived, for rotation
+	// suspect is set when this part, or a copy of it, came back from a
+	// consumer that died or lost its channel: its group may have been in the
+	// handler then. crashes counts the handler calls of its group that may
+	// have ended that way (HeaderCrashes).
+	suspect bool
+	crashes int
 }
 
 // aggGroup is the parts of one run seen so far.
@@ -67,6 +74,7 @@ type aggGroup struct {
 	runID string
 	parts []*aggPart // by from index; nil where missing
 	have  int
+	gone  bool // released, or every part rotated away
 }
 
 // aggState is an aggregate node's join on one channel. Only the session's
@@ -75,6 +83,41 @@ type aggState struct {
 	groups  map[string]*aggGroup
 	held    int // parts held in groups
 	maxHold time.Duration
+	// order holds the pending groups oldest first (and, lazily pruned,
+	// some that are gone), so that a full window gives up its newest group.
+	order []*aggGroup
+}
+
+// newGroup opens a group for a run.
+func (a *aggState) newGroup(runID string, parts int) *aggGroup {
+	g := &aggGroup{runID: runID, parts: make([]*aggPart, parts)}
+	a.groups[runID] = g
+	if len(a.order) > 2*len(a.groups)+64 {
+		a.order = slices.DeleteFunc(a.order, func(g *aggGroup) bool { return g.gone })
+	}
+	a.order = append(a.order, g)
+	return g
+}
+
+// forget removes a group from the pending ones.
+func (a *aggState) forget(g *aggGroup) {
+	g.gone = true
+	if a.groups[g.runID] == g {
+		delete(a.groups, g.runID)
+	}
+}
+
+// newestGroup returns the pending group opened last, or nil.
+func (a *aggState) newestGroup() *aggGroup {
+	for len(a.order) > 0 {
+		g := a.order[len(a.order)-1]
+		if !g.gone {
+			return g
+		}
+		a.order[len(a.order)-1] = nil
+		a.order = a.order[:len(a.order)-1]
+	}
+	return nil
 }
 
 // aggregateLoop consumes an aggregate node's queue. The queue has a single
@@ -99,15 +142,18 @@ func (s *session) aggregateLoop(deliveries <-chan Delivery) {
 			s.aggSweep(time.Now())
 		}
 		// A window full of incomplete groups would stop delivery for good:
-		// their partners sit behind them in the queue. Rotate the newest
-		// part to the tail to make room. (Rotating the oldest instead can
-		// cycle forever: with parts a0..aN then b0..bN in the queue and a
-		// window smaller than N, the window slides round the queue without
-		// ever holding a pair. Keeping the oldest parts held guarantees their
-		// partners reach them within one pass over the queue.)
+		// their partners sit behind them in the queue. Rotate a part of the
+		// group opened last to the tail to make room. The oldest groups stay
+		// held, so their partners reach them within one pass over the queue,
+		// and a partner that joins a held group is never the one rotated
+		// away. (Rotating the oldest instead can cycle forever: with parts
+		// a0..aN then b0..bN in the queue and a window smaller than N, the
+		// window slides round the queue without ever holding a pair. Rotating
+		// the part that arrived last can too: with three inputs and a window
+		// of one-part groups, every partner that arrives is the newest part.)
 		for s.agg.held >= r.prefetch && s.ctx.Err() == nil {
-			p := s.aggNewest()
-			if p == nil || !s.aggRotate(p, "the prefetch window is full") {
+			g := s.agg.newestGroup()
+			if g == nil || !s.aggRotate(g.newestPart(), "the prefetch window is full") {
 				break
 			}
 		}
@@ -151,12 +197,6 @@ func (s *session) aggAdd(d Delivery) {
 		return
 	}
 	now := time.Now().UTC()
-	firstSeen := now
-	if h, ok := d.Headers[HeaderFirstSeen].(string); ok {
-		if t, err := time.Parse(time.RFC3339Nano, h); err == nil {
-			firstSeen = t
-		}
-	}
 	g := s.agg.groups[d.RunID]
 	if g == nil && r.joined.has(d.RunID) {
 		// A late duplicate of a part whose group this instance already
@@ -169,8 +209,7 @@ func (s *session) aggAdd(d Delivery) {
 		return
 	}
 	if g == nil {
-		g = &aggGroup{runID: d.RunID, parts: make([]*aggPart, len(r.n.from))}
-		s.agg.groups[d.RunID] = g
+		g = s.agg.newGroup(d.RunID, len(r.n.from))
 	}
 	if g.parts[idx] != nil {
 		// A duplicate (at-least-once upstream): the held copy carries the
@@ -179,18 +218,79 @@ func (s *session) aggAdd(d Delivery) {
 		s.acker.submit(ackItem{tag: d.Tag, ok: func() { r.m.acked.Add(1) }})
 		return
 	}
-	g.parts[idx] = &aggPart{d: d, from: idx, value: v, attempt: attempt, firstSeen: firstSeen, heldSince: now}
+	redelivered := d.Redelivered || d.DeliveryCount > 0
+	p := &aggPart{
+		d: d, from: idx, value: v, attempt: attempt,
+		firstSeen: headerTime(d.Headers, HeaderFirstSeen, now), heldSince: now,
+		suspect: redelivered || headerFlag(d.Headers, HeaderSuspect),
+		crashes: headerCount(d.Headers, HeaderCrashes),
+	}
+	g.parts[idx] = p
 	g.have++
 	s.agg.held++
 	r.m.inFlight.Add(1)
-	if g.have == len(g.parts) {
-		s.aggComplete(g)
+	switch {
+	case g.have == len(g.parts):
+		s.aggJoin(g)
+	case redelivered:
+		// Held parts come back after every lost connection, each time with
+		// a higher delivery count, although no handler saw them: rotate the
+		// part to reset that count, and remember in its headers that its
+		// group may have been in the handler (see aggJoin).
+		s.aggRotate(p, "redelivered while its group was incomplete")
 	}
+}
+
+// aggJoin handles a complete group. When no part of it came back from a
+// lost consumer, it calls the handler (aggComplete). Otherwise the group
+// may have been in the handler when that consumer died, perhaps killed by
+// it: the group counts one more crash, is parked with reason delivery-limit
+// once the crashes reach the crash threshold, and is otherwise rotated
+// whole with the new count in its parts' headers before the handler is
+// called on the copies. So a crash loop is counted only over handler calls,
+// and a part held through any number of lost connections is never parked
+// for it.
+func (s *session) aggJoin(g *aggGroup) {
+	suspect, crashes := false, 0
+	for _, p := range g.parts {
+		suspect = suspect || p.suspect
+		crashes = max(crashes, p.crashes)
+	}
+	if !suspect {
+		s.aggComplete(g)
+		return
+	}
+	crashes++
+	if t := s.r.aggCrashThreshold(); t > 0 && crashes >= t {
+		s.aggRelease(g)
+		msg := fmt.Sprintf("the handler was called %d times for this group without it being settled (its consumer crashed or lost its channel each time)", crashes)
+		for _, p := range g.parts {
+			s.park(p.d, p.attempt, "delivery-limit", msg)
+		}
+		return
+	}
+	for _, p := range g.parts {
+		p.suspect, p.crashes = false, crashes
+		if !s.aggRotate(p, "its group is complete after a lost consumer; recording the handler call") {
+			return
+		}
+	}
+}
+
+// aggCrashThreshold is the number of handler calls that may have crashed
+// after which a group is parked: the crash threshold of the work queues'
+// delivery-limit, or of the node's max_attempts on classic queues.
+func (r *nodeRun) aggCrashThreshold() int {
+	limit := r.deliveryLimit
+	if limit <= 0 {
+		limit = r.n.in.MaxAttempts
+	}
+	return crashThreshold(limit)
 }
 
 // release forgets a group's parts (their fate is now with the acker).
 func (s *session) aggRelease(g *aggGroup) {
-	delete(s.agg.groups, g.runID)
+	s.agg.forget(g)
 	for _, p := range g.parts {
 		if p != nil {
 			s.agg.held--
@@ -340,14 +440,12 @@ func (s *session) aggOldest() *aggPart {
 	return oldest
 }
 
-// aggNewest returns the part that arrived last, or nil.
-func (s *session) aggNewest() *aggPart {
+// newestPart returns the part of g that arrived last, or nil.
+func (g *aggGroup) newestPart() *aggPart {
 	var newest *aggPart
-	for _, g := range s.agg.groups {
-		for _, p := range g.parts {
-			if p != nil && (newest == nil || !p.heldSince.Before(newest.heldSince)) {
-				newest = p
-			}
+	for _, p := range g.parts {
+		if p != nil && (newest == nil || !p.heldSince.Before(newest.heldSince)) {
+			newest = p
 		}
 	}
 	return newest
@@ -372,13 +470,21 @@ func (s *session) aggRotate(p *aggPart, why string) bool {
 	s.agg.held--
 	r.m.inFlight.Add(-1)
 	if g.have == 0 {
-		delete(s.agg.groups, g.runID)
+		s.agg.forget(g)
 	}
-	h := make(map[string]any, len(p.d.Headers)+1)
+	h := make(map[string]any, len(p.d.Headers)+3)
 	for k, v := range p.d.Headers {
 		h[k] = v
 	}
 	h[HeaderFirstSeen] = p.firstSeen.Format(time.RFC3339Nano)
+	delete(h, HeaderSuspect)
+	if p.suspect {
+		h[HeaderSuspect] = true
+	}
+	delete(h, HeaderCrashes)
+	if p.crashes > 0 {
+		h[HeaderCrashes] = int64(p.crashes)
+	}
 	m := p.d.Message
 	m.Headers = h
 	r.log.Debug("rotating part to the queue's tail", "run_id", p.d.RunID, "message_id", p.d.MessageID, "why", why)

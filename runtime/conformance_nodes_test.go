@@ -19,6 +19,13 @@ import (
 // test ends.
 func runNodes(t *testing.T, tr Transport, g *Graph) {
 	t.Helper()
+	runNodesPrefetch(t, tr, g, 0)
+}
+
+// runNodesPrefetch is runNodes with every node's prefetch fixed (0: the
+// node's own).
+func runNodesPrefetch(t *testing.T, tr Transport, g *Graph, prefetch int) {
+	t.Helper()
 	var w io.Writer = io.Discard
 	if os.Getenv("TEST_DGE_LOG") != "" {
 		w = os.Stderr
@@ -30,7 +37,7 @@ func runNodes(t *testing.T, tr Transport, g *Graph) {
 	var runs []*nodeRun
 	for _, n := range g.Nodes {
 		if n.consumes() {
-			runs = append(runs, e.newRun(n, 0, 0))
+			runs = append(runs, e.newRun(n, prefetch, 0))
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -226,6 +233,41 @@ func testNodes(t *testing.T, setup transportSetup) {
 		for i, v := range got {
 			if want := (i+1)*100000 + i*10; v != want {
 				t.Fatalf("result %d = %d, want %d", i, v, want)
+			}
+		}
+	})
+
+	t.Run("AggregateFullWindowProgresses", func(t *testing.T) {
+		t.Parallel()
+		// Three inputs, a window of four parts, and every part of one
+		// input ahead of its partners in the queue: the window fills with
+		// one-part groups, and each partner that arrives must join its
+		// group rather than be rotated away as the newest part.
+		g := testGraph("join3",
+			Start[num]("start", "join"),
+			Aggregate[num, num]("join", testEdge("join"), []string{"process.a", "process.b", "process.c"}, 10*time.Minute,
+				func(_ context.Context, parts []num) (num, error) {
+					return num{parts[0].Value*10000 + parts[1].Value*100 + parts[2].Value}, nil
+				}, "result"),
+			Terminate[num]("result", testEdge("result")),
+		)
+		tr := setup(t, g)
+		c := dialClient(t, tr)
+		ch := c.channel()
+		const runs = 10
+		for _, src := range []string{"process.a", "process.b", "process.c"} {
+			for i := range runs {
+				c.publish(ch, g.WorkExchange, "join", Message{
+					Body: fmt.Appendf(nil, `{"value":%d}`, i), MessageID: fmt.Sprint(src, i),
+					RunID: fmt.Sprint("run", i), Source: src, Attempt: 1,
+				})
+			}
+		}
+		runNodesPrefetch(t, tr, &g, 4)
+		got := c.collectNums("result", runs)
+		for i, v := range got {
+			if want := i*10000 + i*100 + i; v != want {
+				t.Fatalf("result %d = %d, want %d (all %v)", i, v, want, got)
 			}
 		}
 	})

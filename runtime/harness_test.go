@@ -117,6 +117,24 @@ func (h *harness) background(args ...string) (stop func() int) {
 // its exit code once it ended.
 func (h *harness) backgroundCtl(args ...string) (cancel func(), wait func() int) {
 	h.t.Helper()
+	return h.backgroundEnv(h.env, args...)
+}
+
+// backgroundAs runs a long-lived command whose AMQP connection is named
+// connName, so that a test can close that command's connection alone.
+func (h *harness) backgroundAs(connName string, args ...string) (stop func() int) {
+	h.t.Helper()
+	cancel, wait := h.backgroundEnv(func(k string) string {
+		if k == "DGE_CONNECTION_NAME" {
+			return connName
+		}
+		return h.env(k)
+	}, args...)
+	return func() int { cancel(); return wait() }
+}
+
+func (h *harness) backgroundEnv(env func(string) string, args ...string) (cancel func(), wait func() int) {
+	h.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var errb syncBuffer
 	var stderr io.Writer = &errb
@@ -125,7 +143,7 @@ func (h *harness) backgroundCtl(args ...string) (cancel func(), wait func() int)
 	}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, h.g, args, h.env, strings.NewReader(""), &syncBuffer{}, stderr)
+		done <- run(ctx, h.g, args, env, strings.NewReader(""), &syncBuffer{}, stderr)
 	}()
 	var once sync.Once
 	code := 0

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -231,5 +232,113 @@ func TestPollTimesOut(t *testing.T) {
 	d := h.waitMessages("input.dead", 1)[0]
 	if d.Headers[HeaderReason] != "timeout" || d.Headers[HeaderPollSince] == nil {
 		t.Errorf("parked with reason %v and poll-since %v, want timeout and a time", d.Headers[HeaderReason], d.Headers[HeaderPollSince])
+	}
+}
+
+// waitHeld waits until queue has no ready message while a connection named
+// name is open: its consumer then holds every message of the queue.
+func (h *harness) waitHeld(queue, name string) {
+	h.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		conns, err := h.vh.Client.ListConnections()
+		if err != nil {
+			h.t.Fatalf("list connections: %v", err)
+		}
+		open := false
+		for _, c := range conns {
+			open = open || (c.Vhost == h.vh.Name && c.ClientProperties["connection_name"] == name)
+		}
+		if open && h.count(queue) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("queue %s: its consumer %q does not hold its messages after a minute", queue, name)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestAggregateHeldPartsSurviveLostConnections holds parts at the join
+// while one branch is down and loses the aggregate's connection more often
+// than the crash threshold allows: a redelivery of a part no handler saw
+// must not count toward the crash-loop limit, so every run completes and
+// nothing is parked once the branch starts.
+func TestAggregateHeldPartsSurviveLostConnections(t *testing.T) {
+	g := joinGraph("held", time.Minute)
+	h := newHarness(t, g)
+	const joinConn = "held join"
+	h.background("all", "-nodes", "split,b")
+	h.backgroundAs(joinConn, "join")
+	values := make([]int, 20)
+	for i := range values {
+		values[i] = i
+	}
+	h.publishNums("start", values...)
+	closes := crashThreshold(g.DeliveryLimit()) + 3
+	for range closes {
+		for h.count("b_in") > 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		h.waitHeld("join", joinConn)
+		h.vh.CloseConnections(t, joinConn)
+	}
+	h.background("a")
+	got := h.consumeNums("result", len(values))
+	slices.Sort(got)
+	for i, v := range got {
+		if want := (i+1)*100000 + i*10; v != want {
+			t.Fatalf("result %d = %d, want %d", i, v, want)
+		}
+	}
+	if n := h.count("join.dead"); n != 0 {
+		t.Errorf("join.dead holds %d parts after %d lost connections, want 0", n, closes)
+	}
+	h.waitSettled("join")
+}
+
+// TestAggregateCrashLoopIsParked loses the aggregate's connection every
+// time its handler runs, as a handler that kills its process would: the
+// group is parked with reason delivery-limit after the crash threshold's
+// worth of handler calls, and never called again.
+func TestAggregateCrashLoopIsParked(t *testing.T) {
+	var calls atomic.Int64
+	called := make(chan struct{}, 16)
+	g := testGraph("joincrash",
+		Start[num]("start", "input"),
+		FanOut[num]("split", testEdge("input"), "a_in", "b_in"),
+		Process[num, num]("a", testEdge("a_in"), double, "join"),
+		Process[num, num]("b", testEdge("b_in"), double, "join"),
+		Aggregate[num, num]("join", testEdge("join"), []string{"process.a", "process.b"}, time.Minute,
+			func(ctx context.Context, parts []num) (num, error) {
+				calls.Add(1)
+				called <- struct{}{}
+				<-ctx.Done() // hangs until its connection is lost, like a crash
+				return num{}, ctx.Err()
+			}, "result"),
+		Terminate[num]("result", testEdge("result")),
+	)
+	h := newHarness(t, g)
+	const joinConn = "crash join"
+	h.background("all", "-nodes", "split,a,b")
+	h.backgroundAs(joinConn, "join")
+	h.publishNums("start", 7)
+	threshold := crashThreshold(g.DeliveryLimit())
+	for range threshold {
+		select {
+		case <-called:
+		case <-time.After(confDeadline):
+			t.Fatalf("handler called %d times, want %d before the group is parked", calls.Load(), threshold)
+		}
+		h.vh.CloseConnections(t, joinConn)
+	}
+	dead := h.waitMessages("join.dead", 2)
+	for _, d := range dead {
+		if d.Headers[HeaderReason] != "delivery-limit" {
+			t.Errorf("parked part with reason %v, want delivery-limit", d.Headers[HeaderReason])
+		}
+	}
+	if n := calls.Load(); n != int64(threshold) {
+		t.Errorf("handler called %d times, want %d", n, threshold)
 	}
 }

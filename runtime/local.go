@@ -40,6 +40,14 @@ type Local struct {
 	changed chan struct{} // closed and replaced when a result arrives
 }
 
+// localAggregatePrefetch is the prefetch of an aggregate run by Local,
+// whatever the graph sets: no limit in practice. The in-memory broker holds
+// every message in memory anyway, and nodes sharing one process drift far
+// apart (one branch can run tens of thousands of runs ahead of another), so
+// a window that holds the whole backlog joins it in one pass where a bounded
+// one would rotate it round the queue many times.
+const localAggregatePrefetch = 1 << 24
+
 // LocalOptions configures StartLocal.
 type LocalOptions struct {
 	// Logger receives the nodes' logs; nil discards them.
@@ -118,7 +126,11 @@ func StartLocal(g Graph, opts LocalOptions) (*Local, error) {
 	var runs []*nodeRun
 	for _, n := range g.Nodes {
 		if n.consumes() {
-			runs = append(runs, l.e.newRun(n, 0, 0))
+			prefetch := 0
+			if n.kind == KindAggregate {
+				prefetch = localAggregatePrefetch
+			}
+			runs = append(runs, l.e.newRun(n, prefetch, 0))
 		}
 	}
 	go func() { l.engineErr <- l.e.run(ctx, runs) }()

@@ -1,0 +1,77 @@
+package runtime
+
+import (
+	"math"
+	"time"
+)
+
+// Headers the runtime writes on aggregate parts it rotates to count crash
+// loops over handler calls only (see aggJoin).
+const (
+	HeaderSuspect = "x-dge-suspect" // aggregate parts: came back from a consumer that died or lost its channel
+	HeaderCrashes = "x-dge-crashes" // aggregate parts: handler calls of the part's group that may have crashed
+)
+
+// maxHeaderCount bounds a count read from a header: counts past it mean
+// nothing the runtime would act on differently, and a forged one must not
+// overflow an int.
+const maxHeaderCount = 1 << 20
+
+// headerCount reads a non-negative count from header key: 0 when it is
+// absent, not a number or negative, at most maxHeaderCount. Headers come
+// from outside too, so a forged value can shorten what the runtime allows,
+// never extend it.
+func headerCount(h map[string]any, key string) int {
+	var f float64
+	switch v := h[key].(type) {
+	case int:
+		f = float64(v)
+	case int8:
+		f = float64(v)
+	case int16:
+		f = float64(v)
+	case int32:
+		f = float64(v)
+	case int64:
+		f = float64(v)
+	case uint8:
+		f = float64(v)
+	case uint16:
+		f = float64(v)
+	case uint32:
+		f = float64(v)
+	case uint64:
+		f = float64(v)
+	case float32:
+		f = float64(v)
+	case float64:
+		f = v
+	default:
+		return 0
+	}
+	if math.IsNaN(f) || f <= 0 {
+		return 0
+	}
+	return int(min(f, maxHeaderCount))
+}
+
+// headerFlag reports whether header key holds true.
+func headerFlag(h map[string]any, key string) bool {
+	v, _ := h[key].(bool)
+	return v
+}
+
+// headerTime reads an RFC 3339 time from header key. It returns now when the
+// header is absent or does not parse, and never a time after now: a forged
+// time in the future must not extend a wait.
+func headerTime(h map[string]any, key string, now time.Time) time.Time {
+	s, ok := h[key].(string)
+	if !ok {
+		return now
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.After(now) {
+		return now
+	}
+	return t
+}
