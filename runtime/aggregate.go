@@ -164,17 +164,8 @@ func (s *session) aggregateLoop(deliveries <-chan Delivery) {
 func (s *session) aggAdd(d Delivery) {
 	r := s.r
 	r.m.consumed.Add(1)
-	q := r.n.in.Queue
-	attempt := d.attempt(q)
-	if s.parkCrashLoop(d, attempt) {
-		return
-	}
-	if r.n.in.MaxAttempts > 0 && attempt > r.n.in.MaxAttempts {
-		reason := "max-attempts"
-		if d.lastDeathReason(q) == "delivery_limit" {
-			reason = "delivery-limit"
-		}
-		s.park(d, attempt-1, reason, fmt.Sprintf("arrived for attempt %d of at most %d", attempt, r.n.in.MaxAttempts))
+	attempt, ok := s.admit(d)
+	if !ok {
 		return
 	}
 	idx := -1
@@ -191,7 +182,7 @@ func (s *session) aggAdd(d Delivery) {
 		s.park(d, attempt, "permanent", "part without a run ID cannot be joined")
 		return
 	}
-	v, err := r.n.decode(d.Body)
+	v, err := r.n.decodeBody(d.Body, r.maxBody)
 	if err != nil {
 		s.park(d, attempt, "decode", fmt.Sprintf("decode %s: %v", r.n.in.Message, err))
 		return
@@ -218,7 +209,7 @@ func (s *session) aggAdd(d Delivery) {
 		s.acker.submit(ackItem{tag: d.Tag, ok: func() { r.m.acked.Add(1) }})
 		return
 	}
-	redelivered := d.Redelivered || d.DeliveryCount > 0
+	redelivered := d.Redelivered
 	p := &aggPart{
 		d: d, from: idx, value: v, attempt: attempt,
 		firstSeen: headerTime(d.Headers, HeaderFirstSeen, now), heldSince: now,

@@ -40,6 +40,8 @@
 //	x-dge-error       parked copies: the last error
 //	x-dge-node        parked copies: the node that parked it
 //	x-dge-first-seen  aggregate parts rotated to the queue's tail: when the aggregate first saw them
+//	x-dge-suspect     aggregate parts: came back from a consumer that died or lost its channel
+//	x-dge-crashes     aggregate parts: handler calls of the part's group that may have crashed
 //	x-dge-poll-since  poll jobs: when polling started
 //
 // # Errors and attempts
@@ -57,6 +59,26 @@
 // bounded by the quorum delivery-limit) is parked without calling the
 // handler. Nothing is dropped: if the parked copy is not confirmed, the
 // original is rejected and comes back after the retry delay.
+//
+// # Decoding
+//
+// One strict decoder (Decode) reads every body, on every path: publish, the
+// nodes, consume, local and dgetest. Unknown object fields, a top-level null
+// for a type that is not a pointer, a value of the wrong type, and anything
+// after the JSON value are errors; so is a body larger than the graph's
+// limit (Graph.MaxBody, DGE_MAX_BODY for a generated program, by default
+// DefaultMaxBody = 16 MiB), which is not even parsed. A node parks such a
+// message with reason decode, whole; the Failure passed to on_failure
+// carries only the first 1 KiB of the body (and its size).
+//
+// Headers from outside are not trusted to extend anything: x-death counts
+// are clamped, and an x-death entry for the node's queue with a count below
+// 1 (which only a publisher writes, and which RabbitMQ 3.10 would keep
+// adding to) parks the message as decode; a x-delivery-count on a first
+// delivery is ignored; x-dge-first-seen and x-dge-poll-since in the future
+// count as now.
+//
+// # Crash loops
 //
 // Redeliveries after a consumer dies (quorum queues' x-delivery-count) are
 // not attempts: an instance that crashes holding a full prefetch window must
@@ -90,7 +112,8 @@
 //
 // An aggregate's queue has a single active consumer, so one instance sees
 // every part; the others wait as hot standbys. It consumes with a prefetch
-// of at least 256, groups parts by run ID and by x-dge-source (which must
+// of at least 2000 (RabbitMQ's cap for a quorum queue consumer; Local sets
+// no limit, its broker holding every message in memory anyway), groups parts by run ID and by x-dge-source (which must
 // be one of the node's from addresses, else the part is parked as
 // permanent), acks a duplicate part at once (the held copy carries the same
 // data), and when a group is complete calls the handler once with the parts
@@ -100,10 +123,12 @@
 //
 // If the prefetch window fills with parts of incomplete groups, their
 // partners sit behind them in the queue and nothing would progress. The
-// aggregate then rotates the part that arrived last: it re-publishes a
-// copy to the tail of the queue (same IDs and headers, plus x-dge-first-seen)
-// and acks the held copy once the copy is confirmed. The oldest parts stay
-// held, so their partners reach them within one pass over the queue. Parts
+// aggregate then rotates a part of the group it opened last: it re-publishes
+// a copy to the tail of the queue (same IDs and headers, plus
+// x-dge-first-seen) and acks the held copy once the copy is confirmed. The
+// oldest groups stay held and only grow (a partner that joins one is never
+// the part rotated away), so their partners reach them within one pass over
+// the queue and a full window always makes progress. Parts
 // held longer than a tenth of the timeout (at least 1s, at most 5 minutes)
 // are rotated too, which keeps hold times far below RabbitMQ's consumer
 // acknowledgement timeout (30 minutes by default; a delivery held longer
@@ -111,6 +136,17 @@
 // than the timeout is parked with reason incomplete-group, every held part
 // of it. On a graceful stop the active instance rotates every held part to
 // the tail before it closes.
+//
+// Redeliveries of held parts do not count toward the crash-loop limit: a
+// part held for a join comes back after every lost connection with a higher
+// delivery count though no handler saw it. A redelivered part whose group is
+// still incomplete is rotated at once (the copy starts with no delivery
+// count) and marked x-dge-suspect. When a group completes with a suspect
+// part, it may have been in the handler when a consumer died: the group
+// counts one more possible crash, in x-dge-crashes, and is rotated whole
+// before the handler is called on the copies; at the crash threshold it is
+// parked with reason delivery-limit instead. Only groups that reached the
+// handler are counted.
 //
 // Limits: pending groups are bounded by the prefetch window plus what the
 // rotation keeps cycling through the queue, so a backlog of many incomplete

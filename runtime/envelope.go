@@ -1,9 +1,6 @@
 package runtime
 
-import (
-	"math"
-	"time"
-)
+import "time"
 
 // Headers the runtime writes on aggregate parts it rotates to count crash
 // loops over handler calls only (see aggJoin).
@@ -22,37 +19,12 @@ const maxHeaderCount = 1 << 20
 // from outside too, so a forged value can shorten what the runtime allows,
 // never extend it.
 func headerCount(h map[string]any, key string) int {
-	var f float64
-	switch v := h[key].(type) {
-	case int:
-		f = float64(v)
-	case int8:
-		f = float64(v)
-	case int16:
-		f = float64(v)
-	case int32:
-		f = float64(v)
-	case int64:
-		f = float64(v)
-	case uint8:
-		f = float64(v)
-	case uint16:
-		f = float64(v)
-	case uint32:
-		f = float64(v)
-	case uint64:
-		f = float64(v)
-	case float32:
-		f = float64(v)
-	case float64:
-		f = v
-	default:
-		return 0
-	}
-	if math.IsNaN(f) || f <= 0 {
-		return 0
-	}
-	return int(min(f, maxHeaderCount))
+	return clampCount(toInt(h[key]))
+}
+
+// clampCount bounds a count that came from outside to [0, maxHeaderCount].
+func clampCount(n int) int {
+	return min(max(n, 0), maxHeaderCount)
 }
 
 // headerFlag reports whether header key holds true.

@@ -16,7 +16,8 @@ type Failure struct {
 	Attempt   int       // attempts made, counting the last one
 	Reason    string    // why: "max-attempts", "permanent", "decode", "timeout", ...
 	Error     string    // the last error's text, if any
-	Body      []byte    // the message body as received
+	Body      []byte    // the body's first 1 KiB (the whole message stays in Q.dead)
+	BodySize  int       // the whole body's size in bytes
 	ParkedAt  time.Time // when the runtime parked it
 }
 

@@ -1,12 +1,8 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"time"
 )
 
@@ -21,7 +17,10 @@ type Graph struct {
 	RetryExchange string         // "<graph>.retry": work queues dead-letter here
 	PollExchange  string         // "<graph>.poll"; "" when the graph has no poll node
 	OnFailure     FailureHandler // called after a message is parked; nil when none
-	Nodes         []Node
+	// MaxBody is the largest body, in bytes, a node decodes; a larger one
+	// is parked with reason decode. 0 means DefaultMaxBody.
+	MaxBody int
+	Nodes   []Node
 }
 
 // Edge is the queue that feeds a node, with the defaults already resolved by
@@ -214,34 +213,6 @@ func Terminate[T any](name string, in Edge) Node {
 		in:     in,
 		decode: decodeJSON[T],
 	}
-}
-
-// decodeJSON decodes a message body into T.
-func decodeJSON[T any](body []byte) (any, error) {
-	var v T
-	if err := json.Unmarshal(body, &v); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-// strictJSON decodes one JSON value into T, refusing unknown fields and
-// trailing data, and returns it re-encoded compactly.
-func strictJSON[T any](body []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	var v T
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("unexpected data after the JSON value")
-	}
-	out, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encode %T: %w", v, err)
-	}
-	return out, nil
 }
 
 // permanentError marks an error as not worth retrying.

@@ -148,7 +148,7 @@ func (l *Local) collect(ch Channel, ds Deliveries, n Node) {
 			return
 		}
 		var buf bytes.Buffer
-		_, err := n.decode(d.Body)
+		_, err := n.decodeBody(d.Body, l.g.maxBody())
 		if err == nil {
 			err = json.Compact(&buf, d.Body)
 		}
@@ -185,7 +185,7 @@ func (l *Local) Publish(ctx context.Context, start string, body []byte) (string,
 	if !ok || n.kind != KindStart {
 		return "", fmt.Errorf("%q is not a start node of graph %q (start nodes: %s)", start, l.g.Name, strings.Join(l.nodeNames(KindStart), ", "))
 	}
-	b, err := n.validate(body)
+	b, err := n.validateBody(body, l.g.maxBody())
 	if err != nil {
 		return "", fmt.Errorf("not a valid %s message: %w", n.Addr(), err)
 	}
@@ -282,7 +282,8 @@ func (l *Local) Parked() []Failure {
 		at, _ := l.mem.Enqueued(q + ".dead")
 		for i, d := range ds {
 			f := Failure{
-				Node: n.Addr(), Queue: q, RunID: d.RunID, MessageID: d.MessageID, Attempt: d.Attempt, Body: d.Body,
+				Node: n.Addr(), Queue: q, RunID: d.RunID, MessageID: d.MessageID, Attempt: d.Attempt,
+				Body: preview(d.Body), BodySize: len(d.Body),
 			}
 			if s, ok := d.Headers[HeaderNode].(string); ok && s != "" {
 				f.Node = s
@@ -515,7 +516,7 @@ func (c *cli) readStdinMessages(cmd string, n Node, consequence string) ([][]byt
 		if len(s) == 0 {
 			continue
 		}
-		b, err := n.validate(s)
+		b, err := n.validateBody(s, c.g.maxBody())
 		if err != nil {
 			return nil, fmt.Errorf("%s: stdin line %d is not a valid %s message: %v (%s)", cmd, line, n.Addr(), err, consequence)
 		}

@@ -62,6 +62,14 @@ func run(ctx context.Context, g Graph, args []string, getenv func(string) string
 		c.usage(stderr)
 		return 2
 	}
+	if s := getenv("DGE_MAX_BODY"); s != "" {
+		n, err := parseByteSize(s)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: DGE_MAX_BODY: %v\n", c.prog, err)
+			return 2
+		}
+		c.g.MaxBody = n
+	}
 	var err error
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "-h", "-help", "--help", "help":
@@ -373,7 +381,7 @@ func (c *cli) cmdPublish(ctx context.Context, args []string) error {
 	var bodies [][]byte
 	if inputs := fs.Args()[1:]; len(inputs) > 0 {
 		for i, s := range inputs {
-			b, err := n.validate([]byte(s))
+			b, err := n.validateBody([]byte(s), c.g.maxBody())
 			if err != nil {
 				return fmt.Errorf("publish: argument %d is not a valid %s message: %v (nothing was published)", i+1, n.Addr(), err)
 			}
@@ -560,7 +568,7 @@ func (c *cli) cmdConsume(ctx context.Context, args []string) error {
 			d = dd
 		}
 		var buf bytes.Buffer
-		_, decErr := n.decode(d.Body)
+		_, decErr := n.decodeBody(d.Body, c.g.maxBody())
 		if decErr == nil {
 			decErr = json.Compact(&buf, d.Body)
 		}
@@ -613,7 +621,7 @@ func (c *cli) parkResult(ctx context.Context, log *slog.Logger, ch Channel, n No
 	if c.g.OnFailure != nil {
 		e := &engine{g: &c.g, log: log}
 		e.onFailure(Failure{Node: n.Addr(), Queue: n.in.Queue, RunID: d.RunID, MessageID: d.MessageID, Attempt: m.Attempt,
-			Reason: "decode", Error: h[HeaderError].(string), Body: d.Body, ParkedAt: time.Now().UTC()})
+			Reason: "decode", Error: h[HeaderError].(string), Body: preview(d.Body), BodySize: len(d.Body), ParkedAt: time.Now().UTC()})
 		e.failures.Wait()
 	}
 	return nil

@@ -41,6 +41,7 @@ type nodeRun struct {
 	// deliveryLimit is the quorum work queues' delivery-limit (see
 	// Graph.DeliveryLimit).
 	deliveryLimit int
+	maxBody       int // the graph's body size limit
 }
 
 func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
@@ -70,6 +71,7 @@ func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
 		joined:      newRecentRuns(recentRunsSize),
 
 		deliveryLimit: e.g.DeliveryLimit(),
+		maxBody:       e.g.maxBody(),
 	}
 }
 
@@ -356,26 +358,42 @@ type session struct {
 	agg   *aggState // aggregate nodes only
 }
 
+// admit decides whether delivery d may be handled, parking it when not: a
+// forged dead-letter history, a crash loop (see parkCrashLoop), or an
+// arrival past the node's max_attempts. It returns the delivery's attempt.
+func (s *session) admit(d Delivery) (attempt int, ok bool) {
+	r := s.r
+	q := r.n.in.Queue
+	attempt = d.attempt(q)
+	if err := d.forgedDeath(q); err != nil {
+		s.park(d, 1, "decode", err.Error())
+		return 0, false
+	}
+	if s.parkCrashLoop(d, attempt) {
+		return 0, false
+	}
+	if r.n.in.MaxAttempts > 0 && attempt > r.n.in.MaxAttempts {
+		reason := "max-attempts"
+		if d.lastDeathReason(q) == "delivery_limit" {
+			reason = "delivery-limit"
+		}
+		s.park(d, attempt-1, reason, fmt.Sprintf("arrived for attempt %d of at most %d", attempt, r.n.in.MaxAttempts))
+		return 0, false
+	}
+	return attempt, true
+}
+
 // handle processes one delivery of a process, fan_out or poll node.
 func (s *session) handle(d Delivery) {
 	r := s.r
 	r.m.consumed.Add(1)
 	r.m.inFlight.Add(1)
 	defer r.m.inFlight.Add(-1)
-	q := r.n.in.Queue
-	attempt := d.attempt(q)
-	if s.parkCrashLoop(d, attempt) {
+	attempt, ok := s.admit(d)
+	if !ok {
 		return
 	}
-	if attempt > r.n.in.MaxAttempts && r.n.in.MaxAttempts > 0 {
-		reason := "max-attempts"
-		if d.lastDeathReason(q) == "delivery_limit" {
-			reason = "delivery-limit"
-		}
-		s.park(d, attempt-1, reason, fmt.Sprintf("arrived for attempt %d of at most %d", attempt, r.n.in.MaxAttempts))
-		return
-	}
-	in, err := r.n.decode(d.Body)
+	in, err := r.n.decodeBody(d.Body, r.maxBody)
 	if err != nil {
 		s.park(d, attempt, "decode", fmt.Sprintf("decode %s: %v", r.n.in.Message, err))
 		return
@@ -502,12 +520,13 @@ func (s *session) fail(d Delivery, attempt int, err error) {
 func (s *session) parkCrashLoop(d Delivery, attempt int) bool {
 	limit := s.r.deliveryLimit
 	t := crashThreshold(limit)
-	if t == 0 || d.DeliveryCount < t {
+	n := d.redeliveries()
+	if t == 0 || n < t {
 		return false
 	}
 	s.park(d, attempt, "delivery-limit", fmt.Sprintf(
 		"delivered %d times without being settled (its consumer crashed or lost its channel each time); parked before the queue's delivery-limit of %d makes the broker dead-letter it",
-		d.DeliveryCount+1, limit))
+		n+1, limit))
 	return true
 }
 
@@ -533,7 +552,7 @@ func (s *session) park(d Delivery, attempt int, reason, errText string) {
 	}
 	f := Failure{
 		Node: r.n.Addr(), Queue: q, RunID: d.RunID, MessageID: d.MessageID, Attempt: attempt,
-		Reason: reason, Error: errText, Body: d.Body,
+		Reason: reason, Error: errText, Body: preview(d.Body), BodySize: len(d.Body),
 	}
 	s.acker.submit(ackItem{
 		tag:   d.Tag,

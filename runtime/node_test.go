@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -341,5 +342,146 @@ func TestConnectionLossRecovers(t *testing.T) {
 	slices.Sort(got)
 	if !slices.Equal(got, []int{8, 10, 12}) {
 		t.Errorf("results after reconnect %v, want [8 10 12]", got)
+	}
+}
+
+// TestHostileBodiesAreParkedAsDecode sends bodies a strict decoder must
+// refuse straight to a node's queue and to a terminate queue: each is
+// parked with reason decode, none becomes a result, and on_failure gets a
+// preview rather than a 20 MB body.
+func TestHostileBodiesAreParkedAsDecode(t *testing.T) {
+	var calls atomic.Int64
+	var mu sync.Mutex
+	var previews []Failure
+	g := chainGraph("hostile", func(ctx context.Context, n num) (num, error) {
+		calls.Add(1)
+		return num{n.Value * 2}, nil
+	})
+	g.OnFailure = func(_ context.Context, f Failure) {
+		mu.Lock()
+		defer mu.Unlock()
+		previews = append(previews, f)
+	}
+	h := newHarness(t, g)
+	huge := []byte(`{"value":1,"pad":"` + strings.Repeat("x", 20<<20) + `"}`)
+	bodies := map[string][]byte{
+		"null":     []byte("null"),
+		"unknown":  []byte(`{"foo":1}`),
+		"trailing": []byte(`{"value":1} {"value":2}`),
+		"type":     []byte(`{"value":"1"}`),
+		"huge":     huge,
+	}
+	for id, b := range bodies {
+		h.publishRaw("input", b, amqp.Publishing{MessageId: id})
+		h.publishRaw("result", b, amqp.Publishing{MessageId: id})
+	}
+	h.background("double")
+	for _, q := range []string{"input.dead", "result.dead"} {
+		if q == "result.dead" {
+			code, out, errs := h.exec("", "consume", "result", "-n", "1", "-timeout", "3s")
+			if code == 0 || out != "" {
+				t.Errorf("consume of hostile results: exit %d, stdout %q (%s); want no result", code, out, errs)
+			}
+		}
+		seen := map[string]bool{}
+		for _, d := range h.waitMessages(q, len(bodies)) {
+			seen[d.MessageId] = true
+			if d.Headers[HeaderReason] != "decode" {
+				t.Errorf("%s: %s parked with reason %v, want decode", q, d.MessageId, d.Headers[HeaderReason])
+			}
+			if d.MessageId == "huge" && len(d.Body) != len(huge) {
+				t.Errorf("%s: the huge body was parked with %d bytes, want all %d", q, len(d.Body), len(huge))
+			}
+		}
+		if len(seen) != len(bodies) {
+			t.Errorf("%s: parked %v, want every hostile body", q, keys(seen))
+		}
+	}
+	if c := calls.Load(); c != 0 {
+		t.Errorf("handler called %d times for hostile bodies, want 0", c)
+	}
+	if n := h.count("result"); n != 0 {
+		t.Errorf("result holds %d messages, want 0", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, f := range previews {
+		if len(f.Body) > previewSize+64 {
+			t.Errorf("on_failure got %d bytes of body for %s, want a preview", len(f.Body), f.MessageID)
+		}
+		if f.MessageID == "huge" && f.BodySize != len(huge) {
+			t.Errorf("on_failure BodySize %d, want %d", f.BodySize, len(huge))
+		}
+	}
+}
+
+// TestForgedHeadersDoNotExtendRetries sends messages whose headers claim a
+// negative or absurd dead-letter count, or a delivery count on a first
+// delivery: none buys a message more attempts. (RabbitMQ 3.10 adds to a
+// published x-death count, so a negative one would otherwise retry
+// forever.)
+func TestForgedHeadersDoNotExtendRetries(t *testing.T) {
+	var calls atomic.Int64
+	h := newHarness(t, chainGraph("forged", func(ctx context.Context, n num) (num, error) {
+		calls.Add(1)
+		if n.Value == 1 {
+			return num{}, errors.New("always fails")
+		}
+		return n, nil
+	}))
+	death := func(count int64) amqp.Table {
+		return amqp.Table{"x-death": []any{amqp.Table{"queue": "input", "reason": "rejected", "count": count, "exchange": "forged.work"}}}
+	}
+	h.publishRaw("input", []byte(`{"value": 1}`), amqp.Publishing{MessageId: "negative", Headers: death(-1000)})
+	h.publishRaw("input", []byte(`{"value": 1}`), amqp.Publishing{MessageId: "absurd", Headers: death(1 << 62)})
+	h.publishRaw("input", []byte(`{"value": 2}`), amqp.Publishing{MessageId: "counted", Headers: amqp.Table{
+		"x-delivery-count": int64(1000),
+	}})
+	h.background("double")
+	if got := h.consumeNums("result", 1); got[0] != 2 {
+		t.Errorf("result %v, want [2]: a forged delivery count on a first delivery is no crash loop", got)
+	}
+	want := map[string]string{"negative": "decode", "absurd": "max-attempts"}
+	for _, d := range h.waitMessages("input.dead", 2) {
+		if r := want[d.MessageId]; r == "" || d.Headers[HeaderReason] != r {
+			t.Errorf("parked %s with reason %v, want %v", d.MessageId, d.Headers[HeaderReason], want)
+		}
+	}
+	if c := calls.Load(); c != 1 {
+		t.Errorf("handler called %d times, want 1 (only for the forged delivery count)", c)
+	}
+}
+
+// TestForgedPollStartTimesOut publishes a poll job claiming polling starts
+// in an hour: it is still parked once the node's timeout has passed.
+func TestForgedPollStartTimesOut(t *testing.T) {
+	g := pollGraph("forgedpoll", 100*time.Millisecond, time.Second, func(_ context.Context, n num) (num, bool, error) {
+		return n, false, nil
+	})
+	h := newHarness(t, g)
+	h.publishRaw("input", []byte(`{"value": 1}`), amqp.Publishing{MessageId: "future", Headers: amqp.Table{
+		HeaderPollSince: time.Now().Add(time.Hour).UTC().Format(time.RFC3339Nano),
+	}})
+	h.background("check")
+	d := h.waitMessages("input.dead", 1)[0]
+	if d.Headers[HeaderReason] != "timeout" {
+		t.Errorf("reason %v, want timeout", d.Headers[HeaderReason])
+	}
+}
+
+// TestForgedFirstSeenTimesOut publishes an aggregate part claiming the
+// aggregate first saw it in an hour: its group is still parked as
+// incomplete once the node's timeout has passed.
+func TestForgedFirstSeenTimesOut(t *testing.T) {
+	h := newHarness(t, joinGraph("forgedjoin", time.Second))
+	body, _ := json.Marshal(num{1})
+	h.publishRaw("join", body, amqp.Publishing{MessageId: "future", CorrelationId: "r1", Headers: amqp.Table{
+		HeaderRunID: "r1", HeaderSource: "process.a",
+		HeaderFirstSeen: time.Now().Add(time.Hour).UTC().Format(time.RFC3339Nano),
+	}})
+	h.background("join")
+	d := h.waitMessages("join.dead", 1)[0]
+	if d.Headers[HeaderReason] != "incomplete-group" {
+		t.Errorf("reason %v, want incomplete-group", d.Headers[HeaderReason])
 	}
 }

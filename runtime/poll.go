@@ -16,12 +16,7 @@ import (
 func (s *session) handlePoll(d Delivery, attempt int, in any) {
 	r := s.r
 	now := time.Now().UTC()
-	since := now
-	if v, ok := d.Headers[HeaderPollSince].(string); ok {
-		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-			since = t
-		}
-	}
+	since := headerTime(d.Headers, HeaderPollSince, now)
 	if r.n.timeout > 0 && now.Sub(since) > r.n.timeout {
 		s.park(d, attempt, "timeout", fmt.Sprintf("not done after %s (polling since %s, timeout %s)",
 			now.Sub(since).Round(time.Second), since.Format(time.RFC3339), r.n.timeout))

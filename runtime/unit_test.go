@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestAttemptCountsEveryDeathOfTheQueue(t *testing.T) {
@@ -51,7 +52,10 @@ func TestStrictJSON(t *testing.T) {
 		`{"value": 3} {"value":4}`: "unexpected data",
 		`{"valeu": 3}`:             "unknown field",
 		`{"value": "x"}`:           "cannot unmarshal",
-		``:                         "EOF",
+		``:                         "empty body",
+		`null`:                     "null is not a num",
+		` null `:                   "null is not a num",
+		`[1]`:                      "cannot unmarshal",
 	} {
 		out, err := strictJSON[num]([]byte(in))
 		if wantErr == "" {
@@ -164,5 +168,69 @@ func TestMainUsageAndBadCommands(t *testing.T) {
 	errb.Reset()
 	if code := run(context.Background(), Graph{Name: "x", WorkExchange: "w", RetryExchange: "r", Nodes: []Node{{}}}, []string{"topology"}, env, strings.NewReader(""), &out, &errb); code != 1 || !strings.Contains(errb.String(), "constructor") {
 		t.Errorf("zero node: exit %d, stderr %q", code, errb.String())
+	}
+}
+
+func TestDecodeAllowsNullOnlyForPointers(t *testing.T) {
+	if v, err := Decode[*num]([]byte("null")); err != nil || v != nil {
+		t.Errorf("Decode[*num](null) = %v, %v; want nil, nil", v, err)
+	}
+	if _, err := Decode[num]([]byte("null")); err == nil {
+		t.Error("Decode[num](null) succeeded, want an error")
+	}
+}
+
+func TestBodyLimitAndPreview(t *testing.T) {
+	n := Process[num, num]("p", testEdge("in"), double, "out")
+	big := []byte(`{"value":1,"pad":"` + strings.Repeat("x", 2000) + `"}`)
+	if _, err := n.decodeBody(big, 100); err == nil || !strings.Contains(err.Error(), "over the limit of 100 bytes") {
+		t.Errorf("decodeBody over the limit: %v", err)
+	}
+	if _, err := n.decodeBody([]byte(`{"value":1}`), 100); err != nil {
+		t.Errorf("decodeBody under the limit: %v", err)
+	}
+	p := preview(big)
+	if len(p) > previewSize+32 || !strings.HasSuffix(string(p), "("+fmt.Sprint(len(big))+" bytes)") {
+		t.Errorf("preview of %d bytes is %d bytes: %.60q", len(big), len(p), p)
+	}
+	if small := []byte(`{"value":1}`); string(preview(small)) != string(small) {
+		t.Errorf("preview changed a small body")
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	for in, want := range map[string]int{"1024": 1024, "16MiB": 16 << 20, "2 KiB": 2048, "1GiB": 1 << 30} {
+		if got, err := parseByteSize(in); err != nil || got != want {
+			t.Errorf("parseByteSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1", "lots", "16MB", "99999999999GiB"} {
+		if _, err := parseByteSize(in); err == nil {
+			t.Errorf("parseByteSize(%q) succeeded, want an error", in)
+		}
+	}
+}
+
+func TestForgedHeadersNeverExtendLimits(t *testing.T) {
+	d := Delivery{Deaths: []Death{{Queue: "q", Reason: "rejected", Count: -100}, {Queue: "q", Reason: "expired", Count: 1 << 62}}}
+	if a := d.attempt("q"); a != maxHeaderCount {
+		t.Errorf("attempt with a negative and an absurd count = %d, want %d", a, maxHeaderCount)
+	}
+	if r := (Delivery{DeliveryCount: 1000}).redeliveries(); r != 0 {
+		t.Errorf("redeliveries of a first delivery carrying x-delivery-count = %d, want 0", r)
+	}
+	if r := (Delivery{Redelivered: true, DeliveryCount: -5}).redeliveries(); r != 0 {
+		t.Errorf("redeliveries with a negative count = %d, want 0", r)
+	}
+	now := time.Now()
+	h := map[string]any{"t": now.Add(time.Hour).Format(time.RFC3339Nano), "n": int64(-3), "bad": "soon"}
+	if got := headerTime(h, "t", now); !got.Equal(now) {
+		t.Errorf("headerTime of a future time = %v, want now", got)
+	}
+	if got := headerTime(h, "bad", now); !got.Equal(now) {
+		t.Errorf("headerTime of garbage = %v, want now", got)
+	}
+	if c := headerCount(h, "n"); c != 0 {
+		t.Errorf("headerCount of -3 = %d, want 0", c)
 	}
 }

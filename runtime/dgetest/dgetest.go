@@ -128,9 +128,11 @@ func Results[T any](t TB, h *Harness, terminate string, n int) []T {
 	}
 	out := make([]T, len(rs))
 	for i, r := range rs {
-		if err := json.Unmarshal(r.Body, &out[i]); err != nil {
+		v, err := dge.Decode[T](r.Body)
+		if err != nil {
 			t.Fatalf("dgetest: result %s of run %s does not decode as %T: %v", r.Body, r.RunID, out[i], err)
 		}
+		out[i] = v
 	}
 	return out
 }

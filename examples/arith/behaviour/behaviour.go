@@ -88,6 +88,7 @@ func AcceptFailure(ctx context.Context, f dge.Failure) {
 		"attempt", f.Attempt,
 		"reason", f.Reason,
 		"error", f.Error,
-		"body", string(f.Body),
+		"body", string(f.Body), // a preview: at most 1 KiB of the body
+		"body_size", f.BodySize,
 	)
 }

@@ -1,0 +1,146 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// DefaultMaxBody is the largest message body a node decodes when the graph
+// sets no other limit (Graph.MaxBody, or DGE_MAX_BODY for a generated
+// program): 16 MiB. A larger body is parked with reason decode, unread.
+const DefaultMaxBody = 16 << 20
+
+// previewSize is how much of a body a Failure carries.
+const previewSize = 1024
+
+// Decode decodes body as exactly one JSON value of type T, strictly: an
+// unknown object field, a top-level null (unless T is a pointer or an
+// interface), a value of the wrong type, and anything after the value are
+// errors. Every path that reads a message body (publish, the nodes,
+// consume, local, dgetest) decodes with it.
+func Decode[T any](body []byte) (T, error) {
+	var v T
+	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
+		switch reflect.TypeFor[T]().Kind() {
+		case reflect.Pointer, reflect.Interface:
+		default:
+			return v, fmt.Errorf("null is not a %s", typeName[T]())
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return v, errors.New("empty body: want a JSON value")
+		}
+		return v, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return v, errors.New("unexpected data after the JSON value")
+	}
+	return v, nil
+}
+
+func typeName[T any]() string {
+	t := reflect.TypeFor[T]()
+	if t.Name() != "" {
+		return t.Name()
+	}
+	return t.String()
+}
+
+// decodeJSON is Decode with the value boxed, for Node.decode.
+func decodeJSON[T any](body []byte) (any, error) {
+	v, err := Decode[T](body)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// strictJSON decodes body with Decode and returns it re-encoded compactly.
+func strictJSON[T any](body []byte) ([]byte, error) {
+	v, err := Decode[T](body)
+	if err != nil {
+		return nil, err
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %w", v, err)
+	}
+	return out, nil
+}
+
+// bodyTooLarge is the error for a body over the graph's limit.
+type bodyTooLarge struct{ size, limit int }
+
+func (e bodyTooLarge) Error() string {
+	return fmt.Sprintf("body of %d bytes is over the limit of %d bytes (raise it with DGE_MAX_BODY)", e.size, e.limit)
+}
+
+// maxBody returns the graph's body size limit.
+func (g *Graph) maxBody() int {
+	if g.MaxBody > 0 {
+		return g.MaxBody
+	}
+	return DefaultMaxBody
+}
+
+// decodeBody decodes a body n consumes: the size limit first (an oversized
+// body is never parsed), then n's strict decoder.
+func (n Node) decodeBody(body []byte, limit int) (any, error) {
+	if len(body) > limit {
+		return nil, bodyTooLarge{len(body), limit}
+	}
+	return n.decode(body)
+}
+
+// validateBody checks a body a start node publishes, as decodeBody does,
+// and returns it compacted.
+func (n Node) validateBody(body []byte, limit int) ([]byte, error) {
+	if len(body) > limit {
+		return nil, bodyTooLarge{len(body), limit}
+	}
+	return n.validate(body)
+}
+
+// preview returns at most previewSize bytes of body, cut at a rune
+// boundary, with a note of the size when it was cut.
+func preview(body []byte) []byte {
+	if len(body) <= previewSize {
+		return body
+	}
+	cut := previewSize
+	for cut > 0 && !utf8.RuneStart(body[cut]) {
+		cut--
+	}
+	out := append([]byte(nil), body[:cut]...)
+	return append(out, "… ("+strconv.Itoa(len(body))+" bytes)"...)
+}
+
+// parseByteSize parses a size in bytes: a whole number with an optional
+// KiB, MiB or GiB suffix ("16MiB").
+func parseByteSize(s string) (int, error) {
+	num, mult := strings.TrimSpace(s), 1
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if v, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(v), u.mult
+			break
+		}
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("%q is not a size: want a positive whole number of bytes, optionally with KiB, MiB or GiB (e.g. 16MiB)", s)
+	}
+	return n * mult, nil
+}
