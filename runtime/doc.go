@@ -96,6 +96,14 @@
 // until an operator removes it. A graceful stop (SIGTERM) still handles the
 // deliveries already prefetched before it closes, within -shutdown-timeout.
 //
+// Which redeliveries count: an aggregate's held parts never do (see
+// Aggregate), nor do poll jobs, which wait in Q.poll rather than in a
+// consumer. A message waiting in a process or fan_out node's prefetch
+// window when its consumer dies or loses its connection does: the broker
+// cannot tell it from the one in the handler. It takes that many such
+// losses while the same message waits (max_attempts − 1 by default) to park
+// it, so keep prefetch small for slow handlers.
+//
 // # Fan-out, poll
 //
 // A fan_out publishes its input body to every destination, waits for all
