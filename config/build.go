@@ -366,7 +366,7 @@ func (s *state) decodeRef(d *nodeDecl, expr hcl.Expression) *fromRef {
 	if diags.HasErrors() {
 		hint := "as a reference such as process.double"
 		if len(expr.Variables()) == 0 {
-			if v, vDiags := expr.Value(nil); !vDiags.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
+			if v, vDiags := s.evaluate(expr, nil); !vDiags.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
 				hint = fmt.Sprintf("without quotes: from = %s", v.AsString())
 			}
 		}

@@ -29,6 +29,8 @@ type state struct {
 	nodes  []*nodeDecl
 
 	ctx *hcl.EvalContext
+	// budget follows the evaluation under way (see evaluate).
+	budget budget
 
 	// seen records the block types present in the source, labelled
 	// correctly or not.

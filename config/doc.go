@@ -21,6 +21,13 @@
 // in command-line order, as in Terraform. Values of variables declared
 // `sensitive` are never shown in a diagnostic.
 //
+// Every value is bounded: 1 MiB of text and 100,000 elements, counted
+// through nested collections (limit.go). Evaluation measures each
+// subexpression's value as it is produced, and what the expressions still
+// being built hold at once, and refuses a function call whose result would
+// be too large before it runs, so that no expression, however hostile, can
+// exhaust memory; it is reported as "Value too large" at its range.
+//
 // Typical use, in a command:
 //
 //	l := config.NewLoader()

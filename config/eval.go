@@ -20,7 +20,7 @@ import (
 func (s *state) evalLocals() {
 	s.ctx = &hcl.EvalContext{
 		Variables: map[string]cty.Value{},
-		Functions: functions(s.opts.Env),
+		Functions: functions(s.opts.Env, &s.budget),
 	}
 	vars := map[string]cty.Value{}
 	for name, v := range s.vars {
@@ -83,7 +83,7 @@ func (s *state) evalLocals() {
 			l.value = cty.DynamicVal
 		} else {
 			s.ctx.Variables["local"] = cty.ObjectVal(values)
-			val, diags := l.attr.Expr.Value(s.ctx)
+			val, diags := s.evaluate(l.attr.Expr, s.ctx)
 			s.diags = append(s.diags, diags...)
 			if diags.HasErrors() {
 				val = cty.DynamicVal
@@ -227,7 +227,7 @@ func (s *state) evalAttr(attr *hcl.Attribute, ty cty.Type, what string) (val cty
 	if _, refsOK := s.checkRefs(attr.Expr); !refsOK {
 		return cty.NilVal, false, false
 	}
-	val, diags := attr.Expr.Value(s.ctx)
+	val, diags := s.evaluate(attr.Expr, s.ctx)
 	if diags.HasErrors() {
 		s.diags = append(s.diags, diags...)
 		return cty.NilVal, false, false

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
@@ -9,9 +10,11 @@ import (
 )
 
 // functions returns the functions a graph's expressions may call: a curated
-// set from cty's stdlib plus env(), which reads env (os.Environ form).
-func functions(env []string) map[string]function.Function {
-	return map[string]function.Function{
+// set from cty's stdlib plus env(), which reads env (os.Environ form). Those
+// whose result can dwarf their arguments are limited: a call is refused,
+// through b, before it builds a result over the size limits.
+func functions(env []string, b *budget) map[string]function.Function {
+	fns := map[string]function.Function{
 		// Strings.
 		"upper":         stdlib.UpperFunc,
 		"lower":         stdlib.LowerFunc,
@@ -68,6 +71,32 @@ func functions(env []string) map[string]function.Function {
 		// The environment.
 		"env": envFunc(env),
 	}
+	for name, predict := range predictors {
+		fns[name] = limited(name, fns[name], predict, b)
+	}
+	return fns
+}
+
+// limited wraps f, which is called name, so that a call whose result
+// predict says would pass the size limits is refused before f runs: the
+// evaluation stops with a "Value too large" error at the call. The result
+// of every call, limited or not, is measured like any other value when the
+// call returns (see evaluate); this is for the functions whose result would
+// exhaust memory before it could be measured.
+func limited(name string, f function.Function, predict predictor, b *budget) function.Function {
+	return function.New(&function.Spec{
+		Description: f.Description(),
+		Params:      f.Params(),
+		VarParam:    f.VarParam(),
+		Type:        f.ReturnTypeForValues,
+		Impl: func(args []cty.Value, retType cty.Type) (cty.Value, error) {
+			if p := predict(args); p.size.over() {
+				b.refuse(fmt.Sprintf("%s would build a value holding %s", name, p.bound), p.size, p.fix)
+				return cty.UnknownVal(retType), nil
+			}
+			return f.Call(args)
+		},
+	})
 }
 
 // envFunc builds env(NAME) and env(NAME, DEFAULT): the value of the

@@ -3,6 +3,7 @@ package config_test
 import (
 	"os"
 	"path/filepath"
+	"sort"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
@@ -28,6 +29,15 @@ func FuzzLoad(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(src)
+	}
+	// Sources that would exhaust memory without the size limits.
+	names := make([]string, 0, len(hostileSources))
+	for name := range hostileSources {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		f.Add([]byte(hostileSources[name]))
 	}
 	// Only environment values: they set variables a source declares and are
 	// ignored otherwise, so valid seeds stay valid.

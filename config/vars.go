@@ -29,7 +29,7 @@ func (s *state) decodeVariables() {
 	for _, name := range s.varNames() {
 		v := s.vars[name]
 		v.typ = cty.DynamicPseudoType
-		if attr, ok := v.attrs["type"]; ok {
+		if attr, ok := v.attrs["type"]; ok && s.typeDefaultsFit(attr.Expr) {
 			ty, defaults, diags := typeexpr.TypeConstraintWithDefaults(attr.Expr)
 			s.diags = append(s.diags, diags...)
 			if !diags.HasErrors() {
@@ -40,7 +40,7 @@ func (s *state) decodeVariables() {
 			}
 		}
 		if attr, ok := v.attrs["sensitive"]; ok {
-			val, diags := attr.Expr.Value(nil)
+			val, diags := s.evaluate(attr.Expr, nil)
 			s.diags = append(s.diags, diags...)
 			if !diags.HasErrors() {
 				if b, err := convert.Convert(val, cty.Bool); err != nil || b.IsNull() {
@@ -56,7 +56,7 @@ func (s *state) decodeVariables() {
 			}
 		}
 		if attr, ok := v.attrs["description"]; ok {
-			val, diags := attr.Expr.Value(nil)
+			val, diags := s.evaluate(attr.Expr, nil)
 			s.diags = append(s.diags, diags...)
 			if !diags.HasErrors() {
 				if _, err := convert.Convert(val, cty.String); err != nil {
@@ -71,7 +71,7 @@ func (s *state) decodeVariables() {
 		}
 		if attr, ok := v.attrs["default"]; ok {
 			// Defaults are constants: no variables, locals or functions.
-			val, diags := attr.Expr.Value(nil)
+			val, diags := s.evaluate(attr.Expr, nil)
 			s.diags = append(s.diags, diags...)
 			if !diags.HasErrors() {
 				s.setVar(v, val, attr.Expr.Range().Ptr(), "the default")
@@ -139,6 +139,29 @@ func (s *state) decodeVariables() {
 	}
 }
 
+// typeDefaultsFit tells whether the default values in a type constraint
+// (optional(string, "default")) are within the size limits, which
+// typeexpr, evaluating them itself, would not check; it reports those that
+// are not.
+func (s *state) typeDefaultsFit(expr hcl.Expression) bool {
+	node, ok := expr.(hclsyntax.Node)
+	if !ok {
+		return true
+	}
+	fit := true
+	hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
+		if call, ok := n.(*hclsyntax.FunctionCallExpr); ok && call.Name == "optional" && len(call.Args) == 2 {
+			// Other errors in the default are typeexpr's to report.
+			if s.evaluate(call.Args[1], nil); s.budget.failed != nil {
+				s.diags = append(s.diags, s.budget.failed)
+				fit = false
+			}
+		}
+		return nil
+	})
+	return fit
+}
+
 // setRaw sets v from a command-line or environment string: taken as is for
 // string and untyped variables, parsed as an HCL expression for the rest.
 func (s *state) setRaw(v *varDecl, raw, source string) {
@@ -157,7 +180,7 @@ func (s *state) setRaw(v *varDecl, raw, source string) {
 		v.value, v.hasValue, v.valueRange = cty.DynamicVal, true, nil
 		return
 	}
-	val, diags := expr.Value(nil)
+	val, diags := s.evaluate(expr, nil)
 	if diags.HasErrors() {
 		for _, d := range diags {
 			d.Detail += fmt.Sprintf(" The value from %s is read as an HCL expression of type %s, such as 5, [\"a\", \"b\"] or { key = \"value\" }: quote strings inside it.", source, typeexpr.TypeString(v.typ))
@@ -181,8 +204,18 @@ func (s *state) redact(v *varDecl, diags hcl.Diagnostics) hcl.Diagnostics {
 	return diags
 }
 
-// setVar converts val to v's type and records it as v's value.
+// setVar converts val to v's type and records it as v's value. A value
+// over the size limits is refused, whichever source gave it.
 func (s *state) setVar(v *varDecl, val cty.Value, rng *hcl.Range, source string) {
+	if size := sizeOf(val); size.over() {
+		subject := rng
+		if v.sensitive {
+			subject = nil // the snippet would show the value
+		}
+		s.diags = append(s.diags, tooLarge(subject, fmt.Sprintf("The value for var.%s from %s holds", v.name, source), size, "Pass a smaller value."))
+		v.value, v.hasValue, v.valueRange = cty.DynamicVal, true, rng
+		return
+	}
 	if v.defaults != nil {
 		val = v.defaults.Apply(val)
 	}
@@ -249,7 +282,7 @@ func (s *state) loadVarFile(path string) {
 			})
 			continue
 		}
-		val, vDiags := attr.Expr.Value(nil)
+		val, vDiags := s.evaluate(attr.Expr, nil)
 		if vDiags.HasErrors() {
 			s.diags = append(s.diags, s.redact(v, vDiags)...)
 			v.value, v.hasValue = cty.DynamicVal, true
