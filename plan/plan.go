@@ -436,7 +436,6 @@ func diff(want Topology, snap *Snapshot, o owner, opts Options, destroy bool) *P
 	rebuiltExch := map[string]bool{} // replaced or created: their bindings are new
 	wantExch := map[string]bool{}
 	for _, e := range want.Exchanges {
-		e := e
 		wantExch[e.Name] = true
 		cur, ok := l.exchanges[e.Name]
 		if !ok {
@@ -451,7 +450,6 @@ func diff(want Topology, snap *Snapshot, o owner, opts Options, destroy bool) *P
 		}
 	}
 	for _, cur := range snap.Exchanges {
-		cur := cur
 		if l.ownedExch[cur.Name] && !wantExch[cur.Name] {
 			add(Change{Action: Delete, Kind: KindExchange, Address: cur.Address(), Before: &Object{Exchange: &cur}})
 		}
@@ -461,7 +459,6 @@ func diff(want Topology, snap *Snapshot, o owner, opts Options, destroy bool) *P
 	rebuiltQueue := map[string]bool{}
 	wantQueue := map[string]bool{}
 	for _, q := range want.Queues {
-		q := q
 		wantQueue[q.Name] = true
 		cur, ok := l.queues[q.Name]
 		if !ok {
@@ -478,7 +475,6 @@ func diff(want Topology, snap *Snapshot, o owner, opts Options, destroy bool) *P
 		}
 	}
 	for _, cur := range snap.Queues {
-		cur := cur
 		if of, ok := isTemporary(cur); ok && l.ownedQueue[cur.Name] && wantQueue[of] && !wantQueue[cur.Name] {
 			p.PendingMoves = append(p.PendingMoves, PendingMove{Temporary: cur.Name, Queue: of, Messages: snap.Stats[cur.Name].Messages})
 			continue
@@ -497,7 +493,6 @@ func diff(want Topology, snap *Snapshot, o owner, opts Options, destroy bool) *P
 	}
 	wantBinding := map[string]bool{}
 	for _, b := range want.Bindings {
-		b := b
 		wantBinding[b.key()] = true
 		rebuilt := rebuiltExch[b.Source] || (b.DestinationType == "queue" && rebuiltQueue[b.Destination]) ||
 			(b.DestinationType == "exchange" && rebuiltExch[b.Destination])
@@ -506,7 +501,6 @@ func diff(want Topology, snap *Snapshot, o owner, opts Options, destroy bool) *P
 		}
 	}
 	for _, cur := range snap.Bindings {
-		cur := cur
 		if l.ownsBinding(cur) && !wantBinding[cur.key()] {
 			add(Change{Action: Delete, Kind: KindBinding, Address: cur.Address(), Before: &Object{Binding: &cur}})
 		}
@@ -515,7 +509,6 @@ func diff(want Topology, snap *Snapshot, o owner, opts Options, destroy bool) *P
 	// Policies.
 	wantPolicy := map[string]bool{}
 	for _, pol := range want.Policies {
-		pol := pol
 		wantPolicy[pol.Name] = true
 		cur, ok := l.policies[pol.Name]
 		if !ok {
@@ -528,7 +521,6 @@ func diff(want Topology, snap *Snapshot, o owner, opts Options, destroy bool) *P
 		}
 	}
 	for _, cur := range snap.Policies {
-		cur := cur
 		if OwnsPolicy(o.Graph, cur.Name) && !wantPolicy[cur.Name] {
 			add(Change{Action: Delete, Kind: KindPolicy, Address: cur.Address(), Before: &Object{Policy: &cur}})
 		}
