@@ -1,7 +1,6 @@
 package main
 
 import (
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,65 +134,5 @@ func TestFmtMissingPath(t *testing.T) {
 	code, _, stderr := cliRun(t, "", "fmt", filepath.Join(t.TempDir(), "nope"))
 	if code != 1 || !strings.Contains(stderr, "no such file") {
 		t.Errorf("exit %d, stderr %q; want 1 and the error", code, stderr)
-	}
-}
-
-func TestUnifiedDiff(t *testing.T) {
-	for _, tt := range []struct {
-		name, a, b, want string
-	}{
-		{"equal", "x\ny\n", "x\ny\n", ""},
-		{"empty to one", "", "a\n", "--- old/f\n+++ new/f\n@@ -0,0 +1 @@\n+a\n"},
-		{"one to empty", "a\n", "", "--- old/f\n+++ new/f\n@@ -1 +0,0 @@\n-a\n"},
-		{"change middle", "1\n2\n3\n4\n5\n6\n7\n8\n9\n", "1\n2\n3\n4\nX\n6\n7\n8\n9\n",
-			"--- old/f\n+++ new/f\n@@ -2,7 +2,7 @@\n 2\n 3\n 4\n-5\n+X\n 6\n 7\n 8\n"},
-		{"two hunks", "a\n1\n2\n3\n4\n5\n6\n7\n8\nb\n", "A\n1\n2\n3\n4\n5\n6\n7\n8\nB\n",
-			"--- old/f\n+++ new/f\n@@ -1,4 +1,4 @@\n-a\n+A\n 1\n 2\n 3\n@@ -7,4 +7,4 @@\n 6\n 7\n 8\n-b\n+B\n"},
-		{"no final newline", "a", "a\n", "--- old/f\n+++ new/f\n@@ -1 +1 @@\n-a\n\\ No newline at end of file\n+a\n"},
-	} {
-		if got := unifiedDiff("f", tt.a, tt.b); got != tt.want {
-			t.Errorf("%s: got\n%s\nwant\n%s", tt.name, got, tt.want)
-		}
-	}
-}
-
-// TestDiffLinesRebuilds checks on random inputs that the edit script is
-// consistent: its kept and deleted lines spell a, its kept and inserted
-// lines spell b, and it is no longer than delete-all-insert-all.
-func TestDiffLinesRebuilds(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	gen := func() []string {
-		n := rng.IntN(30)
-		s := make([]string, n)
-		for i := range s {
-			s[i] = string(rune('a' + rng.IntN(4)))
-		}
-		return s
-	}
-	for i := 0; i < 500; i++ {
-		a, b := gen(), gen()
-		var gotA, gotB []string
-		changes := 0
-		for _, op := range diffLines(a, b) {
-			switch op.kind {
-			case ' ':
-				if a[op.a] != b[op.b] {
-					t.Fatalf("kept line differs: %q vs %q", a[op.a], b[op.b])
-				}
-				gotA, gotB = append(gotA, a[op.a]), append(gotB, b[op.b])
-			case '-':
-				gotA = append(gotA, a[op.a])
-				changes++
-			case '+':
-				gotB = append(gotB, b[op.b])
-				changes++
-			}
-		}
-		if strings.Join(gotA, "") != strings.Join(a, "") || strings.Join(gotB, "") != strings.Join(b, "") {
-			t.Fatalf("script for %q → %q rebuilds %q → %q", a, b, gotA, gotB)
-		}
-		if changes > len(a)+len(b) {
-			t.Fatalf("script for %q → %q has %d changes", a, b, changes)
-		}
 	}
 }
