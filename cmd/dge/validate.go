@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/dgehq/dge/config"
+	"github.com/dgehq/dge/internal/english"
 )
 
 func runValidate(_ context.Context, e *env, args []string) int {
@@ -78,14 +79,7 @@ func countLine(g *config.Graph) string {
 		exchanges++
 	}
 	return fmt.Sprintf("%s, %s: %s and %s on the broker.",
-		plural(len(g.Nodes), "node"), plural(edges, "edge queue"), plural(queues, "queue"), plural(exchanges, "exchange"))
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
+		english.Plural(len(g.Nodes), "node"), english.Plural(edges, "edge queue"), english.Plural(queues, "queue"), english.Plural(exchanges, "exchange"))
 }
 
 // validateOutput is the JSON form of `dge validate -json`, shaped like
