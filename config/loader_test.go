@@ -496,7 +496,7 @@ func TestLoadPaths(t *testing.T) {
 			if g != nil || len(diags) != 1 || diags[0].Summary != tt.summary || diags[0].Severity != hcl.DiagError {
 				t.Fatalf("got graph %v, diagnostics %v; want one error %q", g, diags, tt.summary)
 			}
-			if !strings.Contains(diags[0].Detail, ".dge.hcl") {
+			if !strings.Contains(diags[0].Detail, config.FileSuffix) {
 				t.Errorf("detail does not say which files are read: %q", diags[0].Detail)
 			}
 		})

@@ -158,7 +158,7 @@ func (e *env) mover(b config.Broker, cfg mgmt.Config, p *plan.Plan) (*apply.Move
 // a regular file that is not a *.dge.hcl file.
 func isPlanFile(path string) bool {
 	info, err := os.Stat(path)
-	return err == nil && info.Mode().IsRegular() && !strings.HasSuffix(path, ".dge.hcl")
+	return err == nil && info.Mode().IsRegular() && !strings.HasSuffix(path, config.FileSuffix)
 }
 
 func (e *env) applySaved(ctx context.Context, path string, keep bool, opts apply.Options) int {

@@ -329,7 +329,7 @@ func packageAlias(importPath string) string {
 func sources(files []string) (lines []string, joined string) {
 	dir := ""
 	for _, f := range files {
-		if strings.HasSuffix(f, ".dge.hcl") {
+		if strings.HasSuffix(f, config.FileSuffix) {
 			dir = filepath.Dir(f)
 			break
 		}
