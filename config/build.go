@@ -240,7 +240,7 @@ func (s *state) buildHandler(d *nodeDecl, n *Node) {
 	attr, ok := d.attrs["handler"]
 	if !ok {
 		if requiredHandler[d.kind] {
-			s.missing(d, "a handler", fmt.Sprintf("the name of the function in the handlers package that does its work, such as handler = %q.", exported(goishName(d.name))))
+			s.missing(d, "a handler", fmt.Sprintf("the name of the function in the handlers package that does its work, such as handler = %q.", ExportedName(goishName(d.name))))
 		}
 		return
 	}
@@ -348,7 +348,7 @@ func goishName(name string) string {
 	var b strings.Builder
 	for _, part := range strings.Split(name, "_") {
 		if part != "" {
-			b.WriteString(exported(part))
+			b.WriteString(ExportedName(part))
 		}
 	}
 	if b.Len() == 0 {

@@ -142,12 +142,18 @@ func goNameProblem(name, what string) string {
 		return ""
 	}
 	if token.IsIdentifier(name) {
-		return fmt.Sprintf("%q is not exported: a %s is looked up in the handlers package, so its name must start with an upper-case letter. Write %q, and export it in Go.", name, what, exported(name))
+		return fmt.Sprintf("%q is not exported: a %s is looked up in the handlers package, so its name must start with an upper-case letter. Write %q, and export it in Go.", name, what, ExportedName(name))
 	}
 	return fmt.Sprintf("%q is not a Go identifier: a %s names a declaration in the handlers package (letters, digits and underscores, starting with an upper-case letter). Write its Go name, such as \"Double\".", name, what)
 }
 
-func exported(name string) string {
+// ExportedName returns name with its first letter in upper case: the
+// exported Go name to suggest for a handler or message type written in lower
+// case ("double" → "Double"). An empty name stays empty.
+func ExportedName(name string) string {
+	if name == "" {
+		return ""
+	}
 	r, n := utf8.DecodeRuneInString(name)
 	return string(unicode.ToUpper(r)) + name[n:]
 }

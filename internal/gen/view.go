@@ -269,7 +269,7 @@ func (b *builder) ref(name string, rng hcl.Range, what string) string {
 		return ""
 	case !token.IsExported(name):
 		b.errorf(rng, "Unexported "+what,
-			"%q starts with a lower-case letter, so the generated main package cannot refer to it. Export it (rename it to %q in package %s) and use that name here.", name, exported(name), b.g.Handlers)
+			"%q starts with a lower-case letter, so the generated main package cannot refer to it. Export it (rename it to %q in package %s) and use that name here.", name, config.ExportedName(name), b.g.Handlers)
 		return ""
 	}
 	return b.alias + "." + name
@@ -282,12 +282,6 @@ func (b *builder) errorf(rng hcl.Range, summary, format string, args ...any) {
 		Detail:   fmt.Sprintf(format, args...),
 		Subject:  rangePtr(rng),
 	})
-}
-
-func exported(name string) string {
-	r := []rune(name)
-	r[0] = unicode.ToUpper(r[0])
-	return string(r)
 }
 
 var majorVersion = regexp.MustCompile(`^v[0-9]+$`)
