@@ -75,63 +75,21 @@ func (p *Plan) CheckFresh(snap *Snapshot) error {
 func Fingerprint(want Topology, snap *Snapshot) string {
 	o := newOwner(want.Owner)
 	w := o.classify(snap)
-	var lines []string
-	names := func(kind Kind, wanted []string, liveObj map[string]any, owned map[string]bool) {
-		seen := map[string]bool{}
-		for _, n := range wanted {
-			seen[n] = true
-		}
-		for n := range owned {
-			seen[n] = true
-		}
-		for n := range seen {
-			v, ok := liveObj[n]
-			if !ok {
-				lines = append(lines, string(kind)+" "+n+" absent")
-				continue
-			}
-			lines = append(lines, string(kind)+" "+n+" "+canonicalJSON(v))
-		}
-	}
-	exch := map[string]any{}
-	for _, e := range snap.Exchanges {
-		exch[e.Name] = e
-	}
-	var wantExch []string
-	for _, e := range want.Exchanges {
-		wantExch = append(wantExch, e.Name)
-	}
-	names(KindExchange, wantExch, exch, w.exchanges)
-
-	queues := map[string]any{}
-	for _, q := range snap.Queues {
-		queues[q.Name] = q
-	}
-	var wantQueues []string
-	for _, q := range want.Queues {
-		wantQueues = append(wantQueues, q.Name)
-	}
-	names(KindQueue, wantQueues, queues, w.queues)
-
-	pols := map[string]any{}
 	ownedPol := map[string]bool{}
 	for _, p := range snap.Policies {
-		pols[p.Name] = p
 		if OwnsPolicy(o.Graph, p.Name) {
 			ownedPol[p.Name] = true
 		}
 	}
-	var wantPols []string
-	for _, p := range want.Policies {
-		wantPols = append(wantPols, p.Name)
-	}
-	names(KindPolicy, wantPols, pols, ownedPol)
+	lines := objectLines(KindExchange, want.Exchanges, snap.Exchanges, func(e Exchange) string { return e.Name }, w.exchanges)
+	lines = append(lines, objectLines(KindQueue, want.Queues, snap.Queues, func(q Queue) string { return q.Name }, w.queues)...)
+	lines = append(lines, objectLines(KindPolicy, want.Policies, snap.Policies, func(p Policy) string { return p.Name }, ownedPol)...)
 
 	// Bindings: every live binding whose source is a desired or owned
 	// exchange (that covers the desired bindings and the owned ones).
 	relevant := map[string]bool{}
-	for _, n := range wantExch {
-		relevant[n] = true
+	for _, e := range want.Exchanges {
+		relevant[e.Name] = true
 	}
 	for n := range w.exchanges {
 		relevant[n] = true
@@ -148,4 +106,30 @@ func Fingerprint(want Topology, snap *Snapshot) string {
 		h.Write([]byte{'\n'})
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// objectLines returns, unsorted, a fingerprint line for every desired or
+// owned name of one kind: the live object of that name, or "absent".
+func objectLines[T object](kind Kind, want, live []T, name func(T) string, owned map[string]bool) []string {
+	byName := map[string]T{}
+	for _, cur := range live {
+		byName[name(cur)] = cur
+	}
+	seen := map[string]bool{}
+	for _, x := range want {
+		seen[name(x)] = true
+	}
+	for n := range owned {
+		seen[n] = true
+	}
+	var lines []string
+	for n := range seen {
+		cur, ok := byName[n]
+		if !ok {
+			lines = append(lines, string(kind)+" "+n+" absent")
+			continue
+		}
+		lines = append(lines, string(kind)+" "+n+" "+canonicalJSON(cur))
+	}
+	return lines
 }
