@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dgehq/dge/internal/english"
+	"github.com/dgehq/dge/config"
 )
 
 // How RabbitMQ 3.10.8 picks a queue's policy (rabbit_policy:match/2): a
@@ -354,15 +354,15 @@ func policyError(want Topology, snap *Snapshot, fs []finding) Diagnostic {
 	var summary, lead string
 	switch how {
 	case "overrides":
-		summary = fmt.Sprintf("Policy %q (priority %d) overrides dge's policies on %s", p.Name, p.Priority, english.Plural(len(names), "queue"))
+		summary = fmt.Sprintf("Policy %q (priority %d) overrides dge's policies on %s", p.Name, p.Priority, config.Plural(len(names), "queue"))
 		lead = fmt.Sprintf("RabbitMQ applies only the highest-priority policy to a queue, so policy %q (pattern %q, priority %d) replaces dge's own (priority %d) on these queues of graph %q: %s.",
 			p.Name, p.Pattern, p.Priority, PolicyPriority, want.Owner.Graph, listNames(names))
 	case "ties":
-		summary = fmt.Sprintf("Policy %q has dge's priority %d on %s: RabbitMQ may apply either", p.Name, p.Priority, english.Plural(len(names), "queue"))
+		summary = fmt.Sprintf("Policy %q has dge's priority %d on %s: RabbitMQ may apply either", p.Name, p.Priority, config.Plural(len(names), "queue"))
 		lead = fmt.Sprintf("Policy %q (pattern %q) has the same priority as dge's policies on these queues of graph %q, and RabbitMQ settles a tie by its own table order, so it may replace dge's: %s.",
 			p.Name, p.Pattern, want.Owner.Graph, listNames(names))
 	default:
-		summary = fmt.Sprintf("Policy %q (priority %d) governs %s instead of dge's policies", p.Name, p.Priority, english.Plural(len(names), "queue"))
+		summary = fmt.Sprintf("Policy %q (priority %d) governs %s instead of dge's policies", p.Name, p.Priority, config.Plural(len(names), "queue"))
 		lead = fmt.Sprintf("The management API shows policy %q (pattern %q, priority %d) applied to these queues of graph %q in place of dge's own: %s.",
 			p.Name, p.Pattern, p.Priority, want.Owner.Graph, listNames(names))
 	}
@@ -429,7 +429,7 @@ func disabled(want Topology, snap *Snapshot, p Policy, fs []finding) []string {
 		out = append(out, fmt.Sprintf("at-least-once dead-lettering (%s): its overflow %s takes precedence over dge's x-overflow argument on quorum queues, which then dead-letter at most once.", listNames(quorum), formatValue(o)))
 	}
 	if len(bare) > 0 {
-		out = append(out, fmt.Sprintf("dead-lettering out of %s declared by an older dge without dead-letter arguments (%s): a rejected message is dropped. Once the policy is fixed, dge apply re-creates them with the arguments (-keep-messages keeps their messages).", english.Plural(len(bare), "queue"), listNames(bare)))
+		out = append(out, fmt.Sprintf("dead-lettering out of %s declared by an older dge without dead-letter arguments (%s): a rejected message is dropped. Once the policy is fixed, dge apply re-creates them with the arguments (-keep-messages keeps their messages).", config.Plural(len(bare), "queue"), listNames(bare)))
 	}
 	if len(out) == 0 {
 		out = append(out, fmt.Sprintf("nothing dge needs on these work queues (%s) today, since their policy holds only what their arguments already set; but dge's policies must govern its queues for its in-place changes to take effect.", listNames(work)))

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/dgehq/dge/internal/english"
+	"github.com/dgehq/dge/config"
 )
 
 // RenderOptions tunes the text rendering of a plan.
@@ -70,7 +70,7 @@ func (r *renderer) changes(p *Plan) {
 func (r *renderer) pending(p *Plan) {
 	for _, m := range p.PendingMoves {
 		r.printf("\n%sNote:%s queue %s holds %s of queue %s, left by an interrupted dge apply -keep-messages; dge apply -keep-messages moves them back.\n",
-			r.c(ansiBold), r.c(ansiReset), m.Temporary, english.Plural(m.Messages, "message"), m.Queue)
+			r.c(ansiBold), r.c(ansiReset), m.Temporary, config.Plural(m.Messages, "message"), m.Queue)
 	}
 }
 
@@ -251,10 +251,10 @@ func (r *renderer) change(c Change) {
 		switch {
 		case c.Action == Replace && (c.Messages > 0 || c.Consumers > 0):
 			r.printf("    %s# %s would be lost, %s attached: apply refuses without -keep-messages (which moves them aside and back, once the consumers stop) or -allow-message-loss%s\n",
-				r.c(ansiRed), english.Plural(c.Messages, "message"), english.Plural(c.Consumers, "consumer"), r.c(ansiReset))
+				r.c(ansiRed), config.Plural(c.Messages, "message"), config.Plural(c.Consumers, "consumer"), r.c(ansiReset))
 		case c.Messages > 0 || c.Consumers > 0:
 			r.printf("    %s# %s would be lost, %s attached: apply refuses without -allow-message-loss%s\n",
-				r.c(ansiRed), english.Plural(c.Messages, "message"), english.Plural(c.Consumers, "consumer"), r.c(ansiReset))
+				r.c(ansiRed), config.Plural(c.Messages, "message"), config.Plural(c.Consumers, "consumer"), r.c(ansiReset))
 		}
 	}
 }
@@ -318,6 +318,6 @@ func (r *renderer) diffLines(before, after []attr, forced map[string]bool) {
 		}
 	}
 	if unchanged > 0 {
-		r.printf("        # (%s hidden)\n", english.Plural(unchanged, "unchanged attribute"))
+		r.printf("        # (%s hidden)\n", config.Plural(unchanged, "unchanged attribute"))
 	}
 }

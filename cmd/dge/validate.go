@@ -8,7 +8,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/dgehq/dge/config"
-	"github.com/dgehq/dge/internal/english"
 )
 
 func runValidate(_ context.Context, e *env, args []string) int {
@@ -79,7 +78,7 @@ func countLine(g *config.Graph) string {
 		exchanges++
 	}
 	return fmt.Sprintf("%s, %s: %s and %s on the broker.",
-		english.Plural(len(g.Nodes), "node"), english.Plural(edges, "edge queue"), english.Plural(queues, "queue"), english.Plural(exchanges, "exchange"))
+		config.Plural(len(g.Nodes), "node"), config.Plural(edges, "edge queue"), config.Plural(queues, "queue"), config.Plural(exchanges, "exchange"))
 }
 
 // validateOutput is the JSON form of `dge validate -json`, shaped like

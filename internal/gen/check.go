@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/dgehq/dge/config"
-	"github.com/dgehq/dge/internal/english"
 	"github.com/hashicorp/hcl/v2"
 	"golang.org/x/tools/go/packages"
 )
@@ -323,7 +322,7 @@ func (c *checker) mismatch(sig *types.Signature, params, results []part) string 
 		return "It is variadic; declare the last parameter as a plain " + c.typ(want[len(want)-1].t)
 	}
 	if ps.Len() != len(want) {
-		return fmt.Sprintf("It takes %s; it must take %d: %s", english.Plural(ps.Len(), "parameter"), len(want), c.parts(want))
+		return fmt.Sprintf("It takes %s; it must take %d: %s", config.Plural(ps.Len(), "parameter"), len(want), c.parts(want))
 	}
 	if !isContext(ps.At(0).Type()) {
 		return "Its first parameter is " + c.typ(ps.At(0).Type()) + "; it must be context.Context"
@@ -335,9 +334,9 @@ func (c *checker) mismatch(sig *types.Signature, params, results []part) string 
 	}
 	if rs.Len() != len(results) {
 		if len(results) == 0 {
-			return fmt.Sprintf("It returns %s; it must return nothing", english.Plural(rs.Len(), "value"))
+			return fmt.Sprintf("It returns %s; it must return nothing", config.Plural(rs.Len(), "value"))
 		}
-		return fmt.Sprintf("It returns %s; it must return %d: %s", english.Plural(rs.Len(), "value"), len(results), c.parts(results))
+		return fmt.Sprintf("It returns %s; it must return %d: %s", config.Plural(rs.Len(), "value"), len(results), c.parts(results))
 	}
 	for i, w := range results {
 		if got := rs.At(i).Type(); !types.Identical(got, w.t) {
