@@ -40,7 +40,7 @@ func (s *state) decodeFrom(d *nodeDecl, attr *hcl.Attribute) {
 		}
 		if len(exprs) < 2 {
 			s.errorf(attr.Expr.Range().Ptr(), "Too few aggregate inputs",
-				"%s has %d input; an aggregate joins one message from each of two or more nodes. Add inputs to from, or use a process for a single input.", d.addr(), len(exprs))
+				"%s has %s; an aggregate joins one message from each of two or more nodes. Add inputs to from, or use a process for a single input.", d.addr(), Plural(len(exprs), "input"))
 		}
 		return
 	}
