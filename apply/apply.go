@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -13,7 +12,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/dgehq/dge/internal/mgmt"
 	"github.com/dgehq/dge/plan"
 )
 
@@ -25,30 +23,6 @@ const DefaultParallelism = 8
 // leave a queue before counting it as someone else's.
 const consumerGone = 3 * time.Second
 
-// Broker is what apply needs from the management API; *mgmt.Client
-// implements it.
-type Broker interface {
-	plan.Reader
-	DeclareExchange(ctx context.Context, vhost string, e plan.Exchange) error
-	DeleteExchange(ctx context.Context, vhost, name string) error
-	DeclareQueue(ctx context.Context, vhost string, q plan.Queue) error
-	DeleteQueue(ctx context.Context, vhost, name string, ifEmpty bool) error
-	QueueCounts(ctx context.Context, vhost, name string) (mgmt.QueueCounts, bool, error)
-	DeclareBinding(ctx context.Context, vhost string, b plan.Binding) error
-	DeleteBinding(ctx context.Context, vhost string, b plan.Binding) error
-	PutPolicy(ctx context.Context, vhost string, p plan.Policy) error
-	DeletePolicy(ctx context.Context, vhost, name string) error
-}
-
-var _ Broker = (*mgmt.Client)(nil)
-
-// Counter counts a queue's ready messages and consumers exactly, at the
-// moment of asking (an AMQP passive queue.declare does). found is false
-// when the queue does not exist.
-type Counter interface {
-	Count(ctx context.Context, queue string) (ready, consumers int64, found bool, err error)
-}
-
 // Options tunes Apply.
 type Options struct {
 	// Parallelism bounds the requests in flight within a phase (default
@@ -58,8 +32,8 @@ type Options struct {
 	// messages or have consumers.
 	AllowMessageLoss bool
 	// Counter, when set, gives exact counts before a queue is deleted;
-	// without it apply relies on the management API's statistics, which
-	// lag by up to 5 seconds.
+	// without it apply relies on the Broker's QueueCounts (the management
+	// API's statistics, which lag by up to 5 seconds).
 	Counter Counter
 	// KeepMessages, when set, keeps the messages of every queue the plan
 	// replaces (apply -keep-messages): it moves them to a temporary queue
@@ -353,13 +327,12 @@ func (a *applier) deleteQueue(ctx context.Context, c plan.Change) error {
 func (a *applier) deleteIfEmpty(ctx context.Context, q plan.Queue, action plan.Action) error {
 	if q.Type == "classic" {
 		err := a.b.DeleteQueue(ctx, a.vhost, q.Name, true)
-		var me *mgmt.Error
-		if errors.As(err, &me) && me.Status == http.StatusBadRequest {
+		if be, ok := notEmpty(err); ok {
 			msgs, cons, _, cerr := a.counts(ctx, q.Name)
 			if cerr != nil {
 				msgs, cons = 0, 0
 			}
-			return fmt.Errorf("%w (the broker said: %s)", &UnsafeError{Vhost: a.vhost, Queues: []UnsafeQueue{{Name: q.Name, Action: action, Messages: msgs, Consumers: cons}}}, me.Reason)
+			return fmt.Errorf("%w (the broker said: %s)", &UnsafeError{Vhost: a.vhost, Queues: []UnsafeQueue{{Name: q.Name, Action: action, Messages: msgs, Consumers: cons}}}, be.Reason)
 		}
 		return err
 	}
@@ -374,6 +347,16 @@ func (a *applier) deleteIfEmpty(ctx context.Context, q plan.Queue, action plan.A
 		return &UnsafeError{Vhost: a.vhost, Queues: []UnsafeQueue{{Name: q.Name, Action: action, Messages: msgs, Consumers: cons}}}
 	}
 	return a.b.DeleteQueue(ctx, a.vhost, q.Name, false)
+}
+
+// notEmpty returns the broker's refusal to delete a queue that holds
+// messages or has consumers, if err is one.
+func notEmpty(err error) (*BrokerError, bool) {
+	var be *BrokerError
+	if errors.As(err, &be) && errors.Is(be.Kind, ErrNotEmpty) {
+		return be, true
+	}
+	return nil, false
 }
 
 // counts returns a queue's messages (ready and unacknowledged) and
@@ -538,8 +521,7 @@ func (a *applier) deleteMoved(ctx context.Context, name, qtype string) (ready, c
 	}
 	if qtype == "classic" {
 		err := a.b.DeleteQueue(ctx, a.vhost, name, true)
-		var me *mgmt.Error
-		if errors.As(err, &me) && me.Status == http.StatusBadRequest {
+		if _, ok := notEmpty(err); ok {
 			ready, cons, err := check()
 			if err == nil && ready == 0 && cons == 0 {
 				ready = 1 // refused a moment ago: move again, then retry

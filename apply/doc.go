@@ -1,5 +1,14 @@
-// Package apply executes a plan.Plan against a RabbitMQ vhost through the
-// management API (internal/mgmt).
+// Package apply executes a plan.Plan against a RabbitMQ vhost through a
+// Broker.
+//
+// apply owns the interfaces it drives and the errors it acts upon: Broker
+// (declares, deletes and the management API's queue counts), Counter (exact
+// counts) and BrokerError with ErrNotEmpty. It imports no adapter: dge wires
+// internal/mgmt's ApplyBroker (the management HTTP API) and
+// internal/amqpcount's Counter (an AMQP passive queue.declare) into it, and
+// code outside this module can implement the same interfaces. The Mover,
+// plain amqp091-go, lives here because apply -keep-messages is apply's own
+// procedure.
 //
 // Changes run in the plan's order, one phase per kind: exchanges, queues,
 // bindings and policies are created, replaced or updated in that order,
@@ -14,9 +23,9 @@
 // classic queues are deleted with if-empty and if-unused, so the broker
 // refuses atomically; quorum queues refuse those flags, so apply counts
 // them an instant before deleting, with the management API (ready,
-// unacknowledged, consumers; statistics that may lag by 5 s) and, when a
-// Counter is given, an AMQP passive queue.declare for the exact ready and
-// consumer counts. A message published between that count and the delete
+// unacknowledged, consumers; statistics that may lag by 5 s; the Broker's
+// QueueCounts) and, when a Counter is given, an AMQP passive queue.declare
+// for the exact ready and consumer counts. A message published between that count and the delete
 // of a quorum queue can still be lost: stop the producers of a node before
 // removing it.
 //

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dgehq/dge/apply"
 	"github.com/dgehq/dge/config"
+	"github.com/dgehq/dge/internal/amqpcount"
 	"github.com/dgehq/dge/internal/brokertest"
 	"github.com/dgehq/dge/internal/mgmt"
 	"github.com/dgehq/dge/plan"
@@ -64,7 +65,8 @@ func (s spec) graph(t *testing.T) *config.Graph {
 type fixture struct {
 	vh      brokertest.Vhost
 	client  *mgmt.Client
-	counter *apply.AMQPCounter
+	broker  apply.Broker // client, as apply drives it
+	counter *amqpcount.Counter
 	conn    *amqp.Connection
 }
 
@@ -79,12 +81,12 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	counter, err := apply.DialCounter(vh.AMQPURL, t.Name()+" counter")
+	counter, err := amqpcount.Dial(vh.AMQPURL, t.Name()+" counter")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { counter.Close() })
-	return &fixture{vh: vh, client: client, counter: counter, conn: vh.Dial(t)}
+	return &fixture{vh: vh, client: client, broker: mgmt.NewApplyBroker(client), counter: counter, conn: vh.Dial(t)}
 }
 
 // plan plans s against the live vhost.
@@ -108,7 +110,7 @@ func (f *fixture) mustPlan(t *testing.T, s spec) *plan.Plan {
 
 func (f *fixture) apply(t *testing.T, p *plan.Plan, allowLoss bool) (apply.Result, error) {
 	t.Helper()
-	return apply.Apply(t.Context(), f.client, p, apply.Options{AllowMessageLoss: allowLoss, Counter: f.counter})
+	return apply.Apply(t.Context(), f.broker, p, apply.Options{AllowMessageLoss: allowLoss, Counter: f.counter})
 }
 
 func (f *fixture) converge(t *testing.T, s spec) {
@@ -370,7 +372,7 @@ func TestConcurrentAppliesConverge(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = apply.Apply(t.Context(), f.client, p, apply.Options{Parallelism: 4})
+			_, errs[i] = apply.Apply(t.Context(), f.broker, p, apply.Options{Parallelism: 4})
 		}()
 	}
 	wg.Wait()
@@ -388,7 +390,7 @@ func TestConcurrentAppliesConverge(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = apply.Apply(t.Context(), f.client, p, apply.Options{Parallelism: 4, Counter: f.counter})
+			_, errs[i] = apply.Apply(t.Context(), f.broker, p, apply.Options{Parallelism: 4, Counter: f.counter})
 		}()
 	}
 	wg.Wait()
@@ -406,7 +408,7 @@ func TestInterruptedApplyConvergesOnTheNext(t *testing.T) {
 	p := f.mustPlan(t, s)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := 0
-	_, err := apply.Apply(ctx, f.client, p, apply.Options{Parallelism: 1, Progress: func(plan.Change, bool, error) {
+	_, err := apply.Apply(ctx, f.broker, p, apply.Options{Parallelism: 1, Progress: func(plan.Change, bool, error) {
 		done++
 		if done == 5 {
 			cancel()

@@ -40,7 +40,7 @@ func (f *fixture) applyTopology(t *testing.T, top plan.Topology) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := apply.Apply(t.Context(), f.client, p, apply.Options{}); err != nil {
+	if _, err := apply.Apply(t.Context(), f.broker, p, apply.Options{}); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
 }
@@ -181,7 +181,7 @@ func TestKeepMessagesUpgradesOldQueues(t *testing.T) {
 			}
 
 			start := time.Now()
-			res, err := apply.Apply(t.Context(), f.client, p, apply.Options{KeepMessages: f.mover(t)})
+			res, err := apply.Apply(t.Context(), f.broker, p, apply.Options{KeepMessages: f.mover(t)})
 			if err != nil {
 				t.Fatalf("apply -keep-messages: %v", err)
 			}
@@ -225,7 +225,7 @@ func TestKeepMessagesRefusesConsumers(t *testing.T) {
 	if _, err := ch.Consume("a_in", "busy", false, false, false, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	_, err = apply.Apply(t.Context(), f.client, f.mustPlan(t, s), apply.Options{KeepMessages: f.mover(t)})
+	_, err = apply.Apply(t.Context(), f.broker, f.mustPlan(t, s), apply.Options{KeepMessages: f.mover(t)})
 	var unsafe *apply.UnsafeError
 	if !errors.As(err, &unsafe) || len(unsafe.Queues) != 1 || unsafe.Queues[0].Name != "a_in" || !unsafe.Queues[0].Keep ||
 		!strings.Contains(err.Error(), "it has 1 consumer") || !strings.Contains(err.Error(), "stop the processes that consume") {
@@ -265,7 +265,7 @@ func TestKeepMessagesFinishesAnInterruptedMove(t *testing.T) {
 	if n, found := f.count(t, temp); !found || n != 7 {
 		t.Fatalf("plain apply touched the temporary queue: found=%v, %d messages", found, n)
 	}
-	res, err := apply.Apply(t.Context(), f.client, p, apply.Options{KeepMessages: f.mover(t)})
+	res, err := apply.Apply(t.Context(), f.broker, p, apply.Options{KeepMessages: f.mover(t)})
 	if err != nil || res.Kept != 7 {
 		t.Fatalf("apply -keep-messages: kept %d, %v; want 7 moved back", res.Kept, err)
 	}

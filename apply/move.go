@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -60,6 +61,30 @@ func (m *Mover) Close() error { return m.conn.Close() }
 // Unacknowledged deliveries are not counted.
 func (m *Mover) Count(ctx context.Context, queue string) (ready, consumers int64, found bool, err error) {
 	return passiveCount(ctx, m.conn, queue)
+}
+
+// passiveCount passively declares queue on a channel of its own and returns
+// its ready messages and consumers; a missing queue (the broker closes the
+// channel with 404) is not found.
+func passiveCount(ctx context.Context, conn *amqp.Connection, queue string) (ready, consumers int64, found bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return 0, 0, false, err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("count queue %s: open AMQP channel: %w", queue, err)
+	}
+	q, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil)
+	var aerr *amqp.Error
+	if errors.As(err, &aerr) && aerr.Code == amqp.NotFound {
+		return 0, 0, false, nil // the failed declare closed the channel
+	}
+	if err != nil {
+		ch.Close()
+		return 0, 0, false, fmt.Errorf("count queue %s: passive declare: %w", queue, err)
+	}
+	ch.Close()
+	return int64(q.Messages), int64(q.Consumers), true, nil
 }
 
 // Move moves the messages of queue from to queue to, in order, until from

@@ -121,7 +121,7 @@ func BenchmarkScale(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := apply.Apply(ctx, client, p, apply.Options{})
+		res, err := apply.Apply(ctx, mgmt.NewApplyBroker(client), p, apply.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/dgehq/dge/apply"
 	"github.com/dgehq/dge/config"
+	"github.com/dgehq/dge/internal/amqpcount"
 	"github.com/dgehq/dge/internal/mgmt"
 	"github.com/dgehq/dge/plan"
 	"github.com/dgehq/dge/runtime"
@@ -35,7 +35,7 @@ func (e *env) managementClient(b config.Broker) (*mgmt.Client, mgmt.Config, erro
 // the plan deletes or replaces queues: to one of the AMQP URLs picked at
 // random, then to the others in turn. A URL the user named must work; a
 // derived one that does not is reported and skipped.
-func (e *env) counter(b config.Broker, cfg mgmt.Config, p *plan.Plan) (*apply.AMQPCounter, error) {
+func (e *env) counter(b config.Broker, cfg mgmt.Config, p *plan.Plan) (*amqpcount.Counter, error) {
 	needed := false
 	for _, c := range p.Changes {
 		needed = needed || (c.Kind == plan.KindQueue && (c.Action == plan.Delete || c.Action == plan.Replace))
@@ -50,7 +50,7 @@ func (e *env) counter(b config.Broker, cfg mgmt.Config, p *plan.Plan) (*apply.AM
 	}
 	var msgs []string
 	for _, ep := range eps.Round("") {
-		c, err := apply.DialCounter(ep.URL, "dge "+p.Graph)
+		c, err := amqpcount.Dial(ep.URL, "dge "+p.Graph)
 		if err == nil {
 			return c, nil
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/dgehq/dge/apply"
+	"github.com/dgehq/dge/internal/amqpcount"
 	"github.com/dgehq/dge/internal/mgmt"
 	"github.com/dgehq/dge/plan"
 )
@@ -147,7 +148,7 @@ func isTerminal(f *os.File) bool {
 }
 
 // execute runs p with progress lines and prints the summary.
-func (e *env) execute(ctx context.Context, cmd string, client *mgmt.Client, counter *apply.AMQPCounter, p *plan.Plan, opts apply.Options) int {
+func (e *env) execute(ctx context.Context, cmd string, client *mgmt.Client, counter *amqpcount.Counter, p *plan.Plan, opts apply.Options) int {
 	if counter != nil {
 		opts.Counter = counter
 		defer counter.Close()
@@ -159,7 +160,7 @@ func (e *env) execute(ctx context.Context, cmd string, client *mgmt.Client, coun
 		fmt.Fprintf(e.stdout, "%s: %s\n", c.Address, progressWord(c.Action, skipped))
 	}
 	fmt.Fprintln(e.stdout)
-	res, err := apply.Apply(ctx, client, p, opts)
+	res, err := apply.Apply(ctx, mgmt.NewApplyBroker(client), p, opts)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "dge %s: %s\n", cmd, e.scrub(err.Error()))
 		if res != (apply.Result{}) {

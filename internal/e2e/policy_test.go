@@ -43,7 +43,7 @@ func newAppliedEnv(t *testing.T, dir, pkg string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := apply.Apply(t.Context(), client, p, apply.Options{}); err != nil {
+	if _, err := apply.Apply(t.Context(), mgmt.NewApplyBroker(client), p, apply.Options{}); err != nil {
 		t.Fatalf("apply %s: %v", dir, err)
 	}
 	return &env{t: t, vh: vh, conn: vh.Dial(t), bin: bin}

@@ -8,6 +8,10 @@
 // net/http with the same credentials and transport, because they need the
 // raw response (to decode vhost names exactly and to capture fixtures).
 //
+// ApplyBroker implements apply.Broker over a Client: it turns the refusals
+// apply acts upon into apply's errors, so that apply knows nothing of HTTP
+// or of this package.
+//
 // Every error is one line that says what to do: an unreachable API, refused
 // credentials (401), a missing vhost (404), a permission denied (403); any
 // other broker error is shown with the broker's own words. No error, and

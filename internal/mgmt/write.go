@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"reflect"
 
 	rabbithole "github.com/michaelklishin/rabbit-hole/v2"
@@ -61,32 +60,6 @@ func (c *Client) DeleteQueue(ctx context.Context, vhost, name string, ifEmpty bo
 	res, err := c.with(ctx).DeleteQueue(vhost, name, opts...)
 	closeBody(res)
 	return c.translate(fmt.Sprintf("delete queue %s in vhost %q", name, vhost), vhost, err)
-}
-
-// QueueCounts are a queue's counts as the management API last sampled
-// them (every 5 s by default).
-type QueueCounts struct {
-	Ready, Unacknowledged, Consumers int64
-}
-
-// QueueCounts returns the counts of one queue (GET
-// /api/queues/{vhost}/{name}); found is false when the queue does not
-// exist.
-func (c *Client) QueueCounts(ctx context.Context, vhost, name string) (counts QueueCounts, found bool, err error) {
-	var q struct {
-		Ready          int64 `json:"messages_ready"`
-		Unacknowledged int64 `json:"messages_unacknowledged"`
-		Consumers      int64 `json:"consumers"`
-	}
-	op := fmt.Sprintf("read queue %s in vhost %q", name, vhost)
-	err = c.getJSON(ctx, op, vhost, "queues/"+vhostPath(vhost)+"/"+url.PathEscape(name), nil, &q)
-	if IsNotFound(err) {
-		return QueueCounts{}, false, nil
-	}
-	if err != nil {
-		return QueueCounts{}, false, err
-	}
-	return QueueCounts{Ready: q.Ready, Unacknowledged: q.Unacknowledged, Consumers: q.Consumers}, true, nil
 }
 
 // DeclareBinding binds (POST); binding twice is harmless.
