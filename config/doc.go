@@ -5,7 +5,8 @@
 // A graph is every *.dge.hcl file of one folder (or one file). Its blocks
 // are `graph` (exactly one), `broker` (at most one), `variable`, `locals`
 // and the node blocks `start`, `process`, `fan_out`, `aggregate`, `poll`
-// and `terminate`; DESIGN.md §2 describes the language.
+// and `terminate`. docs/design.md ("The language") gives the language's
+// rules and why; the README's "The language" lists every attribute.
 //
 // Loading follows hcl's own guide: the files are decoded against explicit
 // schemas first, leaving expressions unevaluated with their ranges; the

@@ -84,11 +84,12 @@ type Topology struct {
 	Policies  []Policy   `json:"policies"`
 }
 
-// Desired returns the topology graph g needs (DESIGN §3): the work and
-// retry exchanges (and the poll exchange when g has poll nodes); per edge
-// the work queue Q, Q.retry and Q.dead (and Q.poll for a poll node), bound
-// as the runtime expects; one policy for every work queue and one per
-// distinct retry delay and poll interval.
+// Desired returns the topology graph g needs (docs/design.md, "The
+// topology a graph needs"): the work and retry exchanges (and the poll
+// exchange when g has poll nodes); per edge the work queue Q, Q.retry and
+// Q.dead (and Q.poll for a poll node), bound as the runtime expects; one
+// policy for every work queue and one per distinct retry delay and poll
+// interval.
 //
 // What delivery depends on and never changes is in queue arguments, which
 // RabbitMQ lets no policy override: every work queue dead-letters to the

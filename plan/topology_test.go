@@ -10,7 +10,7 @@ import (
 	"github.com/dgehq/dge/plan"
 )
 
-// arith builds the reference graph of DESIGN §2 by hand, as the loader
+// arith builds the reference graph (examples/arith) by hand, as the loader
 // would return it.
 func arith(qt config.QueueType) *config.Graph {
 	g := &config.Graph{Name: "arith", Broker: config.Broker{

@@ -60,8 +60,8 @@ func warningSuffix(diags hcl.Diagnostics) string {
 }
 
 // countLine summarises the graph's size and what it needs on the broker
-// (DESIGN §3: three exchanges at most; per edge a work, retry and dead
-// queue; a delay queue per poll node).
+// (docs/design.md, "The topology a graph needs": three exchanges at most;
+// per edge a work, retry and dead queue; a delay queue per poll node).
 func countLine(g *config.Graph) string {
 	edges, queues, exchanges := 0, 0, 2
 	for _, n := range g.Nodes {

@@ -207,7 +207,7 @@ func vhostExists(c *rabbithole.Client, name string) (bool, error) {
 
 // deleteVhost deletes a vhost, retrying: on RabbitMQ 3.10.8 deleting quorum
 // queues right after heavy writes occasionally fails once (see
-// RABBITMQ-FACTS.md, "Known broker fault"). A vhost already gone counts as
+// docs/design.md, "Known broker faults"). A vhost already gone counts as
 // deleted.
 func deleteVhost(c *rabbithole.Client, name string) error {
 	var err error

@@ -7,7 +7,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// arithGraph builds the reference graph of DESIGN §2 by hand, as the loader
+// arithGraph builds the reference graph (examples/arith) by hand, as the loader
 // would return it, so the view model is tested without the loader.
 func arithGraph() *config.Graph {
 	edge := func(q, msg string, retry time.Duration) *config.Edge {

@@ -1,4 +1,4 @@
-# The reference graph from DESIGN.md §2: computes (2x)·(x²), then waits on an
+# The reference graph of examples/arith: computes (2x)·(x²), then waits on an
 # external system.
 graph "arith" {
   handlers   = "github.com/dgehq/dge/examples/arith/behaviour" # Go import path of the user's package
