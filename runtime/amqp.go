@@ -284,6 +284,20 @@ type amqpChannel struct {
 	mu       sync.Mutex
 	returns  <-chan amqp.Return
 	returned map[returnKey][]amqp.Return
+
+	nacked sync.Once // closes the channel after its first nack
+}
+
+// refused handles a publish the broker nacked: it closes the channel, so
+// that its user opens another. RabbitMQ 3.10 binds a channel's publishes to
+// a quorum queue to the member the queue's record named when the channel
+// first published to it; when that member's node is down (it was just
+// lost), it nacks the channel's publishes to that queue for as long as the
+// channel lives (measured: over 50 s after a node was killed, until every
+// input had run out of attempts). A new channel reads the queue's current
+// leader.
+func (c *amqpChannel) refused() {
+	c.nacked.Do(func() { go func() { _ = c.Close() }() })
 }
 
 type returnKey struct{ exchange, key, messageID string }
@@ -388,6 +402,7 @@ func (f *amqpConfirmation) Wait(ctx context.Context) error {
 				f.err = fmt.Errorf("publish to %s with key %s: channel closed before the confirm", f.id.exchange, f.id.key)
 			default:
 				f.err = fmt.Errorf("publish to %s with key %s: refused by the broker (nack)", f.id.exchange, f.id.key)
+				f.c.refused()
 			}
 			return
 		}

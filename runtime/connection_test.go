@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -290,5 +291,44 @@ func TestBlockedNoticeAndGauge(t *testing.T) {
 	out := logs.String()
 	if strings.Count(out, `"level":"WARN"`) != 1 || !strings.Contains(out, `"reason":"low on memory"`) || strings.Count(out, "unblocked") != 1 {
 		t.Errorf("logs: want one warning with the reason and one line when it ends:\n%s", out)
+	}
+}
+
+// TestNackClosesTheChannel checks that a publish the broker nacks closes its
+// channel, so that the node opens a new one (see amqpChannel.refused): a
+// queue limited to one message that rejects publishes beyond it nacks the
+// second.
+func TestNackClosesTheChannel(t *testing.T) {
+	h := newBareHarness(t, chainGraph("nack", double))
+	admin, err := h.conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.QueueDeclare("full", true, false, false, false, amqp.Table{"x-max-length": int32(1), "x-overflow": "reject-publish"}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := AMQP{URL: h.vh.AMQPURL}.Dial(t.Context(), t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel(t.Context(), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, wantErr := range []bool{false, true} {
+		c, err := ch.Publish(t.Context(), "", "full", Message{Body: []byte(`{}`), MessageID: strconv.Itoa(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Wait(t.Context())
+		if (err != nil) != wantErr || (wantErr && !strings.Contains(err.Error(), "nack")) {
+			t.Fatalf("publish %d: %v, want a nack: %v", i+1, err, wantErr)
+		}
+	}
+	select {
+	case <-ch.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the channel is still open 10 s after a nack")
 	}
 }
