@@ -11,7 +11,7 @@ export DGE_TEST_MANAGEMENT_URL ?= http://guest:guest@127.0.0.1:15672
 # ./... -update` would fail in the others, so they are named here.
 GOLDEN_PKGS := ./cmd/dge ./internal/diagram ./internal/gen ./plan
 
-.PHONY: demo build broker test check fmt-check vet staticcheck update-golden clean
+.PHONY: demo build broker test check fmt-check vet staticcheck update-golden clean bench chaos
 
 ## demo: build dge and walk the arith example through it (scripts/demo.sh)
 demo:
@@ -58,3 +58,10 @@ clean:
 bench: broker
 	go test -run '^$$' -bench BenchmarkHop -benchtime 20000x -count=1 ./runtime/
 	go test -run '^$$' -bench BenchmarkScale -benchtime 1x -count=1 -timeout 20m ./apply/
+
+## chaos: the fault tests at full size (a few minutes): a private 3-node cluster losing the
+##        node that leads its queues, and 5,000 arith runs through 60 SIGKILLs of random node
+##        instances; prints a "chaos:" line of figures per test (runs, lost, duplicates, parked)
+chaos: broker
+	DGE_CHAOS_RUNS=5000 DGE_CHAOS_KILLS=60 go test -count=1 -timeout 30m -v \
+		-run '^(TestCluster|TestArithKillStorm)$$' ./internal/e2e/ | tee /dev/stderr | grep '^chaos:'
