@@ -8,6 +8,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/dgehq/dge/topology"
 )
 
 // build evaluates the graph, broker and node blocks into a Graph, links the
@@ -105,9 +107,9 @@ func (s *state) buildBroker(g *Graph) {
 	b := &g.Broker
 	b.Vhost = "/"
 	b.QueueType = DefaultQueueType
-	b.WorkExchange = g.Name + ".work"
-	b.RetryExchange = g.Name + ".retry"
-	b.PollExchange = g.Name + ".poll"
+	b.WorkExchange = topology.WorkExchange(g.Name)
+	b.RetryExchange = topology.RetryExchange(g.Name)
+	b.PollExchange = topology.PollExchange(g.Name)
 	bd := s.broker
 	if bd == nil {
 		return

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/dgehq/dge/topology"
 )
 
 // Kind is the kind of a node: the block type that declares it.
@@ -27,13 +29,13 @@ type QueueType string
 
 // The queue types dge supports.
 const (
-	QueueQuorum  QueueType = "quorum"
-	QueueClassic QueueType = "classic"
+	QueueQuorum  QueueType = topology.Quorum
+	QueueClassic QueueType = topology.Classic
 )
 
 // Defaults applied by the loader where a graph leaves an attribute out.
 const (
-	DefaultQueueType        = QueueQuorum
+	DefaultQueueType        = QueueType(topology.DefaultType)
 	DefaultRetry            = 5 * time.Second
 	DefaultMaxAttempts      = 5
 	DefaultPrefetch         = 32

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/mod/module"
+
+	"github.com/dgehq/dge/topology"
 )
 
 // nameRE is the rule for node and graph names: they become Go-ish
@@ -19,15 +21,8 @@ var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 // in bytes (an AMQP short string).
 const maxAMQPName = 255
 
-// Suffixes of the queues dge derives from each edge queue Q.
-const (
-	SuffixRetry = ".retry"
-	SuffixDead  = ".dead"
-	SuffixPoll  = ".poll"
-)
-
 // derivedSuffixes lists the suffixes dge appends to an edge queue's name.
-var derivedSuffixes = []string{SuffixRetry, SuffixDead, SuffixPoll}
+var derivedSuffixes = topology.Suffixes
 
 // longestSuffix is the length of the longest derived suffix: an edge
 // queue's name must leave room for it.

@@ -1,8 +1,10 @@
 // Package plan computes what dge must change on a RabbitMQ vhost to make it
 // hold the topology a graph needs.
 //
-// Desired derives that topology (exchanges, queues, bindings and a handful
-// of policies) from a config.Graph. A Snapshot is the live vhost, normalised
+// Desired derives that topology from a config.Graph: the exchanges, queues
+// and bindings package topology derives for every reader alike (the runtime
+// and its in-memory broker too), with plan's ownership stamp and a handful
+// of policies on top. A Snapshot is the live vhost, normalised
 // (an absent x-queue-type is classic, numbers compare by value, default
 // exchange bindings are dropped), read through the narrow Reader interface
 // that internal/mgmt implements with a constant number of management API
@@ -22,7 +24,7 @@
 // Foreign policies. RabbitMQ applies one policy to a queue, the one of the
 // highest priority, so another policy above dge's would silently replace
 // them. What delivery depends on is therefore in queue arguments, which no
-// policy overrides (QueueArgs), and New also reports, as error diagnostics
+// policy overrides (topology.Arguments), and New also reports, as error diagnostics
 // of the plan, every queue of the graph that another policy would govern
 // instead of dge's (CheckPolicies). apply refuses a plan with errors.
 //

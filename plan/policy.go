@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/dgehq/dge/config"
+	"github.com/dgehq/dge/topology"
 )
 
 // How RabbitMQ 3.10.8 picks a queue's policy (rabbit_policy:match/2): a
@@ -396,14 +397,14 @@ func disabled(want Topology, snap *Snapshot, p Policy, fs []finding) []string {
 		seen[q.Name] = true
 		role := policyRole(want.Owner.Graph, f.own.Name)
 		switch role {
-		case RoleWork:
+		case topology.RoleWork:
 			work = append(work, q.Name)
 			if _, ok := f.own.Definition["delivery-limit"]; ok {
 				quorumWork = append(quorumWork, q.Name)
 			}
-		case RoleRetry:
+		case topology.RoleRetry:
 			retry = append(retry, q.Name)
-		case RolePoll:
+		case topology.RolePoll:
 			poll = append(poll, q.Name)
 		}
 		if q.Type == "quorum" {
@@ -438,10 +439,10 @@ func disabled(want Topology, snap *Snapshot, p Policy, fs []finding) []string {
 }
 
 // policyRole returns the role of a dge policy from its name.
-func policyRole(graph, name string) Role {
+func policyRole(graph, name string) topology.Role {
 	rest := strings.TrimPrefix(name, "dge."+graph+".")
 	role, _, _ := strings.Cut(rest, ".")
-	return Role(role)
+	return topology.Role(role)
 }
 
 // policyFix is the closing sentence of a foreign-policy error: what is

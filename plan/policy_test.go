@@ -4,7 +4,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/dgehq/dge/topology"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -13,13 +15,14 @@ import (
 func policyGraph(qtype string) Topology {
 	quorum := qtype == "quorum"
 	t := Topology{Owner: Owner{Graph: "g"}, Vhost: "v"}
-	for _, q := range []struct {
-		name string
-		role Role
-	}{{"a", RoleWork}, {"a.retry", RoleRetry}, {"a.dead", RoleDead}, {"p", RoleWork}, {"p.retry", RoleRetry}, {"p.poll", RolePoll}, {"p.dead", RoleDead}} {
-		args := QueueArgs(q.role, quorum, "g.work", "g.retry")
+	spec := topology.Build(topology.Graph{
+		Name: "g", QueueType: qtype, WorkExchange: "g.work", RetryExchange: "g.retry", PollExchange: "g.poll",
+		Edges: []topology.Edge{{Queue: "a", Retry: 5 * time.Second, MaxAttempts: 5}, {Queue: "p", Retry: 5 * time.Second, MaxAttempts: 5, Poll: true, Interval: time.Second}},
+	})
+	for _, q := range spec.Queues {
+		args := topology.Arguments(q, quorum)
 		args[GraphArg] = "g"
-		t.Queues = append(t.Queues, Queue{Name: q.name, Type: qtype, Durable: true, Arguments: args})
+		t.Queues = append(t.Queues, Queue{Name: q.Name, Type: qtype, Durable: true, Arguments: args})
 	}
 	work := map[string]any{"dead-letter-exchange": "g.retry"}
 	if quorum {

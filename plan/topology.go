@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dgehq/dge/config"
+	"github.com/dgehq/dge/topology"
 )
 
 // GraphArg is the queue and exchange argument that stamps an object as
@@ -85,81 +86,51 @@ type Topology struct {
 }
 
 // Desired returns the topology graph g needs (docs/design.md, "The
-// topology a graph needs"): the work and retry exchanges (and the poll
-// exchange when g has poll nodes); per edge the work queue Q, Q.retry and
-// Q.dead (and Q.poll for a poll node), bound as the runtime expects; one
-// policy for every work queue and one per distinct retry delay and poll
-// interval.
+// topology a graph needs"): the objects package topology
+// derives from its edges (exchanges; per edge Q, Q.retry, Q.dead and Q.poll
+// for a poll node; their bindings), each queue and exchange stamped with
+// x-dge-graph, plus dge's policies: one for every work queue and one per
+// distinct retry delay and poll interval.
 //
 // What delivery depends on and never changes is in queue arguments, which
-// RabbitMQ lets no policy override: every work queue dead-letters to the
-// retry exchange, every retry and poll queue to the work exchange, and on
-// quorum queues with x-dead-letter-strategy at-least-once and x-overflow
-// reject-publish (see QueueArgs). Only what must change in place is left to
-// the policies alone: the retry and poll delays (message-ttl) and the work
-// queues' delivery-limit. The policies repeat the dead-letter settings,
-// which is harmless: arguments win. Every queue and exchange carries the
-// x-dge-graph stamp; aggregate work queues also carry
-// x-single-active-consumer, which the runtime's join relies on.
+// RabbitMQ lets no policy override (topology.Arguments): every work queue
+// dead-letters to the retry exchange, every retry and poll queue to the work
+// exchange, on quorum queues with x-dead-letter-strategy at-least-once and
+// x-overflow reject-publish; aggregate work queues have a single active
+// consumer, which the runtime's join relies on. Only what must change in
+// place is left to the policies alone: the retry and poll delays
+// (message-ttl) and the work queues' delivery-limit. The policies repeat the
+// dead-letter settings, which is harmless: arguments win.
 func Desired(g *config.Graph) Topology {
 	b := g.Broker
-	qtype := string(b.QueueType)
-	if qtype == "" {
-		qtype = string(config.DefaultQueueType)
-	}
-	quorum := qtype == string(config.QueueQuorum)
+	spec := topology.Build(TopologyGraph(g))
+	quorum := spec.Quorum()
 	stamp := func() map[string]any { return map[string]any{GraphArg: g.Name} }
 
 	t := Topology{
 		Owner: Owner{Graph: g.Name, Adopt: sortedCopy(b.Adopt)},
 		Vhost: b.Vhost,
 	}
-	exchange := func(name string) {
-		t.Exchanges = append(t.Exchanges, Exchange{Name: name, Type: "direct", Durable: true, Arguments: stamp()})
+	for _, x := range spec.Exchanges {
+		t.Exchanges = append(t.Exchanges, Exchange{Name: x, Type: "direct", Durable: true, Arguments: stamp()})
 	}
-	queue := func(name string, role Role, singleActive bool) {
-		args := QueueArgs(role, quorum, b.WorkExchange, b.RetryExchange)
-		args[GraphArg] = g.Name
-		if singleActive {
-			args["x-single-active-consumer"] = true
-		}
-		t.Queues = append(t.Queues, Queue{Name: name, Type: qtype, Durable: true, Arguments: args})
-	}
-	bind := func(source, queue, key string) {
-		t.Bindings = append(t.Bindings, Binding{Source: source, Destination: queue, DestinationType: "queue", RoutingKey: key})
-	}
-
-	exchange(b.WorkExchange)
-	exchange(b.RetryExchange)
-	if g.HasPoll() {
-		exchange(b.PollExchange)
-	}
-
 	var work []string
-	retry := map[time.Duration][]string{}
-	poll := map[time.Duration][]string{}
-	maxAttempts := 0
-	for _, n := range g.Nodes {
-		if n.Edge == nil {
-			continue
+	delays := map[topology.Role]map[time.Duration][]string{topology.RoleRetry: {}, topology.RolePoll: {}}
+	limit := 0
+	for _, q := range spec.Queues {
+		args := topology.Arguments(q, quorum)
+		args[GraphArg] = g.Name
+		t.Queues = append(t.Queues, Queue{Name: q.Name, Type: spec.QueueType, Durable: true, Arguments: args})
+		switch q.Role {
+		case topology.RoleWork:
+			work = append(work, q.Name)
+			limit = max(limit, q.DeliveryLimit)
+		case topology.RoleRetry, topology.RolePoll:
+			delays[q.Role][q.TTL] = append(delays[q.Role][q.TTL], q.Edge)
 		}
-		q := n.Edge.Queue
-		queue(q, RoleWork, n.Kind == config.KindAggregate)
-		queue(q+".retry", RoleRetry, false)
-		queue(q+".dead", RoleDead, false)
-		bind(b.WorkExchange, q, q)
-		bind(b.RetryExchange, q+".retry", q)
-		bind(b.WorkExchange, q+".dead", q+".dead")
-		work = append(work, q)
-		d := ttl(n.Edge.Retry)
-		retry[d] = append(retry[d], q)
-		if n.Kind == config.KindPoll {
-			queue(q+".poll", RolePoll, false)
-			bind(b.PollExchange, q+".poll", q)
-			d := ttl(n.Interval)
-			poll[d] = append(poll[d], q)
-		}
-		maxAttempts = max(maxAttempts, n.Edge.MaxAttempts)
+	}
+	for _, bd := range spec.Bindings {
+		t.Bindings = append(t.Bindings, Binding{Source: bd.Exchange, Destination: bd.Queue, DestinationType: "queue", RoutingKey: bd.Key})
 	}
 
 	if len(work) > 0 {
@@ -167,8 +138,8 @@ func Desired(g *config.Graph) Topology {
 		if quorum {
 			def["dead-letter-strategy"] = "at-least-once"
 			def["overflow"] = "reject-publish"
-			if maxAttempts > 0 {
-				def["delivery-limit"] = float64(maxAttempts)
+			if limit > 0 {
+				def["delivery-limit"] = float64(limit)
 			}
 		}
 		t.Policies = append(t.Policies, Policy{
@@ -176,7 +147,7 @@ func Desired(g *config.Graph) Topology {
 			ApplyTo: PolicyApplyTo, Priority: PolicyPriority, Definition: def,
 		})
 	}
-	delayPolicies := func(role string, groups map[time.Duration][]string) {
+	for role, groups := range delays {
 		for d, queues := range groups {
 			def := map[string]any{
 				"message-ttl":          float64(d.Milliseconds()),
@@ -187,58 +158,36 @@ func Desired(g *config.Graph) Topology {
 				def["overflow"] = "reject-publish"
 			}
 			t.Policies = append(t.Policies, Policy{
-				Name: PolicyName(g.Name, role, d), Pattern: Pattern(queues, "."+role),
+				Name: PolicyName(g.Name, string(role), d), Pattern: Pattern(queues, "."+string(role)),
 				ApplyTo: PolicyApplyTo, Priority: PolicyPriority, Definition: def,
 			})
 		}
 	}
-	delayPolicies("retry", retry)
-	delayPolicies("poll", poll)
 	t.sort()
 	return t
 }
 
-// Role is what a queue does in a graph's topology.
-type Role string
-
-// The roles of a graph's queues.
-const (
-	RoleWork  Role = "work"  // Q: a node's input
-	RoleRetry Role = "retry" // Q.retry: failed messages wait the retry delay
-	RoleDead  Role = "dead"  // Q.dead: parked messages
-	RolePoll  Role = "poll"  // Q.poll: a poll node's messages wait the interval
-)
-
-// QueueArgs returns the queue arguments delivery depends on for a queue of
-// that role (without the x-dge-graph stamp): a work queue dead-letters to
-// retryExchange, a retry or poll queue to workExchange, and quorum queues
-// do so at least once (x-dead-letter-strategy at-least-once, which needs
-// x-overflow reject-publish). RabbitMQ lets no policy override these
-// arguments, so a foreign policy of a higher priority than dge's cannot
-// make a rejected message vanish. A parking queue needs none. Every reader
-// of the topology (dge plan, the runtime's topology command, the tests'
-// declare helper) derives its arguments from this rule.
-func QueueArgs(role Role, quorum bool, workExchange, retryExchange string) map[string]any {
-	args := map[string]any{}
-	switch role {
-	case RoleWork:
-		args["x-dead-letter-exchange"] = retryExchange
-	case RoleRetry, RolePoll:
-		args["x-dead-letter-exchange"] = workExchange
-	default:
-		return args
+// TopologyGraph returns what package topology needs of g: its name, queue
+// type, exchanges and, in node order, the edge of every node that has one.
+func TopologyGraph(g *config.Graph) topology.Graph {
+	b := g.Broker
+	tg := topology.Graph{
+		Name: g.Name, QueueType: string(b.QueueType),
+		WorkExchange: b.WorkExchange, RetryExchange: b.RetryExchange,
 	}
-	if quorum {
-		args["x-dead-letter-strategy"] = "at-least-once"
-		args["x-overflow"] = "reject-publish"
+	if g.HasPoll() {
+		tg.PollExchange = b.PollExchange
 	}
-	return args
-}
-
-// ttl is the delay a policy's message-ttl can express: whole milliseconds,
-// at least one.
-func ttl(d time.Duration) time.Duration {
-	return max(d.Truncate(time.Millisecond), time.Millisecond)
+	for _, n := range g.Nodes {
+		if n.Edge == nil {
+			continue
+		}
+		tg.Edges = append(tg.Edges, topology.Edge{
+			Queue: n.Edge.Queue, Retry: n.Edge.Retry, MaxAttempts: n.Edge.MaxAttempts,
+			Aggregate: n.Kind == config.KindAggregate, Poll: n.Kind == config.KindPoll, Interval: n.Interval,
+		})
+	}
+	return tg
 }
 
 // PolicyName returns the name of a graph's policy for a role ("work",

@@ -1,0 +1,186 @@
+package topology
+
+import (
+	"slices"
+	"time"
+)
+
+// Suffixes of the queues derived from an edge queue Q.
+const (
+	SuffixRetry = ".retry"
+	SuffixDead  = ".dead"
+	SuffixPoll  = ".poll"
+)
+
+// Suffixes lists every suffix derived queue names end in.
+var Suffixes = []string{SuffixRetry, SuffixDead, SuffixPoll}
+
+// The queue types a graph can use.
+const (
+	Quorum      = "quorum"
+	Classic     = "classic"
+	DefaultType = Quorum
+)
+
+// WorkExchange, RetryExchange and PollExchange return the default names of
+// a graph's exchanges.
+func WorkExchange(graph string) string  { return graph + ".work" }
+func RetryExchange(graph string) string { return graph + ".retry" }
+func PollExchange(graph string) string  { return graph + ".poll" }
+
+// TTL returns the delay a queue's message TTL can express: whole
+// milliseconds, at least one.
+func TTL(d time.Duration) time.Duration {
+	return max(d.Truncate(time.Millisecond), time.Millisecond)
+}
+
+// Graph is what the topology depends on, whatever language described the
+// graph.
+type Graph struct {
+	Name          string
+	QueueType     string // Quorum or Classic; "" means DefaultType
+	WorkExchange  string
+	RetryExchange string
+	PollExchange  string // needed only when an edge polls
+	Edges         []Edge // in node order
+}
+
+// Edge is the queue that feeds one node.
+type Edge struct {
+	Queue       string
+	Retry       time.Duration // the retry delay
+	MaxAttempts int
+	Aggregate   bool          // the node joins parts: its queue has a single active consumer
+	Poll        bool          // the node polls: its edge has a delay queue Q.poll
+	Interval    time.Duration // a poll node's interval
+}
+
+// Role is what a queue does.
+type Role string
+
+// The roles of a graph's queues.
+const (
+	RoleWork  Role = "work"  // Q: a node's input
+	RoleRetry Role = "retry" // Q.retry: failed messages wait the retry delay
+	RoleDead  Role = "dead"  // Q.dead: parked messages
+	RolePoll  Role = "poll"  // Q.poll: a poll node's messages wait the interval
+)
+
+// Queue is one queue of a graph.
+type Queue struct {
+	Name string
+	Role Role
+	Edge string // the edge queue Q it derives from (Name itself for RoleWork)
+	// DeadLetterExchange is where rejected or expired messages go; "" for
+	// parking queues.
+	DeadLetterExchange string
+	TTL                time.Duration // retry and poll queues: how long a message waits
+	SingleActive       bool          // aggregate work queues
+	// DeliveryLimit bounds redeliveries of unsettled messages (work queues
+	// of quorum graphs); 0 means none.
+	DeliveryLimit int
+}
+
+// Binding binds a queue to an exchange with a routing key.
+type Binding struct {
+	Exchange, Queue, Key string
+}
+
+// Topology is every object a graph needs, queues in edge order (Q, Q.retry,
+// Q.dead, Q.poll) and bindings likewise.
+type Topology struct {
+	QueueType string
+	Work      string // the exchange every output is published to, with its queue as routing key
+	Exchanges []string
+	Queues    []Queue
+	Bindings  []Binding
+}
+
+// Quorum reports whether the topology's queues are quorum queues.
+func (t Topology) Quorum() bool { return t.QueueType == Quorum }
+
+// Queue returns the queue named name.
+func (t Topology) Queue(name string) (Queue, bool) {
+	i := slices.IndexFunc(t.Queues, func(q Queue) bool { return q.Name == name })
+	if i < 0 {
+		return Queue{}, false
+	}
+	return t.Queues[i], true
+}
+
+// EdgeQueues returns the queues derived from edge queue q: Q, Q.retry,
+// Q.dead and, for a poll node, Q.poll.
+func (t Topology) EdgeQueues(q string) []Queue {
+	var out []Queue
+	for _, x := range t.Queues {
+		if x.Edge == q {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// DeliveryLimit returns the delivery limit of a graph's quorum work queues:
+// the largest max_attempts of its edges (0 when there are none). One value
+// for every work queue, so that one policy can carry it.
+func DeliveryLimit(edges []Edge) int {
+	limit := 0
+	for _, e := range edges {
+		limit = max(limit, e.MaxAttempts)
+	}
+	return limit
+}
+
+// Build returns the objects graph g needs.
+func Build(g Graph) Topology {
+	t := Topology{QueueType: g.QueueType}
+	if t.QueueType == "" {
+		t.QueueType = DefaultType
+	}
+	t.Work = g.WorkExchange
+	t.Exchanges = []string{g.WorkExchange, g.RetryExchange}
+	polls := slices.ContainsFunc(g.Edges, func(e Edge) bool { return e.Poll })
+	if polls {
+		t.Exchanges = append(t.Exchanges, g.PollExchange)
+	}
+	limit := 0
+	if t.Quorum() {
+		limit = DeliveryLimit(g.Edges)
+	}
+	add := func(q Queue, exchange, key string) {
+		t.Queues = append(t.Queues, q)
+		t.Bindings = append(t.Bindings, Binding{Exchange: exchange, Queue: q.Name, Key: key})
+	}
+	for _, e := range g.Edges {
+		q := e.Queue
+		add(Queue{Name: q, Role: RoleWork, Edge: q, DeadLetterExchange: g.RetryExchange, SingleActive: e.Aggregate, DeliveryLimit: limit}, g.WorkExchange, q)
+		add(Queue{Name: q + SuffixRetry, Role: RoleRetry, Edge: q, DeadLetterExchange: g.WorkExchange, TTL: TTL(e.Retry)}, g.RetryExchange, q)
+		add(Queue{Name: q + SuffixDead, Role: RoleDead, Edge: q}, g.WorkExchange, q+SuffixDead)
+		if e.Poll {
+			add(Queue{Name: q + SuffixPoll, Role: RolePoll, Edge: q, DeadLetterExchange: g.WorkExchange, TTL: TTL(e.Interval)}, g.PollExchange, q)
+		}
+	}
+	return t
+}
+
+// Arguments returns the queue arguments delivery depends on for q (without
+// any ownership stamp): its dead-letter exchange and, on quorum queues, the
+// at-least-once dead-letter strategy (which needs overflow reject-publish);
+// a single active consumer for aggregate queues. RabbitMQ lets no policy
+// override a queue argument, so a foreign policy of a higher priority
+// cannot make a rejected message vanish. The delays and the delivery limit
+// are not here: they must change in place, which only policies allow.
+func Arguments(q Queue, quorum bool) map[string]any {
+	args := map[string]any{}
+	if q.DeadLetterExchange != "" {
+		args["x-dead-letter-exchange"] = q.DeadLetterExchange
+		if quorum {
+			args["x-dead-letter-strategy"] = "at-least-once"
+			args["x-overflow"] = "reject-publish"
+		}
+	}
+	if q.SingleActive {
+		args["x-single-active-consumer"] = true
+	}
+	return args
+}
