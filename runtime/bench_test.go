@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/dgehq/dge/internal/brokertest"
-	"github.com/dgehq/dge/internal/e2e/declare"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -162,7 +161,7 @@ func benchTurn(b *testing.B, c *hopContender, round int) float64 {
 		Terminate[num]("out", Edge{Queue: "out", Message: "num", Retry: time.Second, MaxAttempts: 5, Prefetch: benchPrefetch, Concurrency: 1}),
 	)
 	g.Vhost = vh.Name
-	if err := declare.Declare(conn, specOf(g)); err != nil {
+	if err := brokertest.Declare(conn, g.topologyGraph()); err != nil {
 		b.Fatal(err)
 	}
 	fill(b, conn, g.WorkExchange, "in", c.n)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/dgehq/dge/internal/brokertest"
-	"github.com/dgehq/dge/internal/e2e/declare"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -29,7 +28,7 @@ func memorySetup(t *testing.T, g Graph) Transport {
 func rabbitSetup(t *testing.T, g Graph) Transport {
 	vh := brokertest.NewVhost(t)
 	conn := vh.Dial(t)
-	if err := declare.Declare(conn, specOf(g)); err != nil {
+	if err := brokertest.Declare(conn, g.topologyGraph()); err != nil {
 		t.Fatalf("declare topology: %v", err)
 	}
 	return AMQP{URL: vh.AMQPURL}

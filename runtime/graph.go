@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/dgehq/dge/topology"
 )
 
 // Graph is a dge graph as a generated program sees it: its broker names and
@@ -16,6 +18,7 @@ type Graph struct {
 	WorkExchange  string         // "<graph>.work": every output is published here with routing key = queue
 	RetryExchange string         // "<graph>.retry": work queues dead-letter here
 	PollExchange  string         // "<graph>.poll"; "" when the graph has no poll node
+	QueueType     string         // "quorum" or "classic"; "" means quorum
 	OnFailure     FailureHandler // called after a message is parked; nil when none
 	// MaxBody is the largest body, in bytes, a node decodes; a larger one
 	// is parked with reason decode. 0 means DefaultMaxBody.
@@ -39,13 +42,30 @@ type Edge struct {
 // (0 when there are none). The broker dead-letters a message delivered more
 // often than that without being settled.
 func (g Graph) DeliveryLimit() int {
-	limit := 0
-	for _, n := range g.Nodes {
-		if n.kind != KindStart {
-			limit = max(limit, n.in.MaxAttempts)
-		}
+	return topology.DeliveryLimit(g.topologyGraph().Edges)
+}
+
+// topologyGraph returns what package topology needs of g.
+func (g Graph) topologyGraph() topology.Graph {
+	tg := topology.Graph{
+		Name: g.Name, QueueType: g.QueueType,
+		WorkExchange: g.WorkExchange, RetryExchange: g.RetryExchange, PollExchange: g.PollExchange,
 	}
-	return limit
+	for _, n := range g.Nodes {
+		if n.kind == KindStart {
+			continue
+		}
+		tg.Edges = append(tg.Edges, topology.Edge{
+			Queue: n.in.Queue, Retry: n.in.Retry, MaxAttempts: n.in.MaxAttempts,
+			Aggregate: n.kind == KindAggregate, Poll: n.kind == KindPoll, Interval: n.interval,
+		})
+	}
+	return tg
+}
+
+// spec returns the objects g needs on its broker.
+func (g Graph) spec() topology.Topology {
+	return topology.Build(g.topologyGraph())
 }
 
 // crashThreshold returns the redelivery count at which the runtime parks a

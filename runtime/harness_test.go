@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/dgehq/dge/internal/brokertest"
-	"github.com/dgehq/dge/internal/e2e/declare"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -36,7 +35,7 @@ func newHarness(t *testing.T, g Graph) *harness {
 	vh := brokertest.NewVhost(t)
 	conn := vh.Dial(t)
 	g.Vhost = vh.Name
-	if err := declare.Declare(conn, specOf(g)); err != nil {
+	if err := brokertest.Declare(conn, g.topologyGraph()); err != nil {
 		t.Fatalf("declare topology: %v", err)
 	}
 	return &harness{t: t, vh: vh, conn: conn, g: g}
@@ -48,20 +47,6 @@ func newBareHarness(t *testing.T, g Graph) *harness {
 	vh := brokertest.NewVhost(t)
 	g.Vhost = vh.Name
 	return &harness{t: t, vh: vh, conn: vh.Dial(t), g: g}
-}
-
-func specOf(g Graph) declare.Spec {
-	s := declare.Spec{Graph: g.Name, WorkExchange: g.WorkExchange, RetryExchange: g.RetryExchange, PollExchange: g.PollExchange}
-	for _, n := range g.Nodes {
-		if n.kind == KindStart {
-			continue
-		}
-		s.Queues = append(s.Queues, declare.Queue{
-			Name: n.in.Queue, Retry: n.in.Retry, MaxAttempts: n.in.MaxAttempts,
-			Poll: n.interval, SingleActive: n.kind == KindAggregate,
-		})
-	}
-	return s
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers.

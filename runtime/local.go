@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dgehq/dge/topology"
 )
 
 // Local is a whole graph running in this process on an in-memory broker
@@ -275,11 +277,11 @@ func (l *Local) Parked() []Failure {
 			continue
 		}
 		q := n.in.Queue
-		ds, err := l.mem.Messages(q + ".dead")
+		ds, err := l.mem.Messages(q + topology.SuffixDead)
 		if err != nil {
 			continue // cannot happen: the broker derives its queues from the graph
 		}
-		at, _ := l.mem.Enqueued(q + ".dead")
+		at, _ := l.mem.Enqueued(q + topology.SuffixDead)
 		for i, d := range ds {
 			f := Failure{
 				Node: n.Addr(), Queue: q, RunID: d.RunID, MessageID: d.MessageID, Attempt: d.Attempt,

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/dgehq/dge/topology"
 )
 
 // DefaultAMQPURL is the broker URL used when DGE_AMQP_URL is unset; the
@@ -607,8 +609,8 @@ func (c *cli) parkResult(ctx context.Context, log *slog.Logger, ch Channel, n No
 	m.Headers = h
 	m.Attempt = d.attempt(n.in.Queue)
 	log.Error("parking result that does not decode", "node", n.Addr(), "message_id", d.MessageID, "run_id", d.RunID,
-		"error", decErr.Error(), "dead_queue", n.in.Queue+".dead")
-	conf, err := ch.Publish(ctx, c.g.WorkExchange, n.in.Queue+".dead", m)
+		"error", decErr.Error(), "dead_queue", n.in.Queue+topology.SuffixDead)
+	conf, err := ch.Publish(ctx, c.g.WorkExchange, n.in.Queue+topology.SuffixDead, m)
 	if err == nil {
 		err = conf.Wait(ctx)
 	}
@@ -641,43 +643,51 @@ func (c *cli) cmdTopology(args []string) error {
 }
 
 // Topology renders the exchanges, queues and bindings graph g expects on
-// its broker, one object per line, in node order: the names dge plan uses.
-// Dead-lettering is a queue argument (no policy can turn it off; on quorum
-// queues at-least-once, with overflow reject-publish); the delays and the
-// delivery limit are in dge's policies, which dge apply changes in place.
+// its broker (package topology's derivation, which dge plan uses too), one
+// object per line, in node order. Dead-lettering is a queue argument (no
+// policy can turn it off; on quorum queues at-least-once, with overflow
+// reject-publish); the delays and the delivery limit are in dge's policies,
+// which dge apply changes in place.
 func Topology(g Graph) string {
+	spec := g.spec()
+	nodes := map[string]Node{}
+	for _, n := range g.Nodes {
+		if n.kind != KindStart {
+			nodes[n.in.Queue] = n
+		}
+	}
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
-	fmt.Fprintf(tw, "# graph %q, vhost %q\n", g.Name, g.Vhost)
-	fmt.Fprintf(tw, "exchange\t%s\tdirect, durable\n", g.WorkExchange)
-	fmt.Fprintf(tw, "exchange\t%s\tdirect, durable\n", g.RetryExchange)
-	if g.PollExchange != "" {
-		fmt.Fprintf(tw, "exchange\t%s\tdirect, durable\n", g.PollExchange)
+	fmt.Fprintf(tw, "# graph %q, vhost %q, %s queues\n", g.Name, g.Vhost, spec.QueueType)
+	for _, x := range spec.Exchanges {
+		fmt.Fprintf(tw, "exchange\t%s\tdirect, durable\n", x)
 	}
-	var binds []string
-	for _, n := range g.Nodes {
-		if n.kind == KindStart {
-			continue
+	for _, q := range spec.Queues {
+		var what string
+		switch q.Role {
+		case topology.RoleWork:
+			n := nodes[q.Name]
+			what = fmt.Sprintf("work queue of %s, message %s", n.Addr(), n.in.Message)
+		case topology.RoleRetry:
+			what = fmt.Sprintf("retry queue, ttl %s (policy)", q.TTL)
+		case topology.RoleDead:
+			what = "parking queue"
+		case topology.RolePoll:
+			what = fmt.Sprintf("poll delay queue, ttl %s (policy)", q.TTL)
 		}
-		q := n.in.Queue
-		extra := ""
-		if n.kind == KindAggregate {
-			extra = ", single active consumer"
+		if q.DeadLetterExchange != "" {
+			what += fmt.Sprintf(", dead-letters to %s (argument)", q.DeadLetterExchange)
 		}
-		fmt.Fprintf(tw, "queue\t%s\twork queue of %s, message %s, dead-letters to %s (argument)%s\n", q, n.Addr(), n.in.Message, g.RetryExchange, extra)
-		fmt.Fprintf(tw, "queue\t%s.retry\tretry queue, ttl %s (policy), dead-letters to %s (argument)\n", q, n.in.Retry, g.WorkExchange)
-		fmt.Fprintf(tw, "queue\t%s.dead\tparking queue\n", q)
-		binds = append(binds,
-			fmt.Sprintf("binding\t%s -> %s\tkey %s\n", g.WorkExchange, q, q),
-			fmt.Sprintf("binding\t%s -> %s.retry\tkey %s\n", g.RetryExchange, q, q),
-			fmt.Sprintf("binding\t%s -> %s.dead\tkey %s.dead\n", g.WorkExchange, q, q))
-		if n.kind == KindPoll {
-			fmt.Fprintf(tw, "queue\t%s.poll\tpoll delay queue, ttl %s (policy), dead-letters to %s (argument)\n", q, n.interval, g.WorkExchange)
-			binds = append(binds, fmt.Sprintf("binding\t%s -> %s.poll\tkey %s\n", g.PollExchange, q, q))
+		if q.DeliveryLimit > 0 {
+			what += fmt.Sprintf(", delivery limit %d (policy)", q.DeliveryLimit)
 		}
+		if q.SingleActive {
+			what += ", single active consumer"
+		}
+		fmt.Fprintf(tw, "queue\t%s\t%s\n", q.Name, what)
 	}
-	for _, s := range binds {
-		fmt.Fprint(tw, s)
+	for _, bd := range spec.Bindings {
+		fmt.Fprintf(tw, "binding\t%s -> %s\tkey %s\n", bd.Exchange, bd.Queue, bd.Key)
 	}
 	_ = tw.Flush()
 	return b.String()

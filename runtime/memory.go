@@ -10,6 +10,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/dgehq/dge/topology"
 )
 
 // Memory is an in-memory broker holding one graph's topology, as dge apply
@@ -74,6 +76,7 @@ type memQueue struct {
 	ttl           time.Duration
 	deliveryLimit int // 0: none
 	singleActive  bool
+	quorum        bool // reports delivery counts, as quorum queues do
 
 	ready     []*memMsg
 	consumers []*memConsumer // in registration order; the first is active with singleActive
@@ -92,7 +95,8 @@ type memMsg struct {
 	enqueued    time.Time
 }
 
-// NewMemory returns an in-memory broker holding graph g's topology.
+// NewMemory returns an in-memory broker holding graph g's topology: the
+// objects package topology derives for it, as dge apply creates them.
 func NewMemory(g Graph, opts MemoryOptions) *Memory {
 	b := &Memory{
 		exchanges: map[string]*memExchange{},
@@ -100,54 +104,30 @@ func NewMemory(g Graph, opts MemoryOptions) *Memory {
 		conns:     map[*memConn]struct{}{},
 		parked:    make(chan struct{}),
 	}
-	for _, x := range []string{g.WorkExchange, g.RetryExchange, g.PollExchange} {
-		if x != "" {
-			b.exchanges[x] = &memExchange{name: x, bindings: map[string][]*memQueue{}}
-		}
+	spec := g.spec()
+	for _, x := range spec.Exchanges {
+		b.exchanges[x] = &memExchange{name: x, bindings: map[string][]*memQueue{}}
 	}
-	limit := g.DeliveryLimit()
-	for _, n := range g.Nodes {
-		if n.kind == KindStart {
-			continue
+	for _, q := range spec.Queues {
+		ttl := q.TTL
+		switch {
+		case q.Role == topology.RoleRetry && opts.RetryDelay > 0:
+			ttl = topology.TTL(opts.RetryDelay)
+		case q.Role == topology.RolePoll && opts.PollInterval > 0:
+			ttl = topology.TTL(opts.PollInterval)
 		}
-		q := n.in.Queue
-		retry := n.in.Retry
-		if opts.RetryDelay > 0 {
-			retry = opts.RetryDelay
+		mq := &memQueue{
+			name: q.Name, dead: q.Role == topology.RoleDead, dlx: q.DeadLetterExchange, ttl: ttl,
+			deliveryLimit: q.DeliveryLimit, singleActive: q.SingleActive, quorum: spec.Quorum(),
+			cond: sync.NewCond(&b.mu),
 		}
-		b.declare(&memQueue{name: q, dlx: g.RetryExchange, deliveryLimit: limit, singleActive: n.kind == KindAggregate}, g.WorkExchange, q)
-		b.declare(&memQueue{name: q + ".retry", dlx: g.WorkExchange, ttl: memTTL(retry)}, g.RetryExchange, q)
-		b.declare(&memQueue{name: q + ".dead", dead: true}, g.WorkExchange, q+".dead")
-		if n.kind == KindPoll && g.PollExchange != "" {
-			interval := n.interval
-			if opts.PollInterval > 0 {
-				interval = opts.PollInterval
-			}
-			b.declare(&memQueue{name: q + ".poll", dlx: g.WorkExchange, ttl: memTTL(interval)}, g.PollExchange, q)
-		}
+		b.queues[q.Name] = mq
+	}
+	for _, bd := range spec.Bindings {
+		x := b.exchanges[bd.Exchange]
+		x.bindings[bd.Key] = append(x.bindings[bd.Key], b.queues[bd.Queue])
 	}
 	return b
-}
-
-// memTTL is the TTL a policy expresses for a delay: whole milliseconds, at
-// least one.
-func memTTL(d time.Duration) time.Duration {
-	return max(d.Truncate(time.Millisecond), time.Millisecond)
-}
-
-// declare adds q (once) and binds it to exchange x with key.
-func (b *Memory) declare(q *memQueue, x, key string) {
-	if old, ok := b.queues[q.name]; ok {
-		q = old
-	} else {
-		q.cond = sync.NewCond(&b.mu)
-		b.queues[q.name] = q
-	}
-	ex := b.exchanges[x]
-	if ex == nil || slices.Contains(ex.bindings[key], q) {
-		return
-	}
-	ex.bindings[key] = append(ex.bindings[key], q)
 }
 
 // Dial opens a connection to the in-memory broker. The name is not used.
@@ -754,7 +734,11 @@ func (con *memConsumer) Next() (Delivery, bool) {
 	tag := ch.lastTag
 	ch.unacked[tag] = memUnacked{q: q, m: m}
 	q.cond.Broadcast() // another caller may take the next message
-	return m.delivery(tag), true
+	d := m.delivery(tag)
+	if !q.quorum {
+		d.DeliveryCount = 0 // classic queues report no delivery count
+	}
+	return d, true
 }
 
 func (c *memChannel) Cancel() error {

@@ -10,8 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/dgehq/dge/topology"
 )
 
 // engine runs consuming nodes of one graph on one connection, reconnecting
@@ -150,10 +153,12 @@ func (e *engine) run(ctx context.Context, runs []*nodeRun) error {
 
 // verify checks that every queue and exchange the nodes use exists.
 func (e *engine) verify(ctx context.Context, conn Conn, runs []*nodeRun) error {
+	spec := e.g.spec()
 	seenQ := map[string]bool{}
 	seenX := map[string]bool{}
 	for _, r := range runs {
-		for _, q := range nodeQueues(r.n) {
+		queues, exchanges := nodeObjects(spec, r.n)
+		for _, q := range queues {
 			if seenQ[q] {
 				continue
 			}
@@ -162,7 +167,7 @@ func (e *engine) verify(ctx context.Context, conn Conn, runs []*nodeRun) error {
 				return e.notFound(err, "queue", q)
 			}
 		}
-		for _, x := range e.nodeExchanges(r.n) {
+		for _, x := range exchanges {
 			if seenX[x] {
 				continue
 			}
@@ -195,29 +200,25 @@ func (e notFoundError) Error() string {
 
 func (e notFoundError) Unwrap() error { return ErrNotFound }
 
-// nodeQueues lists the queues a consuming node needs: its own (Q, Q.retry,
-// Q.dead, and Q.poll for poll nodes) and its destinations.
-func nodeQueues(n Node) []string {
-	var qs []string
+// nodeObjects lists the queues and exchanges node n uses in the graph's
+// topology spec: the queues derived from its edge queue (Q, Q.retry, Q.dead,
+// and Q.poll for poll nodes) with the exchanges they are bound to, and its
+// destinations with the work exchange it publishes them to.
+func nodeObjects(spec topology.Topology, n Node) (queues, exchanges []string) {
 	if n.kind != KindStart {
-		q := n.in.Queue
-		qs = append(qs, q, q+".retry", q+".dead")
-		if n.kind == KindPoll {
-			qs = append(qs, q+".poll")
+		for _, q := range spec.EdgeQueues(n.in.Queue) {
+			queues = append(queues, q.Name)
+		}
+		for _, b := range spec.Bindings {
+			if slices.Contains(queues, b.Queue) && !slices.Contains(exchanges, b.Exchange) {
+				exchanges = append(exchanges, b.Exchange)
+			}
 		}
 	}
-	return append(qs, n.to...)
-}
-
-func (e *engine) nodeExchanges(n Node) []string {
-	xs := []string{e.g.WorkExchange}
-	if n.kind != KindStart {
-		xs = append(xs, e.g.RetryExchange)
+	if len(n.to) > 0 && !slices.Contains(exchanges, spec.Work) {
+		exchanges = append(exchanges, spec.Work)
 	}
-	if n.kind == KindPoll {
-		xs = append(xs, e.g.PollExchange)
-	}
-	return xs
+	return append(queues, n.to...), exchanges
 }
 
 // runConn runs every node's sessions on conn until ctx is cancelled or the
@@ -544,8 +545,8 @@ func (s *session) park(d Delivery, attempt int, reason, errText string) {
 	m.Headers = h
 	m.Attempt = attempt
 	r.log.Error("parking message", "run_id", d.RunID, "message_id", d.MessageID, "attempt", attempt,
-		"reason", reason, "error", errText, "dead_queue", q+".dead")
-	c, err := s.ch.Publish(s.ctx, r.e.g.WorkExchange, q+".dead", m)
+		"reason", reason, "error", errText, "dead_queue", q+topology.SuffixDead)
+	c, err := s.ch.Publish(s.ctx, r.e.g.WorkExchange, q+topology.SuffixDead, m)
 	if err != nil {
 		r.log.Warn("park failed; the message will be redelivered", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
 		return

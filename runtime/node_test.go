@@ -376,13 +376,8 @@ func TestHostileBodiesAreParkedAsDecode(t *testing.T) {
 		h.publishRaw("result", b, amqp.Publishing{MessageId: id})
 	}
 	h.background("double")
+	h.background("consume", "result") // parks what does not decode
 	for _, q := range []string{"input.dead", "result.dead"} {
-		if q == "result.dead" {
-			code, out, errs := h.exec("", "consume", "result", "-n", "1", "-timeout", "3s")
-			if code == 0 || out != "" {
-				t.Errorf("consume of hostile results: exit %d, stdout %q (%s); want no result", code, out, errs)
-			}
-		}
 		seen := map[string]bool{}
 		for _, d := range h.waitMessages(q, len(bodies)) {
 			seen[d.MessageId] = true

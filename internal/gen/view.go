@@ -42,6 +42,7 @@ type view struct {
 	WorkExchange  string
 	RetryExchange string
 	PollExchange  string // empty: field left out
+	QueueType     string
 	OnFailure     string // empty: field left out
 	Nodes         []nodeView
 }
@@ -88,6 +89,7 @@ func newView(g *config.Graph) (*view, hcl.Diagnostics) {
 	if g.HasPoll() {
 		v.PollExchange = strconv.Quote(g.Broker.PollExchange)
 	}
+	v.QueueType = strconv.Quote(string(g.Broker.QueueType))
 	if g.OnFailure != "" {
 		v.OnFailure = b.ref(g.OnFailure, g.OnFailureRange, "on_failure function")
 	}

@@ -18,6 +18,7 @@ var graph = dge.Graph{
 	WorkExchange:  "arith.work",
 	RetryExchange: "arith.retry",
 	PollExchange:  "arith.poll",
+	QueueType:     "quorum",
 	OnFailure:     behaviour.AcceptFailure,
 	Nodes: []dge.Node{
 		dge.Start[behaviour.Integer]("start", "input"),

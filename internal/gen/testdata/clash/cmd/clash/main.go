@@ -18,6 +18,7 @@ var graph = dge.Graph{
 	WorkExchange:  "clash.work",
 	RetryExchange: "clash.retry",
 	PollExchange:  "clash.poll",
+	QueueType:     "quorum",
 	OnFailure:     dgepkg.Report,
 	Nodes: []dge.Node{
 		dge.Start[dgepkg.Job]("in", "wait"),

@@ -17,6 +17,7 @@ var graph = dge.Graph{
 	Vhost:         "shop",
 	WorkExchange:  "shop.in",
 	RetryExchange: "shop.again",
+	QueueType:     "classic",
 	Nodes: []dge.Node{
 		dge.Start[behaviour.Order]("orders", "orders"),
 		dge.Process[behaviour.Order, behaviour.Priced]("price", dge.Edge{Queue: "orders", Message: "Order", Retry: 250 * time.Millisecond, MaxAttempts: 3, Prefetch: 100, Concurrency: 4}, behaviour.Price, "priced"),
