@@ -18,7 +18,7 @@ import (
 
 	"github.com/dgehq/dge/config"
 	"github.com/dgehq/dge/internal/brokertest"
-	"github.com/dgehq/dge/internal/e2e/declare"
+	"github.com/dgehq/dge/plan"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -96,24 +96,7 @@ func newEnv(t *testing.T, dir, pkg string) *env {
 	}
 	vh := brokertest.NewVhost(t)
 	conn := vh.Dial(t)
-	spec := declare.Spec{
-		Graph: g.Name, WorkExchange: g.Broker.WorkExchange, RetryExchange: g.Broker.RetryExchange,
-		Classic: g.Broker.QueueType == config.QueueClassic,
-	}
-	for _, n := range g.Nodes {
-		if n.Kind == config.KindPoll {
-			spec.PollExchange = g.Broker.PollExchange
-		}
-		if n.Edge == nil {
-			continue
-		}
-		q := declare.Queue{Name: n.Edge.Queue, Retry: n.Edge.Retry, MaxAttempts: n.Edge.MaxAttempts, SingleActive: n.Kind == config.KindAggregate}
-		if n.Kind == config.KindPoll {
-			q.Poll = n.Interval
-		}
-		spec.Queues = append(spec.Queues, q)
-	}
-	if err := declare.Declare(conn, spec); err != nil {
+	if err := brokertest.Declare(conn, plan.TopologyGraph(g)); err != nil {
 		t.Fatalf("declare topology: %v", err)
 	}
 	return &env{t: t, vh: vh, conn: conn, bin: bin}
