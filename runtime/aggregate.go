@@ -314,16 +314,11 @@ func (s *session) aggComplete(g *aggGroup) {
 			return
 		}
 	}
-	switch {
-	case IsPermanent(err):
+	if reason := r.parkReason(err, attempt); reason != "" {
 		for _, p := range g.parts {
-			s.park(p.d, p.attempt, "permanent", err.Error())
+			s.park(p.d, p.attempt, reason, err.Error())
 		}
-	case r.n.in.MaxAttempts > 0 && attempt >= r.n.in.MaxAttempts:
-		for _, p := range g.parts {
-			s.park(p.d, p.attempt, "max-attempts", err.Error())
-		}
-	default:
+	} else {
 		r.log.Warn("handler failed; retrying the group", "run_id", g.runID, "attempt", attempt,
 			"retry_in", r.n.in.Retry.String(), "error", err.Error())
 		for _, p := range g.parts {

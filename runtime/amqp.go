@@ -15,18 +15,6 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// The headers the runtime sets on every message it publishes.
-const (
-	HeaderRunID     = "x-dge-run-id"     // the run the message belongs to
-	HeaderSource    = "x-dge-source"     // address of the node that published it
-	HeaderAttempt   = "x-dge-attempt"    // attempt of the handler that produced it; on a parked copy, attempts made
-	HeaderReason    = "x-dge-reason"     // parked copies: max-attempts, permanent, decode, timeout, incomplete-group, delivery-limit
-	HeaderError     = "x-dge-error"      // parked copies: the last error's text
-	HeaderNode      = "x-dge-node"       // parked copies: address of the node that parked it
-	HeaderFirstSeen = "x-dge-first-seen" // aggregate parts: when the aggregate first saw the part (RFC 3339, UTC)
-	HeaderPollSince = "x-dge-poll-since" // poll messages: when polling started (RFC 3339, UTC)
-)
-
 // AMQP is the Transport for RabbitMQ over AMQP 0-9-1.
 type AMQP struct {
 	// URL is the broker's URL with the vhost as its path,

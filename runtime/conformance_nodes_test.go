@@ -55,7 +55,7 @@ func runNodesPrefetch(t *testing.T, tr Transport, g *Graph, prefetch int) {
 // publish command does, and returns the run ID.
 func (c *client) publishRun(ch Channel, g Graph, start string, body []byte) string {
 	c.t.Helper()
-	n, ok := (&cli{g: g}).nodeByCommand(start)
+	n, ok := g.node(start)
 	if !ok || n.kind != KindStart {
 		c.t.Fatalf("%s is not a start node", start)
 	}

@@ -193,4 +193,16 @@
 // graph's topology with the same semantics (checked against RabbitMQ by one
 // conformance suite); Local runs a whole graph on it in one process, for the
 // local subcommand and the dgetest package.
+//
+// # Files
+//
+// The library: node.go (Node, its constructors), graph.go (Graph, its
+// topology as package topology derives it), engine.go (connections,
+// reconnection, start-up check), session.go (one channel's consumer: admit,
+// call, outcome, parking), aggregate.go and poll.go (those node kinds),
+// acker.go, envelope.go (headers), decode.go, failure.go, transport.go with
+// amqp.go and the in-memory broker (memory*.go), local.go (Local). The
+// generated program's command line is cli.go and the cmd_*.go files: the
+// only files of the package that parse flags, print to the terminal or decide
+// an exit code.
 package runtime

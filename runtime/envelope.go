@@ -47,3 +47,15 @@ func headerTime(h map[string]any, key string, now time.Time) time.Time {
 	}
 	return t
 }
+
+// The headers the runtime sets on every message it publishes.
+const (
+	HeaderRunID     = "x-dge-run-id"     // the run the message belongs to
+	HeaderSource    = "x-dge-source"     // address of the node that published it
+	HeaderAttempt   = "x-dge-attempt"    // attempt of the handler that produced it; on a parked copy, attempts made
+	HeaderReason    = "x-dge-reason"     // parked copies: max-attempts, permanent, decode, timeout, incomplete-group, delivery-limit
+	HeaderError     = "x-dge-error"      // parked copies: the last error's text
+	HeaderNode      = "x-dge-node"       // parked copies: address of the node that parked it
+	HeaderFirstSeen = "x-dge-first-seen" // aggregate parts: when the aggregate first saw the part (RFC 3339, UTC)
+	HeaderPollSince = "x-dge-poll-since" // poll messages: when polling started (RFC 3339, UTC)
+)

@@ -1,9 +1,10 @@
 package runtime
 
 import (
-	"context"
 	"errors"
-	"time"
+	"fmt"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/dgehq/dge/topology"
 )
@@ -24,17 +25,6 @@ type Graph struct {
 	// is parked with reason decode. 0 means DefaultMaxBody.
 	MaxBody int
 	Nodes   []Node
-}
-
-// Edge is the queue that feeds a node, with the defaults already resolved by
-// dge (retry delay, attempts, prefetch, concurrency).
-type Edge struct {
-	Queue       string        // the work queue Q
-	Message     string        // Go type name of the message, for topology output and logs
-	Retry       time.Duration // how long a failed message waits in Q.retry
-	MaxAttempts int           // attempts before the message is parked in Q.dead
-	Prefetch    int           // unacknowledged deliveries per consumer
-	Concurrency int           // handler calls in flight per consumer
 }
 
 // DeliveryLimit returns the delivery-limit dge apply writes into the policy
@@ -68,192 +58,103 @@ func (g Graph) spec() topology.Topology {
 	return topology.Build(g.topologyGraph())
 }
 
-// crashThreshold returns the redelivery count at which the runtime parks a
-// message itself, one delivery before the broker's delivery-limit: a
-// message dead-lettered for delivery_limit would reach Q.retry and then be
-// dropped by RabbitMQ's dead-letter cycle detection when it expires there
-// (its cycle holds no rejection), so it must never get that far. The one
-// delivery to spare covers a crash while the park itself is in progress.
-func crashThreshold(limit int) int {
-	if limit <= 0 {
-		return 0
+// check rejects a Graph that was not built by dge generate's constructors.
+func (g Graph) check() error {
+	if g.WorkExchange == "" || g.RetryExchange == "" {
+		return errors.New("WorkExchange and RetryExchange must be set")
 	}
-	return max(limit-1, 1)
-}
-
-// Kind is the kind of a node, the HCL block type that declares it.
-type Kind string
-
-// The node kinds.
-const (
-	KindStart     Kind = "start"
-	KindProcess   Kind = "process"
-	KindFanOut    Kind = "fan_out"
-	KindAggregate Kind = "aggregate"
-	KindPoll      Kind = "poll"
-	KindTerminate Kind = "terminate"
-)
-
-// Node is one node of a graph bound to its handler. Nodes are built only by
-// the constructors Start, Process, FanOut, Aggregate, Poll and Terminate; the
-// zero Node is invalid.
-type Node struct {
-	name     string
-	kind     Kind
-	in       Edge
-	to       []string // destination queues
-	from     []string // aggregate: upstream node addresses in order
-	interval time.Duration
-	timeout  time.Duration
-
-	// decode turns a body into the node's input type (boxed); validate
-	// decodes a start's output type strictly, for publish.
-	decode   func(body []byte) (any, error)
-	validate func(body []byte) ([]byte, error)
-
-	process   func(ctx context.Context, in any) (any, error)
-	aggregate func(ctx context.Context, parts []any) (any, error)
-	poll      func(ctx context.Context, in any) (any, bool, error)
-}
-
-// Name returns the node's HCL name, e.g. "double".
-func (n Node) Name() string { return n.name }
-
-// Kind returns the node's kind.
-func (n Node) Kind() Kind { return n.kind }
-
-// Addr returns the node's address, "kind.name", e.g. "process.double".
-func (n Node) Addr() string { return string(n.kind) + "." + n.name }
-
-// Edge returns the queue that feeds the node (the zero Edge for start).
-func (n Node) Edge() Edge { return n.in }
-
-// To returns the queues the node publishes to.
-func (n Node) To() []string { return append([]string(nil), n.to...) }
-
-// consumes reports whether the node runs as a consumer process of its own
-// (process, fan_out, aggregate, poll).
-func (n Node) consumes() bool {
-	switch n.kind {
-	case KindProcess, KindFanOut, KindAggregate, KindPoll:
-		return true
+	seen := map[string]bool{}
+	for i, n := range g.Nodes {
+		if n.kind == "" || n.name == "" {
+			return fmt.Errorf("node %d was not built by a constructor (Start, Process, ...)", i)
+		}
+		if seen[command(n.name)] {
+			return fmt.Errorf("two nodes share the command %q", command(n.name))
+		}
+		seen[command(n.name)] = true
+		if n.kind != KindStart && n.in.Queue == "" {
+			return fmt.Errorf("%s has no queue", n.Addr())
+		}
+		if n.kind == KindPoll && g.PollExchange == "" {
+			return fmt.Errorf("%s is a poll node but the graph has no PollExchange", n.Addr())
+		}
+		if n.kind == KindAggregate && len(n.from) < 2 {
+			return fmt.Errorf("%s joins %d inputs; an aggregate needs at least 2", n.Addr(), len(n.from))
+		}
 	}
-	return false
+	return nil
 }
 
-// Start returns the graph's entry node: `publish <name>` sends messages of
-// type Out to every queue in to, each message a new run.
-func Start[Out any](name string, to ...string) Node {
-	return Node{
-		name:     name,
-		kind:     KindStart,
-		to:       to,
-		validate: strictJSON[Out],
+// Topology renders the exchanges, queues and bindings graph g expects on
+// its broker (package topology's derivation, which dge plan uses too), one
+// object per line, in node order. Dead-lettering is a queue argument (no
+// policy can turn it off; on quorum queues at-least-once, with overflow
+// reject-publish); the delays and the delivery limit are in dge's policies,
+// which dge apply changes in place.
+func Topology(g Graph) string {
+	spec := g.spec()
+	nodes := map[string]Node{}
+	for _, n := range g.Nodes {
+		if n.kind != KindStart {
+			nodes[n.in.Queue] = n
+		}
 	}
-}
-
-// Process returns a node that calls handler once per message of its edge and
-// publishes the result to the queue to.
-func Process[In, Out any](name string, in Edge, handler func(context.Context, In) (Out, error), to string) Node {
-	return Node{
-		name:   name,
-		kind:   KindProcess,
-		in:     in,
-		to:     []string{to},
-		decode: decodeJSON[In],
-		process: func(ctx context.Context, v any) (any, error) {
-			return handler(ctx, v.(In))
-		},
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
+	fmt.Fprintf(tw, "# graph %q, vhost %q, %s queues\n", g.Name, g.Vhost, spec.QueueType)
+	for _, x := range spec.Exchanges {
+		fmt.Fprintf(tw, "exchange\t%s\tdirect, durable\n", x)
 	}
-}
-
-// FanOut returns a node that copies each message of its edge to every queue
-// in to. The body is decoded as T (a body that does not decode is parked)
-// and forwarded unchanged.
-func FanOut[T any](name string, in Edge, to ...string) Node {
-	return Node{
-		name:   name,
-		kind:   KindFanOut,
-		in:     in,
-		to:     to,
-		decode: decodeJSON[T],
+	for _, q := range spec.Queues {
+		var what string
+		switch q.Role {
+		case topology.RoleWork:
+			n := nodes[q.Name]
+			what = fmt.Sprintf("work queue of %s, message %s", n.Addr(), n.in.Message)
+		case topology.RoleRetry:
+			what = fmt.Sprintf("retry queue, ttl %s (policy)", q.TTL)
+		case topology.RoleDead:
+			what = "parking queue"
+		case topology.RolePoll:
+			what = fmt.Sprintf("poll delay queue, ttl %s (policy)", q.TTL)
+		}
+		if q.DeadLetterExchange != "" {
+			what += fmt.Sprintf(", dead-letters to %s (argument)", q.DeadLetterExchange)
+		}
+		if q.DeliveryLimit > 0 {
+			what += fmt.Sprintf(", delivery limit %d (policy)", q.DeliveryLimit)
+		}
+		if q.SingleActive {
+			what += ", single active consumer"
+		}
+		fmt.Fprintf(tw, "queue\t%s\t%s\n", q.Name, what)
 	}
-}
-
-// Aggregate returns a node that joins one message from each upstream node in
-// from (addresses such as "process.double", in order) for the same run,
-// calls handler once with the group in that order and publishes the result
-// to the queue to. A group still incomplete after timeout is parked.
-func Aggregate[In, Out any](name string, in Edge, from []string, timeout time.Duration,
-	handler func(context.Context, []In) (Out, error), to string) Node {
-	return Node{
-		name:    name,
-		kind:    KindAggregate,
-		in:      in,
-		to:      []string{to},
-		from:    append([]string(nil), from...),
-		timeout: timeout,
-		decode:  decodeJSON[In],
-		aggregate: func(ctx context.Context, parts []any) (any, error) {
-			ins := make([]In, len(parts))
-			for i, p := range parts {
-				ins[i] = p.(In)
-			}
-			return handler(ctx, ins)
-		},
+	for _, bd := range spec.Bindings {
+		fmt.Fprintf(tw, "binding\t%s -> %s\tkey %s\n", bd.Exchange, bd.Queue, bd.Key)
 	}
+	_ = tw.Flush()
+	return b.String()
 }
 
-// Poll returns a node that checks an external system once per delivery:
-// handler returns done=false to check again after interval, or the result
-// with done=true, which is published to the queue to. A message still not
-// done after timeout is parked.
-func Poll[In, Out any](name string, in Edge, interval, timeout time.Duration,
-	handler func(context.Context, In) (Out, bool, error), to string) Node {
-	return Node{
-		name:     name,
-		kind:     KindPoll,
-		in:       in,
-		to:       []string{to},
-		interval: interval,
-		timeout:  timeout,
-		decode:   decodeJSON[In],
-		poll: func(ctx context.Context, v any) (any, bool, error) {
-			return handler(ctx, v.(In))
-		},
+// node returns the node named s: its name, its command (kebab-case) or its
+// address.
+func (g Graph) node(s string) (Node, bool) {
+	for _, n := range g.Nodes {
+		if command(n.name) == s || n.name == s || n.Addr() == s {
+			return n, true
+		}
 	}
+	return Node{}, false
 }
 
-// Terminate returns the graph's exit node: its queue holds results of type T
-// for `consume <name>` to read.
-func Terminate[T any](name string, in Edge) Node {
-	return Node{
-		name:   name,
-		kind:   KindTerminate,
-		in:     in,
-		decode: decodeJSON[T],
+// newRun returns a new run ID and the messages that start it: body, already
+// checked against the start node's type, for every queue start feeds.
+func (g *Graph) newRun(start Node, body []byte) (runID string, outs []out) {
+	runID = newRunID()
+	for _, to := range start.to {
+		outs = append(outs, out{exchange: g.WorkExchange, key: to, msg: Message{
+			Body: body, MessageID: deriveID(runID, nil, start.Addr(), to), RunID: runID, Source: start.Addr(), Attempt: 1,
+		}})
 	}
-}
-
-// permanentError marks an error as not worth retrying.
-type permanentError struct{ err error }
-
-func (e permanentError) Error() string { return e.err.Error() }
-func (e permanentError) Unwrap() error { return e.err }
-
-// Permanent marks a handler error as not worth retrying: the runtime parks
-// the message in Q.dead at once, with reason "permanent". Permanent(nil)
-// returns nil.
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return permanentError{err}
-}
-
-// IsPermanent reports whether err, or an error it wraps, was marked by
-// Permanent.
-func IsPermanent(err error) bool {
-	var p permanentError
-	return errors.As(err, &p)
+	return runID, outs
 }

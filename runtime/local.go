@@ -1,11 +1,9 @@
 package runtime
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -76,7 +74,7 @@ type Result struct {
 // StartLocal starts every node of g on a new in-memory broker holding g's
 // topology. Close stops it.
 func StartLocal(g Graph, opts LocalOptions) (*Local, error) {
-	if err := (&cli{g: g}).check(); err != nil {
+	if err := g.check(); err != nil {
 		return nil, fmt.Errorf("invalid graph: %w", err)
 	}
 	log := opts.Logger
@@ -143,7 +141,6 @@ func StartLocal(g Graph, opts LocalOptions) (*Local, error) {
 // result that does not decode as the node's type is parked, as the consume
 // subcommand does.
 func (l *Local) collect(ch Channel, ds Deliveries, n Node) {
-	c := &cli{g: l.g}
 	for {
 		d, ok := ds.Next()
 		if !ok {
@@ -155,7 +152,7 @@ func (l *Local) collect(ch Channel, ds Deliveries, n Node) {
 			err = json.Compact(&buf, d.Body)
 		}
 		if err != nil {
-			if perr := c.parkResult(context.Background(), l.e.log, ch, n, d, err); perr != nil {
+			if perr := parkResult(context.Background(), &l.g, l.e.log, ch, n, d, err); perr != nil {
 				l.e.log.Error("park result", "node", n.Addr(), "error", perr.Error())
 			}
 			continue
@@ -175,15 +172,12 @@ func (l *Local) collect(ch Channel, ds Deliveries, n Node) {
 	}
 }
 
-// Memory returns the in-memory broker the graph runs on.
-func (l *Local) Memory() *Memory { return l.mem }
-
 // Publish sends body, a JSON message of start node start's type (checked
 // strictly: unknown fields are refused), as a new run to every queue the
 // start node feeds, and returns the run ID. start is a node name, command
 // or address.
 func (l *Local) Publish(ctx context.Context, start string, body []byte) (string, error) {
-	n, ok := (&cli{g: l.g}).nodeByCommand(start)
+	n, ok := l.g.node(start)
 	if !ok || n.kind != KindStart {
 		return "", fmt.Errorf("%q is not a start node of graph %q (start nodes: %s)", start, l.g.Name, strings.Join(l.nodeNames(KindStart), ", "))
 	}
@@ -191,17 +185,16 @@ func (l *Local) Publish(ctx context.Context, start string, body []byte) (string,
 	if err != nil {
 		return "", fmt.Errorf("not a valid %s message: %w", n.Addr(), err)
 	}
-	runID := newRunID()
+	runID, outs := l.g.newRun(n, b)
 	l.pubMu.Lock()
 	defer l.pubMu.Unlock()
-	for _, to := range n.to {
-		m := Message{Body: b, MessageID: deriveID(runID, nil, n.Addr(), to), RunID: runID, Source: n.Addr(), Attempt: 1}
-		conf, err := l.pub.Publish(ctx, l.g.WorkExchange, to, m)
+	for _, o := range outs {
+		conf, err := l.pub.Publish(ctx, o.exchange, o.key, o.msg)
 		if err == nil {
 			err = conf.Wait(ctx)
 		}
 		if err != nil {
-			return "", fmt.Errorf("publish run %s to queue %s: %w", runID, to, err)
+			return "", fmt.Errorf("publish run %s to queue %s: %w", runID, o.key, err)
 		}
 	}
 	return runID, nil
@@ -230,7 +223,7 @@ func (l *Local) Results() []Result {
 // far, in arrival order. It returns ctx's error, with the results so far,
 // if ctx ends first.
 func (l *Local) WaitResults(ctx context.Context, terminate string, n int) ([]Result, error) {
-	node, ok := (&cli{g: l.g}).nodeByCommand(terminate)
+	node, ok := l.g.node(terminate)
 	if !ok || node.kind != KindTerminate {
 		return nil, fmt.Errorf("%q is not a terminate node of graph %q (terminate nodes: %s)", terminate, l.g.Name, strings.Join(l.nodeNames(KindTerminate), ", "))
 	}
@@ -309,7 +302,7 @@ func (l *Local) Parked() []Failure {
 func (l *Local) WaitParked(ctx context.Context, node string, n int) ([]Failure, error) {
 	addr := ""
 	if node != "" {
-		nd, ok := (&cli{g: l.g}).nodeByCommand(node)
+		nd, ok := l.g.node(node)
 		if !ok {
 			return nil, fmt.Errorf("graph %q has no node %q", l.g.Name, node)
 		}
@@ -350,199 +343,4 @@ func (l *Local) Close() error {
 		_ = l.mem.Close()
 	})
 	return l.stopErr
-}
-
-// cmdLocal runs the whole graph in this process on the in-memory broker:
-// each stdin line is a run's input for the start node; every result is
-// printed to stdout as a compact JSON line; the command exits once every
-// run has finished.
-func (c *cli) cmdLocal(ctx context.Context, args []string) error {
-	fs := c.flagSet("local")
-	timeout := fs.Duration("timeout", 0, "give up, exiting 1, if the runs have not finished after this long (0: no limit)")
-	start := fs.String("start", "", "the start node that receives the input (required when the graph has several)")
-	envelope := fs.Bool("envelope", false, `print each result as {"node":...,"run_id":...,"result":...} instead of the bare result`)
-	fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "Usage: %s local [-timeout D] [-start NAME] [-envelope] < inputs.jsonl\n\n", c.prog)
-		fmt.Fprintf(c.stderr, "Runs every node of the graph in this process on an in-memory broker (no RabbitMQ).\n"+
-			"Each stdin line is the JSON input of one run; every result is printed as a JSON line.\n"+
-			"Exits 0 once every run has finished (a result or a parked message), with parked\n"+
-			"messages reported on stderr; 1 if -timeout passes first.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("local: unexpected argument %q: inputs are read from stdin, one JSON message per line", fs.Arg(0))}
-	}
-	if *timeout < 0 {
-		return usageError{"local: -timeout must not be negative"}
-	}
-	var startNode Node
-	if *start == "" {
-		var starts []Node
-		for _, n := range c.g.Nodes {
-			if n.kind == KindStart {
-				starts = append(starts, n)
-			}
-		}
-		if len(starts) != 1 {
-			var names []string
-			for _, n := range starts {
-				names = append(names, command(n.name))
-			}
-			return usageError{fmt.Sprintf("local: the graph has %d start nodes (%s): choose one with -start", len(starts), strings.Join(names, ", "))}
-		}
-		startNode = starts[0]
-	} else {
-		n, ok := c.nodeByCommand(*start)
-		if !ok || n.kind != KindStart {
-			return usageError{fmt.Sprintf("local: -start %q is not a start node of graph %q", *start, c.g.Name)}
-		}
-		startNode = n
-	}
-
-	inputs, err := c.readInputs(startNode)
-	if err != nil {
-		return err
-	}
-	log, err := c.localLogger()
-	if err != nil {
-		return err
-	}
-
-	out := bufio.NewWriter(c.stdout)
-	var outMu sync.Mutex
-	var writeErr error
-	l, err := StartLocal(c.g, LocalOptions{
-		Logger: log,
-		OnResult: func(r Result) {
-			line := r.Body
-			if *envelope {
-				line, _ = json.Marshal(struct {
-					Node   string          `json:"node"`
-					RunID  string          `json:"run_id"`
-					Result json.RawMessage `json:"result"`
-				}{r.Node, r.RunID, r.Body})
-			}
-			outMu.Lock()
-			defer outMu.Unlock()
-			out.Write(line)
-			out.WriteByte('\n')
-			if err := out.Flush(); err != nil && writeErr == nil {
-				writeErr = err
-			}
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("local: %w", err)
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			_ = l.Close()
-		}
-	}()
-
-	if *timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *timeout)
-		defer cancel()
-	}
-	for i, body := range inputs {
-		if _, err := l.Publish(ctx, startNode.name, body); err != nil {
-			return fmt.Errorf("local: input %d: %w", i+1, err)
-		}
-	}
-	idleErr := l.WaitIdle(ctx)
-	pending := l.Pending()
-	stopped = true
-	closeErr := l.Close()
-	results := len(l.Results())
-	parked := l.Parked()
-	for _, f := range parked {
-		fmt.Fprintf(c.stderr, "parked: %s (queue %s.dead) run %s, reason %s, attempt %d: %s; body %s\n",
-			f.Node, f.Queue, f.RunID, f.Reason, f.Attempt, f.Error, strings.TrimSpace(string(f.Body)))
-	}
-	fmt.Fprintf(c.stderr, "%s local: %s, %s, %d parked\n", c.prog, plural(len(inputs), "run"), plural(results, "result"), len(parked))
-	if dropped := l.mem.Dropped(); dropped > 0 {
-		fmt.Fprintf(c.stderr, "%s local: %d messages dropped by dead-letter cycle detection (a crash loop past the delivery limit)\n", c.prog, dropped)
-	}
-	outMu.Lock()
-	werr := writeErr
-	outMu.Unlock()
-	switch {
-	case werr != nil:
-		return fmt.Errorf("local: write results: %w", werr)
-	case idleErr != nil:
-		var qs []string
-		for q, n := range pending {
-			qs = append(qs, fmt.Sprintf("%s: %d", q, n))
-		}
-		slices.Sort(qs)
-		why := "interrupted"
-		if errors.Is(idleErr, context.DeadlineExceeded) {
-			why = fmt.Sprintf("-timeout %s passed", *timeout)
-		}
-		return fmt.Errorf("local: %s before every run finished; messages still in flight by queue: %s", why, strings.Join(qs, ", "))
-	case closeErr != nil:
-		return fmt.Errorf("local: %w", closeErr)
-	}
-	return nil
-}
-
-// readInputs reads the start node's inputs for local from stdin and checks
-// every one before anything runs.
-func (c *cli) readInputs(n Node) ([][]byte, error) {
-	bodies, err := c.readStdinMessages("local", n, "nothing was run")
-	if err != nil {
-		return nil, err
-	}
-	if len(bodies) == 0 {
-		return nil, usageError{fmt.Sprintf(`local: no input: give %s messages as JSON lines on stdin, e.g. echo '{...}' | %s local`, n.Addr(), c.prog)}
-	}
-	return bodies, nil
-}
-
-// readStdinMessages reads one JSON message per stdin line (blank lines
-// skipped) and checks each against the start node n's message type. cmd and
-// consequence name the command and what a bad line prevents, for errors.
-func (c *cli) readStdinMessages(cmd string, n Node, consequence string) ([][]byte, error) {
-	var bodies [][]byte
-	sc := bufio.NewScanner(c.stdin)
-	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
-	line := 0
-	for sc.Scan() {
-		line++
-		s := bytes.TrimSpace(sc.Bytes())
-		if len(s) == 0 {
-			continue
-		}
-		b, err := n.validateBody(s, c.g.maxBody())
-		if err != nil {
-			return nil, fmt.Errorf("%s: stdin line %d is not a valid %s message: %v (%s)", cmd, line, n.Addr(), err, consequence)
-		}
-		bodies = append(bodies, b)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: read stdin: %w (%s)", cmd, err, consequence)
-	}
-	return bodies, nil
-}
-
-// localLogger logs at DGE_LOG's level, or not at all when it is unset:
-// local reports results and parked messages itself.
-func (c *cli) localLogger() (*slog.Logger, error) {
-	if c.getenv("DGE_LOG") == "" {
-		return slog.New(slog.DiscardHandler), nil
-	}
-	return c.logger()
-}
-
-// plural formats n with noun, adding an s unless n is 1.
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -1,0 +1,271 @@
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+// DefaultAMQPURL is the broker URL used when DGE_AMQP_URL is unset; the
+// graph's vhost is appended, path-escaped.
+const DefaultAMQPURL = "amqp://guest:guest@127.0.0.1:5672/"
+
+// Main is the whole command line of a generated program: it runs the
+// subcommand named by args (os.Args[1:]) and returns the exit code. Output
+// goes to os.Stdout, logs (JSON, level from DGE_LOG) and errors to
+// os.Stderr. SIGINT and SIGTERM stop it gracefully.
+func Main(g Graph, args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, g, args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+}
+
+// cli is one invocation of a generated program.
+type cli struct {
+	g      Graph
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	prog   string
+}
+
+func run(ctx context.Context, g Graph, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// Whatever reaches stderr (logs, errors, flag messages) passes a scrub
+	// of the broker URLs' passwords, the last guard behind the redaction
+	// each message does itself.
+	stderr = newScrubWriter(stderr, getenv(amqpURLEnv))
+	c := &cli{g: g, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, prog: g.Name}
+	if c.prog == "" {
+		c.prog = "dge-graph"
+	}
+	if err := c.g.check(); err != nil {
+		fmt.Fprintf(stderr, "%s: invalid graph: %v\n", c.prog, err)
+		return 1
+	}
+	if len(args) == 0 {
+		c.usage(stderr)
+		return 2
+	}
+	if s := getenv("DGE_MAX_BODY"); s != "" {
+		n, err := parseByteSize(s)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: DGE_MAX_BODY: %v\n", c.prog, err)
+			return 2
+		}
+		c.g.MaxBody = n
+	}
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "-h", "-help", "--help", "help":
+		c.usage(stdout)
+		return 0
+	case "all":
+		err = c.cmdAll(ctx, rest)
+	case "local":
+		err = c.cmdLocal(ctx, rest)
+	case "publish":
+		err = c.cmdPublish(ctx, rest)
+	case "consume":
+		err = c.cmdConsume(ctx, rest)
+	case "topology":
+		err = c.cmdTopology(rest)
+	default:
+		n, ok := c.g.node(cmd)
+		if !ok {
+			fmt.Fprintf(stderr, "%s: unknown command %q\n\n", c.prog, cmd)
+			c.usage(stderr)
+			return 2
+		}
+		if !n.consumes() {
+			fmt.Fprintf(stderr, "%s: %s does not run as a process: use \"%s %s %s\"\n", c.prog, n.Addr(), c.prog,
+				map[Kind]string{KindStart: "publish", KindTerminate: "consume"}[n.kind], command(n.name))
+			return 2
+		}
+		err = c.cmdNodes(ctx, cmd, rest, []Node{n})
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(stderr, "%s: %v\n", c.prog, err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "%s: %v\n", c.prog, err)
+		return 1
+	}
+}
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// command returns the subcommand of a node name: kebab-case.
+func command(name string) string { return strings.ReplaceAll(name, "_", "-") }
+
+func (c *cli) usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: %s <command> [flags] [args]\n\n", c.prog)
+	fmt.Fprintf(w, "Runs graph %q", c.g.Name)
+	if c.g.Source != "" {
+		fmt.Fprintf(w, " (%s)", c.g.Source)
+	}
+	fmt.Fprintf(w, " on RabbitMQ vhost %q.\n\nNodes (each runs until SIGINT or SIGTERM):\n", c.g.Vhost)
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	for _, n := range c.g.Nodes {
+		if n.consumes() {
+			fmt.Fprintf(tw, "  %s\t%s, consumes queue %s\n", command(n.name), n.Addr(), n.in.Queue)
+		}
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "\nOther commands:\n")
+	tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintf(tw, "  all [-nodes a,b]\truns several nodes (default: all) in one process, on one connection\n")
+	fmt.Fprintf(tw, "  local [-timeout D] [-start NAME]\truns the whole graph in this process on an in-memory broker (no RabbitMQ):\n")
+	fmt.Fprintf(tw, "  \tinputs are stdin JSON lines, results print as JSON lines\n")
+	fmt.Fprintf(tw, "  publish <start> [JSON...]\tpublishes each argument (or each stdin line) as a new run; prints run IDs\n")
+	fmt.Fprintf(tw, "  consume <terminate> [-n N] [-timeout D]\tprints results as JSON lines and acks them\n")
+	fmt.Fprintf(tw, "  topology\tprints the exchanges, queues and bindings the program expects\n")
+	_ = tw.Flush()
+	var starts, ends []string
+	for _, n := range c.g.Nodes {
+		switch n.kind {
+		case KindStart:
+			starts = append(starts, command(n.name))
+		case KindTerminate:
+			ends = append(ends, command(n.name))
+		}
+	}
+	fmt.Fprintf(w, "\nStart nodes: %s\nTerminate nodes: %s\n", strings.Join(starts, ", "), strings.Join(ends, ", "))
+	fmt.Fprintf(w, "\nNode flags: -prefetch N, -concurrency N, -metrics-addr HOST:PORT, -shutdown-timeout D\n")
+	fmt.Fprintf(w, "Environment: DGE_AMQP_URL (default %s + vhost; several URLs separated by commas for a cluster),\n  DGE_LOG (debug, info, warn, error), DGE_CONNECTION_NAME (the AMQP connection's name)\n", DefaultAMQPURL)
+}
+
+// amqpURLEnv names the variable that holds the broker's URLs.
+const amqpURLEnv = "DGE_AMQP_URL"
+
+// endpoints returns the broker URLs from DGE_AMQP_URL, or the default with
+// the graph's vhost. Its error is a permanent configuration error.
+func (c *cli) endpoints() (*Endpoints, error) {
+	if u := c.getenv(amqpURLEnv); u != "" {
+		return ParseEndpoints(u, c.g.Vhost, amqpURLEnv)
+	}
+	return ParseEndpoints(DefaultAMQPURL+url.PathEscape(c.g.Vhost), c.g.Vhost, "the default broker URL")
+}
+
+// transport returns the AMQP transport to eps, logging to log when the
+// broker blocks publishers (and setting m's gauge, when m is not nil).
+func transport(eps *Endpoints, log *slog.Logger, m *metrics) AMQP {
+	return AMQP{URL: eps.raw, Vhost: eps.Vhost(), eps: eps, onBlocked: blockedNotice(log, m)}
+}
+
+func (c *cli) logger() (*slog.Logger, error) {
+	var level slog.Level
+	if s := c.getenv("DGE_LOG"); s != "" {
+		if err := level.UnmarshalText([]byte(s)); err != nil {
+			return nil, usageError{fmt.Sprintf("DGE_LOG=%q: want debug, info, warn or error", s)}
+		}
+	}
+	return slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: level})).With("graph", c.g.Name), nil
+}
+
+func (c *cli) newEngine(name string) (*engine, error) {
+	log, err := c.logger()
+	if err != nil {
+		return nil, err
+	}
+	eps, err := c.endpoints()
+	if err != nil {
+		return nil, err
+	}
+	m := newMetrics(c.g.Name)
+	return &engine{
+		g:               &c.g,
+		vhost:           eps.Vhost(),
+		tr:              transport(eps, log, m),
+		log:             log,
+		metrics:         m,
+		shutdownTimeout: 30 * time.Second,
+		connName:        c.connName(name),
+	}, nil
+}
+
+// connName names the program's AMQP connection: DGE_CONNECTION_NAME, or
+// "<graph> <command>".
+func (c *cli) connName(command string) string {
+	if s := c.getenv("DGE_CONNECTION_NAME"); s != "" {
+		return s
+	}
+	return c.prog + " " + command
+}
+
+type nodeFlags struct {
+	prefetch, concurrency int
+	metricsAddr           string
+	shutdownTimeout       time.Duration
+}
+
+func (f *nodeFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&f.prefetch, "prefetch", 0, "unacknowledged deliveries per node (default: the edge's prefetch)")
+	fs.IntVar(&f.concurrency, "concurrency", 0, "handler calls in flight per node (default: the edge's concurrency)")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight messages may take to finish after SIGTERM")
+}
+
+func (c *cli) flagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(c.prog+" "+name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	return fs
+}
+
+// readInputs reads the start node's inputs for local from stdin and checks
+// every one before anything runs.
+func (c *cli) readInputs(n Node) ([][]byte, error) {
+	bodies, err := c.readStdinMessages("local", n, "nothing was run")
+	if err != nil {
+		return nil, err
+	}
+	if len(bodies) == 0 {
+		return nil, usageError{fmt.Sprintf(`local: no input: give %s messages as JSON lines on stdin, e.g. echo '{...}' | %s local`, n.Addr(), c.prog)}
+	}
+	return bodies, nil
+}
+
+// readStdinMessages reads one JSON message per stdin line (blank lines
+// skipped) and checks each against the start node n's message type. cmd and
+// consequence name the command and what a bad line prevents, for errors.
+func (c *cli) readStdinMessages(cmd string, n Node, consequence string) ([][]byte, error) {
+	var bodies [][]byte
+	sc := bufio.NewScanner(c.stdin)
+	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
+	line := 0
+	for sc.Scan() {
+		line++
+		s := bytes.TrimSpace(sc.Bytes())
+		if len(s) == 0 {
+			continue
+		}
+		b, err := n.validateBody(s, c.g.maxBody())
+		if err != nil {
+			return nil, fmt.Errorf("%s: stdin line %d is not a valid %s message: %v (%s)", cmd, line, n.Addr(), err, consequence)
+		}
+		bodies = append(bodies, b)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: read stdin: %w (%s)", cmd, err, consequence)
+	}
+	return bodies, nil
+}

@@ -1,0 +1,123 @@
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+)
+
+// cmdConsume prints the results in a terminate node's queue as compact JSON
+// lines and acks each one after it is written.
+func (c *cli) cmdConsume(ctx context.Context, args []string) error {
+	fs := c.flagSet("consume")
+	limit := fs.Int("n", 0, "exit after N results (0: run until SIGINT/SIGTERM or -timeout)")
+	timeout := fs.Duration("timeout", 0, "give up after this long (0: no limit); with -n, fewer than N results is an error")
+	// Let flags follow the node name too: consume result -n 5.
+	var pos []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(pos) != 1 {
+		return usageError{"consume: name one terminate node: consume <terminate> [-n N] [-timeout D]"}
+	}
+	if *limit < 0 || *timeout < 0 {
+		return usageError{"consume: -n and -timeout must not be negative"}
+	}
+	n, ok := c.g.node(pos[0])
+	if !ok || n.kind != KindTerminate {
+		return usageError{fmt.Sprintf("consume: %q is not a terminate node of graph %q", pos[0], c.g.Name)}
+	}
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+	log, err := c.logger()
+	if err != nil {
+		return err
+	}
+	eps, err := c.endpoints()
+	if err != nil {
+		return err
+	}
+	conn, err := transport(eps, log, nil).Dial(ctx, c.connName("consume"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	log.Debug("connected", "endpoint", endpointName(conn))
+	e := &engine{g: &c.g, log: log, vhost: eps.Vhost()}
+	if err := e.verify(ctx, conn, []*nodeRun{{n: n}}); err != nil {
+		return err
+	}
+	prefetch := n.in.Prefetch
+	if prefetch <= 0 {
+		prefetch = 32
+	}
+	if *limit > 0 && *limit < prefetch {
+		prefetch = *limit
+	}
+	ch, err := conn.Channel(ctx, 16)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	stream, err := ch.Consume(ctx, n.in.Queue, prefetch)
+	if err != nil {
+		return err
+	}
+	deliveries := deliveryChan(stream)
+	w := bufio.NewWriter(c.stdout)
+	got := 0
+	for *limit == 0 || got < *limit {
+		var d Delivery
+		select {
+		case <-ctx.Done():
+			if *limit > 0 {
+				return fmt.Errorf("consume: got %d of %d results from queue %q before stopping", got, *limit, n.in.Queue)
+			}
+			return nil
+		case <-ch.Done():
+			return fmt.Errorf("consume: channel to queue %q closed after %d results", n.in.Queue, got)
+		case dd, ok := <-deliveries:
+			if !ok {
+				return fmt.Errorf("consume: consumer of queue %q cancelled by the broker after %d results", n.in.Queue, got)
+			}
+			d = dd
+		}
+		var buf bytes.Buffer
+		_, decErr := n.decodeBody(d.Body, c.g.maxBody())
+		if decErr == nil {
+			decErr = json.Compact(&buf, d.Body)
+		}
+		if decErr != nil {
+			// Not a result of this node's type: park it rather than print
+			// garbage or drop it.
+			if err := parkResult(ctx, &c.g, log, ch, n, d, decErr); err != nil {
+				return err
+			}
+			continue
+		}
+		buf.WriteByte('\n')
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return fmt.Errorf("consume: write result: %w", err)
+		}
+		if err := w.Flush(); err != nil {
+			return fmt.Errorf("consume: write result: %w", err)
+		}
+		if err := ch.Ack(d.Tag, false); err != nil {
+			return fmt.Errorf("consume: ack result from queue %q: %w", n.in.Queue, err)
+		}
+		got++
+	}
+	return nil
+}

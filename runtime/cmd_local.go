@@ -1,0 +1,169 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// cmdLocal runs the whole graph in this process on the in-memory broker:
+// each stdin line is a run's input for the start node; every result is
+// printed to stdout as a compact JSON line; the command exits once every
+// run has finished.
+func (c *cli) cmdLocal(ctx context.Context, args []string) error {
+	fs := c.flagSet("local")
+	timeout := fs.Duration("timeout", 0, "give up, exiting 1, if the runs have not finished after this long (0: no limit)")
+	start := fs.String("start", "", "the start node that receives the input (required when the graph has several)")
+	envelope := fs.Bool("envelope", false, `print each result as {"node":...,"run_id":...,"result":...} instead of the bare result`)
+	fs.Usage = func() {
+		fmt.Fprintf(c.stderr, "Usage: %s local [-timeout D] [-start NAME] [-envelope] < inputs.jsonl\n\n", c.prog)
+		fmt.Fprintf(c.stderr, "Runs every node of the graph in this process on an in-memory broker (no RabbitMQ).\n"+
+			"Each stdin line is the JSON input of one run; every result is printed as a JSON line.\n"+
+			"Exits 0 once every run has finished (a result or a parked message), with parked\n"+
+			"messages reported on stderr; 1 if -timeout passes first.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("local: unexpected argument %q: inputs are read from stdin, one JSON message per line", fs.Arg(0))}
+	}
+	if *timeout < 0 {
+		return usageError{"local: -timeout must not be negative"}
+	}
+	var startNode Node
+	if *start == "" {
+		var starts []Node
+		for _, n := range c.g.Nodes {
+			if n.kind == KindStart {
+				starts = append(starts, n)
+			}
+		}
+		if len(starts) != 1 {
+			var names []string
+			for _, n := range starts {
+				names = append(names, command(n.name))
+			}
+			return usageError{fmt.Sprintf("local: the graph has %d start nodes (%s): choose one with -start", len(starts), strings.Join(names, ", "))}
+		}
+		startNode = starts[0]
+	} else {
+		n, ok := c.g.node(*start)
+		if !ok || n.kind != KindStart {
+			return usageError{fmt.Sprintf("local: -start %q is not a start node of graph %q", *start, c.g.Name)}
+		}
+		startNode = n
+	}
+
+	inputs, err := c.readInputs(startNode)
+	if err != nil {
+		return err
+	}
+	log, err := c.localLogger()
+	if err != nil {
+		return err
+	}
+
+	out := bufio.NewWriter(c.stdout)
+	var outMu sync.Mutex
+	var writeErr error
+	l, err := StartLocal(c.g, LocalOptions{
+		Logger: log,
+		OnResult: func(r Result) {
+			line := r.Body
+			if *envelope {
+				line, _ = json.Marshal(struct {
+					Node   string          `json:"node"`
+					RunID  string          `json:"run_id"`
+					Result json.RawMessage `json:"result"`
+				}{r.Node, r.RunID, r.Body})
+			}
+			outMu.Lock()
+			defer outMu.Unlock()
+			out.Write(line)
+			out.WriteByte('\n')
+			if err := out.Flush(); err != nil && writeErr == nil {
+				writeErr = err
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = l.Close()
+		}
+	}()
+
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+	for i, body := range inputs {
+		if _, err := l.Publish(ctx, startNode.name, body); err != nil {
+			return fmt.Errorf("local: input %d: %w", i+1, err)
+		}
+	}
+	idleErr := l.WaitIdle(ctx)
+	pending := l.Pending()
+	stopped = true
+	closeErr := l.Close()
+	results := len(l.Results())
+	parked := l.Parked()
+	for _, f := range parked {
+		fmt.Fprintf(c.stderr, "parked: %s (queue %s.dead) run %s, reason %s, attempt %d: %s; body %s\n",
+			f.Node, f.Queue, f.RunID, f.Reason, f.Attempt, f.Error, strings.TrimSpace(string(f.Body)))
+	}
+	fmt.Fprintf(c.stderr, "%s local: %s, %s, %d parked\n", c.prog, plural(len(inputs), "run"), plural(results, "result"), len(parked))
+	if dropped := l.mem.Dropped(); dropped > 0 {
+		fmt.Fprintf(c.stderr, "%s local: %d messages dropped by dead-letter cycle detection (a crash loop past the delivery limit)\n", c.prog, dropped)
+	}
+	outMu.Lock()
+	werr := writeErr
+	outMu.Unlock()
+	switch {
+	case werr != nil:
+		return fmt.Errorf("local: write results: %w", werr)
+	case idleErr != nil:
+		var qs []string
+		for q, n := range pending {
+			qs = append(qs, fmt.Sprintf("%s: %d", q, n))
+		}
+		slices.Sort(qs)
+		why := "interrupted"
+		if errors.Is(idleErr, context.DeadlineExceeded) {
+			why = fmt.Sprintf("-timeout %s passed", *timeout)
+		}
+		return fmt.Errorf("local: %s before every run finished; messages still in flight by queue: %s", why, strings.Join(qs, ", "))
+	case closeErr != nil:
+		return fmt.Errorf("local: %w", closeErr)
+	}
+	return nil
+}
+
+// localLogger logs at DGE_LOG's level, or not at all when it is unset:
+// local reports results and parked messages itself.
+func (c *cli) localLogger() (*slog.Logger, error) {
+	if c.getenv("DGE_LOG") == "" {
+		return slog.New(slog.DiscardHandler), nil
+	}
+	return c.logger()
+}
+
+// plural formats n with noun, adding an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

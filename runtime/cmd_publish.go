@@ -1,0 +1,125 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+)
+
+// cmdPublish publishes each input as a new run to every queue the start
+// node feeds. Every input is validated before anything is published.
+func (c *cli) cmdPublish(ctx context.Context, args []string) error {
+	fs := c.flagSet("publish")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageError{"publish: name a start node: publish <start> [JSON...]"}
+	}
+	n, ok := c.g.node(fs.Arg(0))
+	if !ok || n.kind != KindStart {
+		return usageError{fmt.Sprintf("publish: %q is not a start node of graph %q", fs.Arg(0), c.g.Name)}
+	}
+	eps, err := c.endpoints()
+	if err != nil {
+		return err
+	}
+	log, err := c.logger()
+	if err != nil {
+		return err
+	}
+	var bodies [][]byte
+	if inputs := fs.Args()[1:]; len(inputs) > 0 {
+		for i, s := range inputs {
+			b, err := n.validateBody([]byte(s), c.g.maxBody())
+			if err != nil {
+				return fmt.Errorf("publish: argument %d is not a valid %s message: %v (nothing was published)", i+1, n.Addr(), err)
+			}
+			bodies = append(bodies, b)
+		}
+	} else if bodies, err = c.readStdinMessages("publish", n, "nothing was published"); err != nil {
+		return err
+	}
+	if len(bodies) == 0 {
+		return usageError{"publish: no input: give JSON arguments or lines on stdin"}
+	}
+
+	conn, err := transport(eps, log, nil).Dial(ctx, c.connName("publish"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	log.Debug("connected", "endpoint", endpointName(conn))
+	e := &engine{g: &c.g, vhost: eps.Vhost()}
+	if err := e.verify(ctx, conn, []*nodeRun{{n: n}}); err != nil {
+		return err
+	}
+	const window = 512
+	ch, err := conn.Channel(ctx, window)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+
+	type pending struct {
+		run  int
+		conf Confirmation
+	}
+	confs := make(chan pending, window)
+	failed := make([]error, len(bodies))
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		for p := range confs {
+			if err := p.conf.Wait(ctx); err != nil && failed[p.run] == nil {
+				failed[p.run] = err
+			}
+		}
+	}()
+	runIDs := make([]string, len(bodies))
+	var pubErr error
+publish:
+	for i, body := range bodies {
+		var outs []out
+		runIDs[i], outs = c.g.newRun(n, body)
+		for _, o := range outs {
+			conf, err := ch.Publish(ctx, o.exchange, o.key, o.msg)
+			if err != nil {
+				pubErr = err
+				failed[i] = err
+				break publish
+			}
+			confs <- pending{i, conf}
+		}
+	}
+	close(confs)
+	<-waited
+	var nfail int
+	var first error
+	for i, id := range runIDs {
+		if id == "" {
+			continue
+		}
+		if failed[i] != nil {
+			nfail++
+			if first == nil {
+				first = failed[i]
+			}
+			continue
+		}
+		fmt.Fprintln(c.stdout, id)
+	}
+	if pubErr != nil || nfail > 0 {
+		return fmt.Errorf("publish: %d of %d runs were not confirmed by the broker (the run IDs printed were): %w", len(bodies)-countOK(runIDs, failed), len(bodies), first)
+	}
+	return nil
+}
+
+func countOK(ids []string, failed []error) int {
+	n := 0
+	for i, id := range ids {
+		if id != "" && failed[i] == nil {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,19 @@
+package runtime
+
+import (
+	"fmt"
+	"io"
+)
+
+// cmdTopology prints the broker objects the program expects.
+func (c *cli) cmdTopology(args []string) error {
+	fs := c.flagSet("topology")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("topology: unexpected argument %q", fs.Arg(0))}
+	}
+	_, err := io.WriteString(c.stdout, Topology(c.g))
+	return err
+}

@@ -1,0 +1,293 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/dgehq/dge/topology"
+)
+
+// engine runs consuming nodes of one graph on one connection, reconnecting
+// when the connection is lost.
+type engine struct {
+	g               *Graph
+	tr              Transport
+	log             *slog.Logger
+	metrics         *metrics
+	shutdownTimeout time.Duration
+	connName        string
+	vhost           string // the vhost connected to, when it differs from g.Vhost
+
+	failures sync.WaitGroup // OnFailure calls in progress
+}
+
+// nodeRun is one consuming node inside an engine.
+type nodeRun struct {
+	e           *engine
+	n           Node
+	addr        string // n.Addr(), computed once: it is needed for every message
+	prefetch    int
+	concurrency int
+	m           *nodeMetrics
+	log         *slog.Logger
+	joined      *recentRuns // aggregate: runs whose output was confirmed
+	// deliveryLimit is the quorum work queues' delivery-limit (see
+	// Graph.DeliveryLimit).
+	deliveryLimit int
+	maxBody       int // the graph's body size limit
+}
+
+func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
+	if prefetch <= 0 {
+		prefetch = n.in.Prefetch
+		if n.kind == KindAggregate {
+			prefetch = max(prefetch, aggregatePrefetch)
+		}
+	}
+	if prefetch <= 0 {
+		prefetch = 32
+	}
+	if concurrency <= 0 {
+		concurrency = n.in.Concurrency
+	}
+	if concurrency <= 0 {
+		concurrency = 1
+	}
+	return &nodeRun{
+		e:           e,
+		n:           n,
+		addr:        n.Addr(),
+		prefetch:    prefetch,
+		concurrency: concurrency,
+		m:           e.metrics.node(n.Addr(), n.in.Queue),
+		log:         e.log.With("node", n.Addr(), "queue", n.in.Queue),
+		joined:      newRecentRuns(recentRunsSize),
+
+		deliveryLimit: e.g.DeliveryLimit(),
+		maxBody:       e.g.maxBody(),
+	}
+}
+
+// errStartup marks an error found before the node ever ran (missing
+// topology): it ends the program instead of being retried.
+type errStartup struct{ err error }
+
+func (e errStartup) Error() string { return e.err.Error() }
+
+func (e errStartup) Unwrap() error { return e.err }
+
+// run connects, verifies the topology, and runs every node until ctx is
+// cancelled, reconnecting whenever the connection is lost: at once to
+// another endpoint when the transport has several (see Endpoints), else,
+// and when none of them answers, after an exponential backoff with jitter.
+// It returns nil after a clean shutdown, and an errStartup for an invalid
+// configuration or when the first connection is refused or finds the
+// topology missing.
+func (e *engine) run(ctx context.Context, runs []*nodeRun) error {
+	b := backoff{min: 100 * time.Millisecond, max: 15 * time.Second}
+	first := true
+	var lost Conn // the connection just lost, while its endpoint has others
+	for {
+		conn, err := redial(ctx, e.tr, e.connName, lost)
+		lost = nil
+		if err == nil {
+			err = e.verify(ctx, conn, runs)
+			if err != nil {
+				_ = conn.Close()
+				if first && errors.Is(err, ErrNotFound) {
+					return errStartup{err}
+				}
+			}
+		} else if errors.Is(err, ErrConfig) || (first && errors.Is(err, ErrRefused)) {
+			return errStartup{err}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			d := b.next()
+			e.log.Warn("broker unavailable; retrying", "error", err.Error(), "retry_in", d.String())
+			if !sleep(ctx, d) {
+				return nil
+			}
+			continue
+		}
+		if first {
+			e.log.Info("connected", "endpoint", endpointName(conn))
+		} else {
+			e.log.Info("reconnected", "endpoint", endpointName(conn))
+		}
+		first = false
+		b.reset()
+		e.runConn(ctx, conn, runs)
+		_ = conn.Close()
+		if e.metrics != nil {
+			e.metrics.setBlocked(false) // a new connection starts unblocked
+		}
+		if ctx.Err() != nil {
+			e.failures.Wait()
+			return nil
+		}
+		if hasOtherEndpoints(e.tr, conn) {
+			e.log.Warn("connection lost; connecting to another endpoint at once", "endpoint", endpointName(conn))
+			lost = conn
+			continue
+		}
+		d := b.next()
+		e.log.Warn("connection lost; reconnecting", "endpoint", endpointName(conn), "retry_in", d.String())
+		if !sleep(ctx, d) {
+			e.failures.Wait()
+			return nil
+		}
+	}
+}
+
+// verify checks that every queue and exchange the nodes use exists.
+func (e *engine) verify(ctx context.Context, conn Conn, runs []*nodeRun) error {
+	spec := e.g.spec()
+	seenQ := map[string]bool{}
+	seenX := map[string]bool{}
+	for _, r := range runs {
+		queues, exchanges := nodeObjects(spec, r.n)
+		for _, q := range queues {
+			if seenQ[q] {
+				continue
+			}
+			seenQ[q] = true
+			if err := conn.CheckQueue(ctx, q); err != nil {
+				return e.notFound(err, "queue", q)
+			}
+		}
+		for _, x := range exchanges {
+			if seenX[x] {
+				continue
+			}
+			seenX[x] = true
+			if err := conn.CheckExchange(ctx, x); err != nil {
+				return e.notFound(err, "exchange", x)
+			}
+		}
+	}
+	return nil
+}
+
+func (e *engine) notFound(err error, what, name string) error {
+	if errors.Is(err, ErrNotFound) {
+		vhost := e.vhost
+		if vhost == "" {
+			vhost = e.g.Vhost
+		}
+		return notFoundError{what: what, name: name, vhost: vhost}
+	}
+	return err
+}
+
+// notFoundError is a queue or exchange missing from the broker.
+type notFoundError struct{ what, name, vhost string }
+
+func (e notFoundError) Error() string {
+	return fmt.Sprintf("%s %q not found in vhost %q: run \"dge apply\" first", e.what, e.name, e.vhost)
+}
+
+func (e notFoundError) Unwrap() error { return ErrNotFound }
+
+// nodeObjects lists the queues and exchanges node n uses in the graph's
+// topology spec: the queues derived from its edge queue (Q, Q.retry, Q.dead,
+// and Q.poll for poll nodes) with the exchanges they are bound to, and its
+// destinations with the work exchange it publishes them to.
+func nodeObjects(spec topology.Topology, n Node) (queues, exchanges []string) {
+	if n.kind != KindStart {
+		for _, q := range spec.EdgeQueues(n.in.Queue) {
+			queues = append(queues, q.Name)
+		}
+		for _, b := range spec.Bindings {
+			if slices.Contains(queues, b.Queue) && !slices.Contains(exchanges, b.Exchange) {
+				exchanges = append(exchanges, b.Exchange)
+			}
+		}
+	}
+	if len(n.to) > 0 && !slices.Contains(exchanges, spec.Work) {
+		exchanges = append(exchanges, spec.Work)
+	}
+	return append(queues, n.to...), exchanges
+}
+
+// runConn runs every node's sessions on conn until ctx is cancelled or the
+// connection is lost. A lost channel is reopened on the same connection.
+func (e *engine) runConn(ctx context.Context, conn Conn, runs []*nodeRun) {
+	var wg sync.WaitGroup
+	for _, r := range runs {
+		wg.Go(func() {
+			b := backoff{min: 100 * time.Millisecond, max: 5 * time.Second}
+			for {
+				start := time.Now()
+				err := r.session(ctx, conn)
+				if ctx.Err() != nil {
+					return
+				}
+				select {
+				case <-conn.Done():
+					return
+				default:
+				}
+				if time.Since(start) > time.Minute {
+					b.reset()
+				}
+				d := b.next()
+				r.log.Warn("channel lost; reopening", "error", errString(err), "retry_in", d.String())
+				if !sleep(ctx, d) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+var errChannelLost = errors.New("channel closed by the broker")
+
+// onFailure calls the graph's failure handler in its own goroutine,
+// recovering a panic.
+func (e *engine) onFailure(f Failure) { e.g.callOnFailure(e.log, &e.failures, f) }
+
+// backoff is exponential backoff with full jitter.
+type backoff struct {
+	min, max time.Duration
+	n        int
+}
+
+func (b *backoff) next() time.Duration {
+	d := b.min << min(b.n, 20)
+	if d > b.max || d <= 0 {
+		d = b.max
+	}
+	b.n++
+	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
+}
+
+func (b *backoff) reset() { b.n = 0 }
+
+// sleep waits d or until ctx is done; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,369 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/dgehq/dge/topology"
+)
+
+// session consumes the node's queue on a new channel until ctx is cancelled
+// (a graceful stop: cancel the consumer, finish in-flight work within the
+// shutdown timeout, wait for confirms, ack, close) or the channel is lost
+// (in-flight work is abandoned; the broker redelivers it).
+func (r *nodeRun) session(ctx context.Context, conn Conn) error {
+	window := r.prefetch*(len(r.n.to)+1) + r.concurrency + 16
+	ch, err := conn.Channel(ctx, window)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	deliveries, err := ch.Consume(ctx, r.n.in.Queue, r.prefetch)
+	if err != nil {
+		return err
+	}
+	r.log.Info("consuming", "prefetch", r.prefetch, "concurrency", r.concurrency)
+
+	// Handlers and confirm waits outlive a shutdown signal; they stop when
+	// the channel is lost or the shutdown timeout passes.
+	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer hcancel()
+	s := &session{r: r, ch: ch, ctx: hctx}
+	s.acker = newAcker(s)
+	s.acker.single = r.n.kind == KindAggregate
+	go s.acker.run()
+
+	var workers sync.WaitGroup
+	switch r.n.kind {
+	case KindAggregate:
+		workers.Go(func() { s.aggregateLoop(deliveryChan(deliveries)) })
+	default:
+		for range r.concurrency {
+			workers.Go(func() {
+				for {
+					d, ok := deliveries.Next()
+					if !ok {
+						return
+					}
+					s.handle(d)
+				}
+			})
+		}
+	}
+	workersDone := make(chan struct{})
+	go func() { workers.Wait(); close(workersDone) }()
+
+	select {
+	case <-ctx.Done():
+		r.log.Info("stopping: finishing in-flight messages", "timeout", r.e.shutdownTimeout.String())
+		if err := ch.Cancel(); err != nil {
+			r.log.Warn("cancel consumer", "error", err.Error())
+		}
+		timer := time.NewTimer(r.e.shutdownTimeout)
+		defer timer.Stop()
+		select {
+		case <-workersDone:
+			s.acker.close()
+			select {
+			case <-s.acker.done:
+				r.log.Info("stopped cleanly")
+			case <-timer.C:
+				r.log.Warn("shutdown timeout passed waiting for confirms; unacknowledged messages will be redelivered")
+			case <-ch.Done():
+			}
+		case <-timer.C:
+			r.log.Warn("shutdown timeout passed with handlers still running; their messages will be redelivered")
+		case <-ch.Done():
+		}
+		hcancel()
+		_ = ch.Close()
+		<-workersDone
+		s.acker.close()
+		<-s.acker.done
+		return nil
+	case <-ch.Done():
+		hcancel()
+		<-workersDone
+		s.acker.close()
+		<-s.acker.done
+		return errChannelLost
+	case <-workersDone:
+		// The broker cancelled the consumer (e.g. the queue was deleted).
+		s.acker.close()
+		<-s.acker.done
+		return errors.New("consumer cancelled by the broker")
+	}
+}
+
+// session is one channel's worth of a node's work.
+type session struct {
+	r     *nodeRun
+	ch    Channel
+	ctx   context.Context
+	acker *acker
+	agg   *aggState // aggregate nodes only
+}
+
+// admit decides whether delivery d may be handled, parking it when not: a
+// forged dead-letter history, a crash loop (see parkCrashLoop), or an
+// arrival past the node's max_attempts. It returns the delivery's attempt.
+func (s *session) admit(d Delivery) (attempt int, ok bool) {
+	r := s.r
+	q := r.n.in.Queue
+	attempt = d.attempt(q)
+	if err := d.forgedDeath(q); err != nil {
+		s.park(d, 1, "decode", err.Error())
+		return 0, false
+	}
+	if s.parkCrashLoop(d, attempt) {
+		return 0, false
+	}
+	if r.n.in.MaxAttempts > 0 && attempt > r.n.in.MaxAttempts {
+		reason := "max-attempts"
+		if d.lastDeathReason(q) == "delivery_limit" {
+			reason = "delivery-limit"
+		}
+		s.park(d, attempt-1, reason, fmt.Sprintf("arrived for attempt %d of at most %d", attempt, r.n.in.MaxAttempts))
+		return 0, false
+	}
+	return attempt, true
+}
+
+// handle processes one delivery of a process, fan_out or poll node.
+func (s *session) handle(d Delivery) {
+	r := s.r
+	r.m.consumed.Add(1)
+	r.m.inFlight.Add(1)
+	defer r.m.inFlight.Add(-1)
+	attempt, ok := s.admit(d)
+	if !ok {
+		return
+	}
+	in, err := r.n.decodeBody(d.Body, r.maxBody)
+	if err != nil {
+		s.park(d, attempt, "decode", fmt.Sprintf("decode %s: %v", r.n.in.Message, err))
+		return
+	}
+	var body []byte // every output's body
+	switch r.n.kind {
+	case KindProcess:
+		out, err := s.call(func(ctx context.Context) (any, error) { return r.n.process(ctx, in) })
+		if err != nil {
+			s.fail(d, attempt, err)
+			return
+		}
+		body, err = json.Marshal(out)
+		if err != nil {
+			s.park(d, attempt, "permanent", fmt.Sprintf("encode output %T: %v", out, err))
+			return
+		}
+	case KindFanOut:
+		body = d.Body
+	case KindPoll:
+		s.handlePoll(d, attempt, in)
+		return
+	default:
+		s.park(d, attempt, "permanent", "node kind "+string(r.n.kind)+" does not consume")
+		return
+	}
+	var one [1]out
+	outs := one[:0]
+	if len(r.n.to) > 1 {
+		outs = make([]out, 0, len(r.n.to))
+	}
+	for _, to := range r.n.to {
+		outs = append(outs, out{exchange: r.e.g.WorkExchange, key: to, msg: s.output(d, to, attempt, body)})
+	}
+	s.publishThenAck(d, outs)
+}
+
+// output builds the message a node publishes to queue to for delivery d.
+func (s *session) output(d Delivery, to string, attempt int, body []byte) Message {
+	return Message{
+		Body:      body,
+		MessageID: deriveID(d.MessageID, d.Body, s.r.addr, to),
+		RunID:     d.RunID,
+		Source:    s.r.addr,
+		Attempt:   attempt,
+	}
+}
+
+// call runs a handler with its latency measured and its panic recovered as
+// an ordinary error.
+func (s *session) call(f func(ctx context.Context) (any, error)) (v any, err error) {
+	start := time.Now()
+	defer func() {
+		s.r.m.latency.observe(time.Since(start))
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler panicked: %v", p)
+		}
+	}()
+	return f(s.ctx)
+}
+
+type out struct {
+	exchange, key string
+	msg           Message
+}
+
+// publishThenAck publishes every output and hands their confirmations to
+// the acker, which acks d once all are confirmed and routed, and rejects it
+// (a retry) otherwise. A publish that fails outright means the channel is
+// gone: d is left to the broker to redeliver.
+func (s *session) publishThenAck(d Delivery, outs []out) {
+	confs := make([]Confirmation, 0, len(outs))
+	for _, o := range outs {
+		c, err := s.ch.Publish(s.ctx, o.exchange, o.key, o.msg)
+		if err != nil {
+			// The channel is gone (or the shutdown timeout passed): the
+			// broker redelivers d.
+			s.r.log.Warn("publish failed; the message will be redelivered", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
+			return
+		}
+		confs = append(confs, c)
+	}
+	// The callbacks capture what they need, not d: capturing d would move
+	// every delivery to the heap.
+	r, n, runID, messageID := s.r, int64(len(outs)), d.RunID, d.MessageID
+	s.acker.submit(ackItem{
+		tag:   d.Tag,
+		confs: confs,
+		ok:    func() { r.m.acked.Add(1); r.m.published.Add(n) },
+		failed: func(err error) {
+			r.m.retried.Add(1)
+			r.log.Warn("output not confirmed; retrying the input", "run_id", runID, "message_id", messageID, "error", err.Error())
+		},
+	})
+}
+
+// fail handles a handler error: park when permanent or out of attempts,
+// otherwise reject for a retry through Q.retry.
+func (s *session) fail(d Delivery, attempt int, err error) {
+	r := s.r
+	if reason := r.parkReason(err, attempt); reason != "" {
+		s.park(d, attempt, reason, err.Error())
+	} else {
+		r.m.retried.Add(1)
+		r.log.Warn("handler failed; retrying", "run_id", d.RunID, "message_id", d.MessageID, "attempt", attempt,
+			"retry_in", r.n.in.Retry.String(), "error", err.Error())
+		s.acker.submit(ackItem{tag: d.Tag, reject: true})
+	}
+}
+
+// parkReason decides what a handler error at attempt means, for every node
+// kind: "permanent" or "max-attempts" to park the input, "" to retry it.
+func (r *nodeRun) parkReason(err error, attempt int) string {
+	switch {
+	case IsPermanent(err):
+		return "permanent"
+	case r.n.in.MaxAttempts > 0 && attempt >= r.n.in.MaxAttempts:
+		return "max-attempts"
+	}
+	return ""
+}
+
+// park publishes a copy of d to Q.dead with the reason in its headers, and
+// acks d once the copy is confirmed; then calls the graph's OnFailure. If
+// the copy is not confirmed, d is rejected (and comes back after the retry
+// delay) so nothing is lost.
+// parkCrashLoop parks a delivery the broker has handed out so often without
+// it being settled (each time a consumer died or lost its channel holding
+// it) that it is one redelivery short of the queue's delivery-limit, and
+// reports whether it did. See crashThreshold for why the runtime must not
+// leave this to the broker. Classic queues report no delivery count, so
+// this never fires there.
+func (s *session) parkCrashLoop(d Delivery, attempt int) bool {
+	limit := s.r.deliveryLimit
+	t := crashThreshold(limit)
+	n := d.redeliveries()
+	if t == 0 || n < t {
+		return false
+	}
+	s.park(d, attempt, "delivery-limit", fmt.Sprintf(
+		"delivered %d times without being settled (its consumer crashed or lost its channel each time); parked before the queue's delivery-limit of %d makes the broker dead-letter it",
+		n+1, limit))
+	return true
+}
+
+func (s *session) park(d Delivery, attempt int, reason, errText string) {
+	r := s.r
+	q := r.n.in.Queue
+	h := make(map[string]any, len(d.Headers)+4)
+	for k, v := range d.Headers {
+		h[k] = v
+	}
+	h[HeaderReason] = reason
+	h[HeaderError] = errText
+	h[HeaderNode] = r.n.Addr()
+	m := d.Message
+	m.Headers = h
+	m.Attempt = attempt
+	r.log.Error("parking message", "run_id", d.RunID, "message_id", d.MessageID, "attempt", attempt,
+		"reason", reason, "error", errText, "dead_queue", q+topology.SuffixDead)
+	c, err := s.ch.Publish(s.ctx, r.e.g.WorkExchange, q+topology.SuffixDead, m)
+	if err != nil {
+		r.log.Warn("park failed; the message will be redelivered", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
+		return
+	}
+	f := Failure{
+		Node: r.n.Addr(), Queue: q, RunID: d.RunID, MessageID: d.MessageID, Attempt: attempt,
+		Reason: reason, Error: errText, Body: preview(d.Body), BodySize: len(d.Body),
+	}
+	s.acker.submit(ackItem{
+		tag:   d.Tag,
+		confs: []Confirmation{c},
+		ok: func() {
+			r.m.parked.Add(1)
+			f.ParkedAt = time.Now().UTC()
+			r.e.onFailure(f)
+		},
+		failed: func(err error) {
+			r.log.Error("parked copy not confirmed; rejecting for a retry", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
+		},
+	})
+}
+
+// deriveID returns the ID of the output a node publishes to queue for an
+// input: the same for every redelivery of the input.
+func deriveID(inputID string, body []byte, node, queue string) string {
+	var buf [256]byte // on the stack for the usual short IDs and names
+	b := buf[:0]
+	if inputID != "" {
+		b = append(b, inputID...)
+	} else {
+		b = append(b, body...)
+	}
+	b = append(b, 0)
+	b = append(b, node...)
+	b = append(b, 0)
+	b = append(b, queue...)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// newRunID returns a new random run ID.
+func newRunID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
+
+// crashThreshold returns the redelivery count at which the runtime parks a
+// message itself, one delivery before the broker's delivery-limit: a
+// message dead-lettered for delivery_limit would reach Q.retry and then be
+// dropped by RabbitMQ's dead-letter cycle detection when it expires there
+// (its cycle holds no rejection), so it must never get that far. The one
+// delivery to spare covers a crash while the park itself is in progress.
+func crashThreshold(limit int) int {
+	if limit <= 0 {
+		return 0
+	}
+	return max(limit-1, 1)
+}
