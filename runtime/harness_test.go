@@ -212,29 +212,7 @@ func (h *harness) publishRaw(queue string, body []byte, p amqp.Publishing) {
 // them), failing the test after a generous deadline.
 func (h *harness) waitMessages(queue string, n int) []amqp.Delivery {
 	h.t.Helper()
-	ch, err := h.conn.Channel()
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer ch.Close()
-	deadline := time.Now().Add(2 * time.Minute)
-	var got []amqp.Delivery
-	for len(got) < n {
-		d, ok, err := ch.Get(queue, false)
-		if err != nil {
-			h.t.Fatalf("get from %s: %v", queue, err)
-		}
-		if !ok {
-			if time.Now().After(deadline) {
-				h.t.Fatalf("queue %s: got %d of %d messages before the deadline", queue, len(got), n)
-			}
-			time.Sleep(50 * time.Millisecond)
-			continue
-		}
-		_ = d.Ack(false)
-		got = append(got, d)
-	}
-	return got
+	return brokertest.WaitMessages(h.t, h.conn, queue, n)
 }
 
 // count returns the ready messages in queue (passive declare: exact).

@@ -281,29 +281,7 @@ func (e *env) queueCount(queue string) int {
 // deadline.
 func (e *env) drain(queue string, n int) []amqp.Delivery {
 	e.t.Helper()
-	ch, err := e.conn.Channel()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer ch.Close()
-	var got []amqp.Delivery
-	deadline := time.Now().Add(2 * time.Minute)
-	for len(got) < n {
-		d, ok, err := ch.Get(queue, false)
-		if err != nil {
-			e.t.Fatalf("get from %s: %v", queue, err)
-		}
-		if !ok {
-			if time.Now().After(deadline) {
-				e.t.Fatalf("queue %s: %d of %d messages by the deadline", queue, len(got), n)
-			}
-			time.Sleep(50 * time.Millisecond)
-			continue
-		}
-		_ = d.Ack(false)
-		got = append(got, d)
-	}
-	return got
+	return brokertest.WaitMessages(e.t, e.conn, queue, n)
 }
 
 // freeAddr returns a loopback address with a free port.
