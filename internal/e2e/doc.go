@@ -4,4 +4,7 @@
 // as its own OS process, and check what comes out while processes are
 // killed, terminated and disconnected. They need the broker named by
 // DGE_TEST_AMQP_URL and DGE_TEST_MANAGEMENT_URL and fail without it.
+// TestCluster starts a private 3-node cluster of its own with
+// scripts/cluster.sh (and fails when it cannot) for the faults only a
+// cluster shows: a broker node killed, a resource alarm.
 package e2e

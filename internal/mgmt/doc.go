@@ -8,6 +8,9 @@
 // net/http with the same credentials and transport, because they need the
 // raw response (to decode vhost names exactly and to capture fixtures).
 //
+// Client.QueueStatus reads what dge status shows with one request: the
+// vhost's queue listing with only the counts, rates and policy columns.
+//
 // ApplyBroker implements apply.Broker over a Client: it turns the refusals
 // apply acts upon into apply's errors, so that apply knows nothing of HTTP
 // or of this package.

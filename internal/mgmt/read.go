@@ -54,10 +54,7 @@ func (c *Client) ReadLive(ctx context.Context, vhost string) (*Live, error) {
 		err = c.readListings(ctx, vhost, &l)
 	}
 	if err != nil {
-		if isVhostMissing(err) {
-			err.(*Error).Hint = fmt.Sprintf("vhost %q does not exist on %s: create it with rabbitmqctl add_vhost %s, or set vhost in the broker block", vhost, c.cfg.Endpoint, shellQuote(vhost))
-		}
-		return nil, err
+		return nil, c.hintVhostMissing(err, vhost)
 	}
 	op = fmt.Sprintf("list queues of vhost %q", vhost)
 	q := url.Values{"columns": {QueueColumns}}
@@ -76,6 +73,16 @@ func isVhostMissing(err error) bool {
 		return false
 	}
 	return e.Status == http.StatusNotFound || (e.Status == http.StatusBadRequest && strings.Contains(e.Reason, "vhost_not_found"))
+}
+
+// hintVhostMissing returns err, with a hint saying how to create the vhost
+// when err says it does not exist.
+func (c *Client) hintVhostMissing(err error, vhost string) error {
+	var e *Error
+	if isVhostMissing(err) && errors.As(err, &e) {
+		e.Hint = fmt.Sprintf("vhost %q does not exist on %s: create it with rabbitmqctl add_vhost %s, or set vhost in the broker block", vhost, c.cfg.Endpoint, shellQuote(vhost))
+	}
+	return err
 }
 
 // readListings fills l.Definitions from the exchange, binding and policy
