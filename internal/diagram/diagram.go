@@ -41,7 +41,14 @@ var dotShapes = map[config.Kind]string{
 
 // Dot returns g as a Graphviz digraph, laid out left to right. Node IDs are
 // the nodes' addresses, quoted.
-func Dot(g *config.Graph) []byte {
+func Dot(g *config.Graph) []byte { return DotStatus(g, nil) }
+
+// DotStatus returns g as Dot does, annotated with live counts: each edge
+// whose queue s holds gets a line "ready N · retrying N · parked N" (red
+// when something is parked), and each node s marks (see Status.NoConsumer)
+// is drawn dashed and red, labelled "no consumer". A nil s draws what Dot
+// draws.
+func DotStatus(g *config.Graph, s Status) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "digraph %s {\n", dotQuote(g.Name))
 	fmt.Fprintf(&b, "  graph [rankdir=LR, label=%s, labelloc=t, fontname=\"Helvetica\"];\n", dotQuote("graph "+g.Name))
@@ -53,13 +60,26 @@ func Dot(g *config.Graph) []byte {
 		if !ok {
 			shape = "box"
 		}
+		if s.NoConsumer(n) {
+			fmt.Fprintf(&b, "  %s [label=%s, shape=%s, style=dashed, color=red];\n",
+				dotQuote(n.Addr()), dotQuoteLines(label(n), noConsumer), shape)
+			continue
+		}
 		fmt.Fprintf(&b, "  %s [label=%s, shape=%s];\n", dotQuote(n.Addr()), dotQuote(label(n)), shape)
 	}
 	if es := edges(g); len(es) > 0 {
 		b.WriteString("\n")
 		for _, e := range es {
-			fmt.Fprintf(&b, "  %s -> %s [label=%s];\n",
-				dotQuote(e.From.Addr()), dotQuote(e.To.Addr()), dotQuoteLines(e.To.Edge.Queue, e.To.Edge.Message))
+			lines := []string{e.To.Edge.Queue, e.To.Edge.Message}
+			attrs := ""
+			if c, ok := s[e.To.Edge.Queue]; ok {
+				lines = append(lines, c.label())
+				if c.Parked > 0 || c.Missing {
+					attrs = ", color=red, fontcolor=red"
+				}
+			}
+			fmt.Fprintf(&b, "  %s -> %s [label=%s%s];\n",
+				dotQuote(e.From.Addr()), dotQuote(e.To.Addr()), dotQuoteLines(lines...), attrs)
 		}
 	}
 	b.WriteString("}\n")
@@ -111,8 +131,16 @@ var mermaidShapes = map[config.Kind][2]string{
 // Mermaid returns g as a Mermaid flowchart, laid out left to right, titled
 // with the graph's name. Node IDs are "<kind>_<name>", reduced to letters,
 // digits and underscores (so no ID is a Mermaid keyword such as end).
-func Mermaid(g *config.Graph) []byte {
+func Mermaid(g *config.Graph) []byte { return MermaidStatus(g, nil) }
+
+// MermaidStatus returns g as Mermaid does, annotated with live counts like
+// DotStatus: a second line on each edge whose queue s holds (the arrow red
+// when something is parked), and the nodes s marks labelled "no consumer"
+// and styled with the class noConsumer (dashed, red). A nil s draws what
+// Mermaid draws.
+func MermaidStatus(g *config.Graph, s Status) []byte {
 	ids := mermaidIDs(g)
+	var marked []string // nodes without a consumer
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "---\ntitle: %s\n---\n", mermaidTitle(g.Name))
 	b.WriteString("flowchart LR\n")
@@ -121,10 +149,30 @@ func Mermaid(g *config.Graph) []byte {
 		if !ok {
 			shape = mermaidShapes[config.KindProcess]
 		}
-		fmt.Fprintf(&b, "  %s%s%s%s\n", ids[n], shape[0], mermaidQuote(label(n)), shape[1])
+		text := mermaidQuote(label(n))
+		if s.NoConsumer(n) {
+			text = mermaidQuoteLines(label(n), noConsumer)
+			marked = append(marked, ids[n])
+		}
+		fmt.Fprintf(&b, "  %s%s%s%s\n", ids[n], shape[0], text, shape[1])
 	}
-	for _, e := range edges(g) {
-		fmt.Fprintf(&b, "  %s -->|%s| %s\n", ids[e.From], mermaidQuote(e.To.Edge.Queue+": "+e.To.Edge.Message), ids[e.To])
+	var red []string
+	for i, e := range edges(g) {
+		text := mermaidQuote(e.To.Edge.Queue + ": " + e.To.Edge.Message)
+		if c, ok := s[e.To.Edge.Queue]; ok {
+			text = mermaidQuoteLines(e.To.Edge.Queue+": "+e.To.Edge.Message, c.label())
+			if c.Parked > 0 || c.Missing {
+				red = append(red, fmt.Sprint(i))
+			}
+		}
+		fmt.Fprintf(&b, "  %s -->|%s| %s\n", ids[e.From], text, ids[e.To])
+	}
+	if len(marked) > 0 {
+		b.WriteString("  classDef noConsumer stroke:#d00,stroke-width:2px,stroke-dasharray:5 5\n")
+		fmt.Fprintf(&b, "  class %s noConsumer\n", strings.Join(marked, ","))
+	}
+	if len(red) > 0 {
+		fmt.Fprintf(&b, "  linkStyle %s stroke:#d00,color:#d00\n", strings.Join(red, ","))
 	}
 	return b.Bytes()
 }
@@ -157,6 +205,17 @@ func mermaidIDs(g *config.Graph) map[*config.Node]string {
 func mermaidQuote(s string) string {
 	r := strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;", "\n", " ", "\r", " ")
 	return `"` + r.Replace(s) + `"`
+}
+
+// mermaidQuoteLines quotes lines as one Mermaid label that shows them on
+// separate lines.
+func mermaidQuoteLines(lines ...string) string {
+	quoted := make([]string, len(lines))
+	for i, l := range lines {
+		q := mermaidQuote(l)
+		quoted[i] = q[1 : len(q)-1]
+	}
+	return `"` + strings.Join(quoted, "<br>") + `"`
 }
 
 // mermaidTitle keeps a title on one YAML line: graph names are identifiers,

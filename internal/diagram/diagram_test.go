@@ -145,3 +145,48 @@ func TestEveryKindHasItsOwnShape(t *testing.T) {
 		t.Errorf("mermaid: %d distinct shapes for %d kinds: %v", len(mmdShapes), len(config.Kinds), mmdShapes)
 	}
 }
+
+// TestNoConsumer: only a node that consumes a queue, whose queue exists
+// and has no consumer, is marked; terminate nodes (their results wait for
+// a reader) and nodes without counts never are.
+func TestNoConsumer(t *testing.T) {
+	g := loadArith(t)
+	node := func(addr string) *config.Node {
+		for _, n := range g.Nodes {
+			if n.Addr() == addr {
+				return n
+			}
+		}
+		t.Fatalf("no node %s", addr)
+		return nil
+	}
+	s := diagram.Status{
+		"input_copy_1": {Ready: 3},
+		"input_copy_2": {Consumers: 1},
+		"multiply":     {Missing: true},
+		"result":       {Ready: 2},
+	}
+	for _, tt := range []struct {
+		addr string
+		want bool
+	}{
+		{"process.double", true},
+		{"process.square", false},
+		{"aggregate.multiply", false},
+		{"poll.rest_call", false}, // no counts
+		{"terminate.result", false},
+		{"start.start", false},
+	} {
+		t.Run(tt.addr, func(t *testing.T) {
+			if got := s.NoConsumer(node(tt.addr)); got != tt.want {
+				t.Errorf("NoConsumer(%s) = %v, want %v", tt.addr, got, tt.want)
+			}
+		})
+	}
+	if !bytes.Equal(diagram.DotStatus(g, nil), diagram.Dot(g)) || !bytes.Equal(diagram.MermaidStatus(g, nil), diagram.Mermaid(g)) {
+		t.Error("a nil Status draws something else than Dot and Mermaid")
+	}
+	if out := string(diagram.MermaidStatus(g, s)); !strings.Contains(out, `"multiply: Integer<br>queue missing"`) {
+		t.Errorf("a missing queue is not labelled so:\n%s", out)
+	}
+}

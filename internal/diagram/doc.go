@@ -8,4 +8,8 @@
 // graph.dot and graph.mmd. Each node is labelled "kind name" and drawn with a
 // shape of its own kind; each edge is labelled with the queue that carries it
 // and the message type on it.
+//
+// DotStatus and MermaidStatus draw the same picture annotated with the live
+// counts dge status reads (a Status): ready, retrying and parked messages
+// on each edge, and the nodes without a consumer marked.
 package diagram
