@@ -7,16 +7,23 @@ import (
 	"github.com/dgehq/dge/internal/diagram"
 )
 
-func runGraph(_ context.Context, e *env, args []string) int {
+func runGraph(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlagSet("graph", "dge graph [flags] [PATH]", `
 Print the graph in PATH (default the current folder) as a Graphviz digraph
 or a Mermaid flowchart: one node per block, labelled "kind name", one arrow
 per message flow, labelled with its queue and message type. For a picture:
 
-  dge graph examples/arith | dot -Tsvg > arith.svg`)
+  dge graph examples/arith | dot -Tsvg > arith.svg
+
+With -status, graph reads the live counts as dge status does (one
+management API request, statistics that lag up to 5 s) and draws them:
+each edge labelled with its ready, retrying and parked messages (red when
+something is parked), each node without a consumer dashed, red and
+labelled "no consumer".`)
 	var vars varFlags
 	vars.register(fs)
 	format := fs.String("format", "dot", "output format: dot or mermaid")
+	status := fs.Bool("status", false, "annotate the graph with the live counts of the broker (as dge status reads them)")
 	e.addNoColor(fs)
 	pos, code, done := parseArgs(fs, args)
 	if done {
@@ -36,9 +43,21 @@ per message flow, labelled with its queue and message type. For a picture:
 	if !ok {
 		return exitError
 	}
-	out := diagram.Dot(g)
+	var live diagram.Status
+	if *status {
+		client, _, err := e.managementClient(g.Broker)
+		if err != nil {
+			return e.fail("graph", err)
+		}
+		r, err := readStatus(ctx, client, g)
+		if err != nil {
+			return e.fail("graph", err)
+		}
+		live = r.diagramStatus()
+	}
+	out := diagram.DotStatus(g, live)
 	if *format == "mermaid" {
-		out = diagram.Mermaid(g)
+		out = diagram.MermaidStatus(g, live)
 	}
 	if _, err := e.stdout.Write(out); err != nil {
 		fmt.Fprintf(e.stderr, "dge graph: write output: %v\n", err)

@@ -45,6 +45,7 @@ var commands = []command{
 	{"plan", "Show what apply would change on the broker", runPlan},
 	{"apply", "Make the broker hold the graph's topology", runApply},
 	{"destroy", "Remove everything the graph owns from the broker", runDestroy},
+	{"status", "Show where a running graph's messages are, per edge", runStatus},
 	{"generate", "Write the Go program that runs a graph's nodes", runGenerate},
 	{"version", "Print the dge version", runVersion},
 }

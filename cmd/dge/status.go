@@ -1,0 +1,392 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/dgehq/dge/config"
+	"github.com/dgehq/dge/internal/diagram"
+	"github.com/dgehq/dge/internal/mgmt"
+	"github.com/dgehq/dge/plan"
+	"github.com/dgehq/dge/topology"
+)
+
+// Exit code of status -check when the graph needs attention.
+const exitUnhealthy = 2
+
+// statusFormatVersion is the format_version of status -json.
+const statusFormatVersion = "1"
+
+func runStatus(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlagSet("status", "dge status [flags] [PATH]", `
+Show where the messages of the running graph in PATH (default: the current
+folder) are: one row per edge, in graph order, with its node, queue, ready
+and unacknowledged messages, consumers, consumer utilisation, publish and
+deliver rates (msgs/s), messages waiting in Q.retry (and Q.poll for a poll
+node), messages parked in Q.dead, and the age of the oldest ready message
+where the broker gives it (classic queues, messages with a timestamp).
+
+The counts come from one management API request, the vhost's queue listing;
+they are the broker's statistics, which lag up to 5 seconds.
+
+With -check, status exits 0 when the graph is healthy and 2 when it needs
+attention: a message is parked, an edge holds messages and its node has no
+consumer (terminate edges excepted: their results wait for a reader), a
+queue is missing, or a policy other than dge's governs one of its queues.
+It exits 1 on error.
+
+Environment: as dge plan (DGE_MANAGEMENT_URL, DGE_MANAGEMENT_USERNAME,
+DGE_MANAGEMENT_PASSWORD; the broker block's settings win).`)
+	var vars varFlags
+	vars.register(fs)
+	asJSON := fs.Bool("json", false, "print the status as JSON (with a format_version) instead of a table")
+	watch := fs.Duration("watch", 0, "redraw every `D` (e.g. 2s) until interrupted")
+	check := fs.Bool("check", false, "exit 0 when healthy, 2 when the graph needs attention, 1 on error")
+	e.addNoColor(fs)
+	pos, code, done := parseArgs(fs, args)
+	if done {
+		return code
+	}
+	if *watch < 0 || (*watch > 0 && *watch < 100*time.Millisecond) {
+		fmt.Fprintf(e.stderr, "dge status: -watch %s is too short; give at least 100ms, e.g. -watch 2s\n", *watch)
+		return exitError
+	}
+	if *watch > 0 && *check {
+		fmt.Fprintln(e.stderr, "dge status: -check and -watch do not combine: -check answers once, for a script")
+		return exitError
+	}
+	path, ok := e.pathArg(fs, pos)
+	if !ok {
+		return exitError
+	}
+	g, ok := e.loadGraph(path, vars)
+	if !ok {
+		return exitError
+	}
+	client, _, err := e.managementClient(g.Broker)
+	if err != nil {
+		return e.fail("status", err)
+	}
+	show := func() (*statusReport, error) {
+		r, err := readStatus(ctx, client, g)
+		if err != nil {
+			return nil, err
+		}
+		if *asJSON {
+			return r, writeStatusJSON(e.stdout, r)
+		}
+		_, color := e.terminal(e.stdout)
+		return r, renderStatus(e.stdout, r, color)
+	}
+	if *watch == 0 {
+		r, err := show()
+		if err != nil {
+			return e.fail("status", err)
+		}
+		if *check && !r.Healthy {
+			return exitUnhealthy
+		}
+		return exitOK
+	}
+	return e.watchStatus(ctx, *watch, *asJSON, show)
+}
+
+// watchStatus calls show every interval until ctx ends, clearing a
+// terminal before each table. An error is reported and the next redraw
+// tries again: the broker may be restarting.
+func (e *env) watchStatus(ctx context.Context, interval time.Duration, asJSON bool, show func() (*statusReport, error)) int {
+	_, color := e.terminal(e.stdout)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for first := true; ; first = false {
+		switch {
+		case color && !asJSON:
+			io.WriteString(e.stdout, "\x1b[H\x1b[2J")
+		case !first && !asJSON:
+			fmt.Fprintln(e.stdout)
+		}
+		if _, err := show(); err != nil {
+			if ctx.Err() != nil {
+				return exitOK
+			}
+			fmt.Fprintf(e.stderr, "dge status: %s (trying again in %s)\n", e.scrub(err.Error()), interval)
+		}
+		select {
+		case <-ctx.Done():
+			return exitOK
+		case <-t.C:
+		}
+	}
+}
+
+// statusReport is what dge status shows, as text or JSON.
+type statusReport struct {
+	FormatVersion string      `json:"format_version"`
+	Graph         string      `json:"graph"`
+	Vhost         string      `json:"vhost"`
+	Endpoint      string      `json:"management_endpoint"`
+	Edges         []statusRow `json:"edges"`
+	// Problems are the reasons the graph needs attention, one sentence
+	// each ending with what to do; none when Healthy.
+	Problems []string `json:"problems"`
+	Healthy  bool     `json:"healthy"`
+}
+
+// statusRow is one edge: the queue Q that feeds a node, with its Q.retry,
+// Q.dead and Q.poll.
+type statusRow struct {
+	Node      string `json:"node"`
+	Queue     string `json:"queue"`
+	Missing   bool   `json:"missing"` // Q does not exist on the broker
+	Ready     int64  `json:"ready"`
+	Unacked   int64  `json:"unacked"`
+	Consumers int64  `json:"consumers"`
+	// ConsumerUtilisation is the broker's fraction (0 to 1) of time Q
+	// could deliver at once; null when it gives none.
+	ConsumerUtilisation *float64 `json:"consumer_utilisation"`
+	PublishRate         float64  `json:"publish_rate"` // msgs/s into Q
+	DeliverRate         float64  `json:"deliver_rate"` // msgs/s out of Q
+	Retrying            int64    `json:"retrying"`     // messages in Q.retry and Q.poll
+	Parked              int64    `json:"parked"`       // messages in Q.dead
+	// OldestReadyAge is the age in seconds of Q's oldest ready message;
+	// null where the broker gives no timestamp (quorum queues).
+	OldestReadyAge *int64 `json:"oldest_ready_age_seconds"`
+	// ForeignPolicies maps each of the edge's queues that a policy other
+	// than dge's governs to that policy.
+	ForeignPolicies map[string]string `json:"foreign_policies,omitempty"`
+
+	terminate bool // the edge feeds a terminate node
+}
+
+// readStatus reads the graph's status with one management API request.
+// dge status and dge graph -status both read through it.
+func readStatus(ctx context.Context, client *mgmt.Client, g *config.Graph) (*statusReport, error) {
+	queues, err := client.QueueStatus(ctx, g.Broker.Vhost)
+	if err != nil {
+		return nil, err
+	}
+	r := buildStatus(g, queues, time.Now())
+	r.Endpoint = client.Endpoint()
+	return r, nil
+}
+
+// buildStatus turns the vhost's queue statistics into one row per edge of
+// g, in graph order, and judges the graph's health. now dates the oldest
+// ready message.
+func buildStatus(g *config.Graph, queues []mgmt.QueueStatus, now time.Time) *statusReport {
+	live := make(map[string]mgmt.QueueStatus, len(queues))
+	for _, q := range queues {
+		live[q.Name] = q
+	}
+	spec := topology.Build(plan.TopologyGraph(g))
+	r := &statusReport{FormatVersion: statusFormatVersion, Graph: g.Name, Vhost: g.Broker.Vhost, Edges: []statusRow{}, Problems: []string{}}
+	for _, n := range g.Nodes {
+		if n.Edge == nil {
+			continue
+		}
+		row := statusRow{Node: n.Addr(), Queue: n.Edge.Queue, terminate: n.Kind == config.KindTerminate}
+		var missing []string
+		for _, q := range spec.EdgeQueues(n.Edge.Queue) {
+			s, ok := live[q.Name]
+			if !ok {
+				missing = append(missing, q.Name)
+				if q.Role == topology.RoleWork {
+					row.Missing = true
+				}
+				continue
+			}
+			if s.Policy != "" && !plan.OwnsPolicy(g.Name, s.Policy) {
+				if row.ForeignPolicies == nil {
+					row.ForeignPolicies = map[string]string{}
+				}
+				row.ForeignPolicies[q.Name] = s.Policy
+			}
+			switch q.Role {
+			case topology.RoleWork:
+				row.Ready, row.Unacked, row.Consumers = s.Ready, s.Unacknowledged, s.Consumers
+				row.ConsumerUtilisation = s.ConsumerUtilisation
+				row.PublishRate, row.DeliverRate = s.PublishRate, s.DeliverRate
+				if s.Ready > 0 && !s.HeadMessageTimestamp.IsZero() {
+					age := max(int64(now.Sub(s.HeadMessageTimestamp)/time.Second), 0)
+					row.OldestReadyAge = &age
+				}
+			case topology.RoleRetry, topology.RolePoll:
+				row.Retrying += s.Messages
+			case topology.RoleDead:
+				row.Parked += s.Messages
+			}
+		}
+		r.Problems = append(r.Problems, row.problems(missing)...)
+		r.Edges = append(r.Edges, row)
+	}
+	r.Healthy = len(r.Problems) == 0
+	return r
+}
+
+// problems returns why the edge needs attention, each with what to do.
+func (row statusRow) problems(missing []string) []string {
+	var out []string
+	if len(missing) > 0 {
+		out = append(out, fmt.Sprintf("%s: %s missing on the broker: run dge apply",
+			row.Node, queueList(missing)))
+	}
+	if row.Parked > 0 {
+		out = append(out, fmt.Sprintf("%s: %s parked in %s: the node's logs say why; once the cause is fixed, move them back to %s (the management UI's Move messages)",
+			row.Node, messages(row.Parked), row.Queue+topology.SuffixDead, row.Queue))
+	}
+	if held := row.Ready + row.Unacked + row.Retrying; !row.terminate && !row.Missing && row.Consumers == 0 && held > 0 {
+		out = append(out, fmt.Sprintf("%s: %s wait on %s and nothing consumes it: start the node's program",
+			row.Node, messages(held), row.Queue))
+	}
+	for _, q := range slices.Sorted(maps.Keys(row.ForeignPolicies)) {
+		out = append(out, fmt.Sprintf("%s: policy %q, not dge's, governs queue %s: run dge plan to see what it disables",
+			row.Node, row.ForeignPolicies[q], q))
+	}
+	return out
+}
+
+func messages(n int64) string { return config.Plural(n, "message") }
+
+// queueList names queues: "queue a" or "queues a, b".
+func queueList(names []string) string {
+	if len(names) == 1 {
+		return "queue " + names[0]
+	}
+	return "queues " + strings.Join(names, ", ")
+}
+
+// diagramStatus returns the counts dge graph -status draws.
+func (r *statusReport) diagramStatus() diagram.Status {
+	s := diagram.Status{}
+	for _, row := range r.Edges {
+		s[row.Queue] = diagram.EdgeStatus{
+			Ready: row.Ready, Retrying: row.Retrying, Parked: row.Parked,
+			Consumers: row.Consumers, Missing: row.Missing,
+		}
+	}
+	return s
+}
+
+func writeStatusJSON(w io.Writer, r *statusReport) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("write status: %w", err)
+	}
+	return nil
+}
+
+// ANSI colours of the table.
+const (
+	ansiRed    = "\x1b[31m"
+	ansiYellow = "\x1b[33m"
+	ansiGreen  = "\x1b[32m"
+	ansiBold   = "\x1b[1m"
+	ansiReset  = "\x1b[0m"
+)
+
+// cell is one table cell: its text, alignment and colour.
+type cell struct {
+	text  string
+	right bool
+	color string
+}
+
+// renderStatus writes r as a table, a summary line and its problems,
+// coloured when color is set.
+func renderStatus(w io.Writer, r *statusReport, color bool) error {
+	paint := func(c, s string) string {
+		if !color || c == "" {
+			return s
+		}
+		return c + s + ansiReset
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Graph %s, vhost %q, at %s (the broker's statistics lag up to 5 s)\n\n", r.Graph, r.Vhost, r.Endpoint)
+	header := []string{"NODE", "QUEUE", "READY", "UNACKED", "CONSUMERS", "UTIL", "IN/s", "OUT/s", "RETRYING", "PARKED", "OLDEST"}
+	rows := [][]cell{make([]cell, len(header))}
+	for i, h := range header {
+		rows[0][i] = cell{text: h, right: i >= 2 && i <= 9, color: ansiBold}
+	}
+	var ready, unacked, retrying, parked int64
+	for _, e := range r.Edges {
+		ready, unacked, retrying, parked = ready+e.Ready, unacked+e.Unacked, retrying+e.Retrying, parked+e.Parked
+		rows = append(rows, e.cells())
+	}
+	widths := make([]int, len(header))
+	for _, row := range rows {
+		for i, c := range row {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c.text))
+		}
+	}
+	for _, row := range rows {
+		var line strings.Builder
+		for i, c := range row {
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c.text))
+			text := c.text + pad
+			if c.right {
+				text = pad + c.text
+			}
+			if i > 0 {
+				line.WriteString("  ")
+			}
+			line.WriteString(paint(c.color, text))
+		}
+		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
+	}
+	fmt.Fprintf(&b, "\n%s: %d ready, %d unacked, %d retrying, %d parked.\n",
+		config.Plural(len(r.Edges), "edge"), ready, unacked, retrying, parked)
+	if r.Healthy {
+		b.WriteString(paint(ansiGreen, "Healthy: nothing parked, every node with work has a consumer.") + "\n")
+	} else {
+		fmt.Fprintf(&b, "%s\n", paint(ansiRed, fmt.Sprintf("Needs attention (%s):", config.Plural(len(r.Problems), "problem"))))
+		for _, p := range r.Problems {
+			fmt.Fprintf(&b, "  - %s\n", p)
+		}
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("write status: %w", err)
+	}
+	return nil
+}
+
+// cells returns the row's table cells, coloured where they need attention.
+func (row statusRow) cells() []cell {
+	num := func(n int64) cell { return cell{text: strconv.FormatInt(n, 10), right: true} }
+	rate := func(f float64) cell { return cell{text: strconv.FormatFloat(f, 'f', 1, 64), right: true} }
+	if row.Missing {
+		dash := cell{text: "-", right: true}
+		return []cell{{text: row.Node}, {text: row.Queue, color: ansiRed}, {text: "missing", right: true, color: ansiRed},
+			dash, dash, dash, dash, dash, num(row.Retrying), num(row.Parked), {text: "-"}}
+	}
+	consumers := num(row.Consumers)
+	if !row.terminate && row.Consumers == 0 && row.Ready+row.Unacked+row.Retrying > 0 {
+		consumers.color = ansiYellow
+	}
+	util := cell{text: "-", right: true}
+	if row.ConsumerUtilisation != nil && row.Consumers > 0 {
+		util.text = strconv.FormatFloat(*row.ConsumerUtilisation*100, 'f', 0, 64) + "%"
+	}
+	parked := num(row.Parked)
+	if row.Parked > 0 {
+		parked.color = ansiRed
+	}
+	oldest := cell{text: "-"}
+	if row.OldestReadyAge != nil {
+		oldest.text = (time.Duration(*row.OldestReadyAge) * time.Second).String()
+	}
+	queue := cell{text: row.Queue}
+	if len(row.ForeignPolicies) > 0 {
+		queue.color = ansiRed
+	}
+	return []cell{{text: row.Node}, queue, num(row.Ready), num(row.Unacked), consumers, util,
+		rate(row.PublishRate), rate(row.DeliverRate), num(row.Retrying), parked, oldest}
+}
