@@ -239,8 +239,12 @@ func (row statusRow) problems(missing []string) []string {
 			row.Node, queueList(missing)))
 	}
 	if row.Parked > 0 {
-		out = append(out, fmt.Sprintf("%s: %s parked in %s: the node's logs say why; once the cause is fixed, move them back to %s (the management UI's Move messages)",
-			row.Node, messages(row.Parked), row.Queue+topology.SuffixDead, row.Queue))
+		them := "them"
+		if row.Parked == 1 {
+			them = "it"
+		}
+		out = append(out, fmt.Sprintf("%s: %s parked in %s: the node's logs say why; once the cause is fixed, move %s back to %s (the management UI's Move messages)",
+			row.Node, messages(row.Parked), row.Queue+topology.SuffixDead, them, row.Queue))
 	}
 	if held := row.Ready + row.Unacked + row.Retrying; !row.terminate && !row.Missing && row.Consumers == 0 && held > 0 {
 		out = append(out, fmt.Sprintf("%s: %s wait on %s and nothing consumes it: start the node's program",
