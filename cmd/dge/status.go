@@ -250,9 +250,14 @@ func (row statusRow) problems(missing []string) []string {
 		out = append(out, fmt.Sprintf("%s: %s wait on %s and nothing consumes it: start the node's program",
 			row.Node, messages(held), row.Queue))
 	}
-	for _, q := range slices.Sorted(maps.Keys(row.ForeignPolicies)) {
-		out = append(out, fmt.Sprintf("%s: policy %q, not dge's, governs queue %s: run dge plan to see what it disables",
-			row.Node, row.ForeignPolicies[q], q))
+	byPolicy := map[string][]string{}
+	for q, p := range row.ForeignPolicies {
+		byPolicy[p] = append(byPolicy[p], q)
+	}
+	for _, p := range slices.Sorted(maps.Keys(byPolicy)) {
+		slices.Sort(byPolicy[p])
+		out = append(out, fmt.Sprintf("%s: policy %q, not dge's, governs %s: run dge plan to see what it disables",
+			row.Node, p, queueList(byPolicy[p])))
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"strings"
@@ -20,7 +21,8 @@ import (
 )
 
 // fixedStatus is examples/arith with a backlog: double stopped with work
-// waiting, a message retrying at square, one parked at multiply.
+// waiting, a message retrying at square, one parked at multiply, and an
+// operator's policy governing two of rest_call's queues.
 func fixedStatus(t *testing.T) *statusReport {
 	t.Helper()
 	g, diags := config.NewLoader().Load(arithDir, config.Options{})
@@ -30,7 +32,7 @@ func fixedStatus(t *testing.T) *statusReport {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	util := func(f float64) *float64 { return &f }
 	queues := []mgmt.QueueStatus{
-		{Name: "input", Consumers: 1, ConsumerUtilisation: util(1), PublishRate: 2.4, DeliverRate: 2.4},
+		{Name: "input", Consumers: 1, ConsumerUtilisation: util(1), PublishRate: 2.4, DeliverRate: 2.4, Policy: "dge.arith.work"},
 		{Name: "input.retry"}, {Name: "input.dead"},
 		{Name: "input_copy_1", Messages: 7, Ready: 7, ConsumerUtilisation: util(0), PublishRate: 2.4,
 			HeadMessageTimestamp: now.Add(-95 * time.Second)},
@@ -39,8 +41,9 @@ func fixedStatus(t *testing.T) *statusReport {
 		{Name: "input_copy_2.retry", Messages: 1}, {Name: "input_copy_2.dead"},
 		{Name: "multiply", Messages: 3, Unacknowledged: 3, Consumers: 1, ConsumerUtilisation: util(1), PublishRate: 2.4, DeliverRate: 2.4},
 		{Name: "multiply.retry"}, {Name: "multiply.dead", Messages: 1},
-		{Name: "rest_call", Consumers: 1, ConsumerUtilisation: util(1)},
-		{Name: "rest_call.retry"}, {Name: "rest_call.dead"}, {Name: "rest_call.poll", Messages: 2},
+		{Name: "rest_call", Consumers: 1, ConsumerUtilisation: util(1), Policy: "ops-limit"},
+		{Name: "rest_call.retry", Policy: "dge.arith.retry.5s"}, {Name: "rest_call.dead"},
+		{Name: "rest_call.poll", Messages: 2, Policy: "ops-limit"},
 		{Name: "result", Messages: 4, Ready: 4, PublishRate: 0.2},
 		{Name: "result.retry"}, {Name: "result.dead"},
 	}
@@ -239,12 +242,15 @@ func TestStatusCLI(t *testing.T) {
 
 	t.Run("foreign policy", func(t *testing.T) {
 		putPolicy(t, vh, "ops-limit", 200)
-		r := waitStatus(t, environ, dir, nil, func(r statusReport) bool { return len(r.Edges[0].ForeignPolicies) > 0 })
-		if r.Edges[0].ForeignPolicies["a_in"] != "ops-limit" {
-			t.Errorf("foreign_policies of process.a: %v; want a_in governed by ops-limit", r.Edges[0].ForeignPolicies)
+		// The policy column lags about 6 s, queue by queue: wait for all
+		// three of process.a's queues.
+		r := waitStatus(t, environ, dir, nil, func(r statusReport) bool { return len(r.Edges[0].ForeignPolicies) == 3 })
+		want := map[string]string{"a_in": "ops-limit", "a_in.retry": "ops-limit", "a_in.dead": "ops-limit"}
+		if !maps.Equal(r.Edges[0].ForeignPolicies, want) {
+			t.Errorf("foreign_policies of process.a: %v; want %v", r.Edges[0].ForeignPolicies, want)
 		}
 		code, out, _ := runIn(t, environ, "status", "-check", dir)
-		if code != exitUnhealthy || !strings.Contains(out, `process.a: policy "ops-limit", not dge's, governs queue a_in: run dge plan`) {
+		if code != exitUnhealthy || !strings.Contains(out, `process.a: policy "ops-limit", not dge's, governs queues a_in, a_in.dead, a_in.retry: run dge plan`) {
 			t.Errorf("status -check with a foreign policy: exit %d, want 2\n%s", code, out)
 		}
 	})
