@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -370,23 +372,44 @@ func diamondWant(v int) int { return 30*v + 6 }
 // branch is stopped and starts it five seconds later: the join, whose
 // window is full of incomplete groups by then, must take every late part
 // as it comes (the skewed run once took 111 s to catch up).
+// DGE_DIAMOND_RUNS and DGE_DIAMOND_LATE change the sizes; with
+// DGE_DIAMOND_LATE=0s every branch runs from the start (the README's
+// RabbitMQ figure beside local's: DGE_DIAMOND_RUNS=50000 DGE_DIAMOND_LATE=0s).
 func TestAggregateSkewedBranchCatchesUp(t *testing.T) {
+	runs := envInt(t, "DGE_DIAMOND_RUNS", 2000)
+	late := 5 * time.Second
+	if s := os.Getenv("DGE_DIAMOND_LATE"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			t.Fatalf("DGE_DIAMOND_LATE=%q: want a duration", s)
+		}
+		late = d
+	}
 	h := newHarness(t, diamondGraph("skew"))
-	h.background("all", "-nodes", "split,a,b,join")
-	const runs = 2000
+	nodes := "split,a,b,join"
+	if late == 0 {
+		nodes += ",c"
+	}
+	h.background("all", "-nodes", nodes)
 	values := make([]int, runs)
 	for i := range values {
 		values[i] = i
 	}
+	published := time.Now()
 	h.publishNums("start", values...)
-	time.Sleep(5 * time.Second)
-	start := time.Now()
-	h.background("c")
-	code, out, errs := h.exec("", "consume", "result", "-n", fmt.Sprint(runs), "-timeout", "60s")
+	start := published
+	if late > 0 {
+		time.Sleep(late)
+		start = time.Now()
+		h.background("c")
+	}
+	wait := time.Minute + time.Duration(runs/500)*time.Second
+	code, out, errs := h.exec("", "consume", "result", "-n", fmt.Sprint(runs), "-timeout", wait.String())
 	if code != 0 {
 		t.Fatalf("consume exited %d: %s", code, errs)
 	}
-	t.Logf("%d skewed runs done %s after the late branch started", runs, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d diamond runs done %s after the late branch started (%s after publishing began)",
+		runs, time.Since(start).Round(time.Millisecond), time.Since(published).Round(time.Millisecond))
 	seen := map[int]bool{}
 	for _, line := range strings.Fields(out) {
 		var v num
@@ -407,21 +430,38 @@ func TestAggregateSkewedBranchCatchesUp(t *testing.T) {
 
 // TestLocalDiamondRounds runs 2,000 diamond runs through local again and
 // again: each round must finish (an in-memory join once stalled for the
-// rotation age in about one round of thirty).
+// rotation age in about one round of thirty). DGE_LOCAL_DIAMOND_RUNS and
+// DGE_LOCAL_DIAMOND_ROUNDS change the sizes (the README's 50,000-run figure:
+// DGE_LOCAL_DIAMOND_RUNS=50000 DGE_LOCAL_DIAMOND_ROUNDS=3).
 func TestLocalDiamondRounds(t *testing.T) {
+	runs, rounds := envInt(t, "DGE_LOCAL_DIAMOND_RUNS", 2000), envInt(t, "DGE_LOCAL_DIAMOND_ROUNDS", 20)
 	var in strings.Builder
-	for i := range 2000 {
+	for i := range runs {
 		fmt.Fprintf(&in, "{\"value\":%d}\n", i)
 	}
-	for round := range 20 {
+	for round := range rounds {
 		start := time.Now()
-		code, out, errs := execLocal(t, diamondGraph("rounds"), in.String(), "-timeout", "30s")
+		code, out, errs := execLocal(t, diamondGraph("rounds"), in.String(), "-timeout", "5m")
 		if code != 0 {
 			t.Fatalf("round %d: exit %d: %s", round, code, errs)
 		}
-		if n := strings.Count(out, "\n"); n != 2000 {
-			t.Fatalf("round %d: %d results, want 2000", round, n)
+		if n := strings.Count(out, "\n"); n != runs {
+			t.Fatalf("round %d: %d results, want %d", round, n, runs)
 		}
-		t.Logf("round %d: %s", round, time.Since(start).Round(time.Millisecond))
+		t.Logf("round %d: %d diamond runs in %s", round, runs, time.Since(start).Round(time.Millisecond))
 	}
+}
+
+// envInt reads a test size from the environment, or returns def.
+func envInt(t *testing.T, key string, def int) int {
+	t.Helper()
+	s := os.Getenv(key)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q: want a positive whole number", key, s)
+	}
+	return n
 }
