@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,7 +27,6 @@ import (
 
 	"github.com/dgehq/dge/config"
 	"github.com/dgehq/dge/internal/brokertest"
-	"github.com/dgehq/dge/internal/e2e/declare"
 	"github.com/dgehq/dge/internal/gen"
 )
 
@@ -128,11 +129,53 @@ func (c *cluster) vhost(t *testing.T) string {
 	return name
 }
 
+// lockSession holds an exclusive lock on the cluster for the rest of the
+// test (released in t.Cleanup, after the cluster stopped), waiting up to
+// ten minutes for another test process to release it.
+func lockSession(t *testing.T) {
+	t.Helper()
+	dir := os.Getenv("DGE_CLUSTER_DIR")
+	if dir == "" {
+		dir = "/tmp/dge-cluster"
+	}
+	f, err := os.OpenFile(dir+".session.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatalf("open the cluster's session lock: %v", err)
+	}
+	t.Cleanup(func() { f.Close() }) // closing releases the lock
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			t.Fatalf("lock %s (another go test process runs TestCluster?): %v", f.Name(), err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// apply applies the graph in dir (relative to the repository root) to
+// vhost on the cluster with dge apply, both URL lists naming every node.
+func (c *cluster) apply(t *testing.T, dir, vhost string) {
+	t.Helper()
+	cmd := exec.Command(build(t, "./cmd/dge"), "apply", "-auto-approve", "-var", "vhost="+vhost, dir)
+	cmd.Dir = repoRoot(t)
+	cmd.Env = append(cmd.Environ(), "DGE_MANAGEMENT_URL="+c.mgmtURLs(), "DGE_AMQP_URL="+c.amqpURLs(vhost))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("dge apply %s on the cluster: %v\n%s", dir, err, out)
+	}
+}
+
 // TestCluster starts the private 3-node cluster with scripts/cluster.sh
 // (once for all its subtests; it fails when the cluster cannot start) and
 // stops it at the end. Its subtests are the faults only a cluster shows.
+// Another go test process running it waits for this one to finish: they
+// would kill and stop each other's nodes.
 func TestCluster(t *testing.T) {
 	c := &cluster{t: t, dead: map[int]bool{}}
+	lockSession(t)
 	start := time.Now()
 	if out, err := c.script("start"); err != nil {
 		t.Fatalf("start the private cluster with scripts/cluster.sh start: %v\n%s", err, out)
@@ -156,14 +199,7 @@ func TestCluster(t *testing.T) {
 // gauge drops to 0 and every message goes through.
 func testBlockedPublishers(t *testing.T, c *cluster) {
 	vh := c.vhost(t)
-	conn, err := amqp.Dial(amqpBase(1) + "/" + url.PathEscape(vh))
-	if err != nil {
-		t.Fatalf("connect to the cluster: %v", err)
-	}
-	defer conn.Close()
-	if err := declare.Declare(conn, chainSpec(t)); err != nil {
-		t.Fatalf("declare topology: %v", err)
-	}
+	c.apply(t, chainDir, vh)
 	e := &env{t: t, bin: build(t, chainPkg), extra: []string{"DGE_AMQP_URL=" + c.amqpURLs(vh)}}
 	const n = 5
 	values := make([]int64, n)
@@ -213,20 +249,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// chainSpec is the chain graph's topology, for declare.
-func chainSpec(t *testing.T) declare.Spec {
-	t.Helper()
-	s := declare.Spec{Graph: "chain", WorkExchange: "chain.work", RetryExchange: "chain.retry"}
-	for _, q := range []string{"input", "doubled", "left_in", "right_in", "left", "right"} {
-		mq := declare.Queue{Name: q, Retry: 300 * time.Millisecond}
-		if q == "input" {
-			mq.MaxAttempts = 3
-		}
-		s.Queues = append(s.Queues, mq)
-	}
-	return s
 }
 
 const (
@@ -345,16 +367,8 @@ func (c *cluster) leaderNode(t *testing.T, vhost string) int {
 // consecutive results.
 func testClusterFailover(t *testing.T, c *cluster) {
 	vh := c.vhost(t)
-	dge := build(t, "./cmd/dge")
+	c.apply(t, clusterDir, vh)
 	t0 := time.Now()
-	apply := exec.Command(dge, "apply", "-auto-approve", "-var", "vhost="+vh, clusterDir)
-	apply.Dir = repoRoot(t)
-	apply.Env = append(apply.Environ(), "DGE_MANAGEMENT_URL="+c.mgmtURLs(), "DGE_AMQP_URL="+c.amqpURLs(vh))
-	if out, err := apply.CombinedOutput(); err != nil {
-		t.Fatalf("dge apply on the cluster: %v\n%s", err, out)
-	}
-	t.Logf("applied the graph in %.1fs", time.Since(t0).Seconds())
-	t0 = time.Now()
 	e := &env{t: t, bin: build(t, clusterPkg), extra: []string{"DGE_AMQP_URL=" + c.amqpURLs(vh), "CHAIN_DELAY=1ms", "DGE_LOG=info"}}
 	// double is started again until it picked the node that leads the
 	// queues, so that the kill makes it fail over every time.

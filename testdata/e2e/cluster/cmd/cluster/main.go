@@ -17,6 +17,7 @@ var graph = dge.Graph{
 	Vhost:         "/",
 	WorkExchange:  "cluster.work",
 	RetryExchange: "cluster.retry",
+	QueueType:     "quorum",
 	OnFailure:     behaviour.RecordFailure,
 	Nodes: []dge.Node{
 		dge.Start[behaviour.Number]("start", "input"),
