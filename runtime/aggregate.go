@@ -163,6 +163,9 @@ func (s *session) aggregateLoop(deliveries <-chan Delivery) {
 // aggAdd takes in one part.
 func (s *session) aggAdd(d Delivery) {
 	r := s.r
+	if r.debug {
+		d.received = time.Now()
+	}
 	r.m.consumed.Add(1)
 	attempt, ok := s.admit(d)
 	if !ok {
@@ -303,7 +306,7 @@ func (s *session) aggComplete(g *aggGroup) {
 		ids[i] = p.d.MessageID
 		attempt = max(attempt, p.attempt)
 	}
-	out, err := s.call(func(ctx context.Context) (any, error) { return r.n.aggregate(ctx, values) })
+	out, err := s.call(s.handlerContext(g.runID, "", attempt), func(ctx context.Context) (any, error) { return r.n.aggregate(ctx, values) })
 	if err == nil {
 		var body []byte
 		body, err = json.Marshal(out)
@@ -323,6 +326,9 @@ func (s *session) aggComplete(g *aggGroup) {
 			"retry_in", r.n.in.Retry.String(), "error", err.Error())
 		for _, p := range g.parts {
 			r.m.retried.Add(1)
+			if r.debug {
+				r.handled(p.d.RunID, p.d.MessageID, p.attempt, p.d.received, "retry")
+			}
 			s.acker.submit(ackItem{tag: p.d.Tag, reject: true})
 		}
 	}
@@ -353,6 +359,9 @@ func (s *session) aggPublish(g *aggGroup, partIDs string, attempt int, body []by
 				if first {
 					r.m.published.Add(1)
 					r.joined.add(g.runID)
+				}
+				if r.debug {
+					r.handled(p.d.RunID, p.d.MessageID, p.attempt, p.d.received, "done")
 				}
 			},
 			failed: func(err error) {

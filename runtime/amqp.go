@@ -177,20 +177,21 @@ func (c *amqpConn) Close() error {
 	return c.c.Close()
 }
 
-func (c *amqpConn) CheckQueue(ctx context.Context, name string) error {
+func (c *amqpConn) CheckQueue(ctx context.Context, name string) (int, error) {
 	ch, err := c.c.Channel()
 	if err != nil {
-		return fmt.Errorf("open channel: %w", err)
+		return 0, fmt.Errorf("open channel: %w", err)
 	}
 	defer closeQuietly(ch)
-	if _, err := ch.QueueDeclarePassive(name, false, false, false, false, nil); err != nil {
+	q, err := ch.QueueDeclarePassive(name, false, false, false, false, nil)
+	if err != nil {
 		var ae *amqp.Error
 		if errors.As(err, &ae) && ae.Code == amqp.NotFound {
-			return fmt.Errorf("queue %q: %w", name, ErrNotFound)
+			return 0, fmt.Errorf("queue %q: %w", name, ErrNotFound)
 		}
-		return fmt.Errorf("check queue %q: %w", name, err)
+		return 0, fmt.Errorf("check queue %q: %w", name, err)
 	}
-	return nil
+	return q.Messages, nil
 }
 
 func (c *amqpConn) CheckExchange(ctx context.Context, name string) error {

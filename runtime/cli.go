@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -134,10 +135,10 @@ func (c *cli) usage(w io.Writer) {
 	fmt.Fprintf(w, "\nOther commands:\n")
 	tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintf(tw, "  all [-nodes a,b]\truns several nodes (default: all) in one process, on one connection\n")
-	fmt.Fprintf(tw, "  local [-timeout D] [-start NAME]\truns the whole graph in this process on an in-memory broker (no RabbitMQ):\n")
+	fmt.Fprintf(tw, "  local [-timeout D] [-start NAME] [-envelope]\truns the whole graph in this process on an in-memory broker (no RabbitMQ):\n")
 	fmt.Fprintf(tw, "  \tinputs are stdin JSON lines, results print as JSON lines\n")
 	fmt.Fprintf(tw, "  publish <start> [JSON...]\tpublishes each argument (or each stdin line) as a new run; prints run IDs\n")
-	fmt.Fprintf(tw, "  consume <terminate> [-n N] [-timeout D]\tprints results as JSON lines and acks them\n")
+	fmt.Fprintf(tw, "  consume <terminate> [-n N] [-timeout D] [-envelope]\tprints results as JSON lines and acks them\n")
 	fmt.Fprintf(tw, "  topology\tprints the exchanges, queues and bindings the program expects\n")
 	_ = tw.Flush()
 	var starts, ends []string
@@ -172,14 +173,54 @@ func transport(eps *Endpoints, log *slog.Logger, m *metrics) AMQP {
 	return AMQP{URL: eps.raw, Vhost: eps.Vhost(), eps: eps, onBlocked: blockedNotice(log, m)}
 }
 
-func (c *cli) logger() (*slog.Logger, error) {
+// logHandler is the runtime's JSON log handler on stderr at DGE_LOG's
+// level (info by default), adding a handler call's attributes to the lines
+// logged with its context (see contextHandler).
+func (c *cli) logHandler() (slog.Handler, error) {
 	var level slog.Level
 	if s := c.getenv("DGE_LOG"); s != "" {
 		if err := level.UnmarshalText([]byte(s)); err != nil {
 			return nil, usageError{fmt.Sprintf("DGE_LOG=%q: want debug, info, warn or error", s)}
 		}
 	}
-	return slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: level})).With("graph", c.g.Name), nil
+	return contextHandler{h: slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: level})}, nil
+}
+
+// logger is the program's logger: logHandler with the graph's name.
+func (c *cli) logger() (*slog.Logger, error) {
+	h, err := c.logHandler()
+	if err != nil {
+		return nil, err
+	}
+	return slog.New(h).With("graph", c.g.Name), nil
+}
+
+// useAsDefault makes log the logger handlers get from slog.Default (and the
+// log package's output) until the returned function restores the previous
+// one.
+func useAsDefault(log *slog.Logger) (restore func()) {
+	prev := slog.Default()
+	slog.SetDefault(log)
+	return func() { slog.SetDefault(prev) }
+}
+
+// envelope is a result as consume -envelope and local -envelope print it.
+type envelope struct {
+	Node      string          `json:"node"`
+	RunID     string          `json:"run_id"`
+	MessageID string          `json:"message_id"`
+	Result    json.RawMessage `json:"result"`
+}
+
+// envelopeLine returns r as one compact JSON line without its newline:
+// {"node":...,"run_id":...,"message_id":...,"result":...}. It fails only
+// when r.Body is not JSON.
+func envelopeLine(r Result) ([]byte, error) {
+	b, err := json.Marshal(envelope{Node: r.Node, RunID: r.RunID, MessageID: r.MessageID, Result: r.Body})
+	if err != nil {
+		return nil, fmt.Errorf("result %s of run %s is not JSON: %w", r.MessageID, r.RunID, err)
+	}
+	return b, nil
 }
 
 func (c *cli) newEngine(name string) (*engine, error) {

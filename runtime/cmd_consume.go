@@ -14,6 +14,7 @@ func (c *cli) cmdConsume(ctx context.Context, args []string) error {
 	fs := c.flagSet("consume")
 	limit := fs.Int("n", 0, "exit after N results (0: run until SIGINT/SIGTERM or -timeout)")
 	timeout := fs.Duration("timeout", 0, "give up after this long (0: no limit); with -n, fewer than N results is an error")
+	envelope := fs.Bool("envelope", false, `print each result as {"node":...,"run_id":...,"message_id":...,"result":...} instead of the bare result`)
 	// Let flags follow the node name too: consume result -n 5.
 	var pos []string
 	for rest := args; ; {
@@ -27,7 +28,7 @@ func (c *cli) cmdConsume(ctx context.Context, args []string) error {
 		rest = fs.Args()[1:]
 	}
 	if len(pos) != 1 {
-		return usageError{"consume: name one terminate node: consume <terminate> [-n N] [-timeout D]"}
+		return usageError{"consume: name one terminate node: consume <terminate> [-n N] [-timeout D] [-envelope]"}
 	}
 	if *limit < 0 || *timeout < 0 {
 		return usageError{"consume: -n and -timeout must not be negative"}
@@ -107,8 +108,14 @@ func (c *cli) cmdConsume(ctx context.Context, args []string) error {
 			}
 			continue
 		}
-		buf.WriteByte('\n')
-		if _, err := w.Write(buf.Bytes()); err != nil {
+		line := buf.Bytes()
+		if *envelope {
+			if line, err = envelopeLine(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Body: line}); err != nil {
+				return fmt.Errorf("consume: %w", err)
+			}
+		}
+		line = append(line, '\n')
+		if _, err := w.Write(line); err != nil {
 			return fmt.Errorf("consume: write result: %w", err)
 		}
 		if err := w.Flush(); err != nil {

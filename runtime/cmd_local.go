@@ -3,7 +3,6 @@ package runtime
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,7 +19,7 @@ func (c *cli) cmdLocal(ctx context.Context, args []string) error {
 	fs := c.flagSet("local")
 	timeout := fs.Duration("timeout", 0, "give up, exiting 1, if the runs have not finished after this long (0: no limit)")
 	start := fs.String("start", "", "the start node that receives the input (required when the graph has several)")
-	envelope := fs.Bool("envelope", false, `print each result as {"node":...,"run_id":...,"result":...} instead of the bare result`)
+	envelope := fs.Bool("envelope", false, `print each result as {"node":...,"run_id":...,"message_id":...,"result":...} instead of the bare result`)
 	fs.Usage = func() {
 		fmt.Fprintf(c.stderr, "Usage: %s local [-timeout D] [-start NAME] [-envelope] < inputs.jsonl\n\n", c.prog)
 		fmt.Fprintf(c.stderr, "Runs every node of the graph in this process on an in-memory broker (no RabbitMQ).\n"+
@@ -70,6 +69,14 @@ func (c *cli) cmdLocal(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Handlers log through slog.Default as a node process's do, at
+	// DGE_LOG's level (info by default), whether or not the runtime's own
+	// lines are shown.
+	handlerLog, err := c.logger()
+	if err != nil {
+		return err
+	}
+	defer useAsDefault(handlerLog)()
 
 	out := bufio.NewWriter(c.stdout)
 	var outMu sync.Mutex
@@ -78,15 +85,17 @@ func (c *cli) cmdLocal(ctx context.Context, args []string) error {
 		Logger: log,
 		OnResult: func(r Result) {
 			line := r.Body
-			if *envelope {
-				line, _ = json.Marshal(struct {
-					Node   string          `json:"node"`
-					RunID  string          `json:"run_id"`
-					Result json.RawMessage `json:"result"`
-				}{r.Node, r.RunID, r.Body})
-			}
 			outMu.Lock()
 			defer outMu.Unlock()
+			if *envelope {
+				var err error
+				if line, err = envelopeLine(r); err != nil {
+					if writeErr == nil {
+						writeErr = err
+					}
+					return
+				}
+			}
 			out.Write(line)
 			out.WriteByte('\n')
 			if err := out.Flush(); err != nil && writeErr == nil {
@@ -152,12 +161,18 @@ func (c *cli) cmdLocal(ctx context.Context, args []string) error {
 }
 
 // localLogger logs at DGE_LOG's level, or not at all when it is unset:
-// local reports results and parked messages itself.
+// local reports results and parked messages itself. It has no graph
+// attribute: StartLocal adds it (adding it here too printed "graph" twice
+// on every line).
 func (c *cli) localLogger() (*slog.Logger, error) {
 	if c.getenv("DGE_LOG") == "" {
 		return slog.New(slog.DiscardHandler), nil
 	}
-	return c.logger()
+	h, err := c.logHandler()
+	if err != nil {
+		return nil, err
+	}
+	return slog.New(h), nil
 }
 
 // plural formats n with noun, adding an s unless n is 1.

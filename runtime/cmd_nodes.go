@@ -60,6 +60,10 @@ func (c *cli) cmdNodes(ctx context.Context, name string, args []string, nodes []
 	return c.runNodes(ctx, name, nf, nodes)
 }
 
+// queueReadInterval is how often a node serving metrics reads its queues'
+// message counts.
+const queueReadInterval = 5 * time.Second
+
 func (c *cli) runNodes(ctx context.Context, name string, nf nodeFlags, nodes []Node) error {
 	if nf.prefetch < 0 || nf.concurrency < 0 || nf.shutdownTimeout < 0 {
 		return usageError{"-prefetch, -concurrency and -shutdown-timeout must not be negative"}
@@ -69,6 +73,7 @@ func (c *cli) runNodes(ctx context.Context, name string, nf nodeFlags, nodes []N
 		return err
 	}
 	e.shutdownTimeout = nf.shutdownTimeout
+	defer useAsDefault(e.log)()
 	if nf.metricsAddr != "" {
 		ln, err := net.Listen("tcp", nf.metricsAddr)
 		if err != nil {
@@ -79,6 +84,7 @@ func (c *cli) runNodes(ctx context.Context, name string, nf nodeFlags, nodes []N
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
+		e.queueInterval = queueReadInterval
 		e.log.Info("serving metrics", "addr", ln.Addr().String())
 	}
 	runs := make([]*nodeRun, len(nodes))

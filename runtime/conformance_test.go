@@ -357,8 +357,8 @@ func testTransport(t *testing.T, setup transportSetup) {
 		c := dialClient(t, setup(t, g))
 		ctx := t.Context()
 		for _, q := range []string{"work", "work.retry", "work.dead", "polled.poll", "join", "result.dead"} {
-			if err := c.conn.CheckQueue(ctx, q); err != nil {
-				t.Errorf("CheckQueue(%s): %v", q, err)
+			if n, err := c.conn.CheckQueue(ctx, q); err != nil || n != 0 {
+				t.Errorf("CheckQueue(%s) = %d, %v; want 0 ready messages", q, n, err)
 			}
 		}
 		for _, x := range []string{g.WorkExchange, g.RetryExchange, g.PollExchange} {
@@ -366,15 +366,41 @@ func testTransport(t *testing.T, setup transportSetup) {
 				t.Errorf("CheckExchange(%s): %v", x, err)
 			}
 		}
-		if err := c.conn.CheckQueue(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		if _, err := c.conn.CheckQueue(ctx, "nope"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("CheckQueue(nope): %v, want ErrNotFound", err)
 		}
 		if err := c.conn.CheckExchange(ctx, "nope"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("CheckExchange(nope): %v, want ErrNotFound", err)
 		}
-		if err := c.conn.CheckQueue(ctx, "start.dead"); !errors.Is(err, ErrNotFound) {
+		if _, err := c.conn.CheckQueue(ctx, "start.dead"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("CheckQueue(start.dead): %v, want ErrNotFound (start nodes have no queue)", err)
 		}
+	})
+
+	// CheckQueue counts the ready messages only, as a passive declare does:
+	// a delivery awaiting its ack is not ready.
+	t.Run("CheckQueueCountsReady", func(t *testing.T) {
+		t.Parallel()
+		c := dialClient(t, setup(t, g))
+		ch := c.channel()
+		for i := range 3 {
+			c.publish(ch, g.WorkExchange, "work", confMsg(i))
+		}
+		want := func(n int) {
+			t.Helper()
+			got, err := c.conn.CheckQueue(t.Context(), "work")
+			if err != nil || got != n {
+				t.Errorf("CheckQueue(work) = %d, %v; want %d", got, err, n)
+			}
+		}
+		want(3)
+		_, ds := c.consume("work", 1)
+		next(t, ds)
+		deadline := time.Now().Add(confDeadline)
+		for n, _ := c.conn.CheckQueue(t.Context(), "work"); n != 2 && time.Now().Before(deadline); n, _ = c.conn.CheckQueue(t.Context(), "work") {
+			time.Sleep(20 * time.Millisecond)
+		}
+		want(2)
 	})
 
 	t.Run("ConsumeMissingQueue", func(t *testing.T) {

@@ -23,6 +23,9 @@ type engine struct {
 	shutdownTimeout time.Duration
 	connName        string
 	vhost           string // the vhost connected to, when it differs from g.Vhost
+	// queueInterval, when positive, is how often the message counts of the
+	// nodes' queues are read for the metrics (see metrics.readQueues).
+	queueInterval time.Duration
 
 	failures sync.WaitGroup // OnFailure calls in progress
 }
@@ -40,7 +43,8 @@ type nodeRun struct {
 	// deliveryLimit is the quorum work queues' delivery-limit (see
 	// Graph.DeliveryLimit).
 	deliveryLimit int
-	maxBody       int // the graph's body size limit
+	maxBody       int  // the graph's body size limit
+	debug         bool // log is enabled at debug level: one line per handled message
 }
 
 func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
@@ -65,12 +69,13 @@ func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
 		addr:        n.Addr(),
 		prefetch:    prefetch,
 		concurrency: concurrency,
-		m:           e.metrics.node(n.Addr(), n.in.Queue),
+		m:           e.metrics.node(n),
 		log:         e.log.With("node", n.Addr(), "queue", n.in.Queue),
 		joined:      newRecentRuns(recentRunsSize),
 
 		deliveryLimit: e.g.DeliveryLimit(),
 		maxBody:       e.g.maxBody(),
+		debug:         e.log.Enabled(context.Background(), slog.LevelDebug),
 	}
 }
 
@@ -92,6 +97,9 @@ func (e errStartup) Unwrap() error { return e.err }
 func (e *engine) run(ctx context.Context, runs []*nodeRun) error {
 	b := backoff{min: 100 * time.Millisecond, max: 15 * time.Second}
 	first := true
+	if e.queueInterval > 0 {
+		e.metrics.addQueues(e.g.spec(), runs)
+	}
 	var lost Conn // the connection just lost, while its endpoint has others
 	for {
 		conn, err := redial(ctx, e.tr, e.connName, lost)
@@ -123,11 +131,18 @@ func (e *engine) run(ctx context.Context, runs []*nodeRun) error {
 		} else {
 			e.log.Info("reconnected", "endpoint", endpointName(conn))
 		}
+		if e.metrics != nil {
+			e.metrics.setUp(true)
+			if !first {
+				e.metrics.reconnects.Add(1)
+			}
+		}
 		first = false
 		b.reset()
 		e.runConn(ctx, conn, runs)
 		_ = conn.Close()
 		if e.metrics != nil {
+			e.metrics.setUp(false)
 			e.metrics.setBlocked(false) // a new connection starts unblocked
 		}
 		if ctx.Err() != nil {
@@ -160,7 +175,7 @@ func (e *engine) verify(ctx context.Context, conn Conn, runs []*nodeRun) error {
 				continue
 			}
 			seenQ[q] = true
-			if err := conn.CheckQueue(ctx, q); err != nil {
+			if _, err := conn.CheckQueue(ctx, q); err != nil {
 				return e.notFound(err, "queue", q)
 			}
 		}
@@ -222,6 +237,9 @@ func nodeObjects(spec topology.Topology, n Node) (queues, exchanges []string) {
 // connection is lost. A lost channel is reopened on the same connection.
 func (e *engine) runConn(ctx context.Context, conn Conn, runs []*nodeRun) {
 	var wg sync.WaitGroup
+	if e.queueInterval > 0 {
+		wg.Go(func() { e.watchQueues(ctx, conn) })
+	}
 	for _, r := range runs {
 		wg.Go(func() {
 			b := backoff{min: 100 * time.Millisecond, max: 5 * time.Second}
@@ -248,6 +266,23 @@ func (e *engine) runConn(ctx context.Context, conn Conn, runs []*nodeRun) {
 		})
 	}
 	wg.Wait()
+}
+
+// watchQueues reads the message counts of the nodes' queues on conn at
+// once and then every queueInterval, until ctx is cancelled or conn is lost.
+func (e *engine) watchQueues(ctx context.Context, conn Conn) {
+	t := time.NewTicker(e.queueInterval)
+	defer t.Stop()
+	for {
+		e.metrics.readQueues(ctx, conn, e.log)
+		select {
+		case <-ctx.Done():
+			return
+		case <-conn.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func errString(err error) string {

@@ -120,11 +120,19 @@ func (h *harness) backgroundAs(connName string, args ...string) (stop func() int
 
 func (h *harness) backgroundEnv(env func(string) string, args ...string) (cancel func(), wait func() int) {
 	h.t.Helper()
+	cancel, wait, _ = h.backgroundLogs(env, args...)
+	return cancel, wait
+}
+
+// backgroundLogs is backgroundEnv that also returns what the command
+// writes to stderr (its logs).
+func (h *harness) backgroundLogs(env func(string) string, args ...string) (cancel func(), wait func() int, logs *syncBuffer) {
+	h.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var errb syncBuffer
-	var stderr io.Writer = &errb
+	errb := &syncBuffer{}
+	var stderr io.Writer = errb
 	if os.Getenv("TEST_DGE_LOG") != "" {
-		stderr = os.Stderr
+		stderr = io.MultiWriter(os.Stderr, errb)
 	}
 	done := make(chan int, 1)
 	go func() {
@@ -142,7 +150,7 @@ func (h *harness) backgroundEnv(env func(string) string, args ...string) (cancel
 		return code
 	}
 	h.t.Cleanup(func() { cancel(); wait() })
-	return cancel, wait
+	return cancel, wait, errb
 }
 
 // closeRuntimeConnections force-closes, through the management API, the

@@ -53,16 +53,17 @@ func (c *memConn) closeLocked() {
 	close(c.done)
 }
 
-func (c *memConn) CheckQueue(ctx context.Context, name string) error {
+func (c *memConn) CheckQueue(ctx context.Context, name string) (int, error) {
 	c.b.mu.Lock()
 	defer c.b.mu.Unlock()
 	if c.closed {
-		return fmt.Errorf("check queue %q: %w", name, errConnClosed)
+		return 0, fmt.Errorf("check queue %q: %w", name, errConnClosed)
 	}
-	if c.b.queues[name] == nil {
-		return fmt.Errorf("queue %q: %w", name, ErrNotFound)
+	q := c.b.queues[name]
+	if q == nil {
+		return 0, fmt.Errorf("queue %q: %w", name, ErrNotFound)
 	}
-	return nil
+	return len(q.ready), nil
 }
 
 func (c *memConn) CheckExchange(ctx context.Context, name string) error {

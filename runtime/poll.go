@@ -23,7 +23,7 @@ func (s *session) handlePoll(d Delivery, attempt int, in any) {
 		return
 	}
 	var done bool
-	v, err := s.call(func(ctx context.Context) (any, error) {
+	v, err := s.call(s.handlerContext(d.RunID, d.MessageID, attempt), func(ctx context.Context) (any, error) {
 		o, ok, err := r.n.poll(ctx, in)
 		done = ok
 		return o, err
@@ -45,12 +45,21 @@ func (s *session) handlePoll(d Delivery, attempt int, in any) {
 		c, err := s.ch.Publish(s.ctx, r.e.g.PollExchange, r.n.in.Queue, m)
 		if err != nil {
 			r.log.Warn("poll re-enqueue failed; the message will be redelivered", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
+			if r.debug {
+				r.handled(d.RunID, d.MessageID, attempt, d.received, "redeliver")
+			}
 			return
 		}
 		s.acker.submit(ackItem{
 			tag:   d.Tag,
 			confs: []Confirmation{c},
-			ok:    func() { r.m.acked.Add(1); r.m.polled.Add(1) },
+			ok: func() {
+				r.m.acked.Add(1)
+				r.m.polled.Add(1)
+				if r.debug {
+					r.handled(d.RunID, d.MessageID, attempt, d.received, "pending")
+				}
+			},
 			failed: func(err error) {
 				r.m.retried.Add(1)
 				r.log.Warn("poll re-enqueue not confirmed; retrying", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
@@ -64,5 +73,5 @@ func (s *session) handlePoll(d Delivery, attempt int, in any) {
 		return
 	}
 	to := r.n.to[0]
-	s.publishThenAck(d, []out{{exchange: r.e.g.WorkExchange, key: to, msg: s.output(d, to, attempt, body)}})
+	s.publishThenAck(d, attempt, []out{{exchange: r.e.g.WorkExchange, key: to, msg: s.output(d, to, attempt, body)}})
 }

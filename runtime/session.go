@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -139,6 +141,9 @@ func (s *session) admit(d Delivery) (attempt int, ok bool) {
 // handle processes one delivery of a process, fan_out or poll node.
 func (s *session) handle(d Delivery) {
 	r := s.r
+	if r.debug {
+		d.received = time.Now()
+	}
 	r.m.consumed.Add(1)
 	r.m.inFlight.Add(1)
 	defer r.m.inFlight.Add(-1)
@@ -154,7 +159,7 @@ func (s *session) handle(d Delivery) {
 	var body []byte // every output's body
 	switch r.n.kind {
 	case KindProcess:
-		out, err := s.call(func(ctx context.Context) (any, error) { return r.n.process(ctx, in) })
+		out, err := s.call(s.handlerContext(d.RunID, d.MessageID, attempt), func(ctx context.Context) (any, error) { return r.n.process(ctx, in) })
 		if err != nil {
 			s.fail(d, attempt, err)
 			return
@@ -181,7 +186,7 @@ func (s *session) handle(d Delivery) {
 	for _, to := range r.n.to {
 		outs = append(outs, out{exchange: r.e.g.WorkExchange, key: to, msg: s.output(d, to, attempt, body)})
 	}
-	s.publishThenAck(d, outs)
+	s.publishThenAck(d, attempt, outs)
 }
 
 // output builds the message a node publishes to queue to for delivery d.
@@ -195,9 +200,9 @@ func (s *session) output(d Delivery, to string, attempt int, body []byte) Messag
 	}
 }
 
-// call runs a handler with its latency measured and its panic recovered as
-// an ordinary error.
-func (s *session) call(f func(ctx context.Context) (any, error)) (v any, err error) {
+// call runs a handler with ctx (see handlerContext), its latency measured
+// and its panic recovered as an ordinary error.
+func (s *session) call(ctx context.Context, f func(ctx context.Context) (any, error)) (v any, err error) {
 	start := time.Now()
 	defer func() {
 		s.r.m.latency.observe(time.Since(start))
@@ -205,7 +210,24 @@ func (s *session) call(f func(ctx context.Context) (any, error)) (v any, err err
 			err = fmt.Errorf("handler panicked: %v", p)
 		}
 	}()
-	return f(s.ctx)
+	return f(ctx)
+}
+
+// handlerContext returns the context of one handler call: the session's,
+// carrying the node, run ID, message ID (none for an aggregate's group) and
+// attempt for the lines the handler logs with it (see contextHandler).
+func (s *session) handlerContext(runID, messageID string, attempt int) context.Context {
+	return context.WithValue(s.ctx, logAttrsKey{}, &logAttrs{node: s.r.addr, runID: runID, messageID: messageID, attempt: attempt})
+}
+
+// handled logs, at debug level, how the handling of a delivery ended:
+// done (its outputs confirmed, it was acked), pending (a poll job went back
+// through Q.poll), retry (rejected for a retry through Q.retry), parked, or
+// redeliver (the channel was lost first: the broker redelivers it). Call it
+// only when r.debug.
+func (r *nodeRun) handled(runID, messageID string, attempt int, received time.Time, outcome string) {
+	r.log.Debug("handled", "run_id", runID, "message_id", messageID, "attempt", attempt,
+		"duration", time.Since(received).String(), "outcome", outcome)
 }
 
 type out struct {
@@ -217,7 +239,7 @@ type out struct {
 // the acker, which acks d once all are confirmed and routed, and rejects it
 // (a retry) otherwise. A publish that fails outright means the channel is
 // gone: d is left to the broker to redeliver.
-func (s *session) publishThenAck(d Delivery, outs []out) {
+func (s *session) publishThenAck(d Delivery, attempt int, outs []out) {
 	confs := make([]Confirmation, 0, len(outs))
 	for _, o := range outs {
 		c, err := s.ch.Publish(s.ctx, o.exchange, o.key, o.msg)
@@ -225,6 +247,9 @@ func (s *session) publishThenAck(d Delivery, outs []out) {
 			// The channel is gone (or the shutdown timeout passed): the
 			// broker redelivers d.
 			s.r.log.Warn("publish failed; the message will be redelivered", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
+			if s.r.debug {
+				s.r.handled(d.RunID, d.MessageID, attempt, d.received, "redeliver")
+			}
 			return
 		}
 		confs = append(confs, c)
@@ -232,10 +257,19 @@ func (s *session) publishThenAck(d Delivery, outs []out) {
 	// The callbacks capture what they need, not d: capturing d would move
 	// every delivery to the heap.
 	r, n, runID, messageID := s.r, int64(len(outs)), d.RunID, d.MessageID
+	ok := func() { r.m.acked.Add(1); r.m.published.Add(n) }
+	if r.debug {
+		received := d.received
+		ok = func() {
+			r.m.acked.Add(1)
+			r.m.published.Add(n)
+			r.handled(runID, messageID, attempt, received, "done")
+		}
+	}
 	s.acker.submit(ackItem{
 		tag:   d.Tag,
 		confs: confs,
-		ok:    func() { r.m.acked.Add(1); r.m.published.Add(n) },
+		ok:    ok,
 		failed: func(err error) {
 			r.m.retried.Add(1)
 			r.log.Warn("output not confirmed; retrying the input", "run_id", runID, "message_id", messageID, "error", err.Error())
@@ -253,6 +287,9 @@ func (s *session) fail(d Delivery, attempt int, err error) {
 		r.m.retried.Add(1)
 		r.log.Warn("handler failed; retrying", "run_id", d.RunID, "message_id", d.MessageID, "attempt", attempt,
 			"retry_in", r.n.in.Retry.String(), "error", err.Error())
+		if r.debug {
+			r.handled(d.RunID, d.MessageID, attempt, d.received, "retry")
+		}
 		s.acker.submit(ackItem{tag: d.Tag, reject: true})
 	}
 }
@@ -310,6 +347,9 @@ func (s *session) park(d Delivery, attempt int, reason, errText string) {
 	c, err := s.ch.Publish(s.ctx, r.e.g.WorkExchange, q+topology.SuffixDead, m)
 	if err != nil {
 		r.log.Warn("park failed; the message will be redelivered", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
+		if r.debug {
+			r.handled(d.RunID, d.MessageID, attempt, d.received, "redeliver")
+		}
 		return
 	}
 	f := Failure{
@@ -322,6 +362,9 @@ func (s *session) park(d Delivery, attempt int, reason, errText string) {
 		ok: func() {
 			r.m.parked.Add(1)
 			f.ParkedAt = time.Now().UTC()
+			if r.debug {
+				r.handled(f.RunID, f.MessageID, attempt, d.received, "parked")
+			}
 			r.e.onFailure(f)
 		},
 		failed: func(err error) {
@@ -366,4 +409,79 @@ func crashThreshold(limit int) int {
 		return 0
 	}
 	return max(limit-1, 1)
+}
+
+// logAttrsKey is the context key of a handler call's logAttrs.
+type logAttrsKey struct{}
+
+// logAttrs is what a handler call's context carries for its log lines.
+type logAttrs struct {
+	node, runID, messageID string
+	attempt                int
+}
+
+// contextHandler wraps the runtime's slog.Handler so that a line logged
+// with a handler call's context (slog.InfoContext(ctx, ...) in the handler)
+// carries the call's node, run_id, message_id and attempt. A key the logger
+// (With) or the line already has is not added again.
+type contextHandler struct {
+	h    slog.Handler
+	keys []string // keys added by WithAttrs outside any group
+	// grouped is set after WithGroup: the line's own attributes, and the
+	// call's, go into the group, so no key clashes with keys.
+	grouped bool
+}
+
+// Enabled reports whether the wrapped handler handles level.
+func (c contextHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return c.h.Enabled(ctx, level)
+}
+
+// Handle adds the handler call's attributes from ctx, if any, to r and
+// passes it on.
+func (c contextHandler) Handle(ctx context.Context, r slog.Record) error {
+	la, ok := ctx.Value(logAttrsKey{}).(*logAttrs)
+	if !ok {
+		return c.h.Handle(ctx, r)
+	}
+	has := map[string]bool{}
+	if !c.grouped {
+		for _, k := range c.keys {
+			has[k] = true
+		}
+	}
+	r.Attrs(func(a slog.Attr) bool { has[a.Key] = true; return true })
+	r = r.Clone()
+	add := func(a slog.Attr) {
+		if !has[a.Key] {
+			r.AddAttrs(a)
+		}
+	}
+	add(slog.String("node", la.node))
+	add(slog.String("run_id", la.runID))
+	if la.messageID != "" {
+		add(slog.String("message_id", la.messageID))
+	}
+	add(slog.Int("attempt", la.attempt))
+	return c.h.Handle(ctx, r)
+}
+
+// WithAttrs returns the handler with attrs added to every line.
+func (c contextHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	keys := c.keys
+	if !c.grouped {
+		keys = slices.Clip(keys)
+		for _, a := range attrs {
+			keys = append(keys, a.Key)
+		}
+	}
+	return contextHandler{h: c.h.WithAttrs(attrs), keys: keys, grouped: c.grouped}
+}
+
+// WithGroup returns the handler with later attributes nested under name.
+func (c contextHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return c
+	}
+	return contextHandler{h: c.h.WithGroup(name), keys: c.keys, grouped: true}
 }

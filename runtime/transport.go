@@ -23,9 +23,10 @@ type Conn interface {
 	// Channel opens a channel in confirm mode that allows up to window
 	// publishes awaiting their confirmation; Publish blocks beyond that.
 	Channel(ctx context.Context, window int) (Channel, error)
-	// CheckQueue returns an error wrapping ErrNotFound when the queue does
-	// not exist.
-	CheckQueue(ctx context.Context, name string) error
+	// CheckQueue returns the number of messages ready in the queue (an
+	// exact count: a passive declare on RabbitMQ), or an error wrapping
+	// ErrNotFound when the queue does not exist.
+	CheckQueue(ctx context.Context, name string) (ready int, err error)
 	// CheckExchange returns an error wrapping ErrNotFound when the exchange
 	// does not exist.
 	CheckExchange(ctx context.Context, name string) error
@@ -128,6 +129,10 @@ type Delivery struct {
 	// DeliveryCount is the number of earlier deliveries from its current
 	// queue (quorum queues' x-delivery-count), 0 when unknown.
 	DeliveryCount int
+
+	// received is when the node took the delivery in, set only when its
+	// debug log is on (for the per-message line, see nodeRun.handled).
+	received time.Time
 }
 
 // Death is one entry of a message's dead-letter history: how many times it
