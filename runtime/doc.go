@@ -179,12 +179,26 @@
 //
 // # Observability
 //
-// Logs are JSON (log/slog) on stderr at the level of DGE_LOG, with node,
-// queue, run_id, message_id and attempt; broker URLs are logged with the
-// password redacted. -metrics-addr serves Prometheus text format at
-// /metrics: per node consumed, acked, retried, parked, published, poll
-// checks pending, aggregate parts rotated, messages in flight, and a
-// handler latency histogram.
+// Logs are JSON (log/slog) on stderr at the level of DGE_LOG, with graph,
+// node, queue, run_id, message_id and attempt; broker URLs are logged with
+// the password redacted. A program running nodes (a node subcommand, all,
+// local) makes that logger slog's default, and its handler (contextHandler)
+// adds to a line logged with a handler call's context the call's node,
+// run_id, message_id and attempt, so a handler's slog.InfoContext(ctx, ...)
+// follows the run. At debug level every handled message gets one line,
+// "handled", with its run_id, message_id, attempt, duration and outcome
+// (done, pending, retry, parked, redeliver).
+//
+// -metrics-addr serves the Prometheus text format at /metrics, written by
+// hand (metrics.go says why not with the client library):
+// dge_queue_messages by state (ready in Q; retrying in Q.retry and Q.poll;
+// parked in Q.dead) for the nodes' own queues, read with passive declares
+// (Conn.CheckQueue) every 5 s; dge_connection_up,
+// dge_connection_reconnects_total, dge_connection_blocked; dge_build_info;
+// and per node consumed, acked, retried, parked, published, in flight, a
+// handler latency histogram (not for fan_out), poll checks pending (poll
+// nodes) and aggregate parts rotated (aggregates). A family appears only
+// when a node it applies to runs in the program.
 //
 // # Transports
 //
@@ -199,7 +213,8 @@
 // The library: node.go (Node, its constructors), graph.go (Graph, its
 // topology as package topology derives it), engine.go (connections,
 // reconnection, start-up check), session.go (one channel's consumer: admit,
-// call, outcome, parking), aggregate.go and poll.go (those node kinds),
+// call, outcome, parking; the handler call's log attributes), metrics.go,
+// aggregate.go and poll.go (those node kinds),
 // acker.go, envelope.go (headers), decode.go, failure.go, transport.go with
 // amqp.go and the in-memory broker (memory*.go), local.go (Local). The
 // generated program's command line is cli.go and the cmd_*.go files: the
