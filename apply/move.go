@@ -161,7 +161,12 @@ type pendingCopy struct {
 // nothing beyond want, which goes back to the source) and returns how many
 // it moved.
 func (r *moveRound) run(ctx context.Context, tag string, want int64, strict bool) (int64, error) {
-	deliveries, err := r.ch.ConsumeWithContext(ctx, r.from, tag, false, false, false, false, nil)
+	// Consume, not ConsumeWithContext: the latter cancels the consumer from
+	// a goroutine of its own when ctx ends, racing the channel close Move
+	// defers (amqp091-go 1.16 can then hand the cancel the close's reply,
+	// and the close waits forever). This loop watches ctx itself, and the
+	// close cancels the consumer and requeues what was not acknowledged.
+	deliveries, err := r.ch.Consume(r.from, tag, false, false, false, false, nil)
 	if err != nil {
 		return 0, fmt.Errorf("consume: %w", err)
 	}
