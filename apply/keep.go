@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/dgehq/dge/config"
 	"github.com/dgehq/dge/plan"
 )
 
@@ -160,7 +161,7 @@ func (a *applier) moveBack(ctx context.Context) error {
 			// decides, whatever its type.
 			ready, cons, err := a.deleteMoved(ctx, temp, "quorum")
 			if err == nil && cons > 0 {
-				err = fmt.Errorf("temporary queue %s has %s: stop them", temp, count(cons, "consumer"))
+				err = fmt.Errorf("temporary queue %s has %s: stop them", temp, config.Plural(cons, "consumer"))
 			}
 			if err != nil {
 				return fmt.Errorf("%w; then run dge apply -keep-messages again to finish", err)

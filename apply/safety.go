@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dgehq/dge/config"
 	"github.com/dgehq/dge/plan"
 )
 
@@ -42,7 +43,7 @@ func (e *UnsafeError) Error() string {
 	for _, q := range e.Queues {
 		if q.Keep {
 			keep = true
-			fmt.Fprintf(&sb, "\n  replace queue %s keeping its messages: it has %s, whose unacknowledged deliveries would be lost with the queue", q.Name, count(q.Consumers, "consumer"))
+			fmt.Fprintf(&sb, "\n  replace queue %s keeping its messages: it has %s, whose unacknowledged deliveries would be lost with the queue", q.Name, config.Plural(q.Consumers, "consumer"))
 			continue
 		}
 		lose = true
@@ -50,7 +51,7 @@ func (e *UnsafeError) Error() string {
 		if q.Action == plan.Replace {
 			verb = "replace"
 		}
-		fmt.Fprintf(&sb, "\n  %s queue %s: it holds %s and has %s", verb, q.Name, count(q.Messages, "message"), count(q.Consumers, "consumer"))
+		fmt.Fprintf(&sb, "\n  %s queue %s: it holds %s and has %s", verb, q.Name, config.Plural(q.Messages, "message"), config.Plural(q.Consumers, "consumer"))
 	}
 	if keep {
 		sb.WriteString("\nstop the processes that consume from the queues to replace (the graph's nodes), then run dge apply -keep-messages again")
@@ -59,13 +60,6 @@ func (e *UnsafeError) Error() string {
 		sb.WriteString("\ndrain the queues and stop their consumers, pass -keep-messages to keep the messages of replaced queues, or pass -allow-message-loss to accept losing the messages")
 	}
 	return sb.String()
-}
-
-func count(n int64, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // deleteQueue deletes the live queue of a delete or replace change under
