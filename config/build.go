@@ -32,6 +32,7 @@ func (s *state) build() *Graph {
 	s.checkQueues(nodes)
 	s.checkExchanges(g)
 	g.Nodes = order
+	g.Moved = s.buildMoved(nodes)
 	return g
 }
 

@@ -27,6 +27,7 @@ type state struct {
 	vars   map[string]*varDecl
 	locals map[string]*localDecl
 	nodes  []*nodeDecl
+	moved  []*movedDecl
 
 	ctx *hcl.EvalContext
 	// budget follows the evaluation under way (see evaluate).
@@ -91,6 +92,12 @@ type nodeDecl struct {
 	dup bool
 }
 
+// movedDecl is one `moved` block: a rename of an edge queue.
+type movedDecl struct {
+	declRange hcl.Range
+	attrs     hcl.Attributes
+}
+
 // fromRef is one node reference in a `from` attribute.
 type fromRef struct {
 	kind   Kind
@@ -109,6 +116,7 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "broker"},
 		{Type: "variable", LabelNames: []string{"name"}},
 		{Type: "locals"},
+		{Type: "moved"},
 		{Type: string(KindStart), LabelNames: []string{"name"}},
 		{Type: string(KindProcess), LabelNames: []string{"name"}},
 		{Type: string(KindFanOut), LabelNames: []string{"name"}},
@@ -137,6 +145,13 @@ var brokerSchema = &hcl.BodySchema{
 		{Name: "amqp_url"},
 		{Name: "username"},
 		{Name: "password"},
+	},
+}
+
+var movedSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "from", Required: true},
+		{Name: "to", Required: true},
 	},
 }
 
@@ -195,7 +210,7 @@ func (s *state) decodeFile(f *hcl.File) {
 	content, diags := f.Body.Content(fileSchema)
 	for _, d := range diags {
 		if d.Summary == "Unsupported argument" {
-			d.Detail += " A graph file holds only blocks: graph, broker, variable, locals and the node blocks (start, process, fan_out, aggregate, poll, terminate). To name a value, define it in a locals block."
+			d.Detail += " A graph file holds only blocks: graph, broker, variable, locals, moved and the node blocks (start, process, fan_out, aggregate, poll, terminate). To name a value, define it in a locals block."
 		}
 	}
 	s.diags = append(s.diags, diags...)
@@ -209,6 +224,8 @@ func (s *state) decodeFile(f *hcl.File) {
 			s.decodeVariable(b)
 		case "locals":
 			s.decodeLocals(b)
+		case "moved":
+			s.decodeMoved(b)
 		default:
 			s.decodeNode(b)
 		}
@@ -298,6 +315,20 @@ func (s *state) decodeLocals(b *hcl.Block) {
 		}
 		s.locals[name] = &localDecl{name: name, attr: attr}
 	}
+}
+
+func (s *state) decodeMoved(b *hcl.Block) {
+	content, diags := b.Body.Content(movedSchema)
+	for _, d := range diags {
+		switch d.Summary {
+		case "Unsupported argument":
+			d.Detail += " A moved block takes: from (the queue's old name) and to (its new name). Remove the argument, or fix its name."
+		case "Missing required argument":
+			d.Detail += " A moved block renames a queue, keeping its messages: moved { from = \"old_name\"  to = \"new_name\" }."
+		}
+	}
+	s.diags = append(s.diags, diags...)
+	s.moved = append(s.moved, &movedDecl{declRange: b.DefRange, attrs: content.Attributes})
 }
 
 func (s *state) decodeNode(b *hcl.Block) {

@@ -62,6 +62,9 @@ type Graph struct {
 	// Nodes holds every node in topological order (every node after the
 	// nodes its `from` names), ties broken by address.
 	Nodes []*Node
+	// Moved lists the graph's moved blocks in source order: edge queues
+	// renamed, whose messages apply moves from the old queue to the new.
+	Moved []Moved
 	// Files lists the source files the graph was loaded from, as given to
 	// the loader (relative paths stay relative), sorted.
 	Files []string
@@ -71,6 +74,15 @@ type Graph struct {
 	// expressions (empty when absent).
 	HandlersRange  hcl.Range
 	OnFailureRange hcl.Range
+}
+
+// Moved is a `moved` block: the edge queue once named From is now To, a
+// queue of the graph. From is no queue of the graph.
+type Moved struct {
+	From, To string
+	// DeclRange is the range of the block header; FromRange and ToRange
+	// those of the attributes' expressions.
+	DeclRange, FromRange, ToRange hcl.Range
 }
 
 // Broker is the graph's `broker` block with defaults applied.
