@@ -1,8 +1,11 @@
 package plan
 
 import (
+	"fmt"
 	"reflect"
 	"sort"
+
+	"github.com/dgehq/dge/config"
 )
 
 // New diffs the desired topology against the live snapshot. It fails with
@@ -15,7 +18,7 @@ func New(want Topology, snap *Snapshot, opts Options) (*Plan, error) {
 		return nil, err
 	}
 	p := diff(want, snap, o, opts, false)
-	p.Diagnostics = CheckPolicies(want, snap)
+	p.Diagnostics = append(CheckPolicies(want, snap), p.Diagnostics...)
 	return p, nil
 }
 
@@ -180,9 +183,48 @@ func diff(want Topology, snap *Snapshot, o owner, opts Options, destroy bool) *P
 		owned: func(pol Policy) bool { return OwnsPolicy(o.Graph, pol.Name) },
 	})
 
+	p.Diagnostics = append(p.Diagnostics, markMoves(p, want)...)
 	sortChanges(p.Changes)
 	p.LiveFingerprint = Fingerprint(want, snap)
 	return p
+}
+
+// markMoves sets Move on the delete of each queue that a moved block
+// renames to a desired queue, and warns of such a queue that has consumers:
+// a program of the graph's older version still running, whose deliveries
+// and later publishes the move would miss. A moved block whose source is
+// gone changes nothing.
+func markMoves(p *Plan, want Topology) []Diagnostic {
+	desired := map[string]bool{}
+	for _, q := range want.Queues {
+		desired[q.Name] = true
+	}
+	byFrom := map[string]QueueMove{}
+	for _, m := range want.Moves {
+		if desired[m.To] && !desired[m.From] {
+			byFrom[m.From] = m
+		}
+	}
+	var diags []Diagnostic
+	for i, c := range p.Changes {
+		if c.Kind != KindQueue || c.Action != Delete {
+			continue
+		}
+		m, ok := byFrom[c.Before.Queue.Name]
+		if !ok {
+			continue
+		}
+		p.Changes[i].Move = &m
+		if c.Consumers > 0 {
+			diags = append(diags, Diagnostic{
+				Severity: SeverityWarning,
+				Summary:  fmt.Sprintf("Queue %s is moved to %s but has %s", m.From, m.To, config.Plural(c.Consumers, "consumer")),
+				Detail:   fmt.Sprintf("A program of an older version of the graph still consumes from %s, and may still publish to it. apply refuses to move a queue with consumers: stop the old program (deploy the new one), then run dge apply.", m.From),
+				Queues:   []string{m.From},
+			})
+		}
+	}
+	return diags
 }
 
 // pendingMoves lists, in snapshot order, the owned temporary queues of

@@ -143,6 +143,9 @@ type Change struct {
 	// replace would lose, as last read (they may lag by seconds).
 	Messages  int64 `json:"messages,omitempty"`
 	Consumers int64 `json:"consumers,omitempty"`
+	// Move is set on the delete of a queue renamed by a moved block: apply
+	// moves its messages to Move.To before it deletes it.
+	Move *QueueMove `json:"move,omitempty"`
 }
 
 // Object is one broker object; exactly the field of its change's Kind is

@@ -249,6 +249,13 @@ func (r *renderer) change(c Change) {
 	r.printf("    }\n")
 	if c.Kind == KindQueue && (c.Action == Delete || c.Action == Replace) {
 		switch {
+		case c.Move != nil:
+			note := ""
+			if c.Consumers > 0 {
+				note = fmt.Sprintf(", once its %s stop (apply refuses until then)", config.Plural(c.Consumers, "consumer"))
+			}
+			r.printf("    %s# %s move to queue %s before the delete%s%s\n",
+				r.c(ansiGreen), config.Plural(c.Messages, "message"), c.Move.To, note, r.c(ansiReset))
 		case c.Action == Replace && (c.Messages > 0 || c.Consumers > 0):
 			r.printf("    %s# %s would be lost, %s attached: apply refuses without -keep-messages (which moves them aside and back, once the consumers stop) or -allow-message-loss%s\n",
 				r.c(ansiRed), config.Plural(c.Messages, "message"), config.Plural(c.Consumers, "consumer"), r.c(ansiReset))

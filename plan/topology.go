@@ -83,6 +83,21 @@ type Topology struct {
 	Queues    []Queue    `json:"queues"`
 	Bindings  []Binding  `json:"bindings"`
 	Policies  []Policy   `json:"policies"`
+	// Moves are the queue renames of the graph's moved blocks, each edge
+	// queue's companions included, sorted by From.
+	Moves []QueueMove `json:"moves,omitempty"`
+}
+
+// QueueMove says where the messages of a renamed queue go: apply moves
+// them from From to To, publishing to Exchange with RoutingKey when
+// Exchange is set (a retry or poll queue, whose messages dead-letter with
+// the routing key they were published with), else to To through the
+// default exchange.
+type QueueMove struct {
+	From       string `json:"from"`
+	To         string `json:"to"`
+	Exchange   string `json:"exchange,omitempty"`
+	RoutingKey string `json:"routing_key,omitempty"`
 }
 
 // Desired returns the topology graph g needs (docs/design.md, "The
@@ -163,8 +178,32 @@ func Desired(g *config.Graph) Topology {
 			})
 		}
 	}
+	t.Moves = moves(g, spec)
 	t.sort()
 	return t
+}
+
+// moves lists the queue renames of g's moved blocks: the edge queue and
+// each of its companions (Q.retry, Q.dead, Q.poll) that the new edge has
+// too. A retry or poll message is published to its exchange with the new
+// edge queue as routing key, so that when its wait ends it dead-letters to
+// the new queue; it waits the full delay again.
+func moves(g *config.Graph, spec topology.Topology) []QueueMove {
+	var out []QueueMove
+	for _, m := range g.Moved {
+		for _, q := range spec.EdgeQueues(m.To) {
+			mv := QueueMove{From: m.From + strings.TrimPrefix(q.Name, m.To), To: q.Name}
+			switch q.Role {
+			case topology.RoleRetry:
+				mv.Exchange, mv.RoutingKey = g.Broker.RetryExchange, m.To
+			case topology.RolePoll:
+				mv.Exchange, mv.RoutingKey = g.Broker.PollExchange, m.To
+			}
+			out = append(out, mv)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].From < out[j].From })
+	return out
 }
 
 // TopologyGraph returns what package topology needs of g: its name, queue
