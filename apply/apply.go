@@ -38,6 +38,12 @@ type Options struct {
 	// their unacknowledged deliveries would be lost with the queue. It also
 	// serves as the Counter when Counter is nil.
 	KeepMessages *Mover
+	// Mover, when set, moves the messages of the queues a moved block
+	// renames (plan.Change.Move) into their new queues before deleting
+	// them; without it KeepMessages serves, and a plan with such a move
+	// and neither is refused before anything changes. It also serves as
+	// the Counter when Counter and KeepMessages are nil.
+	Mover *Mover
 	// Progress, when set, is called after each change, one call at a time.
 	Progress func(c plan.Change, skipped bool, err error)
 	// Logger receives debug records; nil discards them.
@@ -49,6 +55,9 @@ type Result struct {
 	Added, Changed, Destroyed int
 	// Kept counts the messages moved aside and back by KeepMessages.
 	Kept int64
+	// Moved counts the messages moved from renamed queues to their new
+	// queues.
+	Moved int64
 }
 
 type applier struct {
@@ -93,6 +102,9 @@ func Apply(ctx context.Context, b Broker, p *plan.Plan, opts Options) (Result, e
 	}
 	if opts.KeepMessages != nil && opts.Counter == nil {
 		opts.Counter = opts.KeepMessages
+	}
+	if opts.Mover != nil && opts.Counter == nil {
+		opts.Counter = opts.Mover
 	}
 	a := &applier{b: b, p: p, opts: opts, gone: map[string]bool{}, vhost: p.Vhost, kept: map[string]bool{}}
 	if opts.KeepMessages != nil {
@@ -230,6 +242,9 @@ func (a *applier) one(ctx context.Context, c plan.Change) (skipped bool, err err
 			}
 			return false, a.b.DeclareQueue(ctx, vh, *c.After.Queue)
 		case plan.Delete:
+			if c.Move != nil {
+				return false, a.moveDelete(ctx, c)
+			}
 			return false, a.deleteQueue(ctx, c)
 		}
 	case plan.KindBinding:

@@ -28,6 +28,8 @@ type spec struct {
 	retry     string // retry of a_in
 	poll      bool
 	adopt     []string
+	aQueue    string      // the queue of process a; "" means a_in
+	moved     [][2]string // moved blocks: from, to
 }
 
 func (s spec) hcl() string {
@@ -39,7 +41,14 @@ func (s spec) hcl() string {
 	}
 	b.WriteString("}\n")
 	b.WriteString("start \"start\" {}\n")
-	fmt.Fprintf(&b, "process \"a\" {\n  from = start.start\n  queue = \"a_in\"\n  message = \"M\"\n  handler = \"A\"\n  retry = %q\n}\n", s.retry)
+	aQueue := s.aQueue
+	if aQueue == "" {
+		aQueue = "a_in"
+	}
+	fmt.Fprintf(&b, "process \"a\" {\n  from = start.start\n  queue = %q\n  message = \"M\"\n  handler = \"A\"\n  retry = %q\n}\n", aQueue, s.retry)
+	for _, m := range s.moved {
+		fmt.Fprintf(&b, "moved {\n  from = %q\n  to = %q\n}\n", m[0], m[1])
+	}
 	from := "process.a"
 	if s.poll {
 		b.WriteString("poll \"p\" {\n  from = process.a\n  queue = \"p_in\"\n  message = \"M\"\n  handler = \"P\"\n  interval = \"1s\"\n  timeout = \"1m\"\n}\n")

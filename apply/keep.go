@@ -95,7 +95,7 @@ func (a *applier) deleteMoved(ctx context.Context, name, qtype string) (ready, c
 	check := func() (int64, int64, error) {
 		deadline := time.Now().Add(consumerGone)
 		for {
-			ready, cons, _, err := a.opts.KeepMessages.Count(ctx, name)
+			ready, cons, _, err := a.mover().Count(ctx, name)
 			if err != nil {
 				return 0, 0, fmt.Errorf("check queue %s is empty before deleting it: %w", name, err)
 			}

@@ -40,6 +40,12 @@ type MoveOptions struct {
 	// Window is how many messages are received and not yet confirmed at
 	// once (the consumer prefetch); default DefaultMoveWindow.
 	Window int
+	// Exchange and RoutingKey, when Exchange is set, say where the copies
+	// are published instead of to the destination through the default
+	// exchange: a retry or poll queue's messages dead-letter with the
+	// routing key they were published with, so they must carry their edge
+	// queue's name. The exchange must route the key to the destination.
+	Exchange, RoutingKey string
 }
 
 // DialMover connects to the vhost named by url (amqp://user:pass@host/vhost);
@@ -114,7 +120,11 @@ func (m *Mover) Move(ctx context.Context, from, to string, opts MoveOptions) (in
 	if err := ch.Qos(opts.Window, 0, false); err != nil {
 		return 0, fmt.Errorf("move messages from %s to %s: set prefetch: %w", from, to, err)
 	}
-	r := &moveRound{ch: ch, from: from, to: to, window: opts.Window,
+	exchange, key := "", to
+	if opts.Exchange != "" {
+		exchange, key = opts.Exchange, opts.RoutingKey
+	}
+	r := &moveRound{ch: ch, from: from, to: to, exchange: exchange, key: key, window: opts.Window,
 		returns: ch.NotifyReturn(make(chan amqp.Return, opts.Window+1))}
 	var moved int64
 	for opts.Max == 0 || moved < opts.Max {
@@ -145,9 +155,11 @@ func (m *Mover) Move(ctx context.Context, from, to string, opts MoveOptions) (in
 type moveRound struct {
 	ch       *amqp.Channel
 	from, to string
-	window   int
-	returns  chan amqp.Return
-	pending  []pendingCopy
+	// exchange and key are where copies are published (see MoveOptions).
+	exchange, key string
+	window        int
+	returns       chan amqp.Return
+	pending       []pendingCopy
 }
 
 // pendingCopy is a source delivery and the confirmation of its copy.
@@ -227,7 +239,7 @@ func (r *moveRound) run(ctx context.Context, tag string, want int64, strict bool
 
 // publish copies a delivery to the destination.
 func (r *moveRound) publish(ctx context.Context, d amqp.Delivery) error {
-	dc, err := r.ch.PublishWithDeferredConfirmWithContext(ctx, "", r.to, true, false, amqp.Publishing{
+	dc, err := r.ch.PublishWithDeferredConfirmWithContext(ctx, r.exchange, r.key, true, false, amqp.Publishing{
 		Headers:         d.Headers,
 		ContentType:     d.ContentType,
 		ContentEncoding: d.ContentEncoding,

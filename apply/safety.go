@@ -27,6 +27,9 @@ type UnsafeQueue struct {
 	// Keep is true for a queue apply -keep-messages would replace keeping
 	// its messages, refused for its consumers.
 	Keep bool
+	// MoveTo is the new queue of a queue renamed by a moved block, refused
+	// for its consumers.
+	MoveTo string
 }
 
 // UnsafeError refuses a plan that would delete or replace queues holding
@@ -39,8 +42,13 @@ type UnsafeError struct {
 func (e *UnsafeError) Error() string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "refusing to lose messages in vhost %q:", e.Vhost)
-	keep, lose := false, false
+	keep, lose, move := false, false, false
 	for _, q := range e.Queues {
+		if q.MoveTo != "" {
+			move = true
+			fmt.Fprintf(&sb, "\n  move the messages of queue %s to %s: it has %s, a program of the graph's older version that may still publish to it", q.Name, q.MoveTo, config.Plural(q.Consumers, "consumer"))
+			continue
+		}
 		if q.Keep {
 			keep = true
 			fmt.Fprintf(&sb, "\n  replace queue %s keeping its messages: it has %s, whose unacknowledged deliveries would be lost with the queue", q.Name, config.Plural(q.Consumers, "consumer"))
@@ -55,6 +63,9 @@ func (e *UnsafeError) Error() string {
 	}
 	if keep {
 		sb.WriteString("\nstop the processes that consume from the queues to replace (the graph's nodes), then run dge apply -keep-messages again")
+	}
+	if move {
+		sb.WriteString("\nstop the programs that still consume from the renamed queues (deploy the new version of the graph first), then run dge apply again")
 	}
 	if lose {
 		sb.WriteString("\ndrain the queues and stop their consumers, pass -keep-messages to keep the messages of replaced queues, or pass -allow-message-loss to accept losing the messages")
@@ -149,7 +160,13 @@ func (a *applier) preflight(ctx context.Context) error {
 		if c.Kind != plan.KindQueue || (c.Action != plan.Delete && c.Action != plan.Replace) {
 			continue
 		}
-		keep := c.Action == plan.Replace && a.opts.KeepMessages != nil
+		keep := (c.Action == plan.Replace && a.opts.KeepMessages != nil) || c.Move != nil
+		if c.Move != nil && a.mover() == nil {
+			mu.Lock()
+			errs = append(errs, fmt.Errorf("queue %s is renamed to %s, and moving its messages needs an AMQP connection, which apply was not given: set DGE_AMQP_URL to the broker's AMQP URL, then run dge apply again", c.Before.Queue.Name, c.Move.To))
+			mu.Unlock()
+			continue
+		}
 		if a.opts.AllowMessageLoss && !keep {
 			continue
 		}
@@ -161,6 +178,8 @@ func (a *applier) preflight(ctx context.Context) error {
 			switch {
 			case err != nil:
 				errs = append(errs, fmt.Errorf("check queue %s is empty before deleting it: %w", name, err))
+			case keep && found && cons > 0 && c.Move != nil:
+				unsafe = append(unsafe, UnsafeQueue{Name: name, Action: c.Action, Messages: msgs, Consumers: cons, MoveTo: c.Move.To})
 			case keep && found && cons > 0:
 				unsafe = append(unsafe, UnsafeQueue{Name: name, Action: c.Action, Messages: msgs, Consumers: cons, Keep: true})
 			case !keep && found && (msgs > 0 || cons > 0):

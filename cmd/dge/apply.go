@@ -108,13 +108,14 @@ func (e *env) planAndExecute(ctx context.Context, cmd string, g *config.Graph, b
 			return exitError
 		}
 	}
-	if keep {
-		m, err := e.mover(g.Broker, cfg, p)
-		if err != nil {
-			return e.fail(cmd, err)
-		}
-		if m != nil {
-			defer m.Close()
+	m, err := e.mover(g.Broker, cfg, p, keep)
+	if err != nil {
+		return e.fail(cmd, err)
+	}
+	if m != nil {
+		defer m.Close()
+		opts.Mover = m
+		if keep {
 			opts.KeepMessages = m
 		}
 	}
@@ -125,14 +126,15 @@ func (e *env) planAndExecute(ctx context.Context, cmd string, g *config.Graph, b
 	return e.execute(ctx, cmd, client, counter, p, opts)
 }
 
-// mover connects over AMQP to move messages for apply -keep-messages, when
-// the plan replaces queues or has moves to finish: to one of the AMQP URLs
+// mover connects over AMQP to move messages, when the plan renames queues
+// (moved blocks) or, for apply -keep-messages, replaces queues or has moves
+// to finish: to one of the AMQP URLs
 // picked at random, then to the others in turn. Unlike counting, moving has
 // no fallback: every URL failing is an error.
-func (e *env) mover(b config.Broker, cfg mgmt.Config, p *plan.Plan) (*apply.Mover, error) {
-	needed := len(p.PendingMoves) > 0
+func (e *env) mover(b config.Broker, cfg mgmt.Config, p *plan.Plan, keep bool) (*apply.Mover, error) {
+	needed := keep && len(p.PendingMoves) > 0
 	for _, c := range p.Changes {
-		needed = needed || (c.Kind == plan.KindQueue && c.Action == plan.Replace)
+		needed = needed || (keep && c.Kind == plan.KindQueue && c.Action == plan.Replace) || c.Move != nil
 	}
 	if !needed {
 		return nil, nil
@@ -144,13 +146,13 @@ func (e *env) mover(b config.Broker, cfg mgmt.Config, p *plan.Plan) (*apply.Move
 	}
 	var msgs []string
 	for _, ep := range eps.Round("") {
-		m, err := apply.DialMover(ep.URL, "dge "+p.Graph+" keep-messages")
+		m, err := apply.DialMover(ep.URL, "dge "+p.Graph+" move")
 		if err == nil {
 			return m, nil
 		}
 		msgs = append(msgs, fmt.Sprintf("%s: %v", ep.Name, err))
 	}
-	return nil, fmt.Errorf("-keep-messages moves messages over AMQP, and no AMQP URL (from %s) works: %s; set %s to the broker's AMQP URL",
+	return nil, fmt.Errorf("apply moves messages (of renamed queues, or with -keep-messages) over AMQP, and no AMQP URL (from %s) works: %s; set %s to the broker's AMQP URL",
 		from, e.scrub(strings.Join(msgs, "; ")), mgmt.AMQPURLEnv)
 }
 
@@ -201,13 +203,14 @@ func (e *env) applySaved(ctx context.Context, path string, keep bool, opts apply
 		fmt.Fprintln(e.stdout, "No changes in the saved plan; nothing to do.")
 		return exitOK
 	}
-	if keep {
-		m, err := e.mover(b, cfg, p)
-		if err != nil {
-			return e.fail("apply", err)
-		}
-		if m != nil {
-			defer m.Close()
+	m, err := e.mover(b, cfg, p, keep)
+	if err != nil {
+		return e.fail("apply", err)
+	}
+	if m != nil {
+		defer m.Close()
+		opts.Mover = m
+		if keep {
 			opts.KeepMessages = m
 		}
 	}

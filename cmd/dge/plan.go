@@ -177,6 +177,9 @@ func (e *env) execute(ctx context.Context, cmd string, client *mgmt.Client, coun
 	if res.Kept > 0 {
 		fmt.Fprintf(e.stdout, "Kept %d messages of replaced queues (moved aside and back).\n", res.Kept)
 	}
+	if res.Moved > 0 {
+		fmt.Fprintf(e.stdout, "Moved %d messages of renamed queues to their new queues.\n", res.Moved)
+	}
 	return exitOK
 }
 
