@@ -3,8 +3,8 @@
 // range. It does no network I/O.
 //
 // A graph is every *.dge.hcl file of one folder (or one file). Its blocks
-// are `graph` (exactly one), `broker` (at most one), `variable`, `locals`
-// and the node blocks `start`, `process`, `fan_out`, `aggregate`, `poll`
+// are `graph` (exactly one), `broker` (at most one), `variable`, `locals`,
+// `moved` (a renamed queue, Graph.Moved) and the node blocks `start`, `process`, `fan_out`, `aggregate`, `poll`
 // and `terminate`. docs/design.md ("The language") gives the language's
 // rules and why; the README's "The language" lists every attribute.
 //
