@@ -341,3 +341,49 @@ func TestMoverInterruptedLosesNothing(t *testing.T) {
 	}
 	t.Logf("%d messages in both queues", dups)
 }
+
+// TestKeepMessagesChangesTheQueueType changes a graph's queues between
+// quorum and classic, a replace of every queue, with 2,000 messages
+// waiting: -keep-messages keeps every one, in order, with its headers.
+func TestKeepMessagesChangesTheQueueType(t *testing.T) {
+	for _, c := range []struct{ from, to string }{{"quorum", "classic"}, {"classic", "quorum"}} {
+		t.Run(c.from+" to "+c.to, func(t *testing.T) {
+			f := newFixture(t)
+			before := spec{vhost: f.vh.Name, queueType: c.from, retry: "5s"}
+			f.applyTopology(t, plan.Desired(before.graph(t)))
+			const n = 2000
+			f.publishNumbered(t, "a_in", n)
+
+			after := before
+			after.queueType = c.to
+			p := f.mustPlan(t, after)
+			replaced := 0
+			for _, ch := range p.Changes {
+				if ch.Action == plan.Replace {
+					replaced++
+				}
+			}
+			if replaced == 0 {
+				t.Fatalf("changing the queue type replaced nothing")
+			}
+			res, err := apply.Apply(t.Context(), f.broker, p, apply.Options{KeepMessages: f.mover(t)})
+			if err != nil {
+				t.Fatalf("apply -keep-messages: %v", err)
+			}
+			if res.Kept != n {
+				t.Errorf("kept %d messages, want %d", res.Kept, n)
+			}
+			f.assertNoChanges(t, after)
+			snap, err := f.client.Read(t.Context(), f.vh.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range snap.Queues {
+				if q.Name == "a_in" && q.Type != c.to {
+					t.Errorf("a_in is %s after the replace, want %s", q.Type, c.to)
+				}
+			}
+			checkNumbered(t, f.drainAll(t, "a_in"), n)
+		})
+	}
+}
