@@ -46,6 +46,7 @@ var commands = []command{
 	{"apply", "Make the broker hold the graph's topology", runApply},
 	{"destroy", "Remove everything the graph owns from the broker", runDestroy},
 	{"status", "Show where a running graph's messages are, per edge", runStatus},
+	{"parked", "List, redrive or purge parked messages", runParked},
 	{"generate", "Write the Go program that runs a graph's nodes", runGenerate},
 	{"version", "Print the dge version", runVersion},
 }
