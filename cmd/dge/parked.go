@@ -204,12 +204,14 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 		r = *rate
 	}
 	spec := topology.Build(plan.TopologyGraph(g))
+	began := time.Now()
 	done2, err := actParked(ctx, e.stdout, m, edges, f, sub, *limit, r, spec.Work)
 	if err != nil {
 		return e.fail(cmd, fmt.Errorf("%w (%s done)", err, messages(done2)))
 	}
 	past := map[string]string{"redrive": "Redrove", "purge": "Deleted"}[sub]
-	fmt.Fprintf(e.stdout, "%s %s.\n", past, messages(done2))
+	took := time.Since(began)
+	fmt.Fprintf(e.stdout, "%s %s in %s (%.0f msgs/s).\n", past, messages(done2), took.Round(time.Millisecond), float64(done2)/max(took.Seconds(), 1e-9))
 	return exitOK
 }
 

@@ -186,7 +186,7 @@ func TestParkedCLI(t *testing.T) {
 	// Redrive the permanent ones: fresh headers, IDs kept, the rest parked in order.
 	before := readyCount(t, conn, "a_in.dead")
 	code, out, errs = runIn(t, environ, "parked", "redrive", "-auto-approve", "-node", "process.a", "-reason", "permanent", dir)
-	if code != 0 || !strings.Contains(out, "Redrove 3 messages.") {
+	if code != 0 || !strings.Contains(out, "Redrove 3 messages in ") {
 		t.Fatalf("redrive: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
 	moved := drain(t, conn, "a_in")
@@ -207,7 +207,7 @@ func TestParkedCLI(t *testing.T) {
 
 	// Purge deletes what it prints.
 	code, out, errs = runIn(t, environ, "parked", "purge", "-auto-approve", "-node", "terminate.out", dir)
-	if code != 0 || strings.Count(out, "deleted terminate.out  out.dead") != 2 || !strings.Contains(out, "Deleted 2 messages.") {
+	if code != 0 || strings.Count(out, "deleted terminate.out  out.dead") != 2 || !strings.Contains(out, "Deleted 2 messages in ") {
 		t.Fatalf("purge: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
 	if n := readyCount(t, conn, "out.dead"); n != 0 {
