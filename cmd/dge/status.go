@@ -243,8 +243,8 @@ func (row statusRow) problems(missing []string) []string {
 		if row.Parked == 1 {
 			them = "it"
 		}
-		out = append(out, fmt.Sprintf("%s: %s parked in %s: the node's logs say why; once the cause is fixed, move %s back to %s (the management UI's Move messages)",
-			row.Node, messages(row.Parked), row.Queue+topology.SuffixDead, them, row.Queue))
+		out = append(out, fmt.Sprintf("%s: %s parked in %s: dge parked list -node %s says why; once the cause is fixed, move %s back to %s with dge parked redrive -node %s",
+			row.Node, messages(row.Parked), row.Queue+topology.SuffixDead, row.Node, them, row.Queue, row.Node))
 	}
 	if held := row.Ready + row.Unacked + row.Retrying; !row.terminate && !row.Missing && row.Consumers == 0 && held > 0 {
 		out = append(out, fmt.Sprintf("%s: %s wait on %s and nothing consumes it: start the node's program",
