@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -90,11 +92,21 @@ func ids(ds []amqp.Delivery) string {
 // errs; -dry-run moves nothing; redrive moves the matching messages with
 // fresh headers and leaves the others parked in order (before = moved +
 // after); purge deletes what it prints; a redrive while another holds the
-// queue is refused.
+// queue is refused; on classic and on quorum queues.
 func TestParkedCLI(t *testing.T) {
+	for _, queueType := range []string{"classic", "quorum"} {
+		t.Run(queueType, func(t *testing.T) { testParked(t, queueType) })
+	}
+}
+
+func testParked(t *testing.T, queueType string) {
 	vh := brokertest.NewVhost(t)
 	environ := brokerEnv(vh)
 	dir := chainGraph(t, vh.Name, "5s")
+	src := filepath.Join(dir, "graph.dge.hcl")
+	if err := os.WriteFile(src, []byte(strings.Replace(readFile(t, src), `queue_type = "classic"`, fmt.Sprintf("queue_type = %q", queueType), 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if code, _, errs := runIn(t, environ, "apply", "-auto-approve", dir); code != 0 {
 		t.Fatalf("apply: exit %d: %s", code, errs)
 	}
