@@ -248,7 +248,7 @@ func (e *env) parkedMover(g *config.Graph, sub string) (*apply.Mover, error) {
 	if err != nil {
 		return nil, err
 	}
-	list, from, _ := mgmt.AMQPURL(e.environ, g.Broker, cfg, g.Broker.Vhost)
+	list, from, explicit := mgmt.AMQPURL(e.environ, g.Broker, cfg, g.Broker.Vhost)
 	eps, err := runtime.ParseEndpoints(list, g.Broker.Vhost, from)
 	if err != nil {
 		return nil, err
@@ -261,8 +261,12 @@ func (e *env) parkedMover(g *config.Graph, sub string) (*apply.Mover, error) {
 		}
 		msgs = append(msgs, fmt.Sprintf("%s: %v", ep.Name, err))
 	}
-	return nil, fmt.Errorf("no AMQP URL (from %s) works: %s; set %s to the broker's AMQP URL",
-		from, e.scrub(strings.Join(msgs, "; ")), mgmt.AMQPURLEnv)
+	fix := ""
+	if !explicit {
+		fix = fmt.Sprintf(" (or check the credentials of %s or the broker block, from which it was derived)", mgmt.URLEnv)
+	}
+	return nil, fmt.Errorf("no AMQP URL (from %s) works: %s; set %s to the broker's AMQP URL%s",
+		from, e.scrub(strings.Join(msgs, "; ")), mgmt.AMQPURLEnv, fix)
 }
 
 // listParked prints the matching parked messages and returns how many.
