@@ -239,22 +239,7 @@ func (r *moveRound) run(ctx context.Context, tag string, want int64, strict bool
 
 // publish copies a delivery to the destination.
 func (r *moveRound) publish(ctx context.Context, d amqp.Delivery) error {
-	dc, err := r.ch.PublishWithDeferredConfirmWithContext(ctx, r.exchange, r.key, true, false, amqp.Publishing{
-		Headers:         d.Headers,
-		ContentType:     d.ContentType,
-		ContentEncoding: d.ContentEncoding,
-		DeliveryMode:    d.DeliveryMode,
-		Priority:        d.Priority,
-		CorrelationId:   d.CorrelationId,
-		ReplyTo:         d.ReplyTo,
-		Expiration:      d.Expiration,
-		MessageId:       d.MessageId,
-		Timestamp:       d.Timestamp,
-		Type:            d.Type,
-		UserId:          d.UserId,
-		AppId:           d.AppId,
-		Body:            d.Body,
-	})
+	dc, err := r.ch.PublishWithDeferredConfirmWithContext(ctx, r.exchange, r.key, true, false, copyOf(d, d.Headers))
 	if err != nil {
 		return fmt.Errorf("publish to %s: %w", r.to, err)
 	}
@@ -291,6 +276,27 @@ func (r *moveRound) flush(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("acknowledge moved messages in %s: %w", r.from, err)
 	}
 	return n, nil
+}
+
+// copyOf returns a delivery as a publishing with the given headers: body
+// and every property unchanged.
+func copyOf(d amqp.Delivery, headers amqp.Table) amqp.Publishing {
+	return amqp.Publishing{
+		Headers:         headers,
+		ContentType:     d.ContentType,
+		ContentEncoding: d.ContentEncoding,
+		DeliveryMode:    d.DeliveryMode,
+		Priority:        d.Priority,
+		CorrelationId:   d.CorrelationId,
+		ReplyTo:         d.ReplyTo,
+		Expiration:      d.Expiration,
+		MessageId:       d.MessageId,
+		Timestamp:       d.Timestamp,
+		Type:            d.Type,
+		UserId:          d.UserId,
+		AppId:           d.AppId,
+		Body:            d.Body,
+	}
 }
 
 // closeChannel closes ch; an error means it was closed already.

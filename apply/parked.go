@@ -157,19 +157,7 @@ func (m *Mover) Parked(ctx context.Context, queue string, opts ParkedOptions) (i
 // redriveOne publishes a parked message's fresh copy and waits for its
 // confirm.
 func redriveOne(ctx context.Context, ch *amqp.Channel, d amqp.Delivery, opts ParkedOptions, returns chan amqp.Return) error {
-	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, opts.Exchange, opts.Key, true, false, amqp.Publishing{
-		Headers:         RedriveHeaders(d.Headers),
-		ContentType:     d.ContentType,
-		ContentEncoding: d.ContentEncoding,
-		DeliveryMode:    d.DeliveryMode,
-		Priority:        d.Priority,
-		CorrelationId:   d.CorrelationId,
-		MessageId:       d.MessageId,
-		Timestamp:       d.Timestamp,
-		Type:            d.Type,
-		AppId:           d.AppId,
-		Body:            d.Body,
-	})
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, opts.Exchange, opts.Key, true, false, copyOf(d, RedriveHeaders(d.Headers)))
 	if err != nil {
 		return fmt.Errorf("publish to %s: %w", opts.Key, err)
 	}
