@@ -119,9 +119,9 @@ func (m *Mover) Parked(ctx context.Context, queue string, opts ParkedOptions) (i
 				return selected, fmt.Errorf("read parked messages of %s: the broker ended the consumer (queue deleted?): run the command again", queue)
 			}
 		}
-		idle.Reset(moveIdle)
 		received++
 		if (opts.Match != nil && !opts.Match(d)) || (opts.Limit > 0 && selected >= opts.Limit) {
+			idle.Reset(moveIdle)
 			continue // stays unacknowledged: back in place when the channel closes
 		}
 		if opts.Rate > 0 {
@@ -150,6 +150,9 @@ func (m *Mover) Parked(ctx context.Context, queue string, opts ParkedOptions) (i
 				return selected, err
 			}
 		}
+		// Reset only now: a pacing wait longer than moveIdle must not end
+		// the read (since Go 1.23, Reset also drops a tick not yet read).
+		idle.Reset(moveIdle)
 	}
 	return selected, nil
 }

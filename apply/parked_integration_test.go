@@ -103,3 +103,19 @@ func TestParkedConcurrentRedriveRefused(t *testing.T) {
 		t.Fatalf("purge after the first redrive ended: %d, %v; want 3", n, err)
 	}
 }
+
+// TestParkedSlowRateReadsOn: a pacing wait longer than the idle time that
+// ends a read (2 s) does not end the redrive early.
+func TestParkedSlowRateReadsOn(t *testing.T) {
+	f := newFixture(t)
+	f.converge(t, spec{vhost: f.vh.Name, queueType: "classic", retry: "5s"})
+	f.publishNumbered(t, "a_in.dead", 2)
+	start := time.Now()
+	n, err := f.mover(t).Parked(t.Context(), "a_in.dead", apply.ParkedOptions{Op: apply.ParkedRedrive, Rate: 0.4, Key: "a_in"})
+	if err != nil || n != 2 {
+		t.Fatalf("redrive at 0.4 msgs/s: %d, %v; want both moved", n, err)
+	}
+	if took := time.Since(start); took < 2500*time.Millisecond {
+		t.Errorf("2 messages at 0.4 msgs/s took %s, want at least 2.5s", took)
+	}
+}

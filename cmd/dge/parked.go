@@ -32,17 +32,14 @@ const parkedUsage = `Usage: dge parked list|redrive|purge [flags] [PATH]
 Run "dge parked <subcommand> -h" for its flags.`
 
 func runParked(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") || args[0] == "help" {
+	if len(args) == 0 {
 		fmt.Fprintln(e.stderr, parkedUsage)
-		if len(args) > 0 && args[0] != "help" && args[0] != "-h" && args[0] != "-help" && args[0] != "--help" {
-			return exitError
-		}
-		if len(args) == 0 {
-			return exitError
-		}
-		return exitOK
+		return exitError
 	}
 	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(e.stdout, parkedUsage)
+		return exitOK
 	case "list", "redrive", "purge":
 		return runParkedSub(ctx, e, args[0], args[1:])
 	}
@@ -205,13 +202,13 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 	}
 	spec := topology.Build(plan.TopologyGraph(g))
 	began := time.Now()
-	done2, err := actParked(ctx, e.stdout, m, edges, f, sub, *limit, r, spec.Work)
+	n, err := actParked(ctx, e.stdout, m, edges, f, sub, *limit, r, spec.Work)
 	if err != nil {
-		return e.fail(cmd, fmt.Errorf("%w (%s done)", err, messages(done2)))
+		return e.fail(cmd, fmt.Errorf("%w (%s done)", err, messages(n)))
 	}
 	past := map[string]string{"redrive": "Redrove", "purge": "Deleted"}[sub]
 	took := time.Since(began)
-	fmt.Fprintf(e.stdout, "%s %s in %s (%.0f msgs/s).\n", past, messages(done2), took.Round(time.Millisecond), float64(done2)/max(took.Seconds(), 1e-9))
+	fmt.Fprintf(e.stdout, "%s %s in %s (%.0f msgs/s).\n", past, messages(n), took.Round(time.Millisecond), float64(n)/max(took.Seconds(), 1e-9))
 	return exitOK
 }
 
