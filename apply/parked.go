@@ -58,7 +58,8 @@ var ErrBusy = errors.New("another dge parked redrive or purge of this queue is r
 // started, once, in order, and lists, redrives or purges those opts.Match
 // selects, returning how many it selected. It consumes with manual
 // acknowledgements and no prefetch limit until it received the count a
-// passive declare gave, and then closes its channel: every message it did
+// passive declare gave and whatever arrives in the parkedGrace after, and
+// then closes its channel: every message it did
 // not acknowledge goes back to the queue in its original position, so
 // listing loses nothing and leaves nothing unacknowledged, and the messages
 // a redrive or purge does not select stay parked in order. (basic.get with
@@ -66,9 +67,10 @@ var ErrBusy = errors.New("another dge parked redrive or purge of this queue is r
 // read the same head message forever.) A redrive copies a selected message
 // to opts.Exchange with opts.Key (mandatory, confirmed) with fresh attempts
 // (see RedriveHeaders) and acknowledges the parked copy only once the copy
-// is confirmed: a crash duplicates at most. A redrive or purge holds an
-// exclusive marker queue for its duration; a second one of the same queue
-// fails with ErrBusy.
+// is confirmed: a crash duplicates at most (up to a window of copies
+// confirmed and not yet acknowledged). On error it returns how many it
+// finished. A redrive or purge holds an exclusive marker queue for its
+// duration; a second one of the same queue fails with ErrBusy.
 func (m *Mover) Parked(ctx context.Context, queue string, opts ParkedOptions) (int64, error) {
 	ch, err := m.conn.Channel()
 	if err != nil {
@@ -91,32 +93,46 @@ func (m *Mover) Parked(ctx context.Context, queue string, opts ParkedOptions) (i
 	if !found {
 		return 0, fmt.Errorf("queue %s does not exist: run dge apply", queue)
 	}
-	if ready == 0 {
-		return 0, nil
-	}
 	if err := ch.Qos(0, 0, false); err != nil {
 		return 0, fmt.Errorf("read parked messages of %s: set prefetch: %w", queue, err)
 	}
-	returns := ch.NotifyReturn(make(chan amqp.Return, 1))
+	window := parkedWindow(opts.Rate)
+	returns := ch.NotifyReturn(make(chan amqp.Return, window+1))
 	deliveries, err := ch.Consume(queue, fmt.Sprintf("dge-parked-%d", m.tags.Add(1)), false, false, false, false, nil)
 	if err != nil {
 		return 0, fmt.Errorf("read parked messages of %s: consume: %w", queue, err)
 	}
+	r := &redriveBatch{ch: ch, key: opts.Key, returns: returns}
 	var selected, received int64
+	done := func() int64 { return selected - int64(len(r.pending)) }
 	start := time.Now()
 	idle := time.NewTimer(moveIdle)
 	defer idle.Stop()
-	for received < ready {
+	// grace ends the read parkedGrace after the count is reached: a quorum
+	// queue takes back the unacknowledged messages of a channel closed
+	// just before (a previous list, say) asynchronously, so the count may
+	// miss a few that are still on their way back.
+	var grace <-chan time.Time
+read:
+	for {
+		if received >= ready && grace == nil {
+			grace = time.After(parkedGrace)
+		}
 		var d amqp.Delivery
 		var ok bool
 		select {
 		case <-ctx.Done():
-			return selected, ctx.Err()
+			r.settle()
+			return done(), ctx.Err()
+		case <-grace:
+			break read
 		case <-idle.C:
-			return selected, nil // the rest expired or another consumer took them
+			// The rest expired or another consumer took them.
+			received = ready
+			continue
 		case d, ok = <-deliveries:
 			if !ok {
-				return selected, fmt.Errorf("read parked messages of %s: the broker ended the consumer (queue deleted?): run the command again", queue)
+				return done(), fmt.Errorf("read parked messages of %s: the broker ended the consumer (queue deleted?): run the command again", queue)
 			}
 		}
 		received++
@@ -129,52 +145,106 @@ func (m *Mover) Parked(ctx context.Context, queue string, opts ParkedOptions) (i
 			if wait := time.Until(due); wait > 0 {
 				select {
 				case <-ctx.Done():
-					return selected, ctx.Err()
+					r.settle()
+					return done(), ctx.Err()
 				case <-time.After(wait):
 				}
 			}
 		}
-		if opts.Op == ParkedRedrive {
-			if err := redriveOne(ctx, ch, d, opts, returns); err != nil {
-				return selected, fmt.Errorf("redrive %s (%d moved): %w", queue, selected, err)
+		switch opts.Op {
+		case ParkedRedrive:
+			dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, opts.Exchange, opts.Key, true, false, copyOf(d, RedriveHeaders(d.Headers)))
+			if err != nil {
+				return done(), fmt.Errorf("redrive %s (%d moved): publish to %s: %w", queue, done(), opts.Key, err)
 			}
-		}
-		if opts.Op != ParkedList {
+			r.pending = append(r.pending, pendingCopy{tag: d.DeliveryTag, confirm: dc})
+		case ParkedPurge:
 			if err := d.Ack(false); err != nil {
-				return selected, fmt.Errorf("acknowledge a parked message in %s (%d done): %w", queue, selected, err)
+				return done(), fmt.Errorf("delete a parked message in %s (%d done): %w", queue, done(), err)
 			}
 		}
 		selected++
 		if opts.Visit != nil {
 			if err := opts.Visit(d); err != nil {
-				return selected, err
+				return done(), err
+			}
+		}
+		if len(r.pending) >= window {
+			if err := r.flush(ctx); err != nil {
+				if ctx.Err() != nil {
+					r.settle()
+				}
+				return done(), fmt.Errorf("redrive %s (%d moved): %w", queue, done(), err)
 			}
 		}
 		// Reset only now: a pacing wait longer than moveIdle must not end
 		// the read (since Go 1.23, Reset also drops a tick not yet read).
 		idle.Reset(moveIdle)
 	}
+	if err := r.flush(ctx); err != nil {
+		return done(), fmt.Errorf("redrive %s (%d moved): %w", queue, done(), err)
+	}
 	return selected, nil
 }
 
-// redriveOne publishes a parked message's fresh copy and waits for its
-// confirm.
-func redriveOne(ctx context.Context, ch *amqp.Channel, d amqp.Delivery, opts ParkedOptions, returns chan amqp.Return) error {
-	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, opts.Exchange, opts.Key, true, false, copyOf(d, RedriveHeaders(d.Headers)))
-	if err != nil {
-		return fmt.Errorf("publish to %s: %w", opts.Key, err)
+// parkedWindow is how many redriven copies wait for their confirms at once:
+// a tenth of a second's worth at a paced rate (so that pacing is what
+// bounds the rate), else DefaultMoveWindow/4.
+func parkedWindow(rate float64) int {
+	if rate > 0 {
+		return max(1, min(int(rate/10), DefaultMoveWindow/4))
 	}
-	ok, err := dc.WaitContext(ctx)
-	if err != nil {
-		return fmt.Errorf("wait for the broker to confirm a copy in %s: %w", opts.Key, err)
-	}
-	if !ok {
-		return fmt.Errorf("the broker refused a copy in %s (nack)", opts.Key)
+	return DefaultMoveWindow / 4
+}
+
+// settle flushes the pending copies when the caller's context ended (an
+// interrupt), so that the copies already confirmed are not left as
+// duplicates; it gives up after settleTimeout, leaving them parked.
+func (r *redriveBatch) settle() {
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancel()
+	_ = r.flush(ctx)
+}
+
+// parkedGrace is how long Parked reads on once it received the count it
+// started with.
+const parkedGrace = 250 * time.Millisecond
+
+// settleTimeout bounds settle.
+const settleTimeout = 5 * time.Second
+
+// redriveBatch is the redriven copies not yet confirmed.
+type redriveBatch struct {
+	ch      *amqp.Channel
+	key     string
+	returns chan amqp.Return
+	pending []pendingCopy
+}
+
+// flush waits for the pending copies' confirms and then acknowledges their
+// parked deliveries one by one (not with multiple: the messages a filter
+// left out between them must stay unacknowledged). A copy refused or
+// returned unroutable acknowledges nothing.
+func (r *redriveBatch) flush(ctx context.Context) error {
+	for _, p := range r.pending {
+		ok, err := p.confirm.WaitContext(ctx)
+		if err != nil {
+			return fmt.Errorf("wait for the broker to confirm a copy in %s: %w", r.key, err)
+		}
+		if !ok {
+			return fmt.Errorf("the broker refused a copy in %s (nack)", r.key)
+		}
 	}
 	select {
-	case ret := <-returns:
-		return fmt.Errorf("a copy was returned unroutable (%d %s): does queue %s still exist? run dge apply", ret.ReplyCode, ret.ReplyText, opts.Key)
+	case ret := <-r.returns:
+		return fmt.Errorf("a copy was returned unroutable (%d %s): does queue %s still exist? run dge apply", ret.ReplyCode, ret.ReplyText, r.key)
 	default:
+	}
+	for len(r.pending) > 0 {
+		if err := r.ch.Ack(r.pending[0].tag, false); err != nil {
+			return fmt.Errorf("acknowledge a redriven message: %w", err)
+		}
+		r.pending = r.pending[1:]
 	}
 	return nil
 }

@@ -15,8 +15,8 @@ import (
 
 // TestParkedRedriveInterruptedLosesNothing: a paced redrive cancelled
 // midway, its connection then closed, leaves every message parked or in the
-// work queue (possibly both), never in neither; a second redrive finishes
-// the job.
+// work queue (possibly both, at most a confirm window of them), never in
+// neither; a second redrive finishes the job.
 func TestParkedRedriveInterruptedLosesNothing(t *testing.T) {
 	f := newFixture(t)
 	f.converge(t, spec{vhost: f.vh.Name, queueType: "quorum", retry: "5s"})
@@ -34,10 +34,18 @@ func TestParkedRedriveInterruptedLosesNothing(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || moved == 0 || moved == n {
 		t.Fatalf("interrupted redrive: moved %d of %d, %v; want some moved and the deadline", moved, n, err)
 	}
-	work, _ := f.count(t, "a_in")
-	parked, _ := f.count(t, "a_in.dead")
-	if work+parked < n || work+parked > n+1 {
-		t.Fatalf("after the interrupted redrive (%d moved): %d in a_in + %d parked, want %d (one more if a copy was confirmed and not yet acknowledged)", moved, work, parked, n)
+	// A quorum queue takes back the unacknowledged messages of a closed
+	// channel asynchronously: wait until they are all counted.
+	var work, parked int64
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		work, _ = f.count(t, "a_in")
+		parked, _ = f.count(t, "a_in.dead")
+		if work+parked >= n || time.Now().After(deadline) {
+			break
+		}
+	}
+	if work+parked < n || work+parked > n+100 {
+		t.Fatalf("after the interrupted redrive (%d moved): %d in a_in + %d parked, want %d and at most a window (100 at -rate 1000) more, copies confirmed and not yet acknowledged", moved, work, parked, n)
 	}
 	t.Logf("interrupted after %d moved: %d in a_in, %d parked", moved, work, parked)
 	m2 := f.mover(t)

@@ -202,13 +202,14 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 	}
 	spec := topology.Build(plan.TopologyGraph(g))
 	began := time.Now()
-	n, err := actParked(ctx, e.stdout, m, edges, f, sub, *limit, r, spec.Work)
+	var span parkedSpan
+	n, err := actParked(ctx, e.stdout, m, edges, f, sub, *limit, r, spec.Work, &span)
 	if err != nil {
 		return e.fail(cmd, fmt.Errorf("%w (%s done)", err, messages(n)))
 	}
 	past := map[string]string{"redrive": "Redrove", "purge": "Deleted"}[sub]
 	took := time.Since(began)
-	fmt.Fprintf(e.stdout, "%s %s in %s (%.0f msgs/s).\n", past, messages(n), took.Round(time.Millisecond), float64(n)/max(took.Seconds(), 1e-9))
+	fmt.Fprintf(e.stdout, "%s %s in %s%s.\n", past, messages(n), took.Round(time.Millisecond), span.rate(n))
 	return exitOK
 }
 
@@ -357,20 +358,44 @@ func countParked(ctx context.Context, m *apply.Mover, edges []parkedEdge, f park
 	return out, total, nil
 }
 
-// actParked redrives or purges the matching messages and returns how many.
-func actParked(ctx context.Context, w io.Writer, m *apply.Mover, edges []parkedEdge, f parkedFilter, sub string, limit int64, rate float64, work string) (int64, error) {
+// parkedSpan is when the first and the last message were handled.
+type parkedSpan struct{ first, last time.Time }
+
+func (s *parkedSpan) note() {
+	now := time.Now()
+	if s.first.IsZero() {
+		s.first = now
+	}
+	s.last = now
+}
+
+// rate returns " (R msgs/s)", the pace from the first message handled to
+// the last (what -rate bounds), or "" for fewer than two messages.
+func (s *parkedSpan) rate(n int64) string {
+	d := s.last.Sub(s.first)
+	if n < 2 || d <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%.0f msgs/s)", float64(n-1)/d.Seconds())
+}
+
+// actParked redrives or purges the matching messages and returns how many;
+// span notes when each was handled.
+func actParked(ctx context.Context, w io.Writer, m *apply.Mover, edges []parkedEdge, f parkedFilter, sub string, limit int64, rate float64, work string, span *parkedSpan) (int64, error) {
 	var total int64
 	for _, pe := range edges {
 		if limit > 0 && total >= limit {
 			break
 		}
-		opts := apply.ParkedOptions{Op: apply.ParkedRedrive, Match: f.match, Rate: rate, Exchange: work, Key: pe.queue}
+		opts := apply.ParkedOptions{Op: apply.ParkedRedrive, Match: f.match, Rate: rate, Exchange: work, Key: pe.queue,
+			Visit: func(amqp.Delivery) error { span.note(); return nil }}
 		if limit > 0 {
 			opts.Limit = limit - total
 		}
 		if sub == "purge" {
 			opts.Op = apply.ParkedPurge
 			opts.Visit = func(d amqp.Delivery) error {
+				span.note()
 				pm := describeParked(pe, d)
 				_, err := fmt.Fprintf(w, "deleted %s  %s  run %s  message %s  %s: %s\n", pm.Node, pm.Queue, pm.RunID, pm.MessageID, pm.Reason, pm.Error)
 				return err

@@ -117,7 +117,7 @@ func TestParkedRedriveGetsFullAttemptsCLI(t *testing.T) {
 // TestParkedRedriveRateCLI: 2,000 parked messages redriven with -rate 1000
 // all arrive (before = moved + after) at no more than the rate (+10%) and
 // not far below it (a generous band: the machine is shared); the figure
-// redrive prints is logged.
+// redrive prints, the pace from its first message to its last, is logged.
 func TestParkedRedriveRateCLI(t *testing.T) {
 	const n, rate = 2000, 1000.0
 	vh := brokertest.NewVhost(t)
