@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -118,8 +119,17 @@ func TestParkedRedriveGetsFullAttemptsCLI(t *testing.T) {
 // all arrive (before = moved + after) at no more than the rate (+10%) and
 // not far below it (a generous band: the machine is shared); the figure
 // redrive prints, the pace from its first message to its last, is logged.
+// DGE_REDRIVE_MESSAGES sets the count (the README's figure: 10000).
 func TestParkedRedriveRateCLI(t *testing.T) {
-	const n, rate = 2000, 1000.0
+	const rate = 1000.0
+	n := 2000
+	if s := os.Getenv("DGE_REDRIVE_MESSAGES"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v <= 0 {
+			t.Fatalf("DGE_REDRIVE_MESSAGES=%q: want a positive whole number", s)
+		}
+		n = v
+	}
 	vh := brokertest.NewVhost(t)
 	environ := brokerEnv(vh)
 	dir := chainGraph(t, vh.Name, "5s")
