@@ -162,3 +162,59 @@ func queueCount(conn *amqp.Connection, queue string) int {
 	}
 	return q.Messages
 }
+
+// TestRedriveKilledMidwayConverges SIGKILLs `dge parked redrive` halfway
+// through 5,000 parked messages; a second redrive finishes, and every
+// message is back in its work queue once at least, none left parked.
+func TestRedriveKilledMidwayConverges(t *testing.T) {
+	dge := build(t, "./cmd/dge")
+	vh := brokertest.NewVhost(t)
+	conn := vh.Dial(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "graph.dge.hcl"), []byte(moveGraph(vh.Name, "quorum", "a_in", "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "DGE_MANAGEMENT_URL="+vh.ManagementURL, "DGE_AMQP_URL="+vh.AMQPURL)
+	run := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(dge, append(args, dir)...)
+		cmd.Env = env
+		return cmd
+	}
+	if out, err := run("apply", "-auto-approve").CombinedOutput(); err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	const n = 5000
+	publishNumbered(t, conn, "a_in.dead", n)
+	cmd := run("parked", "redrive", "-auto-approve", "-rate", "2000")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for queueCount(conn, "a_in") < n/4 {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("the redrive never reached a quarter of the messages:\n%s", out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	t.Logf("SIGKILLed dge parked redrive with %d messages back in a_in", queueCount(conn, "a_in"))
+	if o, err := run("parked", "redrive", "-auto-approve").CombinedOutput(); err != nil {
+		t.Fatalf("redrive after the kill: %v\n%s", err, o)
+	}
+	if c := queueCount(conn, "a_in.dead"); c != 0 {
+		t.Errorf("a_in.dead holds %d messages after the second redrive, want 0", c)
+	}
+	got := brokertest.WaitMessages(t, conn, "a_in", queueCount(conn, "a_in"))
+	seen := map[string]bool{}
+	for _, d := range got {
+		seen[d.MessageId] = true
+	}
+	t.Logf("a_in: %d messages, %d distinct of %d, %d duplicates", len(got), len(seen), n, len(got)-len(seen))
+	if len(seen) != n {
+		t.Errorf("%d distinct messages back in a_in after the interrupted redrive, want all %d", len(seen), n)
+	}
+}
