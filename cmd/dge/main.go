@@ -43,6 +43,7 @@ var commands = []command{
 	{"fmt", "Rewrite *.dge.hcl files in canonical format", runFmt},
 	{"graph", "Draw a graph as Graphviz dot or Mermaid", runGraph},
 	{"plan", "Show what apply would change on the broker", runPlan},
+	{"show", "Print a plan saved with dge plan -out", runShow},
 	{"apply", "Make the broker hold the graph's topology", runApply},
 	{"destroy", "Remove everything the graph owns from the broker", runDestroy},
 	{"status", "Show where a running graph's messages are, per edge", runStatus},

@@ -28,6 +28,9 @@ through the RabbitMQ management API with two requests.
 Symbols: + create, ~ update in place, -/+ replace (the queue's messages are
 lost, unless dge apply -keep-messages), - destroy. Nothing is changed.
 
+With -destroy, plan previews what dge destroy would remove instead; a plan
+saved with -destroy -out is applied by dge apply PLANFILE like any other.
+
 Besides the changes, plan reports every queue of the graph that another
 policy would govern instead of dge's (a policy of a higher priority, such as
 an operator's catch-all): that is an error, and plan exits 1.
@@ -39,6 +42,7 @@ guest/guest); the broker block's management_url, username and password win.`)
 	vars.register(fs)
 	out := fs.String("out", "", "save the plan to `FILE` for dge apply FILE")
 	asJSON := fs.Bool("json", false, "print the plan as JSON (with a format_version) instead of text")
+	destroy := fs.Bool("destroy", false, "plan the removal of everything the graph owns, as dge destroy would")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error (a foreign policy governing the graph's queues included)")
 	e.addNoColor(fs)
 	pos, code, done := parseArgs(fs, args)
@@ -61,7 +65,11 @@ guest/guest); the broker block's management_url, username and password win.`)
 	if err != nil {
 		return e.fail("plan", err)
 	}
-	p, err := plan.New(plan.Desired(g), snap, plan.Options{DgeVersion: version})
+	build := plan.New
+	if *destroy {
+		build = plan.NewDestroy
+	}
+	p, err := build(plan.Desired(g), snap, plan.Options{DgeVersion: version})
 	if err != nil {
 		return e.fail("plan", err)
 	}
