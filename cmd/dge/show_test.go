@@ -166,3 +166,45 @@ func TestPlanDestroyCLI(t *testing.T) {
 		t.Fatalf("apply of a stale destroy plan: exit %d, stderr %q; want a refusal saying to run dge plan again", code, errs)
 	}
 }
+
+// TestApplySavedDestroyPlanKeepsMessages checks that a saved destroy plan
+// obeys dge destroy's safety rule: a queue holding a message is not deleted
+// unless apply is given -allow-message-loss.
+func TestApplySavedDestroyPlanKeepsMessages(t *testing.T) {
+	vh := brokertest.NewVhost(t)
+	environ := brokerEnv(vh)
+	dir := chainGraph(t, vh.Name, "5s")
+	if code, _, errs := runIn(t, environ, "apply", "-auto-approve", dir); code != 0 {
+		t.Fatalf("apply: %s", errs)
+	}
+	ch, err := vh.Dial(t).Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	dc, err := ch.PublishWithDeferredConfirmWithContext(t.Context(), "", "out", true, false, amqpMsg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dc.Wait() {
+		t.Fatal("the broker did not confirm the message")
+	}
+	planFile := filepath.Join(t.TempDir(), "destroy.plan")
+	code, out, errs := runIn(t, environ, "plan", "-destroy", "-out", planFile, dir)
+	if code != 0 || !strings.Contains(out, "16 to destroy.") {
+		t.Fatalf("plan -destroy -out: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	code, _, errs = runIn(t, environ, "apply", planFile)
+	if code != 1 || !strings.Contains(errs, "queue out: it holds 1 message") || !strings.Contains(errs, "-allow-message-loss") {
+		t.Fatalf("apply of a saved destroy plan with a message in out: exit %d, stderr %q; want a refusal naming -allow-message-loss", code, errs)
+	}
+	code, out, errs = runIn(t, environ, "apply", "-allow-message-loss", planFile)
+	if code != 0 || !strings.Contains(out, "Destroy complete!") {
+		t.Fatalf("apply -allow-message-loss of the saved destroy plan: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	if code, out, errs := runIn(t, environ, "plan", "-destroy", "-detailed-exitcode", dir); code != 0 {
+		t.Fatalf("plan -destroy after the destroy: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+}
