@@ -72,6 +72,11 @@ func TestShowRefusesBadFiles(t *testing.T) {
 		return p
 	}
 	otherFormat := write("other-format.plan", body)
+	otherDge := strings.Replace(string(saved), `"dge_version": "`+version+`"`, `"dge_version": "v0.0.1"`, 1)
+	if otherDge == string(saved) {
+		t.Fatalf("saved plan has no dge_version %q:\n%s", version, saved)
+	}
+	otherVersion := write("other-version.plan", otherDge)
 	hcl := filepath.Join(dir, "graph.dge.hcl")
 	notJSON := write("notes.txt", "not a plan\n")
 	otherJSON := write("other.json", `{"name": "x"}`)
@@ -86,6 +91,7 @@ func TestShowRefusesBadFiles(t *testing.T) {
 		{"other JSON", []string{"show", "-json", otherJSON}, []string{"is it a file written by dge plan -out?"}},
 		{"other format_version", []string{"show", otherFormat}, []string{`format_version is "0.9"`, `this dge reads "1.0"`, "run dge plan again"}},
 		{"other format_version -json", []string{"show", "-json", otherFormat}, []string{`format_version is "0.9"`, "run dge plan again"}},
+		{"other dge version", []string{"show", otherVersion}, []string{"made by dge v0.0.1", "this is dge " + version, "run dge plan again"}},
 		{"missing file", []string{"show", filepath.Join(tmp, "absent.plan")}, []string{"open the saved plan", "absent.plan"}},
 		{"no argument", []string{"show"}, []string{"want exactly one PLANFILE"}},
 	} {
