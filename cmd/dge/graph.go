@@ -9,9 +9,10 @@ import (
 
 func runGraph(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlagSet("graph", "dge graph [flags] [PATH]", `
-Print the graph in PATH (default the current folder) as a Graphviz digraph
-or a Mermaid flowchart: one node per block, labelled "kind name", one arrow
-per message flow, labelled with its queue and message type. For a picture:
+Print the graph in PATH (default the current folder) as a Graphviz digraph,
+a Mermaid flowchart or JSON (-format json, for scripts): one node per
+block, labelled "kind name", one arrow per message flow, labelled with
+its queue and message type. For a picture:
 
   dge graph examples/arith | dot -Tsvg > arith.svg
 
@@ -22,7 +23,7 @@ something is parked), each node without a consumer dashed, red and
 labelled "no consumer".`)
 	var vars varFlags
 	vars.register(fs)
-	format := fs.String("format", "dot", "output format: dot or mermaid")
+	format := fs.String("format", "dot", "output format: dot, mermaid or json (nodes and edges, with a format_version)")
 	status := fs.Bool("status", false, "annotate the graph with the live counts of the broker (as dge status reads them)")
 	e.addNoColor(fs)
 	pos, code, done := parseArgs(fs, args)
@@ -30,9 +31,9 @@ labelled "no consumer".`)
 		return code
 	}
 	switch *format {
-	case "dot", "mermaid":
+	case "dot", "mermaid", "json":
 	default:
-		fmt.Fprintf(e.stderr, "dge graph: unknown -format %q; use -format dot or -format mermaid\n", *format)
+		fmt.Fprintf(e.stderr, "dge graph: unknown -format %q; use -format dot, mermaid or json\n", *format)
 		return exitError
 	}
 	path, ok := e.pathArg(fs, pos)
@@ -42,6 +43,22 @@ labelled "no consumer".`)
 	g, ok := e.loadGraph(path, vars)
 	if !ok {
 		return exitError
+	}
+	if *format == "json" && *status {
+		fmt.Fprintln(e.stderr, "dge graph: -status draws counts on a picture; drop it with -format json (dge status -json prints the counts)")
+		return exitError
+	}
+	if *format == "json" {
+		out, err := graphToJSON(g)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "dge graph: encode JSON: %v\n", err)
+			return exitError
+		}
+		if _, err := e.stdout.Write(out); err != nil {
+			fmt.Fprintf(e.stderr, "dge graph: write output: %v\n", err)
+			return exitError
+		}
+		return exitOK
 	}
 	var live diagram.Status
 	if *status {

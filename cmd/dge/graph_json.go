@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+
+	"github.com/dgehq/dge/config"
+)
+
+// graphFormatVersion is the format_version of `dge graph -format json`.
+const graphFormatVersion = "1"
+
+// graphJSON is the JSON form of `dge graph -format json`.
+type graphJSON struct {
+	FormatVersion string          `json:"format_version"`
+	Graph         string          `json:"graph"`
+	Nodes         []graphJSONNode `json:"nodes"`
+	Edges         []graphJSONEdge `json:"edges"`
+}
+
+// graphJSONNode is one block of the graph; queue and message are those of
+// the edge queue feeding it (absent for start).
+type graphJSONNode struct {
+	Address string   `json:"address"`
+	Kind    string   `json:"kind"`
+	Name    string   `json:"name"`
+	Queue   string   `json:"queue,omitempty"`
+	Message string   `json:"message,omitempty"`
+	Output  string   `json:"output,omitempty"`
+	Handler string   `json:"handler,omitempty"`
+	From    []string `json:"from"`
+	To      []string `json:"to"`
+}
+
+// graphJSONEdge is one message flow: From's output into To's queue.
+type graphJSONEdge struct {
+	From    string `json:"from"`
+	To      string `json:"to"`
+	Queue   string `json:"queue"`
+	Message string `json:"message"`
+}
+
+// graphToJSON returns g as indented JSON: nodes in graph order (start to
+// terminate), edges grouped by destination in that order, then in the order
+// of the destination's `from`, as the dot and Mermaid drawings list them.
+func graphToJSON(g *config.Graph) ([]byte, error) {
+	out := graphJSON{FormatVersion: graphFormatVersion, Graph: g.Name, Nodes: []graphJSONNode{}, Edges: []graphJSONEdge{}}
+	for _, n := range g.Nodes {
+		jn := graphJSONNode{
+			Address: n.Addr(), Kind: string(n.Kind), Name: n.Name,
+			Output: n.Output(), Handler: n.Handler, From: addrs(n.From), To: addrs(n.To),
+		}
+		if n.Edge != nil {
+			jn.Queue, jn.Message = n.Edge.Queue, n.Edge.Message
+			for _, f := range n.From {
+				out.Edges = append(out.Edges, graphJSONEdge{From: f.Addr(), To: n.Addr(), Queue: n.Edge.Queue, Message: n.Edge.Message})
+			}
+		}
+		out.Nodes = append(out.Nodes, jn)
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// addrs returns the addresses of ns, never nil so JSON shows [].
+func addrs(ns []*config.Node) []string {
+	out := make([]string, 0, len(ns))
+	for _, n := range ns {
+		out = append(out, n.Addr())
+	}
+	return out
+}
