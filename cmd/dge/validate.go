@@ -81,6 +81,9 @@ func countLine(g *config.Graph) string {
 		config.Plural(len(g.Nodes), "node"), config.Plural(edges, "edge queue"), config.Plural(queues, "queue"), config.Plural(exchanges, "exchange"))
 }
 
+// validateFormatVersion is the format_version of validate -json.
+const validateFormatVersion = "1.0"
+
 // validateOutput is the JSON form of `dge validate -json`, shaped like
 // Terraform's.
 type validateOutput struct {
@@ -111,7 +114,7 @@ type jsonPos struct {
 }
 
 func (e *env) validateJSON(diags hcl.Diagnostics) int {
-	out := validateOutput{FormatVersion: "1.0", Diagnostics: []jsonDiagnostic{}}
+	out := validateOutput{FormatVersion: validateFormatVersion, Diagnostics: []jsonDiagnostic{}}
 	for _, d := range diags {
 		jd := jsonDiagnostic{Summary: d.Summary, Detail: d.Detail}
 		switch d.Severity {
