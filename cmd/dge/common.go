@@ -73,6 +73,9 @@ func (e *env) newFlagSet(name, synopsis, about string) *flag.FlagSet {
 			fs.PrintDefaults()
 		}
 	}
+	if e.onFlagSet != nil {
+		e.onFlagSet(fs)
+	}
 	return fs
 }
 

@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +24,10 @@ type env struct {
 	stdout, stderr io.Writer
 	environ        []string
 	noColor        bool // set by a command's -no-color flag (see addNoColor)
+
+	// onFlagSet, when set, sees every flag set newFlagSet makes: shell
+	// completion reads a command's flags this way.
+	onFlagSet func(*flag.FlagSet)
 
 	// urlLists and passwords are the broker block's secrets, once a
 	// command has read them, for scrub.
@@ -50,6 +55,7 @@ var commands = []command{
 	{"parked", "List, redrive or purge parked messages", runParked},
 	{"generate", "Write the Go program that runs a graph's nodes", runGenerate},
 	{"version", "Print the dge version", runVersion},
+	{"completion", "Print a bash or zsh completion script", runCompletion},
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -64,6 +70,9 @@ func (e *env) dispatch(ctx context.Context, args []string) int {
 			return 1
 		}
 		return 0
+	}
+	if args[0] == completeCommand {
+		return e.runComplete(ctx, args[1:])
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
