@@ -131,6 +131,18 @@ func (e *env) completions(ctx context.Context, words []string) []string {
 			return e.flagValues(fs, name, f.Name, before[:len(before)-1], cur)
 		}
 	}
+	// zsh (and bash without "=" in COMP_WORDBREAKS) passes -node=pro whole.
+	if flagWord, value, ok := strings.Cut(cur, "="); ok && strings.HasPrefix(flagWord, "-") {
+		f := valueFlag(fs, flagWord)
+		if f == nil {
+			return nil
+		}
+		var out []string
+		for _, v := range e.flagValues(fs, name, f.Name, before, value) {
+			out = append(out, flagWord+"="+v)
+		}
+		return out
+	}
 	if strings.HasPrefix(cur, "-") {
 		var flags []string
 		fs.VisitAll(func(f *flag.Flag) { flags = append(flags, "-"+f.Name) })

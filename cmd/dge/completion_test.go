@@ -34,6 +34,9 @@ func TestComplete(t *testing.T) {
 		{[]string{"parked", "purge", "-var", "vhost=/x", arithDir, "--node", "a"}, "aggregate.multiply"},
 		{[]string{"parked", "list", arithDir, "-node", "="}, allNodes},
 		{[]string{"parked", "list", arithDir, "-node", "=", "t"}, "terminate.result"},
+		{[]string{"parked", "list", arithDir, "-node=pro"}, "-node=process.double -node=process.square"},
+		{[]string{"graph", "--format=d"}, "--format=dot"},
+		{[]string{"graph", "-status=t"}, ""},
 		// A bool flag takes no value: the next word is a flag or a PATH.
 		{[]string{"validate", "-json", ""}, ""},
 		// A graph that does not load has no nodes to offer.
