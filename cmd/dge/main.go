@@ -46,7 +46,7 @@ type command struct {
 var commands = []command{
 	{"validate", "Check a graph: syntax, references, cycles, types", runValidate},
 	{"fmt", "Rewrite *.dge.hcl files in canonical format", runFmt},
-	{"graph", "Draw a graph as Graphviz dot or Mermaid", runGraph},
+	{"graph", "Draw a graph as Graphviz dot, Mermaid or JSON", runGraph},
 	{"plan", "Show what apply would change on the broker", runPlan},
 	{"show", "Print a plan saved with dge plan -out", runShow},
 	{"apply", "Make the broker hold the graph's topology", runApply},
