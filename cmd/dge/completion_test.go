@@ -17,7 +17,7 @@ func TestComplete(t *testing.T) {
 		words []string
 		want  string // candidates, space-separated
 	}{
-		{[]string{""}, "help validate fmt graph plan apply destroy status parked generate version completion"},
+		{[]string{""}, "help validate fmt graph plan show apply destroy status parked generate version completion"},
 		{[]string{"pl"}, "plan"},
 		{[]string{"p"}, "plan parked"},
 		{[]string{"nope"}, ""},
