@@ -70,6 +70,7 @@ node_env() {
 	env HOME="$DIR/home" \
 		RABBITMQ_CONF_ENV_FILE="$DIR/rabbitmq-env.conf" \
 		RABBITMQ_CONFIG_FILE="$d/rabbitmq.conf" \
+		RABBITMQ_ADVANCED_CONFIG_FILE="$d/advanced.config" \
 		RABBITMQ_NODENAME="$(node_name "$i")" \
 		RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
 		RABBITMQ_NODE_PORT="$(amqp_port "$i")" \
@@ -123,6 +124,15 @@ listeners.tcp.default = 127.0.0.1:$(amqp_port "$i")
 management.tcp.port = $(mgmt_port "$i")
 management.tcp.ip = 127.0.0.1
 loopback_users = none
+EOT
+		# A quorum queue forwards a dead-lettered message (dge's retries) at
+		# least once: it keeps the message until the retry queue confirms it,
+		# and resends an unconfirmed one only after this timeout. The default,
+		# 3 minutes, stalls a retry that was in flight when a node died for
+		# that long; 10 s is what dge recommends for a cluster (README,
+		# Reliability).
+		cat >"$d/advanced.config" <<EOT
+[{rabbit, [{dead_letter_worker_publisher_confirm_timeout, 10000}]}].
 EOT
 		echo "[rabbitmq_management]." >"$d/enabled_plugins"
 	done

@@ -176,10 +176,8 @@ func (c *cluster) apply(t *testing.T, dir, vhost string) {
 func TestCluster(t *testing.T) {
 	c := &cluster{t: t, dead: map[int]bool{}}
 	lockSession(t)
-	start := time.Now()
-	if out, err := c.script("start"); err != nil {
-		t.Fatalf("start the private cluster with scripts/cluster.sh start: %v\n%s", err, out)
-	}
+	// Stop is registered first: a start that fails halfway leaves nodes
+	// running, and stop removes whatever started.
 	t.Cleanup(func() {
 		start := time.Now()
 		if out, err := c.script("stop"); err != nil {
@@ -187,6 +185,10 @@ func TestCluster(t *testing.T) {
 		}
 		t.Logf("cluster stopped in %.1fs", time.Since(start).Seconds())
 	})
+	start := time.Now()
+	if out, err := c.script("start"); err != nil {
+		t.Fatalf("start the private cluster with scripts/cluster.sh start: %v\n%s", err, out)
+	}
 	t.Logf("cluster up in %.1fs", time.Since(start).Seconds())
 	t.Run("BlockedPublishers", func(t *testing.T) { testBlockedPublishers(t, c) })
 	t.Run("Failover", func(t *testing.T) { testClusterFailover(t, c) })
@@ -474,6 +476,22 @@ collect:
 	if lost > 0 || parked > 0 {
 		t.Errorf("%d of %d results missing after 60 s, %d messages parked", lost, runs, parked)
 		c.diagnose(t, vh, "input", "doubled", "result")
+		// Tell a late result from a lost one: wait a while longer.
+		late := time.After(4 * time.Minute)
+	wait:
+		for done < runs {
+			select {
+			case r := <-results:
+				if !seen[r.value] {
+					seen[r.value] = true
+					done++
+					t.Logf("late result %d arrived %.1fs after the kill", r.value, time.Since(killedAt).Seconds())
+				}
+			case <-late:
+				break wait
+			}
+		}
+		t.Logf("%d of %d results still missing 4 minutes after the deadline", runs-done, runs)
 	}
 }
 
@@ -483,19 +501,27 @@ collect:
 // that kept a bad connection.
 func (c *cluster) diagnose(t *testing.T, vhost string, queues ...string) {
 	t.Helper()
-	u := fmt.Sprintf("http://127.0.0.1:%d/api/queues/%s?columns=name,leader,members,online,state,messages", 15700+c.live()[0], url.PathEscape(vhost))
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
-	if err == nil {
-		req.SetBasicAuth("guest", "guest")
-		var res *http.Response
-		if res, err = http.DefaultClient.Do(req); err == nil {
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			t.Logf("queues: %s", body)
+	vh := url.PathEscape(vhost)
+	for _, get := range []struct{ what, path string }{
+		{"queues", "/api/queues/" + vh + "?columns=name,leader,members,online,state,messages,messages_ready,messages_unacknowledged,consumers"},
+		{"queue " + queues[0], "/api/queues/" + vh + "/" + url.PathEscape(queues[0])},
+		{"channels", "/api/vhosts/" + vh + "/channels?columns=name,node,consumer_count,messages_unacknowledged,state"},
+		{"consumers", "/api/consumers/" + vh},
+	} {
+		u := fmt.Sprintf("http://127.0.0.1:%d%s", 15700+c.live()[0], get.path)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
+		if err == nil {
+			req.SetBasicAuth("guest", "guest")
+			var res *http.Response
+			if res, err = http.DefaultClient.Do(req); err == nil {
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				t.Logf("%s: %s", get.what, body)
+			}
 		}
-	}
-	if err != nil {
-		t.Logf("queues: %v", err)
+		if err != nil {
+			t.Logf("%s: %v", get.what, err)
+		}
 	}
 	for _, node := range c.live() {
 		conn, err := amqp.Dial(amqpBase(node) + "/" + url.PathEscape(vhost))
