@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"go/ast"
-	"go/parser"
 	"go/token"
 	"io/fs"
 	"os"
@@ -379,7 +377,7 @@ func (in *initer) stubs() int {
 		return exitError
 	}
 	pkgDir := filepath.Join(in.modRoot, filepath.FromSlash(strings.TrimPrefix(rel, "/")))
-	pkgName, declared, err := packageDecls(pkgDir)
+	pkgName, declared, err := gen.Declared(pkgDir)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "dge init: read the handlers package %s: %v\n", g.Handlers, err)
 		return exitError
@@ -435,54 +433,6 @@ func (in *initer) stubs() int {
 	in.reportModule()
 	fmt.Fprintf(w, "\nNext: go mod tidy, then dge generate %s and go build.\n", in.dir)
 	return exitOK
-}
-
-// packageDecls parses the Go files of the package in dir (tests excluded)
-// and returns its name ("" when dir holds no Go file) and every name it
-// declares at package level. A missing dir is an empty package.
-func packageDecls(dir string) (name string, declared map[string]bool, err error) {
-	declared = map[string]bool{}
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", declared, nil
-	}
-	if err != nil {
-		return "", nil, err
-	}
-	fset := token.NewFileSet()
-	for _, ent := range entries {
-		n := ent.Name()
-		if ent.IsDir() || !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, filepath.Join(dir, n), nil, parser.SkipObjectResolution)
-		if err != nil {
-			return "", nil, err
-		}
-		if name == "" {
-			name = f.Name.Name
-		}
-		for _, d := range f.Decls {
-			switch d := d.(type) {
-			case *ast.FuncDecl:
-				if d.Recv == nil {
-					declared[d.Name.Name] = true
-				}
-			case *ast.GenDecl:
-				for _, s := range d.Specs {
-					switch s := s.(type) {
-					case *ast.TypeSpec:
-						declared[s.Name.Name] = true
-					case *ast.ValueSpec:
-						for _, id := range s.Names {
-							declared[id.Name] = true
-						}
-					}
-				}
-			}
-		}
-	}
-	return name, declared, nil
 }
 
 // freeName returns the first of dir/base+ext, dir/base2+ext, ... that does

@@ -2,9 +2,15 @@ package gen
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"go/ast"
 	"go/format"
+	"go/parser"
 	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -106,7 +112,7 @@ func Stubs(g *config.Graph, pkg string, have func(name string) bool) (src []byte
 
 type stubs struct {
 	have     func(string) bool
-	declared map[string]bool  // names this file declares
+	declared map[string]bool   // names this file declares
 	imports  map[string]string // import path → name in the file
 }
 
@@ -215,4 +221,54 @@ func (s *stubs) typ(p Slot) string {
 		return s.use(RuntimePath) + ".Failure"
 	}
 	panic(fmt.Sprintf("gen: unknown slot kind %d", p.Kind))
+}
+
+// Declared parses the Go files of the package in dir (tests excluded)
+// without type-checking them (the package need not compile) and returns
+// its name ("" when dir holds no Go file) and every name it declares at
+// package level: what Stubs must not declare again. A missing dir is an
+// empty package.
+func Declared(dir string) (name string, declared map[string]bool, err error) {
+	declared = map[string]bool{}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", declared, nil
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	fset := token.NewFileSet()
+	for _, ent := range entries {
+		n := ent.Name()
+		if ent.IsDir() || !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, n), nil, parser.SkipObjectResolution)
+		if err != nil {
+			return "", nil, err
+		}
+		if name == "" {
+			name = f.Name.Name
+		}
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				if d.Recv == nil {
+					declared[d.Name.Name] = true
+				}
+			case *ast.GenDecl:
+				for _, s := range d.Specs {
+					switch s := s.(type) {
+					case *ast.TypeSpec:
+						declared[s.Name.Name] = true
+					case *ast.ValueSpec:
+						for _, id := range s.Names {
+							declared[id.Name] = true
+						}
+					}
+				}
+			}
+		}
+	}
+	return name, declared, nil
 }
