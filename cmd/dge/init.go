@@ -302,6 +302,7 @@ func createNew(name string, data []byte) error {
 func (in *initer) report(title string) {
 	w := in.e.stdout
 	fmt.Fprintln(w, title)
+	sort.Strings(in.wrote)
 	for _, name := range in.wrote {
 		fmt.Fprintf(w, "  %s\n", name)
 	}
@@ -314,7 +315,7 @@ func (in *initer) reportModule() {
 	w := in.e.stdout
 	switch {
 	case in.newMod != nil && in.checkout != "":
-		fmt.Fprintf(w, "\ngo.mod requires %s from the source checkout %s (this dge was built from source, not a\npublished version), with: replace %s => %s\n", dgeModule, in.checkout, dgeModule, in.checkout)
+		fmt.Fprintf(w, "\ngo.mod takes %s from the source checkout this dge was built from\n(it is not a published version):\n  replace %s => %s\n", dgeModule, dgeModule, in.checkout)
 	case in.newMod != nil && in.sourceErr != nil:
 		fmt.Fprintf(w, "\nNote: %v. Point go.mod at your dge checkout with:\n  go mod edit -replace %s=/path/to/dge\n", in.sourceErr, dgeModule)
 	case in.modFile != nil && !requires(in.modFile, dgeModule):
