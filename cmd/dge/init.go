@@ -197,7 +197,12 @@ func (in *initer) project() int {
 		fmt.Fprintf(e.stderr, "dge init: %v\n", err)
 		return exitError
 	}
-	p := scaffold.Project{Module: in.modPath, Name: scaffold.GraphName(in.modPath), Handlers: handlers}
+	here, err := in.importPath(".")
+	if err != nil {
+		fmt.Fprintf(e.stderr, "dge init: %v\n", err)
+		return exitError
+	}
+	p := scaffold.Project{Module: in.modPath, Name: scaffold.GraphName(here), Handlers: handlers}
 	files, err := p.Files()
 	if err != nil {
 		fmt.Fprintf(e.stderr, "dge init: %v\n", err)
@@ -318,7 +323,7 @@ func (in *initer) reportModule() {
 		fmt.Fprintf(w, "\ngo.mod takes %s from the source checkout this dge was built from\n(it is not a published version):\n  replace %s => %s\n", dgeModule, dgeModule, in.checkout)
 	case in.newMod != nil && in.sourceErr != nil:
 		fmt.Fprintf(w, "\nNote: %v. Point go.mod at your dge checkout with:\n  go mod edit -replace %s=/path/to/dge\n", in.sourceErr, dgeModule)
-	case in.modFile != nil && !requires(in.modFile, dgeModule):
+	case in.modFile != nil && in.modPath != dgeModule && !requires(in.modFile, dgeModule):
 		version, checkout, _ := dgeSource()
 		fmt.Fprintf(w, "\nThe module %s (%s) does not require %s yet. Add it with:\n", in.modPath, filepath.Join(in.modRoot, "go.mod"), dgeModule)
 		if checkout != "" {

@@ -192,3 +192,28 @@ func TestInitBadModule(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+func TestInitInsideModule(t *testing.T) {
+	root := writeTemp(t, map[string]string{"go.mod": "module example.com/big\n\ngo 1.26\n"})
+	dir := filepath.Join(root, "svc")
+	code, stdout, stderr := cliRun(t, "", "init", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, stderr)
+	}
+	files := tree(t, root)
+	if _, ok := files["svc/go.mod"]; ok {
+		t.Error("init wrote svc/go.mod inside module example.com/big")
+	}
+	if !strings.Contains(files["svc/graph.dge.hcl"], `handlers = "example.com/big/svc/handlers"`) ||
+		!strings.Contains(files["svc/cmd/svc/graph_test.go"], `"example.com/big/svc/handlers"`) {
+		t.Errorf("the graph and its test do not name example.com/big/svc/handlers:\n%s\n%s", files["svc/graph.dge.hcl"], files["svc/cmd/svc/graph_test.go"])
+	}
+	if !strings.Contains(stdout, "does not require github.com/dgehq/dge yet. Add it with:\n  go mod edit -require github.com/dgehq/dge@") {
+		t.Errorf("stdout does not say how to require dge:\n%s", stdout)
+	}
+
+	code, _, stderr = cliRun(t, "", "init", "-module", "example.com/other", filepath.Join(root, "more"))
+	if code != 1 || !strings.Contains(stderr, "is already inside module example.com/big") {
+		t.Errorf("-module inside another module: exit %d, stderr %q", code, stderr)
+	}
+}

@@ -83,7 +83,8 @@ func (p Project) Files() (map[string][]byte, error) {
 
 var nonName = regexp.MustCompile(`[^a-z0-9_]+`)
 
-// GraphName derives a graph name from a module path: its last element,
+// GraphName derives a graph name from the import path of the project's
+// folder (the module path for a new module): its last element,
 // lower-cased, with every run of other characters than letters, digits and
 // underscores made one underscore; "app" when that does not start with a
 // letter.
