@@ -373,52 +373,10 @@ func (in *initer) stubs() int {
 		fmt.Fprintf(e.stderr, "dge init: fix the graph in %s first; then dge init writes what its handlers package lacks\n", in.dir)
 		return exitError
 	}
-	if g.Handlers == "" {
-		fmt.Fprintf(e.stderr, "dge init: the graph %q names no handlers package: add handlers = %q to its graph block\n", g.Name, in.modPath+"/handlers")
-		return exitError
-	}
-	rel, ok := strings.CutPrefix(g.Handlers, in.modPath)
-	if !ok || (rel != "" && !strings.HasPrefix(rel, "/")) {
-		fmt.Fprintf(e.stderr, "dge init: the graph's handlers package %s is not in module %s, so dge init cannot write it; set handlers to a package path that starts with %s/\n", g.Handlers, in.modPath, in.modPath)
-		return exitError
-	}
-	pkgDir := filepath.Join(in.modRoot, filepath.FromSlash(strings.TrimPrefix(rel, "/")))
-	pkgName, declared, err := gen.Declared(pkgDir)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "dge init: read the handlers package %s: %v\n", g.Handlers, err)
-		return exitError
-	}
-	if pkgName == "" {
-		pkgName = scaffold.GraphName(g.Handlers)
-		if pkgName == "app" || !token.IsIdentifier(pkgName) {
-			pkgName = "handlers"
-		}
-	}
-	src, added, err := gen.Stubs(g, pkgName, func(name string) bool { return declared[name] })
+	files, stubFile, added, err := in.stubFiles(g)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "dge init: %v\n", err)
 		return exitError
-	}
-	files := map[string][]byte{}
-	if in.newMod != nil {
-		files["go.mod"] = in.newMod
-	}
-	var stubFile string
-	if src != nil {
-		stubFile, err = freeName(pkgDir, "stubs", ".go")
-		if err != nil {
-			fmt.Fprintf(e.stderr, "dge init: %v\n", err)
-			return exitError
-		}
-		abs, err := filepath.Abs(in.dir)
-		if err == nil {
-			stubFile, err = filepath.Rel(abs, stubFile)
-		}
-		if err != nil {
-			fmt.Fprintf(e.stderr, "dge init: %v\n", err)
-			return exitError
-		}
-		files[filepath.ToSlash(stubFile)] = src
 	}
 	if !in.writeAll(files) {
 		return exitError
@@ -439,6 +397,80 @@ func (in *initer) stubs() int {
 	in.reportModule()
 	fmt.Fprintf(w, "\nNext: go mod tidy, then dge generate %s and go build.\n", in.dir)
 	return exitOK
+}
+
+// stubFiles returns the files to write for g's stubs (relative path →
+// content): go.mod when it is new, and the stub file, stubFile, when
+// something is missing from the handlers package.
+func (in *initer) stubFiles(g *config.Graph) (files map[string][]byte, stubFile string, added []gen.Stub, err error) {
+	pkgDir, err := in.handlersDir(g)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	pkgName, declared, err := gen.Declared(pkgDir)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("read the handlers package %s: %w", g.Handlers, err)
+	}
+	if pkgName == "" {
+		pkgName = newPackageName(g.Handlers)
+	}
+	src, added, err := gen.Stubs(g, pkgName, func(name string) bool { return declared[name] })
+	if err != nil {
+		return nil, "", nil, err
+	}
+	files = map[string][]byte{}
+	if in.newMod != nil {
+		files["go.mod"] = in.newMod
+	}
+	if src == nil {
+		return files, "", nil, nil
+	}
+	name, err := freeName(pkgDir, "stubs", ".go")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	abs, err := filepath.Abs(in.dir)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if stubFile, err = filepath.Rel(abs, name); err != nil {
+		return nil, "", nil, err
+	}
+	files[filepath.ToSlash(stubFile)] = src
+	return files, stubFile, added, nil
+}
+
+// handlersDir returns the folder of g's handlers package, which must
+// belong to in's module.
+func (in *initer) handlersDir(g *config.Graph) (string, error) {
+	if g.Handlers == "" {
+		return "", fmt.Errorf("the graph %q names no handlers package: add handlers = %q to its graph block", g.Name, in.modPath+"/handlers")
+	}
+	rel, ok := strings.CutPrefix(g.Handlers, in.modPath)
+	if !ok || (rel != "" && !strings.HasPrefix(rel, "/")) {
+		return "", fmt.Errorf("the graph's handlers package %s is not in module %s, so dge init cannot write it; set handlers to a package path that starts with %s/", g.Handlers, in.modPath, in.modPath)
+	}
+	return filepath.Join(in.modRoot, filepath.FromSlash(strings.TrimPrefix(rel, "/"))), nil
+}
+
+// newPackageName returns the name of a new package at importPath: its last
+// element (before a /vN suffix), lower-cased, with only letters and digits
+// kept; "handlers" when that is no identifier.
+func newPackageName(importPath string) string {
+	elem := path.Base(importPath)
+	if prefix, _, ok := module.SplitPathVersion(importPath); ok && prefix != importPath {
+		elem = path.Base(prefix)
+	}
+	name := strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
+			return r
+		}
+		return -1
+	}, strings.ToLower(elem))
+	if !token.IsIdentifier(name) || token.IsKeyword(name) {
+		return "handlers"
+	}
+	return name
 }
 
 // freeName returns the first of dir/base+ext, dir/base2+ext, ... that does

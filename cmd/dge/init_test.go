@@ -217,3 +217,16 @@ func TestInitInsideModule(t *testing.T) {
 		t.Errorf("-module inside another module: exit %d, stderr %q", code, stderr)
 	}
 }
+
+func TestNewPackageName(t *testing.T) {
+	for path, want := range map[string]string{
+		"example.com/shop/behaviour": "behaviour",
+		"example.com/my-pkg/v2":      "mypkg",
+		"example.com/2x":             "handlers",
+		"example.com/type":           "handlers",
+	} {
+		if got := newPackageName(path); got != want {
+			t.Errorf("newPackageName(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
