@@ -44,6 +44,7 @@ type command struct {
 
 // commands lists the subcommands in the order `dge help` shows them.
 var commands = []command{
+	{"init", "Start a project, or write the handlers a graph lacks", runInit},
 	{"validate", "Check a graph: syntax, references, cycles, types", runValidate},
 	{"fmt", "Rewrite *.dge.hcl files in canonical format", runFmt},
 	{"graph", "Draw a graph as Graphviz dot, Mermaid or JSON", runGraph},

@@ -4,8 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
+	"strings"
+
+	"golang.org/x/mod/modfile"
 
 	"github.com/dgehq/dge/plan"
 )
@@ -91,4 +96,52 @@ func runVersion(_ context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "%s %s\n", v.GoVersion, v.Platform)
 	return exitOK
+}
+
+// dgeModule is the module path of dge, which a user's module requires.
+const dgeModule = "github.com/dgehq/dge"
+
+// develVersion is the version a module requires of a module it replaces
+// with a local folder, as go mod edit writes it.
+const develVersion = "v0.0.0-00010101000000-000000000000"
+
+// dgeSource says where a new project's dge comes from. A dge installed
+// from a published version (go install github.com/dgehq/dge/cmd/dge@v1.2.3)
+// has that module version and no VCS stamp: the project requires it, and
+// checkout is "". A dge built from a source checkout (go build, go test;
+// its version is "(devel)" or it carries the checkout's VCS stamp) has no
+// published version to require: the project requires develVersion and
+// replaces dge with checkout, the folder of the go.mod this source file
+// belongs to, found from the source position the compiler recorded. When
+// that folder cannot be found (a build with -trimpath, or the checkout
+// moved), err says so and the project needs a replace written by hand.
+func dgeSource() (version, checkout string, err error) {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		mod := &info.Main
+		if mod.Path != dgeModule {
+			for _, d := range info.Deps {
+				if d.Path == dgeModule {
+					mod = d
+				}
+			}
+		}
+		stamped := false
+		for _, s := range info.Settings {
+			stamped = stamped || s.Key == "vcs.revision"
+		}
+		if mod.Path == dgeModule && mod.Replace == nil && !stamped &&
+			mod.Version != "" && mod.Version != "(devel)" && !strings.Contains(mod.Version, "+dirty") {
+			return mod.Version, "", nil
+		}
+	}
+	_, file, _, ok := goruntime.Caller(0)
+	if !ok || !filepath.IsAbs(file) {
+		return develVersion, "", fmt.Errorf("this dge was built from source (not a published version) without a record of where that source is (built with -trimpath?)")
+	}
+	dir := filepath.Dir(filepath.Dir(filepath.Dir(file))) // <checkout>/cmd/dge/version.go
+	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil || modfile.ModulePath(data) != dgeModule {
+		return develVersion, "", fmt.Errorf("this dge was built from the source checkout %s, which holds no go.mod of %s any more", dir, dgeModule)
+	}
+	return develVersion, dir, nil
 }

@@ -6,7 +6,6 @@ import (
 	"go/types"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/dgehq/dge/config"
@@ -20,12 +19,9 @@ import (
 //   - every message type exists, is a named, non-generic type and can be
 //     encoded and decoded with encoding/json;
 //   - every handler exists and is a function with exactly the signature its
-//     node kind requires, with In the node's message type and Out the
-//     message type of the node it feeds:
-//     process   func(context.Context, In) (Out, error)
-//     aggregate func(context.Context, []In) (Out, error)
-//     poll      func(context.Context, In) (Out, bool, error)
-//   - the on_failure function, if any, is func(context.Context, runtime.Failure);
+//     node kind requires (HandlerSignature);
+//   - the on_failure function, if any, is func(context.Context, runtime.Failure)
+//     (OnFailureSignature);
 //   - the dge runtime package resolves from opts.Dir, since the generated
 //     program imports it.
 //
@@ -220,35 +216,49 @@ type part struct {
 	note string
 }
 
-// handler checks the function a process, aggregate or poll node names.
+// handler checks the function a process, aggregate or poll node names,
+// against HandlerSignature.
 func (c *checker) handler(n *config.Node) {
-	switch n.Kind {
-	case config.KindProcess, config.KindAggregate, config.KindPoll:
-	default:
+	sig, ok := HandlerSignature(n)
+	if !ok {
+		return // not a handler node, or Render reports the problem
+	}
+	params, ok := c.parts(sig.Params)
+	if !ok {
+		return // a missing type is already reported; the signature cannot be checked
+	}
+	results, ok := c.parts(sig.Results)
+	if !ok {
 		return
 	}
-	if n.Edge == nil || len(n.To) == 0 || n.To[0].Edge == nil {
-		return // Render reports these.
-	}
-	in, out := c.messages[n.Edge.Message], c.messages[n.To[0].Edge.Message]
-	if in == nil || out == nil {
-		return // the missing type is already reported; the signature cannot be checked
-	}
-	inNote := fmt.Sprintf("the message type of queue %q", n.Edge.Queue)
-	outPart := part{out, fmt.Sprintf("the message type of queue %q, which %s reads", n.To[0].Edge.Queue, n.To[0].Addr())}
-	errPart := part{errorType, ""}
-	var params, results []part
-	switch n.Kind {
-	case config.KindProcess:
-		params, results = []part{{in, inNote}}, []part{outPart, errPart}
-	case config.KindAggregate:
-		params = []part{{types.NewSlice(in), "one message of queue " + strconv.Quote(n.Edge.Queue) + " from each node in from, in from order"}}
-		results = []part{outPart, errPart}
-	case config.KindPoll:
-		params = []part{{in, inNote}}
-		results = []part{outPart, {types.Typ[types.Bool], "done: false to check again after the interval"}, errPart}
-	}
 	c.function(n.Handler, n.HandlerRange, n.Addr()+" handler", params, results)
+}
+
+// parts resolves slots to the handlers package's types. ok is false when a
+// slot's type is unusable (already reported) or unknown.
+func (c *checker) parts(slots []Slot) (ps []part, ok bool) {
+	for _, s := range slots {
+		var t types.Type
+		switch s.Kind {
+		case SlotMessage:
+			t = c.messages[s.Message]
+		case SlotMessages:
+			if m := c.messages[s.Message]; m != nil {
+				t = types.NewSlice(m)
+			}
+		case SlotBool:
+			t = types.Typ[types.Bool]
+		case SlotError:
+			t = errorType
+		case SlotFailure:
+			t = c.lookupFailure()
+		}
+		if t == nil {
+			return nil, false
+		}
+		ps = append(ps, part{t, s.Note})
+	}
+	return ps, true
 }
 
 func (c *checker) onFailure() {
@@ -265,7 +275,12 @@ func (c *checker) onFailure() {
 			"The on_failure function must be func(context.Context, runtime.Failure) with runtime = %s, but %s. Declare it in %s, e.g. func %s(ctx context.Context, f dge.Failure) with import dge %q.", RuntimePath, found, c.pkg.Path(), c.g.OnFailure, RuntimePath)
 		return
 	}
-	c.function(c.g.OnFailure, c.g.OnFailureRange, "on_failure function", []part{{failure, "the parked message"}}, nil)
+	sig := OnFailureSignature()
+	params, ok := c.parts(sig.Params)
+	results, ok2 := c.parts(sig.Results)
+	if ok && ok2 {
+		c.function(c.g.OnFailure, c.g.OnFailureRange, "on_failure function", params, results)
+	}
 }
 
 // lookupFailure finds runtime.Failure among the handlers package's imports.
@@ -322,7 +337,7 @@ func (c *checker) mismatch(sig *types.Signature, params, results []part) string 
 		return "It is variadic; declare the last parameter as a plain " + c.typ(want[len(want)-1].t)
 	}
 	if ps.Len() != len(want) {
-		return fmt.Sprintf("It takes %s; it must take %d: %s", config.Plural(ps.Len(), "parameter"), len(want), c.parts(want))
+		return fmt.Sprintf("It takes %s; it must take %d: %s", config.Plural(ps.Len(), "parameter"), len(want), c.list(want))
 	}
 	if !isContext(ps.At(0).Type()) {
 		return "Its first parameter is " + c.typ(ps.At(0).Type()) + "; it must be context.Context"
@@ -336,7 +351,7 @@ func (c *checker) mismatch(sig *types.Signature, params, results []part) string 
 		if len(results) == 0 {
 			return fmt.Sprintf("It returns %s; it must return nothing", config.Plural(rs.Len(), "value"))
 		}
-		return fmt.Sprintf("It returns %s; it must return %d: %s", config.Plural(rs.Len(), "value"), len(results), c.parts(results))
+		return fmt.Sprintf("It returns %s; it must return %d: %s", config.Plural(rs.Len(), "value"), len(results), c.list(results))
 	}
 	for i, w := range results {
 		if got := rs.At(i).Type(); !types.Identical(got, w.t) {
@@ -350,8 +365,8 @@ func (c *checker) mismatch(sig *types.Signature, params, results []part) string 
 	return ""
 }
 
-// parts lists wanted parameters or results with their notes.
-func (c *checker) parts(ps []part) string {
+// list lists wanted parameters or results with their notes.
+func (c *checker) list(ps []part) string {
 	s := make([]string, len(ps))
 	for i, p := range ps {
 		s[i] = c.typ(p.t)

@@ -117,7 +117,10 @@ func (h *Harness) Publish(t TB, start string, input any) string {
 // Results waits until terminate node terminate (its name, e.g. "result")
 // has received at least n results, and returns every result it received so
 // far, decoded as T, in arrival order. It fails the test if the wait times
-// out or a result does not decode as T.
+// out or a result does not decode strictly as T: a field T lacks, data
+// after the value, null for a non-pointer T, or a field T always writes
+// (no omitempty) missing from the result, so that naming the wrong type
+// fails rather than returns zero values.
 func Results[T any](t TB, h *Harness, terminate string, n int) []T {
 	t.Helper()
 	ctx, cancel := h.ctx()
@@ -128,7 +131,7 @@ func Results[T any](t TB, h *Harness, terminate string, n int) []T {
 	}
 	out := make([]T, len(rs))
 	for i, r := range rs {
-		v, err := dge.Decode[T](r.Body)
+		v, err := decodeStrict[T](r.Body)
 		if err != nil {
 			t.Fatalf("dgetest: result %s of run %s does not decode as %T: %v", r.Body, r.RunID, out[i], err)
 		}

@@ -119,3 +119,62 @@ func TestInvalidGraphFailsStart(t *testing.T) {
 		t.Errorf("Fatalf(%q), want the graph's problem", got)
 	}
 }
+
+// TestResultsDecodeStrictly asks for the results of the example graph (a
+// Number, {"value": N}) as other types: each fails the test, naming the
+// problem, instead of returning zero values.
+func TestResultsDecodeStrictly(t *testing.T) {
+	h := dgetest.Start(t, graph)
+	h.Publish(t, "start", Number{Value: 4})
+	h.Wait(t)
+
+	type total struct {
+		Total int `json:"total"`
+	}
+	type numberAndName struct {
+		Value int    `json:"value"`
+		Name  string `json:"name"`
+	}
+	type untagged struct{ Value, Count int }
+	tests := []struct {
+		name string
+		fn   func(ft *fakeT)
+		want string
+	}{
+		{"unknown field", func(ft *fakeT) { dgetest.Results[total](ft, h, "result", 1) }, `unknown field "value"`},
+		{"missing field", func(ft *fakeT) { dgetest.Results[numberAndName](ft, h, "result", 1) }, `field "name" is missing`},
+		{"missing untagged field", func(ft *fakeT) { dgetest.Results[untagged](ft, h, "result", 1) }, `field "Count" is missing`},
+		{"wrong kind", func(ft *fakeT) { dgetest.Results[[]int](ft, h, "result", 1) }, "cannot unmarshal object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := fatal(t, tt.fn)
+			if !strings.Contains(got, tt.want) || !strings.Contains(got, "does not decode as") {
+				t.Errorf("Fatalf(%q), want it to say the result does not decode, with %q", got, tt.want)
+			}
+		})
+	}
+
+	// The right type, and types whose extra fields may be absent, decode.
+	if got := dgetest.Results[Number](t, h, "result", 1); len(got) != 1 || got[0].Value != 2 {
+		t.Errorf("Results[Number] = %v, want [{2}]", got)
+	}
+	type optional struct {
+		Value int    `json:"value"`
+		Note  string `json:"note,omitempty"`
+		Skip  string `json:"-"`
+		Embedded
+	}
+	if got := dgetest.Results[optional](t, h, "result", 1); len(got) != 1 || got[0].Value != 2 {
+		t.Errorf("Results[optional] = %v, want one result of value 2", got)
+	}
+	if got := dgetest.Results[*Number](t, h, "result", 1); len(got) != 1 || got[0].Value != 2 {
+		t.Errorf("Results[*Number] = %v, want one result of value 2", got)
+	}
+}
+
+// Embedded has only an optional field, so a struct embedding it needs no
+// more fields in the JSON.
+type Embedded struct {
+	Extra *int `json:"extra,omitempty"`
+}

@@ -1,0 +1,490 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"go/token"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	goruntime "runtime"
+	"sort"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+
+	"github.com/dgehq/dge/config"
+	"github.com/dgehq/dge/internal/gen"
+	"github.com/dgehq/dge/internal/scaffold"
+)
+
+func runInit(_ context.Context, e *env, args []string) int {
+	flags := e.newFlagSet("init", "dge init [-module PATH] [DIR]", `
+Start a dge project in DIR (default the current folder, created if missing).
+dge init never overwrites a file.
+
+In a folder without a graph, it writes a working project: go.mod (unless
+DIR is already inside a Go module) requiring github.com/dgehq/dge, a small
+graph (graph.dge.hcl: start -> process.greet -> terminate.result, with the
+broker block and a vhost variable), its handlers package (handlers/), the
+program dge generate writes (cmd/<name>/) and a test of the whole graph
+beside it. Then: go mod tidy && go test ./...
+
+In a folder that already holds a graph, it writes into the graph's handlers
+package every message type and handler function the graph names and the
+package lacks, each with the signature its node needs and a body that
+fails, saying it is not written yet; it writes go.mod too when there is
+none. Existing declarations are never touched.
+
+When this dge was built from a source checkout rather than a published
+version, go.mod replaces github.com/dgehq/dge with that checkout.`)
+	modulePath := flags.String("module", "", "the Go module `PATH` of a new go.mod (default the folder's name)")
+	pos, code, done := parseArgs(flags, args)
+	if done {
+		return code
+	}
+	dir, ok := e.pathArg(flags, pos)
+	if !ok {
+		return exitError
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		fmt.Fprintf(e.stderr, "dge init: %v\n", err)
+		return exitError
+	}
+	graphs, err := filepath.Glob(filepath.Join(dir, "*"+config.FileSuffix))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "dge init: %v\n", err)
+		return exitError
+	}
+	in := &initer{e: e, dir: dir}
+	if err := in.findModule(*modulePath); err != nil {
+		fmt.Fprintf(e.stderr, "dge init: %v\n", err)
+		return exitError
+	}
+	if len(graphs) == 0 {
+		return in.project()
+	}
+	return in.stubs()
+}
+
+// initer is one run of dge init in dir.
+type initer struct {
+	e   *env
+	dir string
+
+	// The module dir belongs to: found in dir or a parent (modRoot is its
+	// folder), or to be written (newMod holds the go.mod, modRoot is dir).
+	modPath, modRoot string
+	modFile          *modfile.File // the existing go.mod; nil when newMod
+	newMod           []byte
+	checkout         string // the dge checkout the new go.mod replaces dge with
+	sourceErr        error  // why the new go.mod cannot replace dge though it should
+
+	wrote []string // paths written, relative to dir
+}
+
+// findModule finds the go.mod that applies to in.dir, like the go command:
+// in the folder or its nearest parent that has one. Without one, it
+// prepares a new go.mod for module PATH (or the folder's name).
+func (in *initer) findModule(want string) error {
+	abs, err := filepath.Abs(in.dir)
+	if err != nil {
+		return err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil {
+			f, err := modfile.ParseLax(filepath.Join(d, "go.mod"), data, nil)
+			if err != nil {
+				return err
+			}
+			if f.Module == nil {
+				return fmt.Errorf("%s declares no module: add a module line, or remove it", filepath.Join(d, "go.mod"))
+			}
+			if want != "" && want != f.Module.Mod.Path {
+				return fmt.Errorf("-module %s: %s is already inside module %s (%s); leave out -module, or choose a folder outside that module", want, in.dir, f.Module.Mod.Path, filepath.Join(d, "go.mod"))
+			}
+			in.modPath, in.modRoot, in.modFile = f.Module.Mod.Path, d, f
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if want == "" {
+		want = filepath.Base(abs)
+	}
+	if err := module.CheckImportPath(want); err != nil {
+		return fmt.Errorf("%q cannot be the module path: %v. Choose one with -module, e.g. -module example.com/%s", want, err, scaffold.GraphName(want))
+	}
+	in.modPath, in.modRoot = want, abs
+	return in.prepareGoMod()
+}
+
+// prepareGoMod renders the new go.mod: it requires dge, replaced by the
+// checkout this dge was built from when it is not a published version.
+func (in *initer) prepareGoMod() error {
+	version, checkout, srcErr := dgeSource()
+	in.checkout, in.sourceErr = checkout, srcErr
+	f := &modfile.File{}
+	if err := f.AddModuleStmt(in.modPath); err != nil {
+		return err
+	}
+	if err := f.AddGoStmt(goVersion(checkout)); err != nil {
+		return err
+	}
+	if err := f.AddRequire(dgeModule, version); err != nil {
+		return err
+	}
+	if checkout != "" {
+		if err := f.AddReplace(dgeModule, "", checkout, ""); err != nil {
+			return err
+		}
+	}
+	data, err := f.Format()
+	if err != nil {
+		return err
+	}
+	in.newMod = data
+	return nil
+}
+
+// goVersion returns the go line of a new go.mod: that of the dge checkout's
+// go.mod, or else the language version of the Go that built dge.
+func goVersion(checkout string) string {
+	if checkout != "" {
+		if data, err := os.ReadFile(filepath.Join(checkout, "go.mod")); err == nil {
+			if f, err := modfile.ParseLax("go.mod", data, nil); err == nil && f.Go != nil {
+				return f.Go.Version
+			}
+		}
+	}
+	v := strings.TrimPrefix(goruntime.Version(), "go")
+	if parts := strings.SplitN(v, ".", 3); len(parts) >= 2 {
+		return parts[0] + "." + parts[1]
+	}
+	return v
+}
+
+// importPath returns the import path of the package in folder rel (slash-
+// separated, relative to in.dir).
+func (in *initer) importPath(rel string) (string, error) {
+	abs, err := filepath.Abs(filepath.Join(in.dir, filepath.FromSlash(rel)))
+	if err != nil {
+		return "", err
+	}
+	r, err := filepath.Rel(in.modRoot, abs)
+	if err != nil {
+		return "", err
+	}
+	if r == "." {
+		return in.modPath, nil
+	}
+	return path.Join(in.modPath, filepath.ToSlash(r)), nil
+}
+
+// project writes a new project into a folder without a graph.
+func (in *initer) project() int {
+	e := in.e
+	handlers, err := in.importPath(scaffold.HandlersDir)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "dge init: %v\n", err)
+		return exitError
+	}
+	here, err := in.importPath(".")
+	if err != nil {
+		fmt.Fprintf(e.stderr, "dge init: %v\n", err)
+		return exitError
+	}
+	p := scaffold.Project{Module: in.modPath, Name: scaffold.GraphName(here), Handlers: handlers}
+	files, err := p.Files()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "dge init: %v\n", err)
+		return exitError
+	}
+	if in.newMod != nil {
+		files["go.mod"] = in.newMod
+	}
+	program := path.Join("cmd", p.Name)
+	var all []string
+	for name := range files {
+		all = append(all, name)
+	}
+	for _, name := range []string{gen.MainFile, gen.DotFile, gen.MermaidFile} {
+		all = append(all, path.Join(program, name))
+	}
+	// Refuse before writing anything, so a refusal leaves the folder as it was.
+	if existing := in.existing(all); len(existing) > 0 {
+		fmt.Fprintf(e.stderr, "dge init: %s already holds %s; dge init never overwrites a file. Start the project in an empty folder (dge init DIR), or move those files away.\n",
+			in.dir, strings.Join(existing, ", "))
+		return exitError
+	}
+	if !in.writeAll(files) {
+		return exitError
+	}
+	// The program dge generate writes, so go test works at once; dge
+	// generate rewrites it after the graph changes.
+	g, hclFiles, diags := e.load(in.dir, varFlags{})
+	if diags.HasErrors() || g == nil {
+		e.printDiags(hclFiles, diags)
+		fmt.Fprintf(e.stderr, "dge init: the new graph does not load; this is a bug in dge, please report it\n")
+		return exitError
+	}
+	generated, diags := gen.Render(g)
+	if diags.HasErrors() {
+		e.printDiags(hclFiles, diags)
+		return exitError
+	}
+	prefixed := map[string][]byte{}
+	for name, data := range generated {
+		prefixed[path.Join(program, name)] = data
+	}
+	if !in.writeAll(prefixed) {
+		return exitError
+	}
+	in.report(fmt.Sprintf("Started dge project %q (module %s) in %s:", p.Name, in.modPath, in.dir))
+	in.nextSteps(p.Name, program)
+	return exitOK
+}
+
+// existing returns which of names (relative to in.dir) exist, sorted.
+func (in *initer) existing(names []string) []string {
+	var found []string
+	for _, name := range names {
+		if _, err := os.Lstat(filepath.Join(in.dir, filepath.FromSlash(name))); !errors.Is(err, fs.ErrNotExist) {
+			found = append(found, name)
+		}
+	}
+	sort.Strings(found)
+	return found
+}
+
+// writeAll creates files (relative path → content), in path order, each
+// only if it does not exist. It reports a failure and returns false.
+func (in *initer) writeAll(files map[string][]byte) bool {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := createNew(filepath.Join(in.dir, filepath.FromSlash(name)), files[name]); err != nil {
+			fmt.Fprintf(in.e.stderr, "dge init: %v\n", err)
+			return false
+		}
+		in.wrote = append(in.wrote, name)
+	}
+	return true
+}
+
+// createNew writes a new file, creating its folder; it fails, writing
+// nothing, when the file exists.
+func createNew(name string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s already exists; dge init never overwrites a file", name)
+		}
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// report lists the files written, then what go.mod says about dge.
+func (in *initer) report(title string) {
+	w := in.e.stdout
+	fmt.Fprintln(w, title)
+	sort.Strings(in.wrote)
+	for _, name := range in.wrote {
+		fmt.Fprintf(w, "  %s\n", name)
+	}
+	in.reportModule()
+}
+
+// reportModule says where dge comes from in the module, and what to run
+// when the existing go.mod does not require it.
+func (in *initer) reportModule() {
+	w := in.e.stdout
+	switch {
+	case in.newMod != nil && in.checkout != "":
+		fmt.Fprintf(w, "\ngo.mod takes %s from the source checkout this dge was built from\n(it is not a published version):\n  replace %s => %s\n", dgeModule, dgeModule, in.checkout)
+	case in.newMod != nil && in.sourceErr != nil:
+		fmt.Fprintf(w, "\nNote: %v. Point go.mod at your dge checkout with:\n  go mod edit -replace %s=/path/to/dge\n", in.sourceErr, dgeModule)
+	case in.modFile != nil && in.modPath != dgeModule && !requires(in.modFile, dgeModule):
+		version, checkout, _ := dgeSource()
+		fmt.Fprintf(w, "\nThe module %s (%s) does not require %s yet. Add it with:\n", in.modPath, filepath.Join(in.modRoot, "go.mod"), dgeModule)
+		if checkout != "" {
+			fmt.Fprintf(w, "  go mod edit -require %s@%s -replace %s=%s\n", dgeModule, version, dgeModule, checkout)
+		} else {
+			fmt.Fprintf(w, "  go get %s@%s\n", dgeModule, version)
+		}
+	}
+}
+
+func requires(f *modfile.File, mod string) bool {
+	for _, r := range f.Require {
+		if r.Mod.Path == mod {
+			return true
+		}
+	}
+	return false
+}
+
+// nextSteps prints the commands that take a new project from here to
+// results on RabbitMQ.
+func (in *initer) nextSteps(name, program string) {
+	w := in.e.stdout
+	cd := ""
+	if filepath.Clean(in.dir) != "." {
+		cd = fmt.Sprintf("  cd %s\n", in.dir)
+	}
+	fmt.Fprintf(w, `
+Next:
+%s  go mod tidy                  # fetch the dependencies and write go.sum
+  go test ./...                # run the whole graph in memory (cmd/%[2]s/graph_test.go)
+  echo '{"name":"Ada"}' | go run ./%[3]s local     # the same, from the command line
+  dge apply                    # make RabbitMQ (vhost "/") hold the graph's queues
+  go build -o %[2]s ./%[3]s && ./%[2]s all        # run every node (Ctrl-C stops them)
+  ./%[2]s publish start '{"name":"Ada"}' && ./%[2]s consume result -n 1
+
+After changing graph.dge.hcl, run dge generate (or go generate ./...) again.
+`, cd, name, program)
+}
+
+// stubs writes what a folder's graph names and its handlers package lacks.
+func (in *initer) stubs() int {
+	e := in.e
+	g, hclFiles, diags := e.load(in.dir, varFlags{})
+	e.printDiags(hclFiles, diags)
+	if diags.HasErrors() || g == nil {
+		fmt.Fprintf(e.stderr, "dge init: fix the graph in %s first; then dge init writes what its handlers package lacks\n", in.dir)
+		return exitError
+	}
+	files, stubFile, added, err := in.stubFiles(g)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "dge init: %v\n", err)
+		return exitError
+	}
+	if !in.writeAll(files) {
+		return exitError
+	}
+	w := e.stdout
+	if len(added) == 0 {
+		fmt.Fprintf(w, "The handlers package %s already declares every message type and handler the graph %q names; nothing to add.\n", g.Handlers, g.Name)
+	} else {
+		fmt.Fprintf(w, "Added to the handlers package %s, in %s, what the graph %q names:\n", g.Handlers, filepath.Join(in.dir, stubFile), g.Name)
+		for _, s := range added {
+			fmt.Fprintf(w, "  %-20s %s\n", s.Name, s.What)
+		}
+		fmt.Fprintf(w, "Each handler fails until you write it; fill in the message types' fields too.\n")
+	}
+	if in.newMod != nil {
+		fmt.Fprintf(w, "Wrote %s (module %s).\n", filepath.Join(in.dir, "go.mod"), in.modPath)
+	}
+	in.reportModule()
+	fmt.Fprintf(w, "\nNext: go mod tidy, then dge generate %s and go build.\n", in.dir)
+	return exitOK
+}
+
+// stubFiles returns the files to write for g's stubs (relative path →
+// content): go.mod when it is new, and the stub file, stubFile, when
+// something is missing from the handlers package.
+func (in *initer) stubFiles(g *config.Graph) (files map[string][]byte, stubFile string, added []gen.Stub, err error) {
+	pkgDir, err := in.handlersDir(g)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	pkgName, declared, err := gen.Declared(pkgDir)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("read the handlers package %s: %w", g.Handlers, err)
+	}
+	if pkgName == "" {
+		pkgName = newPackageName(g.Handlers)
+	}
+	src, added, err := gen.Stubs(g, pkgName, func(name string) bool { return declared[name] })
+	if err != nil {
+		return nil, "", nil, err
+	}
+	files = map[string][]byte{}
+	if in.newMod != nil {
+		files["go.mod"] = in.newMod
+	}
+	if src == nil {
+		return files, "", nil, nil
+	}
+	name, err := freeName(pkgDir, "stubs", ".go")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	abs, err := filepath.Abs(in.dir)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if stubFile, err = filepath.Rel(abs, name); err != nil {
+		return nil, "", nil, err
+	}
+	files[filepath.ToSlash(stubFile)] = src
+	return files, stubFile, added, nil
+}
+
+// handlersDir returns the folder of g's handlers package, which must
+// belong to in's module.
+func (in *initer) handlersDir(g *config.Graph) (string, error) {
+	if g.Handlers == "" {
+		return "", fmt.Errorf("the graph %q names no handlers package: add handlers = %q to its graph block", g.Name, in.modPath+"/handlers")
+	}
+	rel, ok := strings.CutPrefix(g.Handlers, in.modPath)
+	if !ok || (rel != "" && !strings.HasPrefix(rel, "/")) {
+		return "", fmt.Errorf("the graph's handlers package %s is not in module %s, so dge init cannot write it; set handlers to a package path that starts with %s/", g.Handlers, in.modPath, in.modPath)
+	}
+	return filepath.Join(in.modRoot, filepath.FromSlash(strings.TrimPrefix(rel, "/"))), nil
+}
+
+// newPackageName returns the name of a new package at importPath: its last
+// element (before a /vN suffix), lower-cased, with only letters and digits
+// kept; "handlers" when that is no identifier.
+func newPackageName(importPath string) string {
+	elem := path.Base(importPath)
+	if prefix, _, ok := module.SplitPathVersion(importPath); ok && prefix != importPath {
+		elem = path.Base(prefix)
+	}
+	name := strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
+			return r
+		}
+		return -1
+	}, strings.ToLower(elem))
+	if !token.IsIdentifier(name) || token.IsKeyword(name) {
+		return "handlers"
+	}
+	return name
+}
+
+// freeName returns the first of dir/base+ext, dir/base2+ext, ... that does
+// not exist.
+func freeName(dir, base, ext string) (string, error) {
+	for i := 1; i < 1000; i++ {
+		name := base
+		if i > 1 {
+			name = fmt.Sprintf("%s%d", base, i)
+		}
+		p := filepath.Join(dir, name+ext)
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s holds %s%s to %s999%s already; move some away", dir, base, ext, base, ext)
+}

@@ -1,0 +1,91 @@
+package gen
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/dgehq/dge/config"
+)
+
+// Slot is one parameter or result of a handler's signature after the
+// leading context.Context: what type it has, in terms of the graph, and
+// what it carries.
+type Slot struct {
+	Kind SlotKind
+	// Message is the message type's name in the handlers package, for
+	// SlotMessage and SlotMessages.
+	Message string
+	// Note says what the slot carries, for diagnostics ("" for none).
+	Note string
+}
+
+// SlotKind is the kind of type a Slot has.
+type SlotKind int
+
+// The kinds of slot.
+const (
+	SlotMessage  SlotKind = iota // a message type of the handlers package
+	SlotMessages                 // a slice of a message type
+	SlotBool                     // bool
+	SlotError                    // error
+	SlotFailure                  // runtime.Failure
+)
+
+// Signature is the function a handler must be:
+// func(context.Context, Params...) (Results...).
+type Signature struct {
+	Params, Results []Slot
+}
+
+// HandlerSignature returns the signature of the handler n names, with In
+// the node's message type and Out the message type of the node it feeds:
+//
+//	process   func(context.Context, In) (Out, error)
+//	aggregate func(context.Context, []In) (Out, error)
+//	poll      func(context.Context, In) (Out, bool, error)
+//
+// It is the one rule both Check and Stubs follow. ok is false for a node
+// that calls no handler, or whose input or output is missing (validation
+// reports those).
+func HandlerSignature(n *config.Node) (sig Signature, ok bool) {
+	switch n.Kind {
+	case config.KindProcess, config.KindAggregate, config.KindPoll:
+	default:
+		return Signature{}, false
+	}
+	if n.Edge == nil || len(n.To) == 0 || n.To[0].Edge == nil {
+		return Signature{}, false
+	}
+	in := Slot{Kind: SlotMessage, Message: n.Edge.Message, Note: fmt.Sprintf("the message type of queue %q", n.Edge.Queue)}
+	out := Slot{Kind: SlotMessage, Message: n.To[0].Edge.Message, Note: fmt.Sprintf("the message type of queue %q, which %s reads", n.To[0].Edge.Queue, n.To[0].Addr())}
+	errSlot := Slot{Kind: SlotError}
+	switch n.Kind {
+	case config.KindAggregate:
+		parts := Slot{Kind: SlotMessages, Message: n.Edge.Message, Note: "one message of queue " + strconv.Quote(n.Edge.Queue) + " from each node in from, in from order"}
+		return Signature{Params: []Slot{parts}, Results: []Slot{out, errSlot}}, true
+	case config.KindPoll:
+		done := Slot{Kind: SlotBool, Note: "done: false to check again after the interval"}
+		return Signature{Params: []Slot{in}, Results: []Slot{out, done, errSlot}}, true
+	default:
+		return Signature{Params: []Slot{in}, Results: []Slot{out, errSlot}}, true
+	}
+}
+
+// OnFailureSignature returns the signature of the graph's on_failure
+// function: func(context.Context, runtime.Failure).
+func OnFailureSignature() Signature {
+	return Signature{Params: []Slot{{Kind: SlotFailure, Note: "the parked message"}}}
+}
+
+// Messages returns the message types sig names, in order, each once.
+func (sig Signature) Messages() []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, s := range append(append([]Slot(nil), sig.Params...), sig.Results...) {
+		if (s.Kind == SlotMessage || s.Kind == SlotMessages) && !seen[s.Message] {
+			seen[s.Message] = true
+			names = append(names, s.Message)
+		}
+	}
+	return names
+}

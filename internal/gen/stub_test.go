@@ -1,0 +1,95 @@
+package gen
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestStubsSatisfyCheck renders the stubs for a graph whose handlers
+// package declares part of what it names, compares them with the committed
+// handlers/stubs.go, and checks that package, stubs included, with Check:
+// every stub compiles and has exactly the signature Check wants.
+func TestStubsSatisfyCheck(t *testing.T) {
+	const dir = "testdata/stubs"
+	stubFile := filepath.Join(dir, "handlers", "stubs.go")
+	g := load(t, dir)
+	declared := declaredExcept(t, filepath.Join(dir, "handlers"), "stubs.go")
+	src, added, err := Stubs(g, "handlers", func(name string) bool { return declared[name] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range added {
+		names = append(names, s.Name+" ("+s.What+")")
+	}
+	want := []string{
+		"Float (message type)",
+		"Square (handler of process.square)",
+		"Multiply (handler of aggregate.multiply)",
+		"RestCall (handler of poll.rest_call)",
+		"AcceptFailure (on_failure function)",
+	}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("added (-want +got):\n%s", diff)
+	}
+	if *update {
+		if err := os.WriteFile(stubFile, src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden, err := os.ReadFile(stubFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(golden), string(src)); diff != "" {
+		t.Errorf("%s is out of date (-want +got); run go test ./internal/gen -update:\n%s", stubFile, diff)
+	}
+	for _, want := range []string{`dgepkg "github.com/dgehq/dge/runtime"`, `errors.New("process.square: handler Square is not written yet")`} {
+		if !strings.Contains(string(src), want) {
+			t.Errorf("stubs lack %s:\n%s", want, src)
+		}
+	}
+	if diags := Check(g, Options{Dir: dir}); len(diags) > 0 {
+		t.Errorf("Check of the package with its stubs: %v", diags)
+	}
+}
+
+func TestStubsNothingMissing(t *testing.T) {
+	g := load(t, "testdata/stubs")
+	src, added, err := Stubs(g, "handlers", func(string) bool { return true })
+	if src != nil || added != nil || err != nil {
+		t.Errorf("Stubs with everything declared = %q, %v, %v; want nil, nil, nil", src, added, err)
+	}
+}
+
+// declaredExcept returns what Declared finds in the package in dir when
+// its file skip is left out.
+func declaredExcept(t *testing.T, dir, skip string) map[string]bool {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	for _, e := range entries {
+		if e.Name() == skip {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	name, names, err := Declared(tmp)
+	if err != nil || name != "handlers" {
+		t.Fatalf("Declared = %q, %v; want package handlers", name, err)
+	}
+	return names
+}

@@ -1,0 +1,37 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	dgepkg "github.com/dgehq/dge/runtime"
+)
+
+// Float is the message of queue "rest_call". Messages travel as JSON:
+// give it the fields they carry.
+type Float struct{}
+
+// Square is the handler of process.square. It is not written yet: it fails
+// every message, which is retried and then parked.
+func Square(ctx context.Context, in Integer) (out Integer, err error) {
+	return out, errors.New("process.square: handler Square is not written yet")
+}
+
+// Multiply is the handler of aggregate.multiply. It is not written yet: it fails
+// every message, which is retried and then parked.
+func Multiply(ctx context.Context, parts []Integer) (out Float, err error) {
+	return out, errors.New("aggregate.multiply: handler Multiply is not written yet")
+}
+
+// RestCall is the handler of poll.rest_call. It is not written yet: it fails
+// every message, which is retried and then parked.
+func RestCall(ctx context.Context, in Float) (out Integer, done bool, err error) {
+	return out, false, errors.New("poll.rest_call: handler RestCall is not written yet")
+}
+
+// AcceptFailure is the graph's on_failure function, called for every parked
+// message. It is not written yet: it only logs the message.
+func AcceptFailure(ctx context.Context, f dgepkg.Failure) {
+	slog.WarnContext(ctx, "message parked (AcceptFailure is not written yet)", "node", f.Node, "run_id", f.RunID, "reason", f.Reason, "error", f.Error)
+}
