@@ -9,10 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
-	"github.com/dgehq/dge/apply"
-	"github.com/dgehq/dge/internal/amqpcount"
-	"github.com/dgehq/dge/internal/mgmt"
 	"github.com/dgehq/dge/plan"
 )
 
@@ -41,11 +39,11 @@ guest/guest); the broker block's management_url, username and password win.`)
 	var vars varFlags
 	vars.register(fs)
 	out := fs.String("out", "", "save the plan to `FILE` for dge apply FILE")
-	asJSON := fs.Bool("json", false, "print the plan as JSON (with a format_version) instead of text")
+	e.addJSON(fs, "print the plan as JSON (with a format_version) instead of text")
 	destroy := fs.Bool("destroy", false, "plan the removal of everything the graph owns, as dge destroy would")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error (a foreign policy governing the graph's queues included)")
 	e.addNoColor(fs)
-	pos, code, done := parseArgs(fs, args)
+	pos, code, done := e.parseArgs(fs, args)
 	if done {
 		return code
 	}
@@ -74,7 +72,7 @@ guest/guest); the broker block's management_url, username and password win.`)
 		return e.fail("plan", err)
 	}
 	p.ManagementEndpoint = cfg.Endpoint
-	if *asJSON {
+	if e.json {
 		if err := plan.WriteJSON(e.stdout, p); err != nil {
 			return e.fail("plan", err)
 		}
@@ -82,6 +80,9 @@ guest/guest); the broker block's management_url, username and password win.`)
 		return e.fail("plan", err)
 	}
 	if err := p.Err(); err != nil {
+		if e.json {
+			return exitError // the plan's diagnostics say why
+		}
 		if *out != "" {
 			err = fmt.Errorf("%w\n(the plan was not saved to %s)", err, *out)
 		}
@@ -91,7 +92,7 @@ guest/guest); the broker block's management_url, username and password win.`)
 		if err := writePlanFile(*out, p); err != nil {
 			return e.fail("plan", err)
 		}
-		if !*asJSON {
+		if !e.json {
 			fmt.Fprintf(e.stdout, "\nSaved the plan to: %s\n\nTo perform exactly these actions, run:\n    dge apply %s\n", *out, *out)
 		}
 	}
@@ -101,11 +102,49 @@ guest/guest); the broker block's management_url, username and password win.`)
 	return exitOK
 }
 
-// fail prints err as one "dge <cmd>: ..." message, without any password
-// (see scrub), and returns exitError.
+// fail prints err as one "dge <cmd>: ..." message on stderr, or with
+// -json as a diagnostic line on stdout, without any password (see scrub),
+// and returns exitError.
 func (e *env) fail(cmd string, err error) int {
-	fmt.Fprintf(e.stderr, "dge %s: %s\n", cmd, e.scrub(err.Error()))
+	msg := e.scrub(err.Error())
+	if e.json {
+		e.jsonUI().diagnostic(errorDiagnostic(msg))
+		return exitError
+	}
+	fmt.Fprintf(e.stderr, "dge %s: %s\n", cmd, msg)
 	return exitError
+}
+
+// failf is fail with a formatted message.
+func (e *env) failf(cmd, format string, args ...any) int {
+	return e.fail(cmd, fmt.Errorf(format, args...))
+}
+
+// note tells the user of something that is not an error, on stderr, or
+// with -json on a stream as a warning diagnostic.
+func (e *env) note(msg string) {
+	msg = e.scrub(msg)
+	if e.json && e.stream {
+		e.jsonUI().diagnostic(jsonDiagnostic{Severity: "warning", Summary: msg})
+		return
+	}
+	fmt.Fprintf(e.stderr, "dge: note: %s\n", msg)
+}
+
+// jsonUI returns the writer of the machine-readable UI on stdout.
+func (e *env) jsonUI() *jsonUI {
+	if e.ui == nil {
+		e.ui = &jsonUI{w: e.stdout, now: e.clock}
+	}
+	return e.ui
+}
+
+// clock returns the time now, from e.now when a test sets it.
+func (e *env) clock() time.Time {
+	if e.now != nil {
+		return e.now()
+	}
+	return time.Now()
 }
 
 // renderPlan prints p as text, coloured on a terminal unless turned off.
@@ -153,57 +192,4 @@ func (e *env) confirm(action string) (bool, error) {
 func isTerminal(f *os.File) bool {
 	info, err := f.Stat()
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
-}
-
-// execute runs p with progress lines and prints the summary.
-func (e *env) execute(ctx context.Context, cmd string, client *mgmt.Client, counter *amqpcount.Counter, p *plan.Plan, opts apply.Options) int {
-	if counter != nil {
-		opts.Counter = counter
-		defer counter.Close()
-	}
-	opts.Progress = func(c plan.Change, skipped bool, err error) {
-		if err != nil {
-			return // reported once at the end
-		}
-		fmt.Fprintf(e.stdout, "%s: %s\n", c.Address, progressWord(c.Action, skipped))
-	}
-	fmt.Fprintln(e.stdout)
-	res, err := apply.Apply(ctx, mgmt.NewApplyBroker(client), p, opts)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "dge %s: %s\n", cmd, e.scrub(err.Error()))
-		if res != (apply.Result{}) {
-			fmt.Fprintf(e.stderr, "Partly applied: %d added, %d changed, %d destroyed. Run dge %s again once the cause is fixed; it continues where this one stopped.\n",
-				res.Added, res.Changed, res.Destroyed, cmd)
-		}
-		return exitError
-	}
-	if p.Destroy {
-		fmt.Fprintf(e.stdout, "\nDestroy complete! Resources: %d destroyed.\n", res.Destroyed)
-	} else {
-		fmt.Fprintf(e.stdout, "\nApply complete! Resources: %d added, %d changed, %d destroyed.\n", res.Added, res.Changed, res.Destroyed)
-	}
-	if res.Kept > 0 {
-		fmt.Fprintf(e.stdout, "Kept %d messages of replaced queues (moved aside and back).\n", res.Kept)
-	}
-	if res.Moved > 0 {
-		fmt.Fprintf(e.stdout, "Moved %d messages of renamed queues to their new queues.\n", res.Moved)
-	}
-	return exitOK
-}
-
-func progressWord(a plan.Action, skipped bool) string {
-	switch a {
-	case plan.Create:
-		return "Creation complete"
-	case plan.Update:
-		return "Modifications complete"
-	case plan.Replace:
-		return "Replacement complete"
-	case plan.Delete:
-		if skipped {
-			return "Destruction complete (removed by the broker with its queue or exchange)"
-		}
-		return "Destruction complete"
-	}
-	return string(a)
 }
