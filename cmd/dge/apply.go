@@ -35,6 +35,13 @@ are never touched.
 apply refuses, before changing anything, when another policy would govern
 the graph's queues instead of dge's (see dge plan).
 
+Progress: a line per object done; on a terminal, under them, a status line
+with the objects done of the total and the time elapsed. With -json, the
+plan and the progress are JSON lines instead (Terraform's machine-readable
+UI: planned_change, change_summary, apply_start, apply_progress,
+apply_complete, apply_errored, diagnostic); there is no prompt, so -json
+needs -auto-approve or a saved plan, and errors are diagnostic lines too.
+
 Environment: as for dge plan, plus DGE_AMQP_URL (used to count messages
 exactly before deleting a queue and to move them with -keep-messages;
 derived from the management URL if unset).`)

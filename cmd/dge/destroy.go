@@ -15,7 +15,8 @@ adopts, their bindings, and its dge.<graph>.* policies. Foreign objects are
 left alone. Shows the plan and asks for "yes" on a terminal.
 
 Queues that hold messages or have consumers are not deleted unless
--allow-message-loss is given. Environment: as for dge apply.`)
+-allow-message-loss is given. Progress and -json (which needs
+-auto-approve) are as for dge apply. Environment: as for dge apply.`)
 	var vars varFlags
 	vars.register(fs)
 	autoApprove := fs.Bool("auto-approve", false, "do not ask for confirmation")

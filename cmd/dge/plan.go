@@ -31,7 +31,8 @@ saved with -destroy -out is applied by dge apply PLANFILE like any other.
 
 Besides the changes, plan reports every queue of the graph that another
 policy would govern instead of dge's (a policy of a higher priority, such as
-an operator's catch-all): that is an error, and plan exits 1.
+an operator's catch-all): that is an error, and plan exits 1 (with -json,
+the plan's diagnostics hold it; any other error is a JSON diagnostic line).
 
 Environment: DGE_MANAGEMENT_URL (default http://127.0.0.1:15672, may carry
 user:password), DGE_MANAGEMENT_USERNAME, DGE_MANAGEMENT_PASSWORD (default
