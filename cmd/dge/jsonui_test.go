@@ -3,9 +3,11 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -275,5 +277,41 @@ func TestParallelismDocumented(t *testing.T) {
 		if !regexp.MustCompile(`-parallelism N\n.*\(default 8\)`).MatchString(errs) {
 			t.Errorf("dge %s -h does not give -parallelism's default:\n%s", cmd, errs)
 		}
+	}
+}
+
+// TestDestroyJSONRefusalEndsTheStream checks that destroy -json of a graph
+// whose queue holds a message ends its stream with an error diagnostic that
+// names -allow-message-loss, after the plan and before any change.
+func TestDestroyJSONRefusalEndsTheStream(t *testing.T) {
+	vh := brokertest.NewVhost(t)
+	environ := brokerEnv(vh)
+	dir := chainGraph(t, vh.Name, "5s")
+	if code, out, errs := runIn(t, environ, "apply", "-auto-approve", dir); code != 0 {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errs)
+	}
+	ch, err := vh.Dial(t).Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	dc, err := ch.PublishWithDeferredConfirmWithContext(t.Context(), "", "out", true, false, amqpMsg())
+	if err != nil || !dc.Wait() {
+		t.Fatalf("publish to out: %v (confirmed: %v)", err, err == nil && dc.Acked())
+	}
+	code, out, errs := runIn(t, environ, "destroy", "-json", "-auto-approve", dir)
+	if code != 1 || errs != "" {
+		t.Fatalf("destroy -json with a message in out: exit %d, stderr %q; want 1 and nothing on stderr\n%s", code, errs, out)
+	}
+	_, events := uiLines(t, out)
+	got := types(events)
+	if slices.Contains(got, "apply_start") || got[len(got)-1] != "diagnostic" {
+		t.Fatalf("types %v; want the plan, then a diagnostic, and no change started", got)
+	}
+	d := events[len(events)-1]["diagnostic"].(map[string]any)
+	if d["severity"] != "error" || !strings.Contains(d["summary"].(string)+" "+fmt.Sprint(d["detail"]), "-allow-message-loss") {
+		t.Errorf("last diagnostic %v; want an error naming -allow-message-loss", d)
 	}
 }
