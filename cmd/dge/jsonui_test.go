@@ -315,3 +315,31 @@ func TestDestroyJSONRefusalEndsTheStream(t *testing.T) {
 		t.Errorf("last diagnostic %v; want an error naming -allow-message-loss", d)
 	}
 }
+
+// TestJSONRequested checks which command lines ask for JSON before they
+// are parsed, so that a bad flag among them is reported as JSON.
+func TestJSONRequested(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"-json"}, true},
+		{[]string{"dir", "--json"}, true},
+		{[]string{"-json=true"}, true},
+		{[]string{"-json=false"}, false},
+		{[]string{"-format", "json"}, true},
+		{[]string{"--format=json"}, true},
+		{[]string{"-format", "dot"}, false},
+		{[]string{"--", "-json"}, false},
+		{[]string{"-var", "x=1", "dir"}, false},
+	} {
+		if got := jsonRequested(tc.args); got != tc.want {
+			t.Errorf("jsonRequested(%q) = %v, want %v", tc.args, got, tc.want)
+		}
+	}
+	// Without -json a bad flag stays text on stderr.
+	code, out, errs := runIn(t, nil, "plan", "-bogus")
+	if code != 1 || out != "" || !strings.Contains(errs, "flag provided but not defined: -bogus") {
+		t.Errorf("plan -bogus: exit %d, stdout %q, stderr %q; want 1 and the flag package's text on stderr", code, out, errs)
+	}
+}
