@@ -263,3 +263,32 @@ func (e *env) getenv(name string) string {
 	}
 	return ""
 }
+
+// fail prints err as one "dge <cmd>: ..." message on stderr, or with
+// -json as a diagnostic line on stdout, without any password (see scrub),
+// and returns exitError.
+func (e *env) fail(cmd string, err error) int {
+	msg := e.scrub(err.Error())
+	if e.json {
+		e.jsonUI().diagnostic(errorDiagnostic(msg))
+		return exitError
+	}
+	fmt.Fprintf(e.stderr, "dge %s: %s\n", cmd, msg)
+	return exitError
+}
+
+// failf is fail with a formatted message.
+func (e *env) failf(cmd, format string, args ...any) int {
+	return e.fail(cmd, fmt.Errorf(format, args...))
+}
+
+// note tells the user of something that is not an error, on stderr, or
+// with -json on a stream as a warning diagnostic.
+func (e *env) note(msg string) {
+	msg = e.scrub(msg)
+	if e.json && e.stream {
+		e.jsonUI().diagnostic(jsonDiagnostic{Severity: "warning", Summary: msg})
+		return
+	}
+	fmt.Fprintf(e.stderr, "dge: note: %s\n", msg)
+}

@@ -134,6 +134,22 @@ type jsonUI struct {
 	now func() time.Time
 }
 
+// jsonUI returns the writer of the machine-readable UI on stdout.
+func (e *env) jsonUI() *jsonUI {
+	if e.ui == nil {
+		e.ui = &jsonUI{w: e.stdout, now: e.clock}
+	}
+	return e.ui
+}
+
+// clock returns the time now, from e.now when a test sets it.
+func (e *env) clock() time.Time {
+	if e.now != nil {
+		return e.now()
+	}
+	return time.Now()
+}
+
 // emit completes ev with its module and timestamp and writes it as one
 // line.
 func (u *jsonUI) emit(ev uiEvent) {
@@ -143,10 +159,9 @@ func (u *jsonUI) emit(ev uiEvent) {
 	ev.Timestamp = u.now().Format("2006-01-02T15:04:05.000000Z07:00")
 	enc := json.NewEncoder(u.w) // one line, ending in a newline
 	enc.SetEscapeHTML(false)    // addresses hold "->"
-	if err := enc.Encode(ev); err != nil {
-		// Every field is a string, number or slice of them.
-		panic(fmt.Sprintf("encode UI event: %v", err))
-	}
+	// Every field is a string, a number or a slice of them, so only the
+	// write can fail; like the text output, a closed stdout is not reported.
+	_ = enc.Encode(ev)
 }
 
 // version writes the first line of a stream: dge's and the UI's versions.

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/dgehq/dge/plan"
 )
@@ -101,51 +100,6 @@ guest/guest); the broker block's management_url, username and password win.`)
 		return exitChanges
 	}
 	return exitOK
-}
-
-// fail prints err as one "dge <cmd>: ..." message on stderr, or with
-// -json as a diagnostic line on stdout, without any password (see scrub),
-// and returns exitError.
-func (e *env) fail(cmd string, err error) int {
-	msg := e.scrub(err.Error())
-	if e.json {
-		e.jsonUI().diagnostic(errorDiagnostic(msg))
-		return exitError
-	}
-	fmt.Fprintf(e.stderr, "dge %s: %s\n", cmd, msg)
-	return exitError
-}
-
-// failf is fail with a formatted message.
-func (e *env) failf(cmd, format string, args ...any) int {
-	return e.fail(cmd, fmt.Errorf(format, args...))
-}
-
-// note tells the user of something that is not an error, on stderr, or
-// with -json on a stream as a warning diagnostic.
-func (e *env) note(msg string) {
-	msg = e.scrub(msg)
-	if e.json && e.stream {
-		e.jsonUI().diagnostic(jsonDiagnostic{Severity: "warning", Summary: msg})
-		return
-	}
-	fmt.Fprintf(e.stderr, "dge: note: %s\n", msg)
-}
-
-// jsonUI returns the writer of the machine-readable UI on stdout.
-func (e *env) jsonUI() *jsonUI {
-	if e.ui == nil {
-		e.ui = &jsonUI{w: e.stdout, now: e.clock}
-	}
-	return e.ui
-}
-
-// clock returns the time now, from e.now when a test sets it.
-func (e *env) clock() time.Time {
-	if e.now != nil {
-		return e.now()
-	}
-	return time.Now()
 }
 
 // renderPlan prints p as text, coloured on a terminal unless turned off.
