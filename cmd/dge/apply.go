@@ -272,7 +272,7 @@ func (e *env) execute(ctx context.Context, cmd string, client *mgmt.Client, coun
 	}
 	var obs progressObserver
 	if e.json {
-		obs = newJSONProgress(e.jsonUI(), e.clock)
+		obs = newJSONProgress(e.jsonUI(), e.clock, progressEvery)
 	} else {
 		fmt.Fprintln(e.stdout)
 		width, _ := e.terminal(e.stdout)

@@ -216,7 +216,7 @@ func TestJSONProgressErrored(t *testing.T) {
 	var out strings.Builder
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	clock := &fakeClock{t: t0}
-	p := newJSONProgress(&jsonUI{w: &out, now: clock.now}, clock.now)
+	p := newJSONProgress(&jsonUI{w: &out, now: clock.now}, clock.now, time.Hour)
 	c := plan.Change{Action: plan.Create, Kind: plan.KindQueue, Address: "queue.a"}
 	p.Started(c)
 	clock.set(t0.Add(3 * time.Second))
@@ -341,5 +341,51 @@ func TestJSONRequested(t *testing.T) {
 	code, out, errs := runIn(t, nil, "plan", "-bogus")
 	if code != 1 || out != "" || !strings.Contains(errs, "flag provided but not defined: -bogus") {
 		t.Errorf("plan -bogus: exit %d, stdout %q, stderr %q; want 1 and the flag package's text on stderr", code, out, errs)
+	}
+}
+
+// syncBuffer is a strings.Builder safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	sb strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sb.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sb.String()
+}
+
+// TestJSONProgressStill checks that a change still in flight at a tick gets
+// an apply_progress line with its elapsed seconds, and a finished one none.
+func TestJSONProgressStill(t *testing.T) {
+	var out syncBuffer
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := &fakeClock{t: t0}
+	p := newJSONProgress(&jsonUI{w: &out, now: clock.now}, clock.now, 10*time.Millisecond)
+	defer p.stop()
+	slow := plan.Change{Action: plan.Delete, Kind: plan.KindQueue, Address: "queue.slow"}
+	quick := plan.Change{Action: plan.Create, Kind: plan.KindPolicy, Address: "policy.quick"}
+	p.Started(slow)
+	p.Started(quick)
+	p.Finished(quick, false, nil)
+	clock.set(t0.Add(12 * time.Second))
+	want := `{"@level":"info","@message":"queue.slow: Still destroying... [12s elapsed]","@module":"dge.ui","@timestamp":"2026-01-02T03:04:17.000000Z","type":"apply_progress","hook":{"resource":{"addr":"queue.slow","kind":"queue"},"action":"delete","elapsed_seconds":12}}`
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(out.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no apply_progress line for queue.slow after a minute:\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, after, _ := strings.Cut(out.String(), `"type":"apply_complete","hook":{"resource":{"addr":"policy.quick"`)
+	if strings.Contains(after, `"apply_progress","hook":{"resource":{"addr":"policy.quick"`) {
+		t.Errorf("apply_progress for a finished change:\n%s", out.String())
 	}
 }

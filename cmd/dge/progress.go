@@ -124,8 +124,9 @@ func progressWord(a plan.Action, skipped bool) string {
 }
 
 // jsonProgress writes the machine-readable UI's hooks: apply_start and
-// apply_complete or apply_errored per change, and every progressEvery an
-// apply_progress line per change still in flight, as Terraform does.
+// apply_complete or apply_errored per change, and at every tick (apply:
+// progressEvery) an apply_progress line per change still in flight, as
+// Terraform does.
 type jsonProgress struct {
 	mu       sync.Mutex
 	ui       *jsonUI
@@ -143,12 +144,12 @@ type inFlight struct {
 // progressEvery is how often apply -json reports the changes in flight.
 const progressEvery = 10 * time.Second
 
-func newJSONProgress(ui *jsonUI, now func() time.Time) *jsonProgress {
+func newJSONProgress(ui *jsonUI, now func() time.Time, every time.Duration) *jsonProgress {
 	p := &jsonProgress{ui: ui, now: now, inFlight: map[string]inFlight{}, quit: make(chan struct{})}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		t := time.NewTicker(progressEvery)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
