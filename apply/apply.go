@@ -44,8 +44,8 @@ type Options struct {
 	// and neither is refused before anything changes. It also serves as
 	// the Counter when Counter and KeepMessages are nil.
 	Mover *Mover
-	// Progress, when set, is called after each change, one call at a time.
-	Progress func(c plan.Change, skipped bool, err error)
+	// Observer, when set, hears of each change as it starts and finishes.
+	Observer Observer
 	// Logger receives debug records; nil discards them.
 	Logger *slog.Logger
 }
@@ -170,6 +170,7 @@ func (a *applier) run(ctx context.Context, phase []plan.Change) error {
 			break
 		}
 		g.Go(func() error {
+			a.started(c)
 			skipped, err := a.one(gctx, c)
 			if err != nil {
 				mu.Lock()
@@ -186,6 +187,15 @@ func (a *applier) run(ctx context.Context, phase []plan.Change) error {
 	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return errors.Join(errs...)
+}
+
+func (a *applier) started(c plan.Change) {
+	if a.opts.Observer == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.opts.Observer.Started(c)
 }
 
 func (a *applier) report(c plan.Change, skipped bool, err error) {
@@ -207,8 +217,8 @@ func (a *applier) report(c plan.Change, skipped bool, err error) {
 	if err == nil && skipped && c.Action == plan.Delete {
 		a.res.Destroyed++ // removed by the broker with its queue or exchange
 	}
-	if a.opts.Progress != nil {
-		a.opts.Progress(c, skipped, err)
+	if a.opts.Observer != nil {
+		a.opts.Observer.Finished(c, skipped, err)
 	}
 }
 

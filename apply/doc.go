@@ -15,7 +15,8 @@
 // then deletes run in reverse (policies, bindings, queues, exchanges).
 // Within a phase requests run with bounded parallelism. Every step is
 // idempotent, so an interrupted apply converges when run again, and two
-// applies of the same graph at once both end converged.
+// applies of the same graph at once both end converged. An Observer hears of
+// each change as it starts and finishes, to show progress.
 //
 // Safety: apply never deletes or replaces a queue that holds messages or
 // has consumers unless Options.AllowMessageLoss is set. It checks every such

@@ -417,12 +417,12 @@ func TestInterruptedApplyConvergesOnTheNext(t *testing.T) {
 	p := f.mustPlan(t, s)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := 0
-	_, err := apply.Apply(ctx, f.broker, p, apply.Options{Parallelism: 1, Progress: func(plan.Change, bool, error) {
+	_, err := apply.Apply(ctx, f.broker, p, apply.Options{Parallelism: 1, Observer: finishedFunc(func(plan.Change, bool, error) {
 		done++
 		if done == 5 {
 			cancel()
 		}
-	}})
+	})})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted apply: %v; want context.Canceled", err)
 	}

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/dgehq/dge/apply"
 	"github.com/dgehq/dge/config"
+	"github.com/dgehq/dge/internal/amqpcount"
 	"github.com/dgehq/dge/internal/mgmt"
 	"github.com/dgehq/dge/plan"
 	"github.com/dgehq/dge/runtime"
@@ -33,6 +35,13 @@ are never touched.
 apply refuses, before changing anything, when another policy would govern
 the graph's queues instead of dge's (see dge plan).
 
+Progress: a line per object done; on a terminal, under them, a status line
+with the objects done of the total and the time elapsed. With -json, the
+plan and the progress are JSON lines instead (Terraform's machine-readable
+UI: planned_change, change_summary, apply_start, apply_progress,
+apply_complete, apply_errored, diagnostic); there is no prompt, so -json
+needs -auto-approve or a saved plan, and errors are diagnostic lines too.
+
 Environment: as for dge plan, plus DGE_AMQP_URL (used to count messages
 exactly before deleting a queue and to move them with -keep-messages;
 derived from the management URL if unset).`)
@@ -41,28 +50,31 @@ derived from the management URL if unset).`)
 	autoApprove := fs.Bool("auto-approve", false, "do not ask for confirmation")
 	allowLoss := fs.Bool("allow-message-loss", false, "delete or replace queues even when they hold messages or have consumers")
 	keep := fs.Bool("keep-messages", false, "replace queues that hold messages by moving their messages aside and back (their consumers must be stopped)")
-	parallelism := fs.Int("parallelism", apply.DefaultParallelism, "at most `N` management API requests at once")
+	parallelism := addParallelism(fs)
+	e.addJSON(fs, jsonStreamUsage)
 	e.addNoColor(fs)
-	pos, code, done := parseArgs(fs, args)
+	pos, code, done := e.parseArgs(fs, args)
 	if done {
 		return code
 	}
+	e.startStream()
 	path, ok := e.pathArg(fs, pos)
 	if !ok {
 		return exitError
 	}
 	if *parallelism < 1 {
-		fmt.Fprintf(e.stderr, "dge apply: -parallelism must be at least 1, got %d\n", *parallelism)
-		return exitError
+		return e.failf("apply", "-parallelism must be at least 1, got %d", *parallelism)
 	}
 	opts := apply.Options{Parallelism: *parallelism, AllowMessageLoss: *allowLoss}
 
 	if isPlanFile(path) {
 		if len(vars.args) > 0 {
-			fmt.Fprintln(e.stderr, "dge apply: -var and -var-file cannot change a saved plan; run dge plan again with them")
-			return exitError
+			return e.failf("apply", "-var and -var-file cannot change a saved plan; run dge plan again with them")
 		}
 		return e.applySaved(ctx, path, *keep, opts)
+	}
+	if e.json && !*autoApprove {
+		return e.failf("apply", "apply -json needs -auto-approve or a saved plan\nWith -json there is no prompt to answer. Review the plan (dge plan -out FILE), then run dge apply -json FILE, or run dge apply -json -auto-approve.")
 	}
 
 	g, ok := e.loadGraph(path, vars)
@@ -89,13 +101,18 @@ func (e *env) planAndExecute(ctx context.Context, cmd string, g *config.Graph, b
 	if err != nil {
 		return e.fail(cmd, err)
 	}
-	if err := e.renderPlan(p); err != nil {
+	if e.json {
+		e.jsonUI().plan(p)
+	} else if err := e.renderPlan(p); err != nil {
 		return e.fail(cmd, err)
 	}
 	if err := p.Err(); err != nil {
 		return e.fail(cmd, err)
 	}
 	if !p.HasChanges() && (!keep || len(p.PendingMoves) == 0) {
+		if e.json {
+			e.summary(p, apply.Result{})
+		}
 		return exitOK
 	}
 	if !autoApprove {
@@ -156,6 +173,23 @@ func (e *env) mover(b config.Broker, cfg mgmt.Config, p *plan.Plan, keep bool) (
 		from, e.scrub(strings.Join(msgs, "; ")), mgmt.AMQPURLEnv)
 }
 
+// jsonStreamUsage is the usage of apply's and destroy's -json.
+const jsonStreamUsage = "print the plan and the progress as JSON, one object a line (machine-readable UI); needs -auto-approve or, for apply, a saved plan"
+
+// addParallelism registers apply's and destroy's -parallelism.
+func addParallelism(fs *flag.FlagSet) *int {
+	return fs.Int("parallelism", apply.DefaultParallelism, "at most `N` management API requests at once, within each phase (exchanges, queues, bindings, policies)")
+}
+
+// startStream begins the machine-readable UI of apply -json and destroy
+// -json with its version line.
+func (e *env) startStream() {
+	e.stream = true
+	if e.json {
+		e.jsonUI().version()
+	}
+}
+
 // isPlanFile reports whether path names a saved plan rather than a graph:
 // a regular file that is not a *.dge.hcl file.
 func isPlanFile(path string) bool {
@@ -191,16 +225,24 @@ func (e *env) applySaved(ctx context.Context, path string, keep bool, opts apply
 	if !p.Destroy {
 		// Policies the plan does not own may have appeared since it was made.
 		p.Diagnostics = plan.CheckPolicies(p.Desired, snap)
+	}
+	if e.json {
+		e.jsonUI().plan(p)
+	} else {
 		_, color := e.terminal(e.stdout)
 		if err := plan.RenderDiagnostics(e.stdout, p.Diagnostics, plan.RenderOptions{Color: color}); err != nil {
 			return e.fail("apply", err)
 		}
-		if err := p.Err(); err != nil {
-			return e.fail("apply", err)
-		}
+	}
+	if err := p.Err(); err != nil {
+		return e.fail("apply", err)
 	}
 	if !p.HasChanges() && (!keep || len(p.PendingMoves) == 0) {
-		fmt.Fprintln(e.stdout, "No changes in the saved plan; nothing to do.")
+		if e.json {
+			e.summary(p, apply.Result{})
+		} else {
+			fmt.Fprintln(e.stdout, "No changes in the saved plan; nothing to do.")
+		}
 		return exitOK
 	}
 	m, err := e.mover(b, cfg, p, keep)
@@ -219,4 +261,57 @@ func (e *env) applySaved(ctx context.Context, path string, keep bool, opts apply
 		return e.fail("apply", err)
 	}
 	return e.execute(ctx, "apply", client, counter, p, opts)
+}
+
+// execute runs p, showing its progress (see progress.go), and prints the
+// summary: as text, or with -json as the stream's last line.
+func (e *env) execute(ctx context.Context, cmd string, client *mgmt.Client, counter *amqpcount.Counter, p *plan.Plan, opts apply.Options) int {
+	if counter != nil {
+		opts.Counter = counter
+		defer counter.Close()
+	}
+	var obs progressObserver
+	if e.json {
+		obs = newJSONProgress(e.jsonUI(), e.clock, progressEvery)
+	} else {
+		fmt.Fprintln(e.stdout)
+		width, _ := e.terminal(e.stdout)
+		obs = newTextProgress(e.stdout, width > 0, len(p.Changes), e.clock)
+	}
+	opts.Observer = obs
+	res, err := apply.Apply(ctx, mgmt.NewApplyBroker(client), p, opts)
+	obs.stop()
+	if err != nil {
+		if res != (apply.Result{}) {
+			err = fmt.Errorf("%w\nPartly applied: %d added, %d changed, %d destroyed. Run dge %s again once the cause is fixed: it continues where this one stopped",
+				err, res.Added, res.Changed, res.Destroyed, cmd)
+		}
+		return e.fail(cmd, err)
+	}
+	e.summary(p, res)
+	return exitOK
+}
+
+// summary prints what an apply of p did.
+func (e *env) summary(p *plan.Plan, res apply.Result) {
+	if e.json {
+		op := "apply"
+		if p.Destroy {
+			op = "destroy"
+		}
+		e.jsonUI().summary(uiSummary{Add: res.Added, Change: res.Changed, Remove: res.Destroyed, Operation: op,
+			KeptMessages: res.Kept, MovedMessages: res.Moved})
+		return
+	}
+	if p.Destroy {
+		fmt.Fprintf(e.stdout, "\nDestroy complete! Resources: %d destroyed.\n", res.Destroyed)
+	} else {
+		fmt.Fprintf(e.stdout, "\nApply complete! Resources: %d added, %d changed, %d destroyed.\n", res.Added, res.Changed, res.Destroyed)
+	}
+	if res.Kept > 0 {
+		fmt.Fprintf(e.stdout, "Kept %d messages of replaced queues (moved aside and back).\n", res.Kept)
+	}
+	if res.Moved > 0 {
+		fmt.Fprintf(e.stdout, "Moved %d messages of renamed queues to their new queues.\n", res.Moved)
+	}
 }

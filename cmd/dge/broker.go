@@ -60,7 +60,7 @@ func (e *env) counter(b config.Broker, cfg mgmt.Config, p *plan.Plan) (*amqpcoun
 	if explicit {
 		return nil, fmt.Errorf("%s (from %s)", msg, from)
 	}
-	fmt.Fprintf(e.stderr, "dge: note: %s; counting messages with the management API's statistics instead, which lag up to 5 s (set %s to count exactly)\n", msg, mgmt.AMQPURLEnv)
+	e.note(fmt.Sprintf("%s; counting messages with the management API's statistics instead, which lag up to 5 s (set %s to count exactly)", msg, mgmt.AMQPURLEnv))
 	return nil, nil
 }
 

@@ -84,25 +84,80 @@ func (e *env) addNoColor(fs *flag.FlagSet) {
 	fs.BoolVar(&e.noColor, "no-color", false, "do not colour the output (also set by NO_COLOR)")
 }
 
+// addJSON registers -json with usage: with it, the command's failures are
+// JSON diagnostics on stdout (see fail).
+func (e *env) addJSON(fs *flag.FlagSet, usage string) {
+	fs.BoolVar(&e.json, "json", false, usage)
+}
+
+// parseArgs is the package's parseArgs for a command: when args ask for
+// JSON (-json, or -format json), a bad flag is reported as a JSON
+// diagnostic on stdout rather than as text with the usage.
+func (e *env) parseArgs(fs *flag.FlagSet, args []string) (pos []string, code int, done bool) {
+	if !jsonRequested(args) {
+		return parseArgs(fs, args)
+	}
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	pos, err := parseFlags(fs, args)
+	fs.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return nil, exitOK, true
+	case err != nil:
+		e.json = true
+		return nil, e.failf(strings.TrimPrefix(fs.Name(), "dge "), "%v\nRun \"%s -h\" for usage.", err, fs.Name()), true
+	}
+	return pos, 0, false
+}
+
+// jsonRequested reports whether the command line asks for JSON output,
+// before it is parsed.
+func jsonRequested(args []string) bool {
+	for i, a := range args {
+		switch strings.TrimPrefix(a, "-") {
+		case "-":
+			return false
+		case "json", "-json", "json=true", "-json=true", "format=json", "-format=json":
+			return true
+		case "format", "-format":
+			if i+1 < len(args) && args[i+1] == "json" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // parseArgs parses args with fs, allowing flags after positional arguments
 // (`dge validate examples/arith -json`), and returns the positional ones.
 // Everything after "--" is positional. When it returns done, the command
 // must return code: 0 after -h, 1 after a bad flag (already reported).
 func parseArgs(fs *flag.FlagSet, args []string) (pos []string, code int, done bool) {
+	pos, err := parseFlags(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return nil, exitOK, true
+	case err != nil:
+		return nil, exitError, true
+	}
+	return pos, 0, false
+}
+
+// parseFlags is parseArgs returning the flag package's error.
+func parseFlags(fs *flag.FlagSet, args []string) (pos []string, err error) {
 	for {
 		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, exitOK, true
-			}
-			return nil, exitError, true
+			return nil, err
 		}
 		rest := fs.Args()
 		consumed := len(args) - len(rest)
 		if consumed > 0 && args[consumed-1] == "--" {
-			return append(pos, rest...), 0, false
+			return append(pos, rest...), nil
 		}
 		if len(rest) == 0 {
-			return pos, 0, false
+			return pos, nil
 		}
 		pos = append(pos, rest[0])
 		args = rest[1:]
@@ -118,8 +173,7 @@ func (e *env) pathArg(fs *flag.FlagSet, pos []string) (string, bool) {
 	case 1:
 		return pos[0], true
 	default:
-		fmt.Fprintf(e.stderr, "%s: expected at most one PATH, got %d: %s\n", fs.Name(), len(pos), strings.Join(pos, " "))
-		fmt.Fprintf(e.stderr, "Run \"%s -h\" for usage.\n", fs.Name())
+		e.failf(strings.TrimPrefix(fs.Name(), "dge "), "expected at most one PATH, got %d: %s\nRun \"%s -h\" for usage.", len(pos), strings.Join(pos, " "), fs.Name())
 		return "", false
 	}
 }
@@ -150,8 +204,17 @@ func (e *env) loadGraph(path string, vars varFlags) (*config.Graph, bool) {
 // printDiags writes diagnostics to e.stderr with source snippets, coloured
 // only when stderr is a terminal and neither -no-color nor NO_COLOR is set.
 // Each location reads file:line:col (hcl writes "file line N"), so editors
-// and terminals can jump to it.
+// and terminals can jump to it. With -json, they are JSON diagnostic lines
+// on stdout instead when there is an error among them or stdout is a
+// stream; warnings alone stay on stderr, where they keep a single JSON
+// document on stdout whole.
 func (e *env) printDiags(files map[string]*hcl.File, diags hcl.Diagnostics) {
+	if e.json && (e.stream || diags.HasErrors()) {
+		for _, d := range diags {
+			e.jsonUI().diagnostic(hclDiagnostic(d))
+		}
+		return
+	}
 	width, color := e.terminal(e.stderr)
 	var buf bytes.Buffer
 	w := hcl.NewDiagnosticTextWriter(&buf, files, width, color)
@@ -199,4 +262,33 @@ func (e *env) getenv(name string) string {
 		}
 	}
 	return ""
+}
+
+// fail prints err as one "dge <cmd>: ..." message on stderr, or with
+// -json as a diagnostic line on stdout, without any password (see scrub),
+// and returns exitError.
+func (e *env) fail(cmd string, err error) int {
+	msg := e.scrub(err.Error())
+	if e.json {
+		e.jsonUI().diagnostic(errorDiagnostic(msg))
+		return exitError
+	}
+	fmt.Fprintf(e.stderr, "dge %s: %s\n", cmd, msg)
+	return exitError
+}
+
+// failf is fail with a formatted message.
+func (e *env) failf(cmd, format string, args ...any) int {
+	return e.fail(cmd, fmt.Errorf(format, args...))
+}
+
+// note tells the user of something that is not an error, on stderr, or
+// with -json on a stream as a warning diagnostic.
+func (e *env) note(msg string) {
+	msg = e.scrub(msg)
+	if e.json && e.stream {
+		e.jsonUI().diagnostic(jsonDiagnostic{Severity: "warning", Summary: msg})
+		return
+	}
+	fmt.Fprintf(e.stderr, "dge: note: %s\n", msg)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/dgehq/dge/apply"
 	"github.com/dgehq/dge/plan"
@@ -16,24 +15,29 @@ adopts, their bindings, and its dge.<graph>.* policies. Foreign objects are
 left alone. Shows the plan and asks for "yes" on a terminal.
 
 Queues that hold messages or have consumers are not deleted unless
--allow-message-loss is given. Environment: as for dge apply.`)
+-allow-message-loss is given. Progress and -json (which needs
+-auto-approve) are as for dge apply. Environment: as for dge apply.`)
 	var vars varFlags
 	vars.register(fs)
 	autoApprove := fs.Bool("auto-approve", false, "do not ask for confirmation")
 	allowLoss := fs.Bool("allow-message-loss", false, "delete queues even when they hold messages or have consumers")
-	parallelism := fs.Int("parallelism", apply.DefaultParallelism, "at most `N` management API requests at once")
+	parallelism := addParallelism(fs)
+	e.addJSON(fs, jsonStreamUsage)
 	e.addNoColor(fs)
-	pos, code, done := parseArgs(fs, args)
+	pos, code, done := e.parseArgs(fs, args)
 	if done {
 		return code
 	}
+	e.startStream()
 	path, ok := e.pathArg(fs, pos)
 	if !ok {
 		return exitError
 	}
 	if *parallelism < 1 {
-		fmt.Fprintf(e.stderr, "dge destroy: -parallelism must be at least 1, got %d\n", *parallelism)
-		return exitError
+		return e.failf("destroy", "-parallelism must be at least 1, got %d", *parallelism)
+	}
+	if e.json && !*autoApprove {
+		return e.failf("destroy", "destroy -json needs -auto-approve\nWith -json there is no prompt to answer. Review what would go (dge plan -destroy), then run dge destroy -json -auto-approve.")
 	}
 	g, ok := e.loadGraph(path, vars)
 	if !ok {

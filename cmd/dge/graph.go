@@ -26,15 +26,15 @@ labelled "no consumer".`)
 	format := fs.String("format", "dot", "output format: dot, mermaid or json (nodes and edges, with a format_version)")
 	status := fs.Bool("status", false, "annotate the graph with the live counts of the broker (as dge status reads them)")
 	e.addNoColor(fs)
-	pos, code, done := parseArgs(fs, args)
+	pos, code, done := e.parseArgs(fs, args)
 	if done {
 		return code
 	}
+	e.json = *format == "json"
 	switch *format {
 	case "dot", "mermaid", "json":
 	default:
-		fmt.Fprintf(e.stderr, "dge graph: unknown -format %q; use -format dot, mermaid or json\n", *format)
-		return exitError
+		return e.failf("graph", "unknown -format %q; use -format dot, mermaid or json", *format)
 	}
 	path, ok := e.pathArg(fs, pos)
 	if !ok {
@@ -45,14 +45,12 @@ labelled "no consumer".`)
 		return exitError
 	}
 	if *format == "json" && *status {
-		fmt.Fprintln(e.stderr, "dge graph: -status draws counts on a picture; drop it with -format json (dge status -json prints the counts)")
-		return exitError
+		return e.failf("graph", "-status draws counts on a picture; drop it with -format json (dge status -json prints the counts)")
 	}
 	if *format == "json" {
 		out, err := graphToJSON(g)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "dge graph: encode JSON: %v\n", err)
-			return exitError
+			return e.failf("graph", "encode JSON: %v", err)
 		}
 		if _, err := e.stdout.Write(out); err != nil {
 			fmt.Fprintf(e.stderr, "dge graph: write output: %v\n", err)

@@ -44,15 +44,11 @@ func TestGraphErrors(t *testing.T) {
 }
 
 // TestGraphJSON checks -format json against a golden file for examples/arith
-// and that it refuses -status.
+// (TestJSONErrors checks that it refuses -status).
 func TestGraphJSON(t *testing.T) {
 	code, stdout, stderr := cliRun(t, "", "graph", "-format", "json", arithDir)
 	if code != 0 || stderr != "" {
 		t.Fatalf("exit %d, stderr %q; want 0 and nothing", code, stderr)
 	}
 	checkGolden(t, "graph/arith.json", []byte(stdout))
-	code, stdout, stderr = cliRun(t, "", "graph", "-format", "json", "-status", arithDir)
-	if code != 1 || stdout != "" || !strings.Contains(stderr, "-status") {
-		t.Errorf("json with -status: exit %d, stdout %q, stderr %q; want 1 and an explanation", code, stdout, stderr)
-	}
 }

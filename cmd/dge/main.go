@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -24,6 +25,15 @@ type env struct {
 	stdout, stderr io.Writer
 	environ        []string
 	noColor        bool // set by a command's -no-color flag (see addNoColor)
+
+	// json is set by a command's -json flag (see addJSON): failures and
+	// diagnostics are JSON lines on stdout (see jsonui.go), not text.
+	json bool
+	// stream is set by the commands whose -json output is a stream of
+	// lines (apply, destroy, parked list): their warnings join it too.
+	stream bool
+	ui     *jsonUI          // see jsonUI
+	now    func() time.Time // the clock, when a test sets one (see clock)
 
 	// onFlagSet, when set, sees every flag set newFlagSet makes: shell
 	// completion reads a command's flags this way.

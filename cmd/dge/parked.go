@@ -117,11 +117,12 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 	fs.StringVar(&f.node, "node", "", "only the node with address `ADDR` (e.g. process.double)")
 	fs.StringVar(&f.reason, "reason", "", "only messages parked for reason `R` (max-attempts, permanent, decode, timeout, ...)")
 	fs.StringVar(&f.run, "run", "", "only messages of run `ID`")
-	var asJSON, dryRun, autoApprove *bool
+	var dryRun, autoApprove *bool
 	var limit *int64
 	var rate *float64
 	if sub == "list" {
-		asJSON = fs.Bool("json", false, "print one JSON object per message")
+		e.addJSON(fs, "print one JSON object per message")
+		e.stream = true
 	} else {
 		limit = fs.Int64("limit", 0, "act on at most `N` messages (0: all)")
 		dryRun = fs.Bool("dry-run", false, "print the counts by node and reason and change nothing")
@@ -130,7 +131,7 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 	if sub == "redrive" {
 		rate = fs.Float64("rate", 0, "move at most `R` messages a second (0: as fast as the broker confirms)")
 	}
-	pos, code, done := parseArgs(fs, args)
+	pos, code, done := e.parseArgs(fs, args)
 	if done {
 		return code
 	}
@@ -160,7 +161,7 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 	}
 	defer m.Close()
 	if sub == "list" {
-		n, err := listParked(ctx, e.stdout, m, edges, f, *asJSON)
+		n, err := listParked(ctx, e.stdout, m, edges, f, e.json)
 		if err != nil {
 			return e.fail(cmd, err)
 		}

@@ -10,9 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/dgehq/dge/apply"
-	"github.com/dgehq/dge/internal/amqpcount"
-	"github.com/dgehq/dge/internal/mgmt"
 	"github.com/dgehq/dge/plan"
 )
 
@@ -33,7 +30,8 @@ saved with -destroy -out is applied by dge apply PLANFILE like any other.
 
 Besides the changes, plan reports every queue of the graph that another
 policy would govern instead of dge's (a policy of a higher priority, such as
-an operator's catch-all): that is an error, and plan exits 1.
+an operator's catch-all): that is an error, and plan exits 1 (with -json,
+the plan's diagnostics hold it; any other error is a JSON diagnostic line).
 
 Environment: DGE_MANAGEMENT_URL (default http://127.0.0.1:15672, may carry
 user:password), DGE_MANAGEMENT_USERNAME, DGE_MANAGEMENT_PASSWORD (default
@@ -41,11 +39,11 @@ guest/guest); the broker block's management_url, username and password win.`)
 	var vars varFlags
 	vars.register(fs)
 	out := fs.String("out", "", "save the plan to `FILE` for dge apply FILE")
-	asJSON := fs.Bool("json", false, "print the plan as JSON (with a format_version) instead of text")
+	e.addJSON(fs, "print the plan as JSON (with a format_version) instead of text")
 	destroy := fs.Bool("destroy", false, "plan the removal of everything the graph owns, as dge destroy would")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error (a foreign policy governing the graph's queues included)")
 	e.addNoColor(fs)
-	pos, code, done := parseArgs(fs, args)
+	pos, code, done := e.parseArgs(fs, args)
 	if done {
 		return code
 	}
@@ -74,7 +72,7 @@ guest/guest); the broker block's management_url, username and password win.`)
 		return e.fail("plan", err)
 	}
 	p.ManagementEndpoint = cfg.Endpoint
-	if *asJSON {
+	if e.json {
 		if err := plan.WriteJSON(e.stdout, p); err != nil {
 			return e.fail("plan", err)
 		}
@@ -82,6 +80,9 @@ guest/guest); the broker block's management_url, username and password win.`)
 		return e.fail("plan", err)
 	}
 	if err := p.Err(); err != nil {
+		if e.json {
+			return exitError // the plan's diagnostics say why
+		}
 		if *out != "" {
 			err = fmt.Errorf("%w\n(the plan was not saved to %s)", err, *out)
 		}
@@ -91,7 +92,7 @@ guest/guest); the broker block's management_url, username and password win.`)
 		if err := writePlanFile(*out, p); err != nil {
 			return e.fail("plan", err)
 		}
-		if !*asJSON {
+		if !e.json {
 			fmt.Fprintf(e.stdout, "\nSaved the plan to: %s\n\nTo perform exactly these actions, run:\n    dge apply %s\n", *out, *out)
 		}
 	}
@@ -99,13 +100,6 @@ guest/guest); the broker block's management_url, username and password win.`)
 		return exitChanges
 	}
 	return exitOK
-}
-
-// fail prints err as one "dge <cmd>: ..." message, without any password
-// (see scrub), and returns exitError.
-func (e *env) fail(cmd string, err error) int {
-	fmt.Fprintf(e.stderr, "dge %s: %s\n", cmd, e.scrub(err.Error()))
-	return exitError
 }
 
 // renderPlan prints p as text, coloured on a terminal unless turned off.
@@ -153,57 +147,4 @@ func (e *env) confirm(action string) (bool, error) {
 func isTerminal(f *os.File) bool {
 	info, err := f.Stat()
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
-}
-
-// execute runs p with progress lines and prints the summary.
-func (e *env) execute(ctx context.Context, cmd string, client *mgmt.Client, counter *amqpcount.Counter, p *plan.Plan, opts apply.Options) int {
-	if counter != nil {
-		opts.Counter = counter
-		defer counter.Close()
-	}
-	opts.Progress = func(c plan.Change, skipped bool, err error) {
-		if err != nil {
-			return // reported once at the end
-		}
-		fmt.Fprintf(e.stdout, "%s: %s\n", c.Address, progressWord(c.Action, skipped))
-	}
-	fmt.Fprintln(e.stdout)
-	res, err := apply.Apply(ctx, mgmt.NewApplyBroker(client), p, opts)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "dge %s: %s\n", cmd, e.scrub(err.Error()))
-		if res != (apply.Result{}) {
-			fmt.Fprintf(e.stderr, "Partly applied: %d added, %d changed, %d destroyed. Run dge %s again once the cause is fixed; it continues where this one stopped.\n",
-				res.Added, res.Changed, res.Destroyed, cmd)
-		}
-		return exitError
-	}
-	if p.Destroy {
-		fmt.Fprintf(e.stdout, "\nDestroy complete! Resources: %d destroyed.\n", res.Destroyed)
-	} else {
-		fmt.Fprintf(e.stdout, "\nApply complete! Resources: %d added, %d changed, %d destroyed.\n", res.Added, res.Changed, res.Destroyed)
-	}
-	if res.Kept > 0 {
-		fmt.Fprintf(e.stdout, "Kept %d messages of replaced queues (moved aside and back).\n", res.Kept)
-	}
-	if res.Moved > 0 {
-		fmt.Fprintf(e.stdout, "Moved %d messages of renamed queues to their new queues.\n", res.Moved)
-	}
-	return exitOK
-}
-
-func progressWord(a plan.Action, skipped bool) string {
-	switch a {
-	case plan.Create:
-		return "Creation complete"
-	case plan.Update:
-		return "Modifications complete"
-	case plan.Replace:
-		return "Replacement complete"
-	case plan.Delete:
-		if skipped {
-			return "Destruction complete (removed by the broker with its queue or exchange)"
-		}
-		return "Destruction complete"
-	}
-	return string(a)
 }

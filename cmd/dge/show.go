@@ -17,16 +17,15 @@ PLANFILE checks that state again before changing anything.
 
 A file that is not a saved plan, or a plan of another format_version or dge
 version, is refused (exit 1); run dge plan -out again. Errors go to stderr
-as text, with -json too, as for dge plan -json.`)
-	asJSON := fs.Bool("json", false, "print the plan as JSON (with a format_version) instead of text")
+as text, or with -json to stdout as a JSON diagnostic line.`)
+	e.addJSON(fs, "print the plan as JSON (with a format_version) instead of text")
 	e.addNoColor(fs)
-	pos, code, done := parseArgs(fs, args)
+	pos, code, done := e.parseArgs(fs, args)
 	if done {
 		return code
 	}
 	if len(pos) != 1 {
-		fmt.Fprintf(e.stderr, "dge show: want exactly one PLANFILE (a file written by dge plan -out), got %d arguments\n", len(pos))
-		return exitError
+		return e.failf("show", "want exactly one PLANFILE (a file written by dge plan -out), got %d arguments", len(pos))
 	}
 	path := pos[0]
 	f, err := os.Open(path)
@@ -38,7 +37,7 @@ as text, with -json too, as for dge plan -json.`)
 	if err != nil {
 		return e.fail("show", fmt.Errorf("%s: %w", path, err))
 	}
-	if *asJSON {
+	if e.json {
 		err = plan.WriteJSON(e.stdout, p)
 	} else {
 		err = e.renderPlan(p)

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -97,7 +98,17 @@ func TestShowRefusesBadFiles(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errs := runIn(t, nil, tc.args...)
-			if code != 1 || out != "" {
+			if slices.Contains(tc.args, "-json") {
+				// The error is a JSON diagnostic on stdout instead.
+				if code != 1 || errs != "" {
+					t.Fatalf("exit %d, stderr %q; want exit 1 and nothing on stderr (stdout %q)", code, errs, out)
+				}
+				_, events := uiLines(t, out)
+				if len(events) != 1 || events[0]["type"] != "diagnostic" {
+					t.Fatalf("stdout %q; want one diagnostic line", out)
+				}
+				errs = "dge show: " + events[0]["diagnostic"].(map[string]any)["summary"].(string)
+			} else if code != 1 || out != "" {
 				t.Fatalf("exit %d, stdout %q; want exit 1 and nothing on stdout (stderr %q)", code, out, errs)
 			}
 			if !strings.HasPrefix(errs, "dge show: ") {

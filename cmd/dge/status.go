@@ -47,21 +47,19 @@ Environment: as dge plan (DGE_MANAGEMENT_URL, DGE_MANAGEMENT_USERNAME,
 DGE_MANAGEMENT_PASSWORD; the broker block's settings win).`)
 	var vars varFlags
 	vars.register(fs)
-	asJSON := fs.Bool("json", false, "print the status as JSON (with a format_version) instead of a table")
+	e.addJSON(fs, "print the status as JSON (with a format_version) instead of a table")
 	watch := fs.Duration("watch", 0, "redraw every `D` (e.g. 2s) until interrupted")
 	check := fs.Bool("check", false, "exit 0 when healthy, 2 when the graph needs attention, 1 on error")
 	e.addNoColor(fs)
-	pos, code, done := parseArgs(fs, args)
+	pos, code, done := e.parseArgs(fs, args)
 	if done {
 		return code
 	}
 	if *watch < 0 || (*watch > 0 && *watch < 100*time.Millisecond) {
-		fmt.Fprintf(e.stderr, "dge status: -watch %s is too short; give at least 100ms, e.g. -watch 2s\n", *watch)
-		return exitError
+		return e.failf("status", "-watch %s is too short; give at least 100ms, e.g. -watch 2s", *watch)
 	}
 	if *watch > 0 && *check {
-		fmt.Fprintln(e.stderr, "dge status: -check and -watch do not combine: -check answers once, for a script")
-		return exitError
+		return e.failf("status", "-check and -watch do not combine: -check answers once, for a script")
 	}
 	path, ok := e.pathArg(fs, pos)
 	if !ok {
@@ -80,7 +78,7 @@ DGE_MANAGEMENT_PASSWORD; the broker block's settings win).`)
 		if err != nil {
 			return nil, err
 		}
-		if *asJSON {
+		if e.json {
 			return r, writeStatusJSON(e.stdout, r)
 		}
 		_, color := e.terminal(e.stdout)
@@ -96,7 +94,7 @@ DGE_MANAGEMENT_PASSWORD; the broker block's settings win).`)
 		}
 		return exitOK
 	}
-	return e.watchStatus(ctx, *watch, *asJSON, show)
+	return e.watchStatus(ctx, *watch, e.json, show)
 }
 
 // watchStatus calls show every interval until ctx ends, clearing a
@@ -117,7 +115,12 @@ func (e *env) watchStatus(ctx context.Context, interval time.Duration, asJSON bo
 			if ctx.Err() != nil {
 				return exitOK
 			}
-			fmt.Fprintf(e.stderr, "dge status: %s (trying again in %s)\n", e.scrub(err.Error()), interval)
+			msg := fmt.Sprintf("%s (trying again in %s)", e.scrub(err.Error()), interval)
+			if asJSON {
+				e.jsonUI().diagnostic(jsonDiagnostic{Severity: "warning", Summary: msg})
+			} else {
+				fmt.Fprintf(e.stderr, "dge status: %s\n", msg)
+			}
 		}
 		select {
 		case <-ctx.Done():

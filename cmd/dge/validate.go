@@ -17,9 +17,9 @@ the current folder): syntax, references, cycles, message types, names and
 durations. Problems are printed with their file:line:col and exit status 1.`)
 	var vars varFlags
 	vars.register(fs)
-	asJSON := fs.Bool("json", false, "print the result as JSON on stdout (exit status still 1 when invalid)")
+	e.addJSON(fs, "print the result as JSON on stdout (exit status still 1 when invalid)")
 	e.addNoColor(fs)
-	pos, code, done := parseArgs(fs, args)
+	pos, code, done := e.parseArgs(fs, args)
 	if done {
 		return code
 	}
@@ -29,7 +29,7 @@ durations. Problems are printed with their file:line:col and exit status 1.`)
 	}
 
 	g, files, diags := e.load(path, vars)
-	if *asJSON {
+	if e.json {
 		return e.validateJSON(diags)
 	}
 	e.printDiags(files, diags)
@@ -94,46 +94,14 @@ type validateOutput struct {
 	Diagnostics   []jsonDiagnostic `json:"diagnostics"`
 }
 
-type jsonDiagnostic struct {
-	Severity string     `json:"severity"` // "error" or "warning"
-	Summary  string     `json:"summary"`
-	Detail   string     `json:"detail,omitempty"`
-	Range    *jsonRange `json:"range,omitempty"`
-}
-
-type jsonRange struct {
-	Filename string  `json:"filename"`
-	Start    jsonPos `json:"start"`
-	End      jsonPos `json:"end"`
-}
-
-type jsonPos struct {
-	Line   int `json:"line"`
-	Column int `json:"column"`
-	Byte   int `json:"byte"`
-}
-
 func (e *env) validateJSON(diags hcl.Diagnostics) int {
 	out := validateOutput{FormatVersion: validateFormatVersion, Diagnostics: []jsonDiagnostic{}}
 	for _, d := range diags {
-		jd := jsonDiagnostic{Summary: d.Summary, Detail: d.Detail}
-		switch d.Severity {
-		case hcl.DiagError:
-			jd.Severity = "error"
-			out.ErrorCount++
-		case hcl.DiagWarning:
-			jd.Severity = "warning"
+		jd := hclDiagnostic(d)
+		if jd.Severity == "warning" {
 			out.WarningCount++
-		default:
-			jd.Severity = "error"
+		} else {
 			out.ErrorCount++
-		}
-		if r := d.Subject; r != nil {
-			jd.Range = &jsonRange{
-				Filename: r.Filename,
-				Start:    jsonPos{Line: r.Start.Line, Column: r.Start.Column, Byte: r.Start.Byte},
-				End:      jsonPos{Line: r.End.Line, Column: r.End.Column, Byte: r.End.Byte},
-			}
 		}
 		out.Diagnostics = append(out.Diagnostics, jd)
 	}

@@ -44,6 +44,7 @@ func buildVersion() versionJSON {
 			"validate": validateFormatVersion,
 			"status":   statusFormatVersion,
 			"graph":    graphFormatVersion,
+			"ui":       uiFormatVersion,
 		},
 	}
 	if info, ok := debug.ReadBuildInfo(); ok {
@@ -64,21 +65,19 @@ func buildVersion() versionJSON {
 
 func runVersion(_ context.Context, e *env, args []string) int {
 	fs := e.newFlagSet("version", "dge version [-json]", "Print the dge version, the module version it was built from, and the Go version.")
-	asJSON := fs.Bool("json", false, "print the version as JSON, with the format_version of each JSON output (plan, validate, status, graph)")
-	pos, code, done := parseArgs(fs, args)
+	e.addJSON(fs, "print the version as JSON, with the format_version of each JSON output (plan, validate, status, graph, and ui: the lines of apply -json and of JSON errors)")
+	pos, code, done := e.parseArgs(fs, args)
 	if done {
 		return code
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(e.stderr, "dge version: takes no arguments, got %q\n", pos)
-		return exitError
+		return e.failf("version", "takes no arguments, got %q", pos)
 	}
 	v := buildVersion()
-	if *asJSON {
+	if e.json {
 		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
-			fmt.Fprintf(e.stderr, "dge version: encode JSON: %v\n", err)
-			return exitError
+			return e.failf("version", "encode JSON: %v", err)
 		}
 		fmt.Fprintf(e.stdout, "%s\n", b)
 		return exitOK

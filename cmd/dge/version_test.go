@@ -53,7 +53,7 @@ func TestVersionJSON(t *testing.T) {
 			t.Errorf("%s = %q, want %q", tt.field, tt.got, tt.want)
 		}
 	}
-	want := map[string]string{"plan": plan.FormatVersion, "validate": "1.0", "status": "1", "graph": "1"}
+	want := map[string]string{"plan": plan.FormatVersion, "validate": "1.0", "status": "1", "graph": "1", "ui": "1.0"}
 	if diff := cmp.Diff(want, got.FormatVersions); diff != "" {
 		t.Errorf("format_versions (-want +got):\n%s", diff)
 	}
