@@ -185,9 +185,9 @@ func (s *session) aggAdd(d Delivery) {
 		s.park(d, attempt, "permanent", "part without a run ID cannot be joined")
 		return
 	}
-	v, err := r.n.decodeBody(d.Body, r.maxBody)
+	v, message, err := r.n.decodePart(idx, d.Body, r.maxBody)
 	if err != nil {
-		s.park(d, attempt, "decode", fmt.Sprintf("decode %s: %v", r.n.in.Message, err))
+		s.park(d, attempt, "decode", fmt.Sprintf("decode %s: %v", message, err))
 		return
 	}
 	now := time.Now().UTC()

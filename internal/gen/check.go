@@ -24,6 +24,8 @@ import (
 //     message type of the node it feeds:
 //     process   func(context.Context, In) (Out, error)
 //     aggregate func(context.Context, []In) (Out, error)
+//     aggregate with typed parts (message = ["A", "B"])
+//     func(context.Context, A, B) (Out, error), one parameter per part
 //     poll      func(context.Context, In) (Out, bool, error)
 //   - the on_failure function, if any, is func(context.Context, runtime.Failure);
 //   - the dge runtime package resolves from opts.Dir, since the generated
@@ -80,8 +82,14 @@ func Check(g *config.Graph, opts Options) hcl.Diagnostics {
 	c.qualify = func(p *types.Package) string { return p.Name() }
 	c.messages = map[string]types.Type{}
 	for _, n := range g.Nodes {
-		if n.Edge != nil {
-			c.message(n.Edge)
+		switch {
+		case n.Edge == nil:
+		case n.Edge.Typed():
+			for i, t := range n.Edge.Parts {
+				c.message(t, n.Edge.PartRange(i))
+			}
+		default:
+			c.message(n.Edge.Message, n.Edge.MessageRange)
 		}
 	}
 	for _, n := range g.Nodes {
@@ -168,45 +176,43 @@ func limit(msgs []string) string {
 	return strings.Join(msgs[:max], "\n  ") + fmt.Sprintf("\n  ... and %d more", len(msgs)-max)
 }
 
-// message resolves the message type an edge names.
-func (c *checker) message(e *config.Edge) {
-	name := e.Message
+// message resolves a message type an edge names at rng.
+func (c *checker) message(name string, rng hcl.Range) {
 	if t, done := c.messages[name]; done {
 		if t == nil {
 			// Reported once per edge that names it, at that edge.
-			c.messageProblem(e)
+			c.messageProblem(name, rng)
 		}
 		return
 	}
 	c.messages[name] = nil
-	if !c.messageProblem(e) {
+	if !c.messageProblem(name, rng) {
 		c.messages[name] = c.pkg.Scope().Lookup(name).Type()
 	}
 }
 
-// messageProblem records a diagnostic when the type e names is unusable and
-// reports whether it did.
-func (c *checker) messageProblem(e *config.Edge) bool {
-	name := e.Message
+// messageProblem records a diagnostic at rng when the type name is
+// unusable and reports whether it did.
+func (c *checker) messageProblem(name string, rng hcl.Range) bool {
 	obj := c.pkg.Scope().Lookup(name)
 	if obj == nil || !obj.Exported() {
-		c.errorf(e.MessageRange, "Message type not found",
+		c.errorf(rng, "Message type not found",
 			"Package %s (%s) declares no exported type %s%s Declare it there, or name an existing type.", c.pkg.Name(), c.pkg.Path(), name+".", c.suggest(name, isType))
 		return true
 	}
 	tn, ok := obj.(*types.TypeName)
 	if !ok {
-		c.errorf(e.MessageRange, "Message is not a type",
+		c.errorf(rng, "Message is not a type",
 			"%s.%s is a %s (%s), not a type. message must name a type that encoding/json can encode, such as a struct.", c.pkg.Name(), name, objKind(obj), c.where(obj))
 		return true
 	}
 	if named, ok := types.Unalias(tn.Type()).(*types.Named); ok && named.TypeParams().Len() > 0 && named.TypeArgs().Len() == 0 {
-		c.errorf(e.MessageRange, "Message type is generic",
+		c.errorf(rng, "Message type is generic",
 			"%s.%s has type parameters (%s), so it cannot be a message type on its own. Declare a concrete type with its type arguments (type Name = %s[Args]) and name that.", c.pkg.Name(), name, c.where(obj), name)
 		return true
 	}
 	if p := jsonProblem(tn.Type(), c.qualify); p != "" {
-		c.errorf(e.MessageRange, "Message type does not work with encoding/json",
+		c.errorf(rng, "Message type does not work with encoding/json",
 			"Messages travel as JSON, but %s.%s (%s) %s. Change the type, or give it MarshalJSON and UnmarshalJSON methods.", c.pkg.Name(), name, c.where(obj), p)
 		return true
 	}
@@ -230,7 +236,24 @@ func (c *checker) handler(n *config.Node) {
 	if n.Edge == nil || len(n.To) == 0 || n.To[0].Edge == nil {
 		return // Render reports these.
 	}
-	in, out := c.messages[n.Edge.Message], c.messages[n.To[0].Edge.Message]
+	out := c.messages[n.To[0].InputFrom(n)]
+	if n.Kind == config.KindAggregate && n.Edge.Typed() {
+		if out == nil || len(n.Edge.Parts) != len(n.From) {
+			return
+		}
+		params := make([]part, len(n.From))
+		for i, f := range n.From {
+			t := c.messages[n.Edge.Parts[i]]
+			if t == nil {
+				return
+			}
+			params[i] = part{t, fmt.Sprintf("the part from %s, message[%d] of queue %q", f.Addr(), i, n.Edge.Queue)}
+		}
+		results := []part{{out, fmt.Sprintf("the message type of queue %q, which %s reads", n.To[0].Edge.Queue, n.To[0].Addr())}, {errorType, ""}}
+		c.function(n.Handler, n.HandlerRange, n.Addr()+" handler", params, results)
+		return
+	}
+	in := c.messages[n.Edge.Message]
 	if in == nil || out == nil {
 		return // the missing type is already reported; the signature cannot be checked
 	}
@@ -329,7 +352,11 @@ func (c *checker) mismatch(sig *types.Signature, params, results []part) string 
 	}
 	for i := 1; i < len(want); i++ {
 		if got := ps.At(i).Type(); !types.Identical(got, want[i].t) {
-			return fmt.Sprintf("Its parameter %d is %s; it must be %s, %s", i+1, c.typ(got), c.typ(want[i].t), want[i].note)
+			name := ""
+			if n := ps.At(i).Name(); n != "" && n != "_" {
+				name = " (" + n + ")"
+			}
+			return fmt.Sprintf("Its parameter %d%s is %s; it must be %s, %s", i+1, name, c.typ(got), c.typ(want[i].t), want[i].note)
 		}
 	}
 	if rs.Len() != len(results) {
