@@ -42,3 +42,45 @@ func TestOrdersAreShipped(t *testing.T) {
 		t.Errorf("parked %+v, want none", p)
 	}
 }
+
+func TestDeclinedCardEndsTheRunAtOnce(t *testing.T) {
+	h := start(t)
+	good := h.Publish(t, "order", order(1, "4242"))
+	declined := h.Publish(t, "order", order(2, behaviour.DeclinedCard))
+	failures := dgetest.Failures(t, h, "shipped", 1)
+	if f := failures[0]; f.RunID != declined || f.Failed == nil || f.Failed.Node != "process.charge" || f.Failed.Reason != "permanent" || f.Failed.Error != "card declined" {
+		t.Errorf("failure record %+v (%+v), want run %s failed at process.charge: permanent, card declined", f, f.Failed, declined)
+	}
+	shipped := dgetest.Results[behaviour.Shipment](t, h, "shipped", 1)
+	if shipped[0].OrderID != "o-1" {
+		t.Errorf("shipped %+v, want order o-1 (run %s)", shipped, good)
+	}
+	// The reservation waiting at the join is parked at once, not after the
+	// join's five-minute timeout, so Wait returns at once.
+	h.Wait(t)
+	parked := h.Parked(t, "")
+	var got []string
+	for _, p := range parked {
+		got = append(got, p.Node+" "+p.Reason)
+		if p.RunID != declined {
+			t.Errorf("parked %+v of run %s, want only run %s parked", p, p.RunID, declined)
+		}
+	}
+	slices.Sort(got)
+	if want := []string{"aggregate.confirm member-failed", "process.charge permanent"}; !slices.Equal(got, want) {
+		t.Errorf("parked %v, want %v", got, want)
+	}
+}
+
+func TestInvalidOrderFailsBeforeTheSplit(t *testing.T) {
+	h := start(t)
+	run := h.Publish(t, "order", behaviour.Order{ID: "o-9", Item: "book", Quantity: 0})
+	f := dgetest.Failures(t, h, "shipped", 1)[0]
+	if f.RunID != run || f.Failed.Node != "process.validate" || f.Failed.Reason != "permanent" {
+		t.Errorf("failure record %+v (%+v), want run %s failed at process.validate", f, f.Failed, run)
+	}
+	h.Wait(t)
+	if p := h.Parked(t, ""); len(p) != 1 || p[0].Node != "process.validate" {
+		t.Errorf("parked %+v, want the order at process.validate only", p)
+	}
+}
