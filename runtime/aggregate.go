@@ -197,9 +197,15 @@ func (s *session) aggAdd(d Delivery) {
 		return
 	}
 	if s.agg.groups[d.RunID] == nil && r.failed.has(d.RunID) && !r.joined.has(d.RunID) {
-		// Its run failed: a notice came, or this node parked its group.
-		s.parkWith(d, attempt, "member-failed", fmt.Sprintf("run %s failed upstream, so this part can never be joined", d.RunID), parkOpts{})
-		return
+		if _, ok := d.Headers[HeaderRedriven]; !ok {
+			// Its run failed: a notice came, or this node parked its group.
+			s.parkWith(d, attempt, "member-failed", fmt.Sprintf("run %s failed upstream, so this part can never be joined", d.RunID), parkOpts{})
+			return
+		}
+		// dge parked redrive put the run back: let it join again, and
+		// report it again should it fail again.
+		r.failed.remove(d.RunID)
+		r.log.Info("redriven part of a failed run accepted", "run_id", d.RunID, "message_id", d.MessageID, "from", d.Source)
 	}
 	v, message, err := r.n.decodePart(idx, d.Body, r.maxBody)
 	if err != nil {
@@ -370,6 +376,11 @@ func (s *session) aggPublish(g *aggGroup, partIDs string, attempt int, body []by
 		RunID:     g.runID,
 		Source:    r.n.Addr(),
 		Attempt:   attempt,
+	}
+	for _, p := range g.parts {
+		if h := redrivenHeaders(p.d.Headers); h != nil {
+			m.Headers = h
+		}
 	}
 	c, err := s.ch.Publish(s.ctx, r.e.g.WorkExchange, to, m)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -17,14 +18,15 @@ type word struct {
 }
 
 // typedJoinGraph joins a num from process.a and a word from process.b, so
-// the parts differ in type. b declines (permanently) the value 13.
-func typedJoinGraph(name string, timeout time.Duration) Graph {
+// the parts differ in type. b declines (permanently) the value 13 while
+// declining is nil or holds true.
+func typedJoinGraph(name string, timeout time.Duration, declining *atomic.Bool) Graph {
 	return testGraph(name,
 		Start[num]("start", "input"),
 		FanOut[num]("split", testEdge("input"), "a_in", "b_in"),
 		Process[num, num]("a", testEdge("a_in"), func(_ context.Context, n num) (num, error) { return num{n.Value + 1}, nil }, "join"),
 		Process[num, word]("b", testEdge("b_in"), func(_ context.Context, n num) (word, error) {
-			if n.Value == 13 {
+			if n.Value == 13 && (declining == nil || declining.Load()) {
 				return word{}, Permanent(errors.New("declined"))
 			}
 			return word{strconv.Itoa(n.Value * 10)}, nil
@@ -113,7 +115,7 @@ func reasons(ds []Delivery) []string {
 func testNotices(t *testing.T, setup transportSetup) {
 	t.Run("TypedJoin", func(t *testing.T) {
 		t.Parallel()
-		g := typedJoinGraph("typed", time.Hour)
+		g := typedJoinGraph("typed", time.Hour, nil)
 		tr := setup(t, g)
 		runNodes(t, tr, &g)
 		c := dialClient(t, tr)
@@ -125,7 +127,7 @@ func testNotices(t *testing.T, setup transportSetup) {
 
 	t.Run("DeclinedBranchEndsRun", func(t *testing.T) {
 		t.Parallel()
-		g := typedJoinGraph("declined", time.Hour)
+		g := typedJoinGraph("declined", time.Hour, nil)
 		tr := setup(t, g)
 		runNodes(t, tr, &g)
 		c := dialClient(t, tr)
@@ -147,6 +149,36 @@ func testNotices(t *testing.T, setup transportSetup) {
 		}
 		if b := c.collect("b_in.dead", 1); b[0].Headers[HeaderReason] != "permanent" {
 			t.Errorf("b parked for %v, want permanent", b[0].Headers[HeaderReason])
+		}
+	})
+
+	t.Run("RedrivenRunCompletesAfterItsFailureRecord", func(t *testing.T) {
+		t.Parallel()
+		var declining atomic.Bool
+		declining.Store(true)
+		g := typedJoinGraph("redrive", time.Hour, &declining)
+		tr := setup(t, g)
+		runNodes(t, tr, &g)
+		c := dialClient(t, tr)
+		ch := c.channel()
+		defer ch.Close()
+		run := c.publishRun(ch, g, "start", []byte(`{"value":13}`))
+		if _, failed := outcomes(t, c.collect("result", 1)); failed[run].Node != "process.b" {
+			t.Fatalf("failure records %v, want run %s failed at process.b", failed, run)
+		}
+		// Redrive both parked messages, as dge parked redrive does: back to
+		// their work queues without the parking headers, counted in
+		// x-dge-redriven.
+		declining.Store(false)
+		for _, q := range []string{"b_in", "join"} {
+			d := c.collect(q+".dead", 1)[0]
+			m := d.Message
+			m.Headers = map[string]any{HeaderRedriven: int64(1)}
+			c.publish(ch, g.WorkExchange, q, m)
+		}
+		results, failed := outcomes(t, c.collect("result", 1))
+		if results[run] != 1400130 || len(failed) != 0 {
+			t.Errorf("results %v, failure records %v; want run %s to complete with 1400130", results, failed, run)
 		}
 	})
 

@@ -58,4 +58,19 @@ const (
 	HeaderNode      = "x-dge-node"       // parked copies: address of the node that parked it
 	HeaderFirstSeen = "x-dge-first-seen" // aggregate parts: when the aggregate first saw the part (RFC 3339, UTC)
 	HeaderPollSince = "x-dge-poll-since" // poll messages: when polling started (RFC 3339, UTC)
+	// HeaderRedriven counts how often dge parked redrive put a message back
+	// (apply.HeaderRedriven). Nodes copy it to their outputs, so that an
+	// aggregate lets a redriven run join again after it failed.
+	HeaderRedriven = "x-dge-redriven"
 )
+
+// redrivenHeaders returns the headers of an output of a message with headers h:
+// HeaderRedriven when h has it, else nil (the common case allocates
+// nothing).
+func redrivenHeaders(h map[string]any) map[string]any {
+	v, ok := h[HeaderRedriven]
+	if !ok {
+		return nil
+	}
+	return map[string]any{HeaderRedriven: v}
+}

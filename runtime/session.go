@@ -218,6 +218,7 @@ func (s *session) output(d Delivery, to string, attempt int, body []byte) Messag
 		RunID:     d.RunID,
 		Source:    s.r.addr,
 		Attempt:   attempt,
+		Headers:   redrivenHeaders(d.Headers),
 	}
 }
 
