@@ -210,6 +210,11 @@ func (s *session) aggAdd(d Delivery) {
 	v, message, err := r.n.decodePart(idx, d.Body, r.maxBody)
 	if err != nil {
 		s.park(d, attempt, "decode", fmt.Sprintf("decode %s: %v", message, err))
+		// The run failed here: its parts held so far can never be joined.
+		if g := s.agg.groups[d.RunID]; g != nil {
+			s.aggRelease(g)
+			s.aggParkParts(g, "member-failed", memberFailed(d.RunID, RunFailure{Node: r.addr, Reason: "decode"}), false)
+		}
 		return
 	}
 	now := time.Now().UTC()

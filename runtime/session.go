@@ -384,6 +384,9 @@ func (s *session) parkWith(d Delivery, attempt int, reason, errText string, o pa
 	confs := []Confirmation{c}
 	runID := d.RunID
 	notify := o.notify && runID != "" && len(r.n.to) > 0
+	if notify && r.n.kind == KindAggregate && r.failed.has(runID) {
+		notify = false // this aggregate sent the run's one notice already
+	}
 	if err == nil && notify {
 		// The run is over: say so downstream, before d is settled.
 		f := RunFailure{Node: r.addr, Reason: reason, Error: errText}
