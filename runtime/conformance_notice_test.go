@@ -216,6 +216,39 @@ func testNotices(t *testing.T, setup transportSetup) {
 		}
 	})
 
+	t.Run("PollForwardsNotice", func(t *testing.T) {
+		t.Parallel()
+		var checks atomic.Int64
+		g := testGraph("pollnotice",
+			Start[num]("start", "input"),
+			Process[num, num]("validate", testEdge("input"), func(_ context.Context, n num) (num, error) {
+				if n.Value < 0 {
+					return num{}, Permanent(errors.New("negative"))
+				}
+				return n, nil
+			}, "check"),
+			Poll[num, num]("check", testEdge("check"), 50*time.Millisecond, time.Hour, func(_ context.Context, n num) (num, bool, error) {
+				checks.Add(1)
+				return n, true, nil
+			}, "result"),
+			Terminate[num]("result", testEdge("result")),
+		)
+		g.PollExchange = "pollnotice.poll"
+		tr := setup(t, g)
+		runNodes(t, tr, &g)
+		c := dialClient(t, tr)
+		ch := c.channel()
+		run := c.publishRun(ch, g, "start", []byte(`{"value":-1}`))
+		ch.Close()
+		_, failed := outcomes(t, c.collect("result", 1))
+		if f := failed[run]; f != (RunFailure{Node: "process.validate", Reason: "permanent", Error: "negative"}) {
+			t.Errorf("failure records %v, want run %s failed at process.validate", failed, run)
+		}
+		if n := checks.Load(); n != 0 {
+			t.Errorf("poll handler called %d times for a failure notice, want 0", n)
+		}
+	})
+
 	t.Run("MessageWithoutRunIDJoins", func(t *testing.T) {
 		t.Parallel()
 		g := joinGraph("norunid", time.Hour)
