@@ -32,7 +32,9 @@ type Failure struct {
 //	func AcceptFailure(ctx context.Context, f runtime.Failure)
 //
 // It is called once per parked message, after the message is safely in
-// Q.dead; it cannot un-park the message, and a panic in it is logged.
+// Q.dead, where the run failed: not for the parts an aggregate parks with
+// reason member-failed because their run failed elsewhere (see notice.go).
+// It cannot un-park the message, and a panic in it is logged.
 type FailureHandler = func(ctx context.Context, f Failure)
 
 // permanentError marks an error as not worth retrying.
