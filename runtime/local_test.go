@@ -173,3 +173,53 @@ func TestLocalEndsFailedRunsAtOnce(t *testing.T) {
 		t.Errorf("stderr %q, want the summary", errs)
 	}
 }
+
+// TestLocalTimeoutOptions: AggregateTimeout and PollTimeout replace the
+// graph's timeouts (an hour here), and what they park ends its run with a
+// failure record.
+func TestLocalTimeoutOptions(t *testing.T) {
+	t.Run("aggregate", func(t *testing.T) {
+		l, err := StartLocal(joinGraph("localaggtimeout", time.Hour), LocalOptions{AggregateTimeout: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		// A lone part, as if b's part were lost: nothing failed, so only
+		// the timeout ends the group.
+		conf, err := l.pub.Publish(t.Context(), l.g.WorkExchange, "join", Message{Body: []byte(`{"value":1}`), MessageID: "lone", RunID: "lone", Source: "process.a"})
+		if err == nil {
+			err = conf.Wait(t.Context())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		parked, err := l.WaitParked(ctx, "join", 1)
+		if err != nil || parked[0].Reason != "incomplete-group" {
+			t.Fatalf("parked %+v (%v), want the lone part as incomplete-group", parked, err)
+		}
+		recs, err := l.WaitFailures(ctx, "result", 1)
+		if err != nil || recs[0].RunID != "lone" || recs[0].Failed.Node != "aggregate.join" || recs[0].Failed.Reason != "incomplete-group" {
+			t.Fatalf("failure records %+v (%v), want run lone failed at aggregate.join", recs, err)
+		}
+	})
+	t.Run("poll", func(t *testing.T) {
+		g := pollGraph("localpolltimeout", 10*time.Millisecond, time.Hour, func(context.Context, num) (num, bool, error) { return num{}, false, nil })
+		l, err := StartLocal(g, LocalOptions{PollTimeout: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		run, err := l.Publish(t.Context(), "start", []byte(`{"value":1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		recs, err := l.WaitFailures(ctx, "result", 1)
+		if err != nil || recs[0].RunID != run || recs[0].Failed.Node != "poll.check" || recs[0].Failed.Reason != "timeout" {
+			t.Fatalf("failure records %+v (%v), want run %s failed at poll.check: timeout", recs, err, run)
+		}
+	})
+}
