@@ -283,15 +283,61 @@ func (s *state) buildEdge(d *nodeDecl) *Edge {
 	}
 	if attr, ok := d.attrs["message"]; ok {
 		e.MessageRange = attr.Expr.Range()
-		message := func(v string) string { return goNameProblem(v, "message type") }
-		if v, ok := s.evalChecked(attr, "message", "Invalid message type", message); ok {
-			e.Message = v
-		}
+		s.buildMessage(d, attr, e)
 	} else {
 		s.missing(d, "a message", "the Go type, in the handlers package, of the messages on its queue, such as message = \"Integer\".")
 	}
 	s.buildDelivery(d, e)
 	return e
+}
+
+// buildMessage reads the edge's message type: one Go type name, or for an
+// aggregate a list of them, one per from entry (typed parts).
+func (s *state) buildMessage(d *nodeDecl, attr *hcl.Attribute, e *Edge) {
+	message := func(v string) string { return goNameProblem(v, "message type") }
+	val, sens, ok := s.evalAttr(attr, cty.DynamicPseudoType, "message")
+	if !ok {
+		return
+	}
+	if !val.Type().IsListType() && !val.Type().IsTupleType() {
+		if v, ok := s.evalChecked(attr, "message", "Invalid message type", message); ok {
+			e.Message = v
+		}
+		return
+	}
+	if d.kind != KindAggregate {
+		s.errorf(attr.Expr.Range().Ptr(), "Invalid message type",
+			"%s has one input, so its message is one Go type name, such as message = \"Integer\"; only an aggregate takes a list, one type per from entry.", d.addr())
+		return
+	}
+	list, _, ok := s.evalAttr(attr, cty.List(cty.String), "message")
+	if !ok {
+		return
+	}
+	elems, _ := hcl.ExprList(attr.Expr)
+	parts := []string{}
+	var ranges []hcl.Range
+	i := 0
+	for it := list.ElementIterator(); it.Next(); i++ {
+		_, ev := it.Element()
+		rng := attr.Expr.Range()
+		if len(elems) == list.LengthInt() {
+			rng = elems[i].Range()
+		}
+		if ev.IsNull() {
+			s.errorf(&rng, "Invalid message type", "message lists the Go type of each part; an element is null. Name a type.")
+			return
+		}
+		v := ev.AsString()
+		if p := message(v); p != "" {
+			s.errorf(&rng, "Invalid message type", "%s", redacted(p, v, sens))
+			return
+		}
+		parts = append(parts, v)
+		ranges = append(ranges, rng)
+	}
+	e.Parts, e.PartRanges = parts, ranges
+	e.Message = strings.Join(parts, ", ")
 }
 
 // buildDelivery reads the edge's retry delay, attempts, prefetch and

@@ -138,8 +138,15 @@ type Node struct {
 
 // Edge is the durable queue that carries messages into a node.
 type Edge struct {
-	Queue       string
-	Message     string // Go type name in the handlers package
+	Queue string
+	// Message is the Go type name, in the handlers package, of the messages
+	// on the queue. For an aggregate with typed parts (message = ["A", "B"])
+	// it is the list joined with ", ", for display; use PartMessage.
+	Message string
+	// Parts holds, for an aggregate whose message is a list, the Go type of
+	// the part from each of its from nodes, in from order; nil when every
+	// message on the queue has type Message.
+	Parts       []string
 	Retry       time.Duration
 	MaxAttempts int
 	Prefetch    int
@@ -147,6 +154,34 @@ type Edge struct {
 
 	QueueRange   hcl.Range
 	MessageRange hcl.Range
+	// PartRanges holds the range of each element of Parts.
+	PartRanges []hcl.Range
+}
+
+// Typed reports whether the edge is an aggregate's with one message type
+// per input (message = ["A", "B"]).
+func (e *Edge) Typed() bool { return e.Parts != nil }
+
+// PartMessage returns the type of the part an aggregate receives from its
+// i-th input: Parts[i] when the parts are typed, else Message. It is ""
+// when i is out of range of a typed list (reported by validation).
+func (e *Edge) PartMessage(i int) string {
+	if !e.Typed() {
+		return e.Message
+	}
+	if i < 0 || i >= len(e.Parts) {
+		return ""
+	}
+	return e.Parts[i]
+}
+
+// PartRange returns the source range of the type of the part from the
+// i-th input: its element of the message list, or the message attribute.
+func (e *Edge) PartRange(i int) hcl.Range {
+	if i >= 0 && i < len(e.PartRanges) {
+		return e.PartRanges[i]
+	}
+	return e.MessageRange
 }
 
 // Addr returns the node's address, "kind.name", the one form used in
@@ -159,7 +194,22 @@ func (n *Node) Output() string {
 	if len(n.To) == 0 {
 		return ""
 	}
-	return n.To[0].Edge.Message
+	return n.To[0].InputFrom(n)
+}
+
+// InputFrom returns the message type n receives from in, one of its from
+// nodes: the type of in's part for an aggregate with typed parts, else the
+// message type of n's edge. It is "" for a node that is not an input of n.
+func (n *Node) InputFrom(in *Node) string {
+	if n.Edge == nil {
+		return ""
+	}
+	for i, f := range n.From {
+		if f == in {
+			return n.Edge.PartMessage(i)
+		}
+	}
+	return ""
 }
 
 // Node returns the node with the given address, or nil.

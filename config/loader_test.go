@@ -523,3 +523,32 @@ func TestLoadSourceReplaces(t *testing.T) {
 		t.Errorf("second LoadSource used stale source: graph %q", g.Name)
 	}
 }
+
+// TestTypedParts: an aggregate's message list gives each from entry its own
+// type, which is what each input emits and what each edge carries.
+func TestTypedParts(t *testing.T) {
+	g, diags := config.NewLoader().Load("../examples/orders", config.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	confirm := g.Node("aggregate.confirm")
+	if got := confirm.Edge.Parts; !cmp.Equal(got, []string{"Reservation", "Payment"}) || !confirm.Edge.Typed() {
+		t.Errorf("parts %v, want [Reservation Payment]", got)
+	}
+	if confirm.Edge.Message != "Reservation, Payment" {
+		t.Errorf("message %q, want the list for display", confirm.Edge.Message)
+	}
+	reserve, charge := g.Node("process.reserve"), g.Node("process.charge")
+	if reserve.Output() != "Reservation" || charge.Output() != "Payment" {
+		t.Errorf("outputs %q and %q, want Reservation and Payment", reserve.Output(), charge.Output())
+	}
+	if confirm.InputFrom(charge) != "Payment" || confirm.Edge.PartMessage(0) != "Reservation" || confirm.Edge.PartMessage(2) != "" {
+		t.Errorf("InputFrom/PartMessage disagree with the list")
+	}
+	if r := confirm.Edge.PartRange(1); r.Start.Line != r.End.Line || r.Start.Column >= r.End.Column || r.Start.Line != confirm.Edge.MessageRange.Start.Line {
+		t.Errorf("part range %v, want the second element of the message list", r)
+	}
+	if g.Node("process.ship").Edge.Typed() {
+		t.Errorf("a single message type is not typed parts")
+	}
+}

@@ -65,16 +65,17 @@ func (s *state) checkStartAndTerminate(g *Graph, nodes []*nodeDecl) {
 }
 
 // carried returns the message type node in sends to consumer c: a fan_out
-// carries its own input's type; any other node emits what c declares.
+// carries its own input's type; any other node emits what c declares for it.
 func carried(in *Node, c *Node) string {
 	if in.Kind == KindFanOut {
 		return in.Edge.Message
 	}
-	return c.Edge.Message
+	return c.InputFrom(in)
 }
 
 // checkMessages reports message types that disagree along an edge: a
-// fan_out's consumers and an aggregate's inputs.
+// fan_out's consumers and an aggregate's inputs, and an aggregate's list of
+// part types that does not match its from list.
 func (s *state) checkMessages(nodes []*nodeDecl) {
 	for _, d := range nodes {
 		n := d.node
@@ -92,16 +93,44 @@ func (s *state) checkMessages(nodes []*nodeDecl) {
 					n.Addr(), n.Edge.Message, c.Addr(), c.Edge.Message, n.Edge.Message, c.Addr(), c.Edge.Message)
 			}
 		case KindAggregate:
-			for i, in := range n.From {
-				t := carried(in, n)
-				if t == "" || t == n.Edge.Message {
-					continue
-				}
-				s.errorf(n.FromRanges[i].Ptr(), "Aggregate inputs carry different types",
-					"%s carries %s (a fan_out copies its input), but %s declares message = %q, which its other inputs emit. An aggregate joins messages of one type: make the message types agree.",
-					in.Addr(), t, n.Addr(), n.Edge.Message)
-			}
+			s.checkAggregateMessages(d)
 		}
+	}
+}
+
+// checkAggregateMessages checks an aggregate's inputs against its message:
+// a list names one type per from entry, and each input emits its part's
+// type (only a fan_out, which copies its input, can disagree).
+func (s *state) checkAggregateMessages(d *nodeDecl) {
+	n := d.node
+	e := n.Edge
+	fromAttr := d.attrs["from"]
+	if fromAttr == nil {
+		return
+	}
+	if exprs, diags := hcl.ExprList(fromAttr.Expr); diags.HasErrors() || len(exprs) != len(n.From) {
+		return // a from entry did not resolve: reported, and the indexes would not line up
+	}
+	if e.Typed() && len(e.Parts) != len(n.From) {
+		s.errorf(e.MessageRange.Ptr(), "Wrong number of part types",
+			"%s lists %s in message but %s in from. Give one type per from entry, in the same order: the type of the part each of those nodes sends.",
+			n.Addr(), Plural(len(e.Parts), "type"), Plural(len(n.From), "node"))
+		return
+	}
+	for i, in := range n.From {
+		t, want := carried(in, n), e.PartMessage(i)
+		if t == "" || want == "" || t == want {
+			continue
+		}
+		if e.Typed() {
+			s.errorf(n.FromRanges[i].Ptr(), "Aggregate part type mismatch",
+				"%s carries %s (a fan_out copies its input), but %s declares message[%d] = %q for the part from it. Make the types agree: set message[%d] = %q, or feed the aggregate from a node that emits %s.",
+				in.Addr(), t, n.Addr(), i, want, i, t, want)
+			continue
+		}
+		s.errorf(n.FromRanges[i].Ptr(), "Aggregate inputs carry different types",
+			"%s carries %s (a fan_out copies its input), but %s declares message = %q, which its other inputs emit. An aggregate joins messages of one type unless its message lists one type per input (message = [\"A\", \"B\"]): make the message types agree, or list them.",
+			in.Addr(), t, n.Addr(), e.Message)
 	}
 }
 

@@ -46,6 +46,13 @@ func (r *recentRuns) add(id string) {
 	r.set[id] = struct{}{}
 }
 
+// remove forgets id (its ring slot stays until reused).
+func (r *recentRuns) remove(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.set, id)
+}
+
 func (r *recentRuns) has(id string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -181,13 +188,33 @@ func (s *session) aggAdd(d Delivery) {
 		s.park(d, attempt, "permanent", fmt.Sprintf("part from %q, which is not one of the aggregate's inputs %s", d.Source, strings.Join(r.n.from, ", ")))
 		return
 	}
+	if f, ok := noticeOf(d.Message); ok {
+		s.aggNotice(d, attempt, f)
+		return
+	}
 	if d.RunID == "" {
 		s.park(d, attempt, "permanent", "part without a run ID cannot be joined")
 		return
 	}
-	v, err := r.n.decodeBody(d.Body, r.maxBody)
+	if s.agg.groups[d.RunID] == nil && r.failed.has(d.RunID) && !r.joined.has(d.RunID) {
+		if _, ok := d.Headers[HeaderRedriven]; !ok {
+			// Its run failed: a notice came, or this node parked its group.
+			s.parkWith(d, attempt, "member-failed", fmt.Sprintf("run %s failed upstream, so this part can never be joined", d.RunID), parkOpts{})
+			return
+		}
+		// dge parked redrive put the run back: let it join again, and
+		// report it again should it fail again.
+		r.failed.remove(d.RunID)
+		r.log.Info("redriven part of a failed run accepted", "run_id", d.RunID, "message_id", d.MessageID, "from", d.Source)
+	}
+	v, message, err := r.n.decodePart(idx, d.Body, r.maxBody)
 	if err != nil {
-		s.park(d, attempt, "decode", fmt.Sprintf("decode %s: %v", r.n.in.Message, err))
+		s.park(d, attempt, "decode", fmt.Sprintf("decode %s: %v", message, err))
+		// The run failed here: its parts held so far can never be joined.
+		if g := s.agg.groups[d.RunID]; g != nil {
+			s.aggRelease(g)
+			s.aggParkParts(g, "member-failed", memberFailed(d.RunID, RunFailure{Node: r.addr, Reason: "decode"}), false)
+		}
 		return
 	}
 	now := time.Now().UTC()
@@ -258,9 +285,7 @@ func (s *session) aggJoin(g *aggGroup) {
 	if t := s.r.aggCrashThreshold(); t > 0 && crashes >= t {
 		s.aggRelease(g)
 		msg := fmt.Sprintf("the handler was called %d times for this group without it being settled (its consumer crashed or lost its channel each time)", crashes)
-		for _, p := range g.parts {
-			s.park(p.d, p.attempt, "delivery-limit", msg)
-		}
+		s.aggParkParts(g, "delivery-limit", msg, true)
 		return
 	}
 	for _, p := range g.parts {
@@ -293,6 +318,21 @@ func (s *session) aggRelease(g *aggGroup) {
 	}
 }
 
+// aggParkParts parks every part of a released group with reason and
+// errText. With notify, the first part carries the run's one failure notice
+// downstream and on_failure is called per part; without (member-failed:
+// the run failed elsewhere, which was reported there), neither.
+func (s *session) aggParkParts(g *aggGroup, reason, errText string, notify bool) {
+	first := true
+	for _, p := range g.parts {
+		if p == nil {
+			continue
+		}
+		s.parkWith(p.d, p.attempt, reason, errText, parkOpts{notify: notify && first, report: notify})
+		first = false
+	}
+}
+
 // aggComplete calls the handler with a complete group, publishes its output
 // and acks every part once the output is confirmed.
 func (s *session) aggComplete(g *aggGroup) {
@@ -318,9 +358,7 @@ func (s *session) aggComplete(g *aggGroup) {
 		}
 	}
 	if reason := r.parkReason(err, attempt); reason != "" {
-		for _, p := range g.parts {
-			s.park(p.d, p.attempt, reason, err.Error())
-		}
+		s.aggParkParts(g, reason, err.Error(), true)
 	} else {
 		r.log.Warn("handler failed; retrying the group", "run_id", g.runID, "attempt", attempt,
 			"retry_in", r.n.in.Retry.String(), "error", err.Error())
@@ -343,6 +381,11 @@ func (s *session) aggPublish(g *aggGroup, partIDs string, attempt int, body []by
 		RunID:     g.runID,
 		Source:    r.n.Addr(),
 		Attempt:   attempt,
+	}
+	for _, p := range g.parts {
+		if h := redrivenHeaders(p.d.Headers); h != nil {
+			m.Headers = h
+		}
 	}
 	c, err := s.ch.Publish(s.ctx, r.e.g.WorkExchange, to, m)
 	if err != nil {
@@ -395,11 +438,7 @@ func (s *session) aggSweep(now time.Time) {
 			s.aggRelease(g)
 			msg := fmt.Sprintf("group of run %s incomplete after %s (timeout %s): have %s, missing %s",
 				g.runID, now.Sub(first).Round(time.Millisecond), r.n.timeout, strings.Join(have, ", "), strings.Join(missing, ", "))
-			for _, p := range g.parts {
-				if p != nil {
-					s.park(p.d, p.attempt, "incomplete-group", msg)
-				}
-			}
+			s.aggParkParts(g, "incomplete-group", msg, true)
 		}
 	}
 	for s.ctx.Err() == nil {

@@ -213,9 +213,13 @@ type envelope struct {
 }
 
 // envelopeLine returns r as one compact JSON line without its newline:
-// {"node":...,"run_id":...,"message_id":...,"result":...}. It fails only
-// when r.Body is not JSON.
+// {"node":...,"run_id":...,"message_id":...,"result":...}, or for a failure
+// record {"node":...,"run_id":...,"message_id":...,"failed":{"node":...,
+// "reason":...,"error":...}}. It fails only when r.Body is not JSON.
 func envelopeLine(r Result) ([]byte, error) {
+	if r.Failed != nil {
+		return json.Marshal(noticeLine{Node: r.Node, RunID: r.RunID, MessageID: r.MessageID, Failed: *r.Failed})
+	}
 	b, err := json.Marshal(envelope{Node: r.Node, RunID: r.RunID, MessageID: r.MessageID, Result: r.Body})
 	if err != nil {
 		return nil, fmt.Errorf("result %s of run %s is not JSON: %w", r.MessageID, r.RunID, err)

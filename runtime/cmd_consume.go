@@ -9,12 +9,14 @@ import (
 )
 
 // cmdConsume prints the results in a terminate node's queue as compact JSON
-// lines and acks each one after it is written.
-func (c *cli) cmdConsume(ctx context.Context, args []string) error {
+// lines and acks each one after it is written. Failure records (the
+// failure notices of runs that failed upstream) are printed with -envelope,
+// and otherwise acked, skipped and counted on stderr.
+func (c *cli) cmdConsume(ctx context.Context, args []string) (err error) {
 	fs := c.flagSet("consume")
-	limit := fs.Int("n", 0, "exit after N results (0: run until SIGINT/SIGTERM or -timeout)")
+	limit := fs.Int("n", 0, "exit after N results (with -envelope, results and failure records; 0: run until SIGINT/SIGTERM or -timeout)")
 	timeout := fs.Duration("timeout", 0, "give up after this long (0: no limit); with -n, fewer than N results is an error")
-	envelope := fs.Bool("envelope", false, `print each result as {"node":...,"run_id":...,"message_id":...,"result":...} instead of the bare result`)
+	envelope := fs.Bool("envelope", false, `print each result as {"node":...,"run_id":...,"message_id":...,"result":...} instead of the bare result, and each failed run as {"node":...,"run_id":...,"message_id":...,"failed":{"node":...,"reason":...,"error":...}}`)
 	// Let flags follow the node name too: consume result -n 5.
 	var pos []string
 	for rest := args; ; {
@@ -78,7 +80,12 @@ func (c *cli) cmdConsume(ctx context.Context, args []string) error {
 	}
 	deliveries := deliveryChan(stream)
 	w := bufio.NewWriter(c.stdout)
-	got := 0
+	got, skipped := 0, 0
+	defer func() {
+		if skipped > 0 {
+			fmt.Fprintf(c.stderr, "consume: skipped %s of runs that failed upstream (consume -envelope prints them)\n", plural(skipped, "failure record"))
+		}
+	}()
 	for *limit == 0 || got < *limit {
 		var d Delivery
 		select {
@@ -95,6 +102,27 @@ func (c *cli) cmdConsume(ctx context.Context, args []string) error {
 			}
 			d = dd
 		}
+		var line []byte
+		if f, ok := noticeOf(d.Message); ok {
+			if !*envelope {
+				if err := ch.Ack(d.Tag, false); err != nil {
+					return fmt.Errorf("consume: ack failure record from queue %q: %w", n.in.Queue, err)
+				}
+				skipped++
+				continue
+			}
+			if line, err = envelopeLine(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Failed: &f}); err != nil {
+				return fmt.Errorf("consume: %w", err)
+			}
+			if err := writeLine(w, line); err != nil {
+				return err
+			}
+			if err := ch.Ack(d.Tag, false); err != nil {
+				return fmt.Errorf("consume: ack failure record from queue %q: %w", n.in.Queue, err)
+			}
+			got++
+			continue
+		}
 		var buf bytes.Buffer
 		_, decErr := n.decodeBody(d.Body, c.g.maxBody())
 		if decErr == nil {
@@ -108,23 +136,29 @@ func (c *cli) cmdConsume(ctx context.Context, args []string) error {
 			}
 			continue
 		}
-		line := buf.Bytes()
+		line = buf.Bytes()
 		if *envelope {
 			if line, err = envelopeLine(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Body: line}); err != nil {
 				return fmt.Errorf("consume: %w", err)
 			}
 		}
-		line = append(line, '\n')
-		if _, err := w.Write(line); err != nil {
-			return fmt.Errorf("consume: write result: %w", err)
-		}
-		if err := w.Flush(); err != nil {
-			return fmt.Errorf("consume: write result: %w", err)
+		if err := writeLine(w, line); err != nil {
+			return err
 		}
 		if err := ch.Ack(d.Tag, false); err != nil {
 			return fmt.Errorf("consume: ack result from queue %q: %w", n.in.Queue, err)
 		}
 		got++
+	}
+	return nil
+}
+
+// writeLine writes line and a newline to w and flushes it.
+func writeLine(w *bufio.Writer, line []byte) error {
+	w.Write(line)
+	w.WriteByte('\n')
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("consume: write result: %w", err)
 	}
 	return nil
 }

@@ -19,12 +19,13 @@ func (c *cli) cmdLocal(ctx context.Context, args []string) error {
 	fs := c.flagSet("local")
 	timeout := fs.Duration("timeout", 0, "give up, exiting 1, if the runs have not finished after this long (0: no limit)")
 	start := fs.String("start", "", "the start node that receives the input (required when the graph has several)")
-	envelope := fs.Bool("envelope", false, `print each result as {"node":...,"run_id":...,"message_id":...,"result":...} instead of the bare result`)
+	envelope := fs.Bool("envelope", false, `print each result as {"node":...,"run_id":...,"message_id":...,"result":...} instead of the bare result, and each failed run as {"node":...,"run_id":...,"message_id":...,"failed":{"node":...,"reason":...,"error":...}}`)
 	fs.Usage = func() {
 		fmt.Fprintf(c.stderr, "Usage: %s local [-timeout D] [-start NAME] [-envelope] < inputs.jsonl\n\n", c.prog)
 		fmt.Fprintf(c.stderr, "Runs every node of the graph in this process on an in-memory broker (no RabbitMQ).\n"+
-			"Each stdin line is the JSON input of one run; every result is printed as a JSON line.\n"+
-			"Exits 0 once every run has finished (a result or a parked message), with parked\n"+
+			"Each stdin line is the JSON input of one run; every result is printed as a JSON line\n"+
+			"(with -envelope, every failed run's failure record too).\n"+
+			"Exits 0 as soon as every run has ended (a result or a failure record), with parked\n"+
 			"messages reported on stderr; 1 if -timeout passes first.\n\n")
 		fs.PrintDefaults()
 	}
@@ -81,12 +82,17 @@ func (c *cli) cmdLocal(ctx context.Context, args []string) error {
 	out := bufio.NewWriter(c.stdout)
 	var outMu sync.Mutex
 	var writeErr error
+	skipped := 0 // failure records not printed (without -envelope)
 	l, err := StartLocal(c.g, LocalOptions{
 		Logger: log,
 		OnResult: func(r Result) {
 			line := r.Body
 			outMu.Lock()
 			defer outMu.Unlock()
+			if r.Failed != nil && !*envelope {
+				skipped++
+				return
+			}
 			if *envelope {
 				var err error
 				if line, err = envelopeLine(r); err != nil {
@@ -123,17 +129,24 @@ func (c *cli) cmdLocal(ctx context.Context, args []string) error {
 			return fmt.Errorf("local: input %d: %w", i+1, err)
 		}
 	}
-	idleErr := l.WaitIdle(ctx)
+	idleErr := waitEnded(ctx, l)
 	pending := l.Pending()
 	stopped = true
 	closeErr := l.Close()
 	results := len(l.Results())
+	failed := len(l.Failures())
 	parked := l.Parked()
 	for _, f := range parked {
 		fmt.Fprintf(c.stderr, "parked: %s (queue %s.dead) run %s, reason %s, attempt %d: %s; body %s\n",
 			f.Node, f.Queue, f.RunID, f.Reason, f.Attempt, f.Error, strings.TrimSpace(string(f.Body)))
 	}
-	fmt.Fprintf(c.stderr, "%s local: %s, %s, %d parked\n", c.prog, plural(len(inputs), "run"), plural(results, "result"), len(parked))
+	fmt.Fprintf(c.stderr, "%s local: %s, %s, %s, %d parked\n", c.prog, plural(len(inputs), "run"), plural(results, "result"),
+		plural(failed, "failure record"), len(parked))
+	outMu.Lock()
+	if skipped > 0 {
+		fmt.Fprintf(c.stderr, "%s local: %s not printed (-envelope prints them)\n", c.prog, plural(skipped, "failure record"))
+	}
+	outMu.Unlock()
 	if dropped := l.mem.Dropped(); dropped > 0 {
 		fmt.Fprintf(c.stderr, "%s local: %d messages dropped by dead-letter cycle detection (a crash loop past the delivery limit)\n", c.prog, dropped)
 	}
@@ -158,6 +171,26 @@ func (c *cli) cmdLocal(ctx context.Context, args []string) error {
 		return fmt.Errorf("local: %w", closeErr)
 	}
 	return nil
+}
+
+// waitEnded waits until every run published to l has ended (a result or a
+// failure record at each terminate it reaches) or, should a run have
+// neither (a result that does not decode is parked at its terminate), until
+// nothing is left in flight. It returns ctx's error if ctx ends first.
+func waitEnded(ctx context.Context, l *Local) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 2)
+	go func() { errs <- l.WaitRuns(ctx) }()
+	go func() { errs <- l.WaitIdle(ctx) }()
+	err := <-errs
+	if err == nil {
+		return nil
+	}
+	if err2 := <-errs; err2 == nil {
+		return nil
+	}
+	return err
 }
 
 // localLogger logs at DGE_LOG's level, or not at all when it is unset:

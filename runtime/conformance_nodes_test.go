@@ -167,8 +167,27 @@ func testNodes(t *testing.T, setup transportSetup) {
 		c := dialClient(t, tr)
 		c.publishNums(g, "start", 1, 3, 4)
 		c.publish(c.channel(), g.WorkExchange, "input", Message{Body: []byte(`{"value": nope}`), MessageID: "malformed", RunID: "r", Source: "start.start", Attempt: 1})
-		if got := c.collectNums("result", 1); !slices.Equal(got, []int{8}) {
+		// One result, and one failure record per parked run.
+		var got []int
+		failed := map[string]RunFailure{}
+		for _, d := range c.collect("result", 4) {
+			if f, ok := noticeOf(d.Message); ok {
+				failed[f.Reason] = f
+				continue
+			}
+			var v num
+			if err := json.Unmarshal(d.Body, &v); err != nil {
+				t.Fatalf("result %q: %v", d.Body, err)
+			}
+			got = append(got, v.Value)
+		}
+		if !slices.Equal(got, []int{8}) {
 			t.Errorf("results %v, want [8]", got)
+		}
+		for _, reason := range []string{"permanent", "max-attempts", "decode"} {
+			if f, ok := failed[reason]; !ok || f.Node != "process.double" || f.Error == "" {
+				t.Errorf("failure record for reason %s: %+v (found %v), want one from process.double with the error", reason, f, ok)
+			}
 		}
 		dead := map[string]Delivery{}
 		for _, d := range c.collect("input.dead", 3) {
@@ -297,6 +316,8 @@ func testNodes(t *testing.T, setup transportSetup) {
 			}
 		}
 	})
+
+	testNotices(t, setup)
 
 	t.Run("FanOut", func(t *testing.T) {
 		t.Parallel()

@@ -102,6 +102,22 @@ func (n Node) decodeBody(body []byte, limit int) (any, error) {
 	return n.decode(body)
 }
 
+// decodePart decodes a part an aggregate received from its i-th input: as
+// that Part's type when its parts are typed (Join), else as decodeBody
+// does. message is the type it decoded as, for errors.
+func (n Node) decodePart(i int, body []byte, limit int) (v any, message string, err error) {
+	if n.parts == nil {
+		v, err = n.decodeBody(body, limit)
+		return v, n.in.Message, err
+	}
+	p := n.parts[i]
+	if len(body) > limit {
+		return nil, p.message, bodyTooLarge{len(body), limit}
+	}
+	v, err = p.decode(body)
+	return v, p.message, err
+}
+
 // validateBody checks a body a start node publishes, as decodeBody does,
 // and returns it compacted.
 func (n Node) validateBody(body []byte, limit int) ([]byte, error) {

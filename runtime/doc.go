@@ -7,7 +7,8 @@
 //	import dge "github.com/dgehq/dge/runtime"
 //
 // A generated program is a Graph value built with the constructors Start,
-// Process, FanOut, Aggregate, Poll and Terminate (their type parameters tie
+// Process, FanOut, Aggregate (or Join, for parts of different types, each
+// described by PartOf), Poll and Terminate (their type parameters tie
 // each node to the user's handler at compile time), and a main that calls
 // Main. Main's subcommands: one per consuming node (kebab-case name), all,
 // local, publish, consume and topology; see Main and the program's -help.
@@ -36,14 +37,20 @@
 //	x-dge-run-id      the run, created by publish and carried through every hop
 //	x-dge-source      address of the node that published the message ("start.start")
 //	x-dge-attempt     attempt of the handler call that produced it; on a parked copy, attempts made
-//	x-dge-reason      parked copies: max-attempts, permanent, decode, timeout, incomplete-group, delivery-limit
+//	x-dge-reason      parked copies: max-attempts, permanent, decode, timeout, incomplete-group, member-failed, delivery-limit
 //	x-dge-error       parked copies: the last error
 //	x-dge-node        parked copies: the node that parked it
 //	x-dge-first-seen  aggregate parts rotated to the queue's tail: when the aggregate first saw them
 //	x-dge-suspect     aggregate parts: came back from a consumer that died or lost its channel
 //	x-dge-crashes     aggregate parts: handler calls of the part's group that may have crashed
 //	x-dge-poll-since  poll jobs: when polling started
+//	x-dge-failed-node, x-dge-failed-reason, x-dge-failed-error
+//	                  failure notices (empty body): where and why the run failed
+//	x-dge-redriven    copies dge parked redrive put back, and their outputs
 //
+// A message without a run ID (published by a producer outside dge) gets
+// one at the first node that handles it: derived from its MessageId when it
+// has one, else new.
 // # Errors and attempts
 //
 // A handler error (or a recovered panic) rejects the input without requeue;
@@ -59,6 +66,25 @@
 // bounded by the quorum delivery-limit) is parked without calling the
 // handler. Nothing is dropped: if the parked copy is not confirmed, the
 // original is rejected and comes back after the retry delay.
+//
+// # Failure notices
+//
+// Parking a message of run R also ends R downstream: with the parked copy
+// the node publishes a failure notice of R to each of its outputs, an empty
+// body with the x-dge-failed-* headers (where and why), and acks the
+// original only once both are confirmed, so a crash can duplicate a notice
+// but never lose one. Process, fan_out and poll nodes forward a notice
+// without calling their handler (admit still applies to it). An aggregate
+// parks the parts of R it holds, and those that arrive later, with reason
+// member-failed at once (without OnFailure: the run's failure was reported
+// where it happened) and forwards one notice; further notices of R are
+// discarded as duplicates. It remembers the last 65,536 failed runs, in
+// the active instance's memory: after a fail-over a late part of a failed
+// run waits the timeout again. A redriven part (x-dge-redriven, carried
+// from input to output by every node) of a run it saw fail is taken in
+// again, so a redriven run can complete after its failure record. A notice
+// that reaches a terminate queue is the run's failure record (RunFailure):
+// consume -envelope, Local.Failures and dgetest.Failures read it.
 //
 // # Decoding
 //
@@ -123,7 +149,8 @@
 // of at least 2000 (RabbitMQ's cap for a quorum queue consumer; Local sets
 // no limit, its broker holding every message in memory anyway), groups parts by run ID and by x-dge-source (which must
 // be one of the node's from addresses, else the part is parked as
-// permanent), acks a duplicate part at once (the held copy carries the same
+// permanent), decodes each part as its from node's type (one type for all,
+// or a Part's each with Join), acks a duplicate part at once (the held copy carries the same
 // data), and when a group is complete calls the handler once with the parts
 // in from order, publishes the output, and acks the parts after its confirm.
 // Parts stay unacknowledged until then, so the broker holds them: if the
@@ -142,7 +169,7 @@
 // acknowledgement timeout (30 minutes by default; a delivery held longer
 // closes the channel). A group whose first part was first seen longer ago
 // than the timeout is parked with reason incomplete-group, every held part
-// of it. On a graceful stop the active instance rotates every held part to
+// of it, and one failure notice goes on. On a graceful stop the active instance rotates every held part to
 // the tail before it closes.
 //
 // Redeliveries of held parts do not count toward the crash-loop limit: a
@@ -195,7 +222,8 @@
 // parked in Q.dead) for the nodes' own queues, read with passive declares
 // (Conn.CheckQueue) every 5 s; dge_connection_up,
 // dge_connection_reconnects_total, dge_connection_blocked; dge_build_info;
-// and per node consumed, acked, retried, parked, published, in flight, a
+// and per node consumed, acked, retried, parked, published, in flight,
+// failure notices received, a
 // handler latency histogram (not for fan_out), poll checks pending (poll
 // nodes) and aggregate parts rotated (aggregates). A family appears only
 // when a node it applies to runs in the program.
@@ -214,7 +242,7 @@
 // topology as package topology derives it), engine.go (connections,
 // reconnection, start-up check), session.go (one channel's consumer: admit,
 // call, outcome, parking; the handler call's log attributes), metrics.go,
-// aggregate.go and poll.go (those node kinds),
+// aggregate.go and poll.go (those node kinds), notice.go (failure notices),
 // acker.go, envelope.go (headers), decode.go, failure.go, transport.go with
 // amqp.go and the in-memory broker (memory*.go), local.go (Local). The
 // generated program's command line is cli.go and the cmd_*.go files: the

@@ -40,6 +40,11 @@ type nodeRun struct {
 	m           *nodeMetrics
 	log         *slog.Logger
 	joined      *recentRuns // aggregate: runs whose output was confirmed
+	// failed holds, for an aggregate, the runs it knows to have failed, for
+	// which it published its one failure notice (or is publishing it: a
+	// publish that fails removes the run again): their parts are parked on
+	// arrival and further notices discarded.
+	failed *recentRuns
 	// deliveryLimit is the quorum work queues' delivery-limit (see
 	// Graph.DeliveryLimit).
 	deliveryLimit int
@@ -72,6 +77,7 @@ func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
 		m:           e.metrics.node(n),
 		log:         e.log.With("node", n.Addr(), "queue", n.in.Queue),
 		joined:      newRecentRuns(recentRunsSize),
+		failed:      newRecentRuns(recentRunsSize),
 
 		deliveryLimit: e.g.DeliveryLimit(),
 		maxBody:       e.g.maxBody(),

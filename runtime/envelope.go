@@ -53,9 +53,24 @@ const (
 	HeaderRunID     = "x-dge-run-id"     // the run the message belongs to
 	HeaderSource    = "x-dge-source"     // address of the node that published it
 	HeaderAttempt   = "x-dge-attempt"    // attempt of the handler that produced it; on a parked copy, attempts made
-	HeaderReason    = "x-dge-reason"     // parked copies: max-attempts, permanent, decode, timeout, incomplete-group, delivery-limit
+	HeaderReason    = "x-dge-reason"     // parked copies: max-attempts, permanent, decode, timeout, incomplete-group, member-failed, delivery-limit
 	HeaderError     = "x-dge-error"      // parked copies: the last error's text
 	HeaderNode      = "x-dge-node"       // parked copies: address of the node that parked it
 	HeaderFirstSeen = "x-dge-first-seen" // aggregate parts: when the aggregate first saw the part (RFC 3339, UTC)
 	HeaderPollSince = "x-dge-poll-since" // poll messages: when polling started (RFC 3339, UTC)
+	// HeaderRedriven counts how often dge parked redrive put a message back
+	// (apply.HeaderRedriven). Nodes copy it to their outputs, so that an
+	// aggregate lets a redriven run join again after it failed.
+	HeaderRedriven = "x-dge-redriven"
 )
+
+// redrivenHeaders returns the headers of an output of a message with headers h:
+// HeaderRedriven when h has it, else nil (the common case allocates
+// nothing).
+func redrivenHeaders(h map[string]any) map[string]any {
+	v, ok := h[HeaderRedriven]
+	if !ok {
+		return nil
+	}
+	return map[string]any{HeaderRedriven: v}
+}

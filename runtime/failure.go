@@ -20,7 +20,7 @@ type Failure struct {
 	RunID     string    // the run the message belongs to
 	MessageID string    // the message's stable ID
 	Attempt   int       // attempts made, counting the last one
-	Reason    string    // why: "max-attempts", "permanent", "decode", "timeout", ...
+	Reason    string    // why: "max-attempts", "permanent", "decode", "timeout", "incomplete-group", ...
 	Error     string    // the last error's text, if any
 	Body      []byte    // the body's first 1 KiB (the whole message stays in Q.dead)
 	BodySize  int       // the whole body's size in bytes
@@ -32,7 +32,9 @@ type Failure struct {
 //	func AcceptFailure(ctx context.Context, f runtime.Failure)
 //
 // It is called once per parked message, after the message is safely in
-// Q.dead; it cannot un-park the message, and a panic in it is logged.
+// Q.dead, where the run failed: not for the parts an aggregate parks with
+// reason member-failed because their run failed elsewhere (see notice.go).
+// It cannot un-park the message, and a panic in it is logged.
 type FailureHandler = func(ctx context.Context, f Failure)
 
 // permanentError marks an error as not worth retrying.

@@ -107,6 +107,14 @@ func TestAggregateDiscardsDuplicatesAndParksIncompleteGroups(t *testing.T) {
 		t.Errorf("parked reasons by run %v, want lonely: incomplete-group, stranger: permanent", reasons)
 	}
 	h.waitSettled("join")
+	// Each parked run sends one failure record on.
+	notices := map[string]string{}
+	for _, d := range h.waitMessages("result", 2) {
+		notices[fmt.Sprint(d.Headers[HeaderRunID])] = fmt.Sprint(d.Headers[HeaderFailedReason])
+	}
+	if notices["lonely"] != "incomplete-group" || notices["stranger"] != "permanent" {
+		t.Errorf("failure records by run %v, want lonely: incomplete-group, stranger: permanent", notices)
+	}
 	if n := h.count("result"); n != 0 {
 		t.Errorf("%d more results, want none (the duplicate must not make a second group)", n)
 	}
@@ -136,6 +144,9 @@ func TestAggregateDiscardsLateDuplicateOfJoinedRun(t *testing.T) {
 	h.waitSettled("join")
 	if n := h.count("join.dead"); n != 0 {
 		t.Errorf("%d more parked messages, want none", n)
+	}
+	if rec := h.waitMessages("result", 1); rec[0].Headers[HeaderRunID] != "lonely" || rec[0].Headers[HeaderFailedReason] != "incomplete-group" {
+		t.Errorf("result queue holds %v, want the failure record of run lonely", rec[0].Headers)
 	}
 	if n := h.count("result"); n != 0 {
 		t.Errorf("%d more results, want none", n)

@@ -35,9 +35,12 @@ type Local struct {
 	stopOnce  sync.Once
 	stopErr   error
 
-	mu      sync.Mutex
-	results []Result
-	changed chan struct{} // closed and replaced when a result arrives
+	mu       sync.Mutex
+	results  []Result
+	failures []Result                   // failure records: Failed set
+	runs     map[string]int             // run ID → terminate nodes its start reaches
+	outcomes map[string]map[string]bool // run ID → terminate nodes that received its result or failure record
+	changed  chan struct{}              // closed and replaced when a result or failure record arrives
 }
 
 // localAggregatePrefetch is the prefetch of an aggregate run by Local,
@@ -61,14 +64,22 @@ type LocalOptions struct {
 	// ShutdownTimeout bounds how long Close lets in-flight messages finish;
 	// 0 means 30s.
 	ShutdownTimeout time.Duration
+	// AggregateTimeout, when positive, replaces every aggregate node's
+	// timeout: how long an incomplete group waits before it is parked.
+	AggregateTimeout time.Duration
+	// PollTimeout, when positive, replaces every poll node's timeout: how
+	// long a job may stay not done before it is parked.
+	PollTimeout time.Duration
 }
 
-// Result is one message that reached a terminate node.
+// Result is one message that reached a terminate node: a result, or the
+// failure record of a run that failed upstream (Failed set, Body nil).
 type Result struct {
 	Node      string // the terminate node's address, e.g. "terminate.result"
 	RunID     string
 	MessageID string
-	Body      []byte // compact JSON
+	Body      []byte      // compact JSON; nil for a failure record
+	Failed    *RunFailure // where and why the run failed; nil for a result
 }
 
 // StartLocal starts every node of g on a new in-memory broker holding g's
@@ -81,7 +92,18 @@ func StartLocal(g Graph, opts LocalOptions) (*Local, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	g.Nodes = slices.Clone(g.Nodes)
+	for i, n := range g.Nodes {
+		switch {
+		case n.kind == KindAggregate && opts.AggregateTimeout > 0:
+			g.Nodes[i].timeout = opts.AggregateTimeout
+		case n.kind == KindPoll && opts.PollTimeout > 0:
+			g.Nodes[i].timeout = opts.PollTimeout
+		}
+	}
 	l := &Local{
+		runs:      map[string]int{},
+		outcomes:  map[string]map[string]bool{},
 		g:         g,
 		mem:       NewMemory(g, opts.Memory),
 		onResult:  opts.OnResult,
@@ -146,6 +168,13 @@ func (l *Local) collect(ch Channel, ds Deliveries, n Node) {
 		if !ok {
 			return
 		}
+		if f, ok := noticeOf(d.Message); ok {
+			l.record(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Failed: &f})
+			if err := ch.Ack(d.Tag, false); err != nil {
+				l.e.log.Error("ack failure record", "node", n.Addr(), "error", err.Error())
+			}
+			continue
+		}
 		var buf bytes.Buffer
 		_, err := n.decodeBody(d.Body, l.g.maxBody())
 		if err == nil {
@@ -157,19 +186,59 @@ func (l *Local) collect(ch Channel, ds Deliveries, n Node) {
 			}
 			continue
 		}
-		r := Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Body: buf.Bytes()}
-		if l.onResult != nil {
-			l.onResult(r)
-		}
-		l.mu.Lock()
-		l.results = append(l.results, r)
-		close(l.changed)
-		l.changed = make(chan struct{})
-		l.mu.Unlock()
+		l.record(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Body: buf.Bytes()})
 		if err := ch.Ack(d.Tag, false); err != nil {
 			l.e.log.Error("ack result", "node", n.Addr(), "error", err.Error())
 		}
 	}
+}
+
+// record takes in a result or failure record, before it is acknowledged.
+func (l *Local) record(r Result) {
+	if l.onResult != nil {
+		l.onResult(r)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r.Failed != nil {
+		l.failures = append(l.failures, r)
+	} else {
+		l.results = append(l.results, r)
+	}
+	if l.outcomes[r.RunID] == nil {
+		l.outcomes[r.RunID] = map[string]bool{}
+	}
+	l.outcomes[r.RunID][r.Node] = true
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// terminates returns how many terminate nodes the messages of start reach.
+func (g *Graph) terminates(start Node) int {
+	byQueue := map[string]Node{}
+	for _, n := range g.Nodes {
+		if n.kind != KindStart {
+			byQueue[n.in.Queue] = n
+		}
+	}
+	seen := map[string]bool{}
+	count := 0
+	var walk func(n Node)
+	walk = func(n Node) {
+		for _, q := range n.to {
+			next, ok := byQueue[q]
+			if !ok || seen[q] {
+				continue
+			}
+			seen[q] = true
+			if next.kind == KindTerminate {
+				count++
+			}
+			walk(next)
+		}
+	}
+	walk(start)
+	return count
 }
 
 // Publish sends body, a JSON message of start node start's type (checked
@@ -186,6 +255,9 @@ func (l *Local) Publish(ctx context.Context, start string, body []byte) (string,
 		return "", fmt.Errorf("not a valid %s message: %w", n.Addr(), err)
 	}
 	runID, outs := l.g.newRun(n, b)
+	l.mu.Lock()
+	l.runs[runID] = l.g.terminates(n)
+	l.mu.Unlock()
 	l.pubMu.Lock()
 	defer l.pubMu.Unlock()
 	for _, o := range outs {
@@ -211,11 +283,20 @@ func (l *Local) nodeNames(k Kind) []string {
 	return names
 }
 
-// Results returns every result so far, in arrival order.
+// Results returns every result so far, in arrival order (failure records
+// are in Failures).
 func (l *Local) Results() []Result {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Clone(l.results)
+}
+
+// Failures returns every failure record so far, in arrival order: one per
+// run that failed, at each terminate node the run would have reached.
+func (l *Local) Failures() []Result {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.failures)
 }
 
 // WaitResults waits until at least n results of terminate node terminate
@@ -223,6 +304,18 @@ func (l *Local) Results() []Result {
 // far, in arrival order. It returns ctx's error, with the results so far,
 // if ctx ends first.
 func (l *Local) WaitResults(ctx context.Context, terminate string, n int) ([]Result, error) {
+	return l.waitTerminate(ctx, terminate, n, "results", &l.results)
+}
+
+// WaitFailures waits until at least n failure records of terminate node
+// terminate (a name, command or address) have arrived, and returns all of
+// them so far, in arrival order. It returns ctx's error, with the records
+// so far, if ctx ends first.
+func (l *Local) WaitFailures(ctx context.Context, terminate string, n int) ([]Result, error) {
+	return l.waitTerminate(ctx, terminate, n, "failure records", &l.failures)
+}
+
+func (l *Local) waitTerminate(ctx context.Context, terminate string, n int, what string, list *[]Result) ([]Result, error) {
 	node, ok := l.g.node(terminate)
 	if !ok || node.kind != KindTerminate {
 		return nil, fmt.Errorf("%q is not a terminate node of graph %q (terminate nodes: %s)", terminate, l.g.Name, strings.Join(l.nodeNames(KindTerminate), ", "))
@@ -230,7 +323,7 @@ func (l *Local) WaitResults(ctx context.Context, terminate string, n int) ([]Res
 	for {
 		l.mu.Lock()
 		var got []Result
-		for _, r := range l.results {
+		for _, r := range *list {
 			if r.Node == node.Addr() {
 				got = append(got, r)
 			}
@@ -243,7 +336,34 @@ func (l *Local) WaitResults(ctx context.Context, terminate string, n int) ([]Res
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return got, fmt.Errorf("%d of %d results from %s: %w", len(got), n, node.Addr(), ctx.Err())
+			return got, fmt.Errorf("%d of %d %s from %s: %w", len(got), n, what, node.Addr(), ctx.Err())
+		}
+	}
+}
+
+// WaitRuns waits until every run published so far has ended: it has a
+// result or a failure record at every terminate node its start reaches.
+// Unlike WaitIdle it does not wait for what a failed run leaves behind
+// (a branch still retrying, a part an aggregate has yet to park). It
+// returns ctx's error if ctx ends first.
+func (l *Local) WaitRuns(ctx context.Context) error {
+	for {
+		l.mu.Lock()
+		open := 0
+		for id, want := range l.runs {
+			if len(l.outcomes[id]) < want {
+				open++
+			}
+		}
+		changed := l.changed
+		l.mu.Unlock()
+		if open == 0 {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("%d runs not ended: %w", open, ctx.Err())
 		}
 	}
 }

@@ -78,6 +78,7 @@ type nodeMetrics struct {
 	published   atomic.Int64
 	polled      atomic.Int64
 	rotated     atomic.Int64
+	notices     atomic.Int64
 	inFlight    atomic.Int64
 	latency     histogram
 }
@@ -219,6 +220,7 @@ func (m *metrics) write(w io.Writer) error {
 		{"dge_messages_published_total", "Output messages published and confirmed.", func(n *nodeMetrics) int64 { return n.published.Load() }, "counter", nil},
 		{"dge_poll_checks_pending_total", "Poll checks that were not done and went back through the poll queue.", func(n *nodeMetrics) int64 { return n.polled.Load() }, "counter", []Kind{KindPoll}},
 		{"dge_aggregate_parts_rotated_total", "Aggregate parts re-published to the queue's tail to free the prefetch window.", func(n *nodeMetrics) int64 { return n.rotated.Load() }, "counter", []Kind{KindAggregate}},
+		{"dge_failure_notices_total", "Failure notices received: runs that failed upstream, passed on without calling the handler.", func(n *nodeMetrics) int64 { return n.notices.Load() }, "counter", nil},
 		{"dge_messages_in_flight", "Messages being handled now.", func(n *nodeMetrics) int64 { return n.inFlight.Load() }, "gauge", nil},
 	}
 	ew := &errWriter{w: w}

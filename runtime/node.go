@@ -12,11 +12,14 @@ type Kind string
 // the constructors Start, Process, FanOut, Aggregate, Poll and Terminate; the
 // zero Node is invalid.
 type Node struct {
-	name     string
-	kind     Kind
-	in       Edge
-	to       []string // destination queues
-	from     []string // aggregate: upstream node addresses in order
+	name string
+	kind Kind
+	in   Edge
+	to   []string // destination queues
+	from []string // aggregate: upstream node addresses in order
+	// parts holds, for an aggregate with typed parts (Join), the type and
+	// decoder of the part from each node of from; nil otherwise.
+	parts    []Part
 	interval time.Duration
 	timeout  time.Duration
 
@@ -114,6 +117,55 @@ func Aggregate[In, Out any](name string, in Edge, from []string, timeout time.Du
 				ins[i] = p.(In)
 			}
 			return handler(ctx, ins)
+		},
+	}
+}
+
+// Part is one input of an aggregate with typed parts: the node it comes
+// from and the Go type of the messages it sends. Build it with PartOf.
+type Part struct {
+	from    string
+	message string
+	decode  func(body []byte) (any, error)
+}
+
+// PartOf returns the part an aggregate built by Join receives from the node
+// at address from (such as "process.reserve"): messages of type T.
+func PartOf[T any](from string) Part {
+	return Part{from: from, message: typeName[T](), decode: decodeJSON[T]}
+}
+
+// From returns the address of the node the part comes from.
+func (p Part) From() string { return p.from }
+
+// Join returns an aggregate node whose parts have a type each: it joins one
+// message from each node of parts (in order) for the same run, each decoded
+// as its Part's type, calls handler once with the group in that order (the
+// i-th value is of the i-th Part's type) and publishes the result to the
+// queue to. A group still incomplete after timeout is parked. Every part
+// travels on the one queue in.Queue; the runtime tells them apart by the
+// node that published them.
+//
+// dge generate calls Join with a handler that passes the parts on to a
+// function with one parameter per part:
+//
+//	func Confirm(ctx context.Context, r Reservation, p Payment) (Confirmation, error)
+func Join[Out any](name string, in Edge, parts []Part, timeout time.Duration,
+	handler func(ctx context.Context, parts []any) (Out, error), to string) Node {
+	from := make([]string, len(parts))
+	for i, p := range parts {
+		from[i] = p.from
+	}
+	return Node{
+		name:    name,
+		kind:    KindAggregate,
+		in:      in,
+		to:      []string{to},
+		from:    from,
+		parts:   append([]Part(nil), parts...),
+		timeout: timeout,
+		aggregate: func(ctx context.Context, parts []any) (any, error) {
+			return handler(ctx, parts)
 		},
 	}
 }

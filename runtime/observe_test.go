@@ -404,3 +404,55 @@ func TestConsumeEnvelope(t *testing.T) {
 		t.Errorf("node exited %d", code)
 	}
 }
+
+// TestConsumeFailureRecords checks that consume -envelope prints the failure
+// record of a run parked upstream, and that plain consume skips it and says
+// so on stderr.
+func TestConsumeFailureRecords(t *testing.T) {
+	h := newHarness(t, chainGraph("consumefail", func(_ context.Context, n num) (num, error) {
+		if n.Value < 0 {
+			return num{}, Permanent(fmt.Errorf("negative value %d", n.Value))
+		}
+		return num{2 * n.Value}, nil
+	}))
+	stop := h.background("double")
+	runs := h.publishNums("start", -1, 2)
+	code, out, errs := h.exec("", "consume", "result", "-n", "2", "-envelope", "-timeout", "2m")
+	if code != 0 {
+		t.Fatalf("consume exited %d: %s", code, errs)
+	}
+	want := map[string]string{
+		runs[0]: `{"node":"terminate.result","run_id":"` + runs[0] + `","message_id":"%s","failed":{"node":"process.double","reason":"permanent","error":"negative value -1"}}`,
+		runs[1]: `{"node":"terminate.result","run_id":"` + runs[1] + `","message_id":"%s","result":{"value":4}}`,
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e struct {
+			RunID     string `json:"run_id"`
+			MessageID string `json:"message_id"`
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if w := fmt.Sprintf(want[e.RunID], e.MessageID); line != w {
+			t.Errorf("line\n%s\nwant\n%s", line, w)
+		}
+		delete(want, e.RunID)
+	}
+	if len(want) != 0 {
+		t.Errorf("no line for runs %v", want)
+	}
+
+	// Without -envelope the failure record is skipped, and counted.
+	h.publishNums("start", -3)
+	h.publishNums("start", 5)
+	code, out, errs = h.exec("", "consume", "result", "-n", "1", "-timeout", "2m")
+	if code != 0 || out != "{\"value\":10}\n" {
+		t.Errorf("consume exited %d with %q, want 0 and the one result", code, out)
+	}
+	if !strings.Contains(errs, "consume: skipped 1 failure record of runs that failed upstream (consume -envelope prints them)") {
+		t.Errorf("stderr %q, want the count of skipped failure records", errs)
+	}
+	if code := stop(); code != 0 {
+		t.Errorf("node exited %d", code)
+	}
+}

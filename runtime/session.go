@@ -147,8 +147,15 @@ func (s *session) handle(d Delivery) {
 	r.m.consumed.Add(1)
 	r.m.inFlight.Add(1)
 	defer r.m.inFlight.Add(-1)
+	if d.RunID == "" {
+		d.RunID = s.externalRunID(d)
+	}
 	attempt, ok := s.admit(d)
 	if !ok {
+		return
+	}
+	if f, ok := noticeOf(d.Message); ok {
+		s.forwardNotice(d, attempt, f)
 		return
 	}
 	in, err := r.n.decodeBody(d.Body, r.maxBody)
@@ -189,6 +196,20 @@ func (s *session) handle(d Delivery) {
 	s.publishThenAck(d, attempt, outs)
 }
 
+// externalRunID gives a message published without dge's envelope (no run
+// ID: not by publish, local or a node) the run ID it keeps downstream, so
+// its outputs can be joined and its failure reported: derived from its
+// AMQP message ID when it has one (the same for every redelivery), else
+// new.
+func (s *session) externalRunID(d Delivery) string {
+	id := newRunID()
+	if d.MessageID != "" {
+		id = deriveID(d.MessageID, nil, "run-id", s.r.n.in.Queue)
+	}
+	s.r.log.Debug("message without a run ID given one", "message_id", d.MessageID, "run_id", id)
+	return id
+}
+
 // output builds the message a node publishes to queue to for delivery d.
 func (s *session) output(d Delivery, to string, attempt int, body []byte) Message {
 	return Message{
@@ -197,6 +218,7 @@ func (s *session) output(d Delivery, to string, attempt int, body []byte) Messag
 		RunID:     d.RunID,
 		Source:    s.r.addr,
 		Attempt:   attempt,
+		Headers:   redrivenHeaders(d.Headers),
 	}
 }
 
@@ -330,6 +352,20 @@ func (s *session) parkCrashLoop(d Delivery, attempt int) bool {
 }
 
 func (s *session) park(d Delivery, attempt int, reason, errText string) {
+	s.parkWith(d, attempt, reason, errText, parkOpts{notify: true, report: true})
+}
+
+// parkOpts says what parking a message does besides parking it.
+type parkOpts struct {
+	// notify sends a failure notice of the message's run on every output
+	// of the node, confirmed before the message is acked.
+	notify bool
+	// report calls the graph's on_failure once the park is confirmed.
+	report bool
+}
+
+// parkWith parks d as park does, doing what o says besides.
+func (s *session) parkWith(d Delivery, attempt int, reason, errText string, o parkOpts) {
 	r := s.r
 	q := r.n.in.Queue
 	h := make(map[string]any, len(d.Headers)+4)
@@ -345,7 +381,36 @@ func (s *session) park(d Delivery, attempt int, reason, errText string) {
 	r.log.Error("parking message", "run_id", d.RunID, "message_id", d.MessageID, "attempt", attempt,
 		"reason", reason, "error", errText, "dead_queue", q+topology.SuffixDead)
 	c, err := s.ch.Publish(s.ctx, r.e.g.WorkExchange, q+topology.SuffixDead, m)
+	confs := []Confirmation{c}
+	runID := d.RunID
+	notify := o.notify && runID != "" && len(r.n.to) > 0
+	if notify && r.n.kind == KindAggregate && r.failed.has(runID) {
+		notify = false // this aggregate sent the run's one notice already
+	}
+	if err == nil && notify {
+		// The run is over: say so downstream, before d is settled.
+		f := RunFailure{Node: r.addr, Reason: reason, Error: errText}
+		if nf, ok := noticeOf(d.Message); ok {
+			f = nf // a notice that could not be passed on passes on its own failure
+		}
+		id := d.MessageID
+		if r.n.kind == KindAggregate {
+			id = "failed:" + runID // one notice per run, however many parts
+			r.failed.add(runID)
+		}
+		for _, o := range r.notices(runID, id, attempt, f) {
+			var nc Confirmation
+			if nc, err = s.ch.Publish(s.ctx, o.exchange, o.key, o.msg); err != nil {
+				break
+			}
+			confs = append(confs, nc)
+		}
+	}
+	aggNotify := notify && r.n.kind == KindAggregate
 	if err != nil {
+		if aggNotify {
+			r.failed.remove(runID)
+		}
 		r.log.Warn("park failed; the message will be redelivered", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
 		if r.debug {
 			r.handled(d.RunID, d.MessageID, attempt, d.received, "redeliver")
@@ -358,16 +423,21 @@ func (s *session) park(d Delivery, attempt int, reason, errText string) {
 	}
 	s.acker.submit(ackItem{
 		tag:   d.Tag,
-		confs: []Confirmation{c},
+		confs: confs,
 		ok: func() {
 			r.m.parked.Add(1)
 			f.ParkedAt = time.Now().UTC()
 			if r.debug {
 				r.handled(f.RunID, f.MessageID, attempt, d.received, "parked")
 			}
-			r.e.onFailure(f)
+			if o.report {
+				r.e.onFailure(f)
+			}
 		},
 		failed: func(err error) {
+			if aggNotify {
+				r.failed.remove(runID)
+			}
 			r.log.Error("parked copy not confirmed; rejecting for a retry", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
 		},
 	})

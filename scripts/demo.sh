@@ -117,4 +117,18 @@ fi
 step "Run the example's own whole-graph tests (dgetest, in-memory broker)"
 run go test -count=1 ./examples/arith/cmd/arith
 
+step "The orders example: a typed join (a Reservation and a Payment); a declined card ends its run at once"
+run go build -o bin/orders ./examples/orders/cmd/orders
+orders='{"id":"o-1","item":"book","quantity":1,"card":"4242","amount_cents":1500}
+{"id":"o-2","item":"pen","quantity":3,"card":"0000","amount_cents":600}'
+printf '%s\n' "\$ printf '%s\\n' '{\"id\":\"o-1\",...,\"card\":\"4242\"}' '{\"id\":\"o-2\",...,\"card\":\"0000\"}' | bin/orders local -envelope"
+got=$(printf '%s\n' "$orders" | bin/orders local -envelope)
+echo "$got"
+if ! grep -q '"result":{"order_id":"o-1","tracking":"TRK-O-1"}' <<<"$got" ||
+	! grep -q '"failed":{"node":"process.charge","reason":"permanent","error":"card declined"}' <<<"$got"; then
+	echo "unexpected orders output: want o-1 shipped and o-2's failure record" >&2
+	exit 1
+fi
+run go test -count=1 ./examples/orders/cmd/orders
+
 printf '\nDemo finished.\n'

@@ -25,6 +25,7 @@ type graphJSONNode struct {
 	Name    string   `json:"name"`
 	Queue   string   `json:"queue,omitempty"`
 	Message string   `json:"message,omitempty"`
+	Parts   []string `json:"parts,omitempty"`
 	Output  string   `json:"output,omitempty"`
 	Handler string   `json:"handler,omitempty"`
 	From    []string `json:"from"`
@@ -50,9 +51,9 @@ func graphToJSON(g *config.Graph) ([]byte, error) {
 			Output: n.Output(), Handler: n.Handler, From: addrs(n.From), To: addrs(n.To),
 		}
 		if n.Edge != nil {
-			jn.Queue, jn.Message = n.Edge.Queue, n.Edge.Message
+			jn.Queue, jn.Message, jn.Parts = n.Edge.Queue, n.Edge.Message, n.Edge.Parts
 			for _, f := range n.From {
-				out.Edges = append(out.Edges, graphJSONEdge{From: f.Addr(), To: n.Addr(), Queue: n.Edge.Queue, Message: n.Edge.Message})
+				out.Edges = append(out.Edges, graphJSONEdge{From: f.Addr(), To: n.Addr(), Queue: n.Edge.Queue, Message: n.InputFrom(f)})
 			}
 		}
 		out.Nodes = append(out.Nodes, jn)

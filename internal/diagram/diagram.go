@@ -70,7 +70,7 @@ func DotStatus(g *config.Graph, s Status) []byte {
 	if es := edges(g); len(es) > 0 {
 		b.WriteString("\n")
 		for _, e := range es {
-			lines := []string{e.To.Edge.Queue, e.To.Edge.Message}
+			lines := []string{e.To.Edge.Queue, e.To.InputFrom(e.From)}
 			attrs := ""
 			if c, ok := s[e.To.Edge.Queue]; ok {
 				lines = append(lines, c.label())
@@ -158,9 +158,9 @@ func MermaidStatus(g *config.Graph, s Status) []byte {
 	}
 	var red []string
 	for i, e := range edges(g) {
-		text := mermaidQuote(e.To.Edge.Queue + ": " + e.To.Edge.Message)
+		text := mermaidQuote(e.To.Edge.Queue + ": " + e.To.InputFrom(e.From))
 		if c, ok := s[e.To.Edge.Queue]; ok {
-			text = mermaidQuoteLines(e.To.Edge.Queue+": "+e.To.Edge.Message, c.label())
+			text = mermaidQuoteLines(e.To.Edge.Queue+": "+e.To.InputFrom(e.From), c.label())
 			if c.Parked > 0 || c.Missing {
 				red = append(red, fmt.Sprint(i))
 			}

@@ -76,8 +76,14 @@ func Check(g *config.Graph, opts Options) hcl.Diagnostics {
 	c.qualify = func(p *types.Package) string { return p.Name() }
 	c.messages = map[string]types.Type{}
 	for _, n := range g.Nodes {
-		if n.Edge != nil {
-			c.message(n.Edge)
+		switch {
+		case n.Edge == nil:
+		case n.Edge.Typed():
+			for i, t := range n.Edge.Parts {
+				c.message(t, n.Edge.PartRange(i))
+			}
+		default:
+			c.message(n.Edge.Message, n.Edge.MessageRange)
 		}
 	}
 	for _, n := range g.Nodes {
@@ -164,45 +170,43 @@ func limit(msgs []string) string {
 	return strings.Join(msgs[:max], "\n  ") + fmt.Sprintf("\n  ... and %d more", len(msgs)-max)
 }
 
-// message resolves the message type an edge names.
-func (c *checker) message(e *config.Edge) {
-	name := e.Message
+// message resolves a message type an edge names at rng.
+func (c *checker) message(name string, rng hcl.Range) {
 	if t, done := c.messages[name]; done {
 		if t == nil {
 			// Reported once per edge that names it, at that edge.
-			c.messageProblem(e)
+			c.messageProblem(name, rng)
 		}
 		return
 	}
 	c.messages[name] = nil
-	if !c.messageProblem(e) {
+	if !c.messageProblem(name, rng) {
 		c.messages[name] = c.pkg.Scope().Lookup(name).Type()
 	}
 }
 
-// messageProblem records a diagnostic when the type e names is unusable and
-// reports whether it did.
-func (c *checker) messageProblem(e *config.Edge) bool {
-	name := e.Message
+// messageProblem records a diagnostic at rng when the type name is
+// unusable and reports whether it did.
+func (c *checker) messageProblem(name string, rng hcl.Range) bool {
 	obj := c.pkg.Scope().Lookup(name)
 	if obj == nil || !obj.Exported() {
-		c.errorf(e.MessageRange, "Message type not found",
+		c.errorf(rng, "Message type not found",
 			"Package %s (%s) declares no exported type %s%s Declare it there, or name an existing type.", c.pkg.Name(), c.pkg.Path(), name+".", c.suggest(name, isType))
 		return true
 	}
 	tn, ok := obj.(*types.TypeName)
 	if !ok {
-		c.errorf(e.MessageRange, "Message is not a type",
+		c.errorf(rng, "Message is not a type",
 			"%s.%s is a %s (%s), not a type. message must name a type that encoding/json can encode, such as a struct.", c.pkg.Name(), name, objKind(obj), c.where(obj))
 		return true
 	}
 	if named, ok := types.Unalias(tn.Type()).(*types.Named); ok && named.TypeParams().Len() > 0 && named.TypeArgs().Len() == 0 {
-		c.errorf(e.MessageRange, "Message type is generic",
+		c.errorf(rng, "Message type is generic",
 			"%s.%s has type parameters (%s), so it cannot be a message type on its own. Declare a concrete type with its type arguments (type Name = %s[Args]) and name that.", c.pkg.Name(), name, c.where(obj), name)
 		return true
 	}
 	if p := jsonProblem(tn.Type(), c.qualify); p != "" {
-		c.errorf(e.MessageRange, "Message type does not work with encoding/json",
+		c.errorf(rng, "Message type does not work with encoding/json",
 			"Messages travel as JSON, but %s.%s (%s) %s. Change the type, or give it MarshalJSON and UnmarshalJSON methods.", c.pkg.Name(), name, c.where(obj), p)
 		return true
 	}
@@ -344,7 +348,11 @@ func (c *checker) mismatch(sig *types.Signature, params, results []part) string 
 	}
 	for i := 1; i < len(want); i++ {
 		if got := ps.At(i).Type(); !types.Identical(got, want[i].t) {
-			return fmt.Sprintf("Its parameter %d is %s; it must be %s, %s", i+1, c.typ(got), c.typ(want[i].t), want[i].note)
+			name := ""
+			if n := ps.At(i).Name(); n != "" && n != "_" {
+				name = " (" + n + ")"
+			}
+			return fmt.Sprintf("Its parameter %d%s is %s; it must be %s, %s", i+1, name, c.typ(got), c.typ(want[i].t), want[i].note)
 		}
 	}
 	if rs.Len() != len(results) {

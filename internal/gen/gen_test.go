@@ -29,6 +29,7 @@ type goldenCase struct {
 
 var goldenCases = []goldenCase{
 	{"arith", "../../examples/arith", "../../examples/arith/cmd/arith"},
+	{"orders", "../../examples/orders", "../../examples/orders/cmd/orders"},
 	{"multi", "testdata/multi", "testdata/multi/cmd/multi"},
 	{"clash", "testdata/clash", "testdata/clash/cmd/clash"},
 }
@@ -213,7 +214,7 @@ func TestMismatchDetails(t *testing.T) {
 	diags := Check(load(t, dir), Options{Dir: dir})
 	for _, want := range []string{
 		"The process.wrong_in handler must be\n  func(context.Context, behaviour.Integer) (behaviour.Integer, error)\nbut behaviour.TakesFloat (declared at behaviour/behaviour.go:",
-		"is\n  func(ctx context.Context, in behaviour.Float) (behaviour.Integer, error)\nIts parameter 2 is behaviour.Float; it must be behaviour.Integer, the message type of queue \"wrong_in\".",
+		"is\n  func(ctx context.Context, in behaviour.Float) (behaviour.Integer, error)\nIts parameter 2 (in) is behaviour.Float; it must be behaviour.Integer, the message type of queue \"wrong_in\".",
 		"NoContext (declared at behaviour/behaviour.go:",
 		"It takes 1 parameter; it must take 2: context.Context, behaviour.Integer (the message type of queue \"no_ctx\")",
 		"It returns 1 value; it must return 2: behaviour.Integer (the message type of queue \"join\", which aggregate.join reads), error",
@@ -221,7 +222,7 @@ func TestMismatchDetails(t *testing.T) {
 		"declares no exported function Dubble. Did you mean Double?",
 		"declares no exported type Intger. Did you mean Integer?",
 		"The aggregate.join handler must be\n  func(context.Context, []behaviour.Integer) (behaviour.Float, error)",
-		"Its parameter 2 is behaviour.Integer; it must be []behaviour.Integer, one message of queue \"join\" from each node in from, in from order",
+		"Its parameter 2 (in) is behaviour.Integer; it must be []behaviour.Integer, one message of queue \"join\" from each node in from, in from order",
 		"The poll.check handler must be\n  func(context.Context, behaviour.Float) (behaviour.Integer, bool, error)",
 		"It is variadic",
 		"has type parameters",
@@ -230,6 +231,9 @@ func TestMismatchDetails(t *testing.T) {
 		"It returns 1 value; it must return nothing",
 		"It returns 2 values; it must return 3: behaviour.Integer (the message type of queue \"to_chan\", which process.to_chan reads), bool (done: false to check again after the interval), error",
 		"behaviour.Limit is a constant",
+		"The aggregate.typed_swapped handler must be\n  func(context.Context, behaviour.Integer, behaviour.Float) (behaviour.Integer, error)",
+		"Its parameter 2 (f) is behaviour.Float; it must be behaviour.Integer, the part from process.typed_int, message[0] of queue \"typed_swapped\"",
+		"It takes 2 parameters; it must take 3: context.Context, behaviour.Integer (the part from process.typed_int2, message[0] of queue \"typed_slice\"), behaviour.Float (the part from process.typed_float2, message[1] of queue \"typed_slice\")",
 	} {
 		found := false
 		for _, d := range diags {

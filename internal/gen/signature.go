@@ -42,7 +42,12 @@ type Signature struct {
 //
 //	process   func(context.Context, In) (Out, error)
 //	aggregate func(context.Context, []In) (Out, error)
+//	aggregate with typed parts (message = ["A", "B"])
+//	          func(context.Context, A, B) (Out, error), one parameter per part
 //	poll      func(context.Context, In) (Out, bool, error)
+//
+// Out is the type the fed node expects from n: its message type, or the
+// part it takes from n when it is an aggregate with typed parts.
 //
 // It is the one rule both Check and Stubs follow. ok is false for a node
 // that calls no handler, or whose input or output is missing (validation
@@ -57,10 +62,20 @@ func HandlerSignature(n *config.Node) (sig Signature, ok bool) {
 		return Signature{}, false
 	}
 	in := Slot{Kind: SlotMessage, Message: n.Edge.Message, Note: fmt.Sprintf("the message type of queue %q", n.Edge.Queue)}
-	out := Slot{Kind: SlotMessage, Message: n.To[0].Edge.Message, Note: fmt.Sprintf("the message type of queue %q, which %s reads", n.To[0].Edge.Queue, n.To[0].Addr())}
+	out := Slot{Kind: SlotMessage, Message: n.To[0].InputFrom(n), Note: fmt.Sprintf("the message type of queue %q, which %s reads", n.To[0].Edge.Queue, n.To[0].Addr())}
 	errSlot := Slot{Kind: SlotError}
 	switch n.Kind {
 	case config.KindAggregate:
+		if n.Edge.Typed() {
+			if len(n.Edge.Parts) != len(n.From) {
+				return Signature{}, false // validation reports it
+			}
+			params := make([]Slot, len(n.From))
+			for i, f := range n.From {
+				params[i] = Slot{Kind: SlotMessage, Message: n.Edge.Parts[i], Note: fmt.Sprintf("the part from %s, message[%d] of queue %q", f.Addr(), i, n.Edge.Queue)}
+			}
+			return Signature{Params: params, Results: []Slot{out, errSlot}}, true
+		}
 		parts := Slot{Kind: SlotMessages, Message: n.Edge.Message, Note: "one message of queue " + strconv.Quote(n.Edge.Queue) + " from each node in from, in from order"}
 		return Signature{Params: []Slot{parts}, Results: []Slot{out, errSlot}}, true
 	case config.KindPoll:

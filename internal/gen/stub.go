@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,11 +43,18 @@ func Stubs(g *config.Graph, pkg string, have func(name string) bool) (src []byte
 		if n.Edge == nil {
 			continue
 		}
-		m := n.Edge.Message
-		if _, ok := queues[m]; !ok {
-			messages = append(messages, m)
+		ms := []string{n.Edge.Message}
+		if n.Edge.Typed() {
+			ms = n.Edge.Parts // Message only lists them, for display
 		}
-		queues[m] = append(queues[m], strconv.Quote(n.Edge.Queue))
+		for _, m := range ms {
+			if _, ok := queues[m]; !ok {
+				messages = append(messages, m)
+			}
+			if q := strconv.Quote(n.Edge.Queue); !slices.Contains(queues[m], q) {
+				queues[m] = append(queues[m], q)
+			}
+		}
 	}
 	for _, m := range messages {
 		if !s.missing(m) {

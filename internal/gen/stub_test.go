@@ -93,3 +93,23 @@ func declaredExcept(t *testing.T, dir, skip string) map[string]bool {
 	}
 	return names
 }
+
+// TestStubsTypedParts renders the stubs of the orders example, whose
+// aggregate joins a Reservation and a Payment: each part's type is
+// declared, and the handler takes one parameter per part, in from order.
+func TestStubsTypedParts(t *testing.T) {
+	g := load(t, "../../examples/orders")
+	src, _, err := Stubs(g, "handlers", func(string) bool { return false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"type Reservation struct{}",
+		"type Payment struct{}",
+		"func Confirm(ctx context.Context, in1 Reservation, in2 Payment) (out Confirmation, err error) {",
+	} {
+		if !strings.Contains(string(src), want) {
+			t.Errorf("stubs lack %q:\n%s", want, src)
+		}
+	}
+}

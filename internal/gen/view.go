@@ -33,7 +33,7 @@ var mainTemplate = template.Must(template.New("main.go.tmpl").
 // duration expressions), so the template only lays it out.
 type view struct {
 	Sources    []string // one "// Source:" line each
-	StdImports []string // `"os"`, `"time"`
+	StdImports []string // `"context"`, `"os"`, `"time"`
 	Imports    []string // `behaviour "example.com/m/behaviour"`, `dge "github.com/dgehq/dge/runtime"`
 
 	Name          string
@@ -62,10 +62,11 @@ var reservedAliases = map[string]bool{"dge": true, "os": true, "time": true, "gr
 
 // builder accumulates the view and its diagnostics.
 type builder struct {
-	g        *config.Graph
-	alias    string
-	usesTime bool
-	diags    hcl.Diagnostics
+	g           *config.Graph
+	alias       string
+	usesTime    bool
+	usesContext bool
+	diags       hcl.Diagnostics
 }
 
 func newView(g *config.Graph) (*view, hcl.Diagnostics) {
@@ -102,7 +103,10 @@ func newView(g *config.Graph) (*view, hcl.Diagnostics) {
 		return nil, b.diags
 	}
 
-	v.StdImports = []string{strconv.Quote("os")}
+	if b.usesContext {
+		v.StdImports = append(v.StdImports, strconv.Quote("context"))
+	}
+	v.StdImports = append(v.StdImports, strconv.Quote("os"))
 	if b.usesTime {
 		v.StdImports = append(v.StdImports, strconv.Quote("time"))
 	}
@@ -157,7 +161,10 @@ func (b *builder) node(n *config.Node) (nodeView, bool) {
 		nv.Args = append([]string{name, b.edge(n.Edge)}, b.toQueues(n)...)
 		return nv, true
 	case config.KindProcess, config.KindAggregate, config.KindPoll:
-		in, inOK := b.inType(n)
+		in, inOK := "", true
+		if n.Edge == nil || !n.Edge.Typed() {
+			in, inOK = b.inType(n)
+		}
 		out, outOK := b.outType(n)
 		handler := b.ref(n.Handler, n.HandlerRange, "handler")
 		if !inOK || !outOK || handler == "" || !b.singleOutput(n) {
@@ -170,6 +177,9 @@ func (b *builder) node(n *config.Node) (nodeView, bool) {
 			nv.Ctor = "Process"
 			nv.Args = []string{name, b.edge(n.Edge), handler, to}
 		case config.KindAggregate:
+			if n.Edge.Typed() {
+				return b.join(n, nv, name, handler, out, to)
+			}
 			from := make([]string, len(n.From))
 			for i, f := range n.From {
 				from[i] = strconv.Quote(f.Addr())
@@ -185,6 +195,27 @@ func (b *builder) node(n *config.Node) (nodeView, bool) {
 	b.errorf(n.DeclRange, "Unknown node kind",
 		"dge generate does not know how to run a %q node (%s). This is a bug: the loader accepted a kind the generator lacks; please report it.", n.Kind, n.Addr())
 	return nv, false
+}
+
+// join renders an aggregate with typed parts: a Join whose handler passes
+// each part, asserted to its type, to the user's function, one parameter
+// per part in from order.
+func (b *builder) join(n *config.Node, nv nodeView, name, handler, out, to string) (nodeView, bool) {
+	parts := make([]string, len(n.From))
+	args := []string{"ctx"}
+	for i, f := range n.From {
+		t := b.ref(n.Edge.PartMessage(i), n.Edge.PartRange(i), "message type")
+		if t == "" {
+			return nv, false
+		}
+		parts[i] = fmt.Sprintf("dge.PartOf[%s](%s)", t, strconv.Quote(f.Addr()))
+		args = append(args, fmt.Sprintf("p[%d].(%s)", i, t))
+	}
+	b.usesContext = true
+	nv.Ctor, nv.TypeArgs = "Join", []string{out}
+	call := fmt.Sprintf("func(ctx context.Context, p []any) (%s, error) {\nreturn %s(%s)\n}", out, handler, strings.Join(args, ", "))
+	nv.Args = []string{name, b.edge(n.Edge), "[]dge.Part{" + strings.Join(parts, ", ") + "}", b.duration(n.Timeout), call, to}
+	return nv, true
 }
 
 // inType returns the Go type of the messages on n's input edge.
@@ -210,7 +241,13 @@ func (b *builder) outType(n *config.Node) (string, bool) {
 			"%s has no input edge, so its message type is unknown. Give it from, queue and message attributes.", to.Addr())
 		return "", false
 	}
-	t := b.ref(to.Edge.Message, to.Edge.MessageRange, "message type")
+	rng := to.Edge.MessageRange
+	for i, f := range to.From {
+		if f == n {
+			rng = to.Edge.PartRange(i)
+		}
+	}
+	t := b.ref(to.InputFrom(n), rng, "message type")
 	return t, t != ""
 }
 

@@ -41,6 +41,20 @@ func PollInterval(d time.Duration) Option {
 	return func(c *config) { c.local.Memory.PollInterval = d }
 }
 
+// AggregateTimeout replaces every aggregate node's timeout: how long an
+// incomplete group waits for its missing parts before it is parked with
+// reason incomplete-group. (A run that failed in another branch does not
+// wait for it: its parts are parked as member-failed at once.)
+func AggregateTimeout(d time.Duration) Option {
+	return func(c *config) { c.local.AggregateTimeout = d }
+}
+
+// PollTimeout replaces every poll node's timeout: how long a job may stay
+// not done before it is parked with reason timeout.
+func PollTimeout(d time.Duration) Option {
+	return func(c *config) { c.local.PollTimeout = d }
+}
+
 // Timeout bounds every wait of the harness (Results, WaitParked, Wait)
 // instead of DefaultTimeout.
 func Timeout(d time.Duration) Option {
@@ -140,6 +154,23 @@ func Results[T any](t TB, h *Harness, terminate string, n int) []T {
 	return out
 }
 
+// Failures waits until terminate node terminate (its name, e.g. "result")
+// has received at least n failure records, and returns every one it
+// received so far, in arrival order: one per run that failed upstream,
+// with Failed saying where and why (the node that parked the run's
+// message, the reason, the error). It fails the test if the wait times
+// out.
+func Failures(t TB, h *Harness, terminate string, n int) []dge.Result {
+	t.Helper()
+	ctx, cancel := h.ctx()
+	defer cancel()
+	rs, err := h.l.WaitFailures(ctx, terminate, n)
+	if err != nil {
+		t.Fatalf("dgetest: %v; parked so far: %s", err, describe(h.l.Parked()))
+	}
+	return rs
+}
+
 // Parked returns the messages node (its name, e.g. "double"; "" for every
 // node) has parked so far, oldest first, without waiting.
 func (h *Harness) Parked(t TB, node string) []dge.Failure {
@@ -166,7 +197,9 @@ func (h *Harness) WaitParked(t TB, node string, n int) []dge.Failure {
 }
 
 // Wait waits until every run published so far has finished: nothing is
-// left in flight (every message reached a terminate node or was parked). It
+// left in flight (every message reached a terminate node or was parked).
+// A run that failed in one branch ends without waiting for an aggregate's
+// timeout: the join parks its other parts as member-failed at once. It
 // fails the test if the wait times out, naming the queues still busy.
 func (h *Harness) Wait(t TB) {
 	t.Helper()

@@ -20,6 +20,11 @@
 //
 // Delays are real: a handler error waits the edge's retry delay before the
 // next attempt, a poll node's check the node's interval. RetryDelay and
-// PollInterval shorten them for tests. An aggregate's incomplete group is
-// parked only after the node's timeout, so Wait waits for it.
+// PollInterval shorten them for tests. A run whose message is parked ends
+// at once everywhere downstream: a failure notice follows the node's
+// output edges, an aggregate parks the run's other parts as member-failed,
+// and the terminate node receives a failure record, which Failures reads.
+// An aggregate's group incomplete for any other reason (a branch that
+// never sends its part) is parked only after the node's timeout, so Wait
+// waits for it; AggregateTimeout and PollTimeout shorten those timeouts.
 package dgetest

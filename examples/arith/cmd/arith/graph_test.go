@@ -52,9 +52,18 @@ func TestOverflowingInputIsParkedWithItsReason(t *testing.T) {
 		!strings.Contains(f.Error, "overflows int64") {
 		t.Errorf("parked %+v, want run %s parked by process.square after 5 attempts with the overflow error", parked, run)
 	}
-	// Double's part waits in the aggregate for its partner, which never
-	// comes: the group is parked when the aggregate's timeout (10 minutes)
-	// passes, so this test does not wait for it.
+	// The run ends at once: a failure notice follows square's output, the
+	// aggregate parks double's part as member-failed (without waiting for
+	// its 10-minute timeout), and the result queue receives the run's
+	// failure record.
+	rec := dgetest.Failures(t, h, "result", 1)[0]
+	if rec.RunID != run || rec.Failed.Node != "process.square" || rec.Failed.Reason != "max-attempts" {
+		t.Errorf("failure record %+v (%+v), want run %s failed at process.square", rec, rec.Failed, run)
+	}
+	h.Wait(t)
+	if p := h.Parked(t, "multiply"); len(p) != 1 || p[0].Reason != "member-failed" || p[0].RunID != run {
+		t.Errorf("multiply parked %+v, want double's part of run %s as member-failed", p, run)
+	}
 	if p := h.Parked(t, "double"); len(p) != 0 {
 		t.Errorf("double parked %+v, want none", p)
 	}

@@ -113,3 +113,66 @@ terminate "const" {
   queue   = "const"
   message = "Limit" # want: Message is not a type
 }
+
+# Typed parts: one parameter per part, in from order.
+start "typed" {}
+
+fan_out "typed_split" {
+  from    = start.typed
+  queue   = "typed_split"
+  message = "Integer"
+}
+
+process "typed_int" {
+  from    = fan_out.typed_split
+  queue   = "typed_int"
+  message = "Integer"
+  handler = "Double"
+}
+
+process "typed_float" {
+  from    = fan_out.typed_split
+  queue   = "typed_float"
+  message = "Integer"
+  handler = "ToFloat"
+}
+
+process "typed_int2" {
+  from    = fan_out.typed_split
+  queue   = "typed_int2"
+  message = "Integer"
+  handler = "Double"
+}
+
+process "typed_float2" {
+  from    = fan_out.typed_split
+  queue   = "typed_float2"
+  message = "Integer"
+  handler = "ToFloat"
+}
+
+aggregate "typed_swapped" {
+  from    = [process.typed_int, process.typed_float]
+  queue   = "typed_swapped"
+  message = ["Integer", "Float"]
+  handler = "Swapped" # want: Wrong handler signature
+}
+
+aggregate "typed_slice" {
+  from    = [process.typed_int2, process.typed_float2]
+  queue   = "typed_slice"
+  message = ["Integer", "Float"]
+  handler = "SumSlice" # want: Wrong handler signature
+}
+
+terminate "typed_out" {
+  from    = aggregate.typed_swapped
+  queue   = "typed_out"
+  message = "Integer"
+}
+
+terminate "typed_out2" {
+  from    = aggregate.typed_slice
+  queue   = "typed_out2"
+  message = "Float"
+}

@@ -62,3 +62,13 @@ func ToChan(ctx context.Context, in Integer) (WithChan, error) { return WithChan
 
 // BadFailure returns a value, which an on_failure function must not.
 func BadFailure(ctx context.Context, f dge.Failure) error { return nil }
+
+// ToFloat fits a process node from Integer to Float.
+func ToFloat(ctx context.Context, in Integer) (Float, error) { return Float{float64(in.Value)}, nil }
+
+// Swapped takes typed parts in the wrong order.
+func Swapped(ctx context.Context, f Float, i Integer) (Integer, error) { return i, nil }
+
+// SumSlice takes the slice of a single-type aggregate where the parts are
+// typed.
+func SumSlice(ctx context.Context, parts []Integer) (Float, error) { return Float{}, nil }
