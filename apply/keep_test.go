@@ -157,7 +157,7 @@ func TestKeepMessagesUpgradesOldQueues(t *testing.T) {
 	for _, qt := range []string{"quorum", "classic"} {
 		t.Run(qt, func(t *testing.T) {
 			f := newFixture(t)
-			s := spec{vhost: f.vh.Name, queueType: qt, retry: "5s", poll: true}
+			s := spec{vhost: f.vh.Name, queueType: qt, retry: "10m", poll: true}
 			f.applyTopology(t, oldTopology(t, s))
 			const n = 500
 			f.publishNumbered(t, "a_in", n)

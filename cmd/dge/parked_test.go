@@ -196,6 +196,9 @@ func testParked(t *testing.T, queueType string) {
 		t.Fatalf("concurrent redrive: exit %d, stderr %q; want a refusal", code, errs)
 	}
 	other.Close()
+	// The refused redrive counted the messages first (a read): a quorum
+	// queue takes them back asynchronously.
+	waitReady(t, conn, "a_in.dead", 6)
 
 	// Redrive the permanent ones: fresh headers, IDs kept, the rest parked in order.
 	before := readyCount(t, conn, "a_in.dead")
