@@ -150,11 +150,6 @@ func (e *env) confirm(action string) (bool, error) {
 	return strings.TrimSpace(line) == "yes", nil
 }
 
-func isTerminal(f *os.File) bool {
-	info, err := f.Stat()
-	return err == nil && info.Mode()&os.ModeCharDevice != 0
-}
-
 // execute runs p with progress lines and prints the summary.
 func (e *env) execute(ctx context.Context, cmd string, client *mgmt.Client, counter *amqpcount.Counter, p *plan.Plan, opts apply.Options) int {
 	if counter != nil {

@@ -43,8 +43,9 @@ func (c Config) endpoints() []string { return strings.Split(c.Endpoint, ",") }
 // commas (the nodes of a cluster). Credentials come from the first of: the
 // URLs' userinfo (the same on every URL that has one: a cluster's nodes
 // share their users); the broker block's username and password;
-// DGE_MANAGEMENT_USERNAME and DGE_MANAGEMENT_PASSWORD; guest/guest. Errors
-// name the setting and never hold a password.
+// DGE_MANAGEMENT_USERNAME and DGE_MANAGEMENT_PASSWORD (both, or neither:
+// one without the other is an error naming the missing one); guest/guest.
+// Errors name the setting and never hold a password.
 func Resolve(environ []string, b config.Broker) (Config, error) {
 	env := envMap(environ)
 	raw, from := b.ManagementURL, "the broker block's management_url"
@@ -82,8 +83,12 @@ func Resolve(environ []string, b config.Broker) (Config, error) {
 		cfg.Password, _ = user.Password()
 	case b.Username != "" || b.Password != "":
 		cfg.Username, cfg.Password = b.Username, b.Password
-	case env[UsernameEnv] != "" || env[PasswordEnv] != "":
+	case env[UsernameEnv] != "" && env[PasswordEnv] != "":
 		cfg.Username, cfg.Password = env[UsernameEnv], env[PasswordEnv]
+	case env[UsernameEnv] != "":
+		return Config{}, fmt.Errorf("%s is set but %s is not: set both (or neither, for guest/guest)", UsernameEnv, PasswordEnv)
+	case env[PasswordEnv] != "":
+		return Config{}, fmt.Errorf("%s is set but %s is not: set both (or neither, for guest/guest)", PasswordEnv, UsernameEnv)
 	default:
 		cfg.Username, cfg.Password = "guest", "guest"
 	}

@@ -22,6 +22,9 @@ func TestResolve(t *testing.T) {
 		{name: "broker block wins", env: []string{URLEnv + "=http://env:1", UsernameEnv + "=eu"},
 			broker: config.Broker{ManagementURL: "http://blk:2", Username: "bu", Password: "bp"}, endpoint: "http://blk:2", user: "bu", pwd: "bp"},
 		{name: "not http", env: []string{URLEnv + "=amqp://x"}, errPart: URLEnv},
+		{name: "username alone", env: []string{UsernameEnv + "=u"}, errPart: PasswordEnv + " is not"},
+		{name: "password alone", env: []string{PasswordEnv + "=p"}, errPart: UsernameEnv + " is not"},
+		{name: "env ignored under URL userinfo", env: []string{URLEnv + "=http://u:p@h", UsernameEnv + "=x"}, endpoint: "http://h", user: "u", pwd: "p"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := Resolve(tc.env, tc.broker)
