@@ -159,12 +159,20 @@ func (c *cli) usage(w io.Writer) {
 const amqpURLEnv = "DGE_AMQP_URL"
 
 // endpoints returns the broker URLs from DGE_AMQP_URL, or the default with
-// the graph's vhost. Its error is a permanent configuration error.
-func (c *cli) endpoints() (*Endpoints, error) {
-	if u := c.getenv(amqpURLEnv); u != "" {
-		return ParseEndpoints(u, c.g.Vhost, amqpURLEnv)
+// the graph's vhost. A URL without a path keeps the graph's vhost; one that
+// names another vhost is used, with a warning to log. Its error is a
+// permanent configuration error.
+func (c *cli) endpoints(log *slog.Logger) (*Endpoints, error) {
+	u := c.getenv(amqpURLEnv)
+	if u == "" {
+		return ParseEndpoints(DefaultAMQPURL+url.PathEscape(c.g.Vhost), c.g.Vhost, "the default broker URL")
 	}
-	return ParseEndpoints(DefaultAMQPURL+url.PathEscape(c.g.Vhost), c.g.Vhost, "the default broker URL")
+	eps, err := ParseEndpoints(u, c.g.Vhost, amqpURLEnv)
+	if err == nil && eps.Vhost() != c.g.Vhost {
+		log.Warn(fmt.Sprintf("%s names vhost %q, not the graph's vhost %q: using %q (leave the URL's path out to use the graph's)",
+			amqpURLEnv, eps.Vhost(), c.g.Vhost, eps.Vhost()))
+	}
+	return eps, err
 }
 
 // transport returns the AMQP transport to eps, logging to log when the
@@ -228,7 +236,7 @@ func (c *cli) newEngine(name string) (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	eps, err := c.endpoints()
+	eps, err := c.endpoints(log)
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ func (c *cli) cmdConsume(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	eps, err := c.endpoints()
+	eps, err := c.endpoints(log)
 	if err != nil {
 		return err
 	}

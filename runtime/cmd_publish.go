@@ -19,11 +19,11 @@ func (c *cli) cmdPublish(ctx context.Context, args []string) error {
 	if !ok || n.kind != KindStart {
 		return usageError{fmt.Sprintf("publish: %q is not a start node of graph %q", fs.Arg(0), c.g.Name)}
 	}
-	eps, err := c.endpoints()
+	log, err := c.logger()
 	if err != nil {
 		return err
 	}
-	log, err := c.logger()
+	eps, err := c.endpoints(log)
 	if err != nil {
 		return err
 	}

@@ -48,9 +48,14 @@ func New(cfg Config, opts Options) (*Client, error) {
 	}
 	base := opts.Transport
 	if base == nil {
+		tc, err := tlsConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
 		base = &http.Transport{
 			Proxy:               http.ProxyFromEnvironment,
 			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSClientConfig:     tc,
 			MaxIdleConns:        64,
 			MaxIdleConnsPerHost: 64,
 			IdleConnTimeout:     30 * time.Second,
@@ -237,6 +242,9 @@ func (c *Client) translate(op, vhost string, err error) error {
 	at := c.cfg.Endpoint
 	if eps := c.cfg.endpoints(); len(eps) > 1 {
 		at = "any of " + strings.Join(eps, ", ")
+	}
+	if advice := tlsAdvice(err, at); advice != "" {
+		return fmt.Errorf("%s: %s", op, c.redact(advice))
 	}
 	return fmt.Errorf("%s: cannot reach the RabbitMQ management API at %s: %s. Is RabbitMQ running with the management plugin enabled? (rabbitmq-plugins enable rabbitmq_management; or set %s)",
 		op, at, c.redact(rootCause(err)), URLEnv)
