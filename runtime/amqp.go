@@ -134,9 +134,10 @@ func (a AMQP) dialOne(ctx context.Context, name string, ep Endpoint, timeout tim
 // refused the login or the vhost, or the TLS settings can never work.
 func dialError(err error, ep Endpoint) error {
 	msg := strings.ReplaceAll(err.Error(), ep.URL, ep.Name)
-	host := ep.Name
+	host, noClientCert := ep.Name, false
 	if u, perr := url.Parse(ep.URL); perr == nil {
 		host = u.Host
+		noClientCert = u.Scheme == "amqps" && u.Query().Get("certfile") == ""
 	}
 	var ae *amqp.Error
 	if errors.As(err, &ae) && ae.Code == amqp.NotAllowed {
@@ -150,6 +151,11 @@ func dialError(err error, ep Endpoint) error {
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return fmt.Errorf("connect to %s: the broker at %s refuses connections: is RabbitMQ running, and listening on that host and port (5672 for amqp://, 5671 for amqps://)? Check the host and port of DGE_AMQP_URL", ep.Name, host)
+	}
+	if errors.Is(err, syscall.ECONNRESET) && noClientCert {
+		// A broker that requires a client certificate may reset the
+		// connection before its alert arrives.
+		return fmt.Errorf("connect to %s: %s (if the broker at %s requires a client certificate, add certfile=/path/to/cert.pem&keyfile=/path/to/key.pem to the query of the amqps:// URL)", ep.Name, msg, host)
 	}
 	return fmt.Errorf("connect to %s: %s", ep.Name, msg)
 }
