@@ -274,10 +274,50 @@ func (f *nodeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight messages may take to finish after SIGTERM")
 }
 
-func (c *cli) flagSet(name string) *flag.FlagSet {
+// flagSet returns the flag set of subcommand name. Its -h prints
+// "Usage: <prog> <synopsis>", about, the flags (when there are any) and,
+// when broker is set, the environment that names the broker.
+func (c *cli) flagSet(name, synopsis, about string, broker bool) *flag.FlagSet {
 	fs := flag.NewFlagSet(c.prog+" "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: %s %s\n\n%s\n", c.prog, synopsis, strings.TrimSpace(about))
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(w, "\nFlags:")
+			fs.PrintDefaults()
+		}
+		if broker {
+			fmt.Fprintf(w, "\n%s", c.brokerEnvHelp())
+		}
+	}
 	return fs
+}
+
+// brokerEnvHelp describes the environment of the commands that connect to
+// the broker.
+func (c *cli) brokerEnvHelp() string {
+	return fmt.Sprintf(`Environment:
+  DGE_AMQP_URL         the broker: amqp://user:password@host:5672/vhost; without a path,
+                       the graph's vhost (%q); default %s.
+                       Several URLs separated by commas for a cluster. TLS: amqps://...:5671
+                       with the query parameters cacertfile, certfile and keyfile (PEM files)
+  DGE_LOG              debug, info (default), warn or error
+  DGE_CONNECTION_NAME  the AMQP connection's name, shown by the broker
+`, c.g.Vhost, DefaultAMQPURL)
+}
+
+// nodeNames lists the subcommand names of the graph's nodes of kind k.
+func (c *cli) nodeNames(k Kind) string {
+	var names []string
+	for _, n := range c.g.Nodes {
+		if n.kind == k {
+			names = append(names, command(n.name))
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // readInputs reads the start node's inputs for local from stdin and checks

@@ -11,7 +11,10 @@ import (
 // cmdConsume prints the results in a terminate node's queue as compact JSON
 // lines and acks each one after it is written.
 func (c *cli) cmdConsume(ctx context.Context, args []string) error {
-	fs := c.flagSet("consume")
+	fs := c.flagSet("consume", "consume <terminate> [-n N] [-timeout D] [-envelope]", fmt.Sprintf(`
+Prints the results in the queue of the terminate node <terminate> (%s) as
+compact JSON lines, acknowledging each once it is written. A message that
+is not a result of the node's type is parked in the queue's .dead queue.`, c.nodeNames(KindTerminate)), true)
 	limit := fs.Int("n", 0, "exit after N results (0: run until SIGINT/SIGTERM or -timeout)")
 	timeout := fs.Duration("timeout", 0, "give up after this long (0: no limit); with -n, fewer than N results is an error")
 	envelope := fs.Bool("envelope", false, `print each result as {"node":...,"run_id":...,"message_id":...,"result":...} instead of the bare result`)
