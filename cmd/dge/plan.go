@@ -37,7 +37,10 @@ an operator's catch-all): that is an error, and plan exits 1.
 
 Environment: DGE_MANAGEMENT_URL (default http://127.0.0.1:15672, may carry
 user:password), DGE_MANAGEMENT_USERNAME, DGE_MANAGEMENT_PASSWORD (default
-guest/guest); the broker block's management_url, username and password win.`)
+guest/guest); the broker block's management_url, username and password win.
+For an https:// API: DGE_MANAGEMENT_CACERT (the CA that signed its
+certificate), DGE_MANAGEMENT_CERT and DGE_MANAGEMENT_KEY (a client
+certificate), PEM files.`)
 	var vars varFlags
 	vars.register(fs)
 	out := fs.String("out", "", "save the plan to `FILE` for dge apply FILE")
