@@ -150,3 +150,24 @@ func TestApplyAtQueueLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestAMQPURLOfAnotherVhost checks that dge refuses a DGE_AMQP_URL naming
+// another vhost than the graph's (it would count the graph's queues in the
+// wrong vhost), and accepts one without a path.
+func TestAMQPURLOfAnotherVhost(t *testing.T) {
+	vh := brokertest.NewVhost(t)
+	dir := chainGraph(t, vh.Name, "5s")
+	u, err := url.Parse(vh.AMQPURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path, u.RawPath = "/elsewhere", ""
+	code, _, errs := runIn(t, []string{"DGE_MANAGEMENT_URL=" + vh.ManagementURL, "DGE_AMQP_URL=" + u.String()}, "plan", dir)
+	if code != 1 || !strings.Contains(errs, `DGE_AMQP_URL names vhost "elsewhere", but the graph's vhost is "`+vh.Name+`"`) {
+		t.Errorf("plan with DGE_AMQP_URL naming another vhost: exit %d, stderr %q", code, errs)
+	}
+	u.Path = ""
+	if code, _, errs := runIn(t, []string{"DGE_MANAGEMENT_URL=" + vh.ManagementURL, "DGE_AMQP_URL=" + u.String()}, "plan", dir); code != 0 {
+		t.Errorf("plan with DGE_AMQP_URL without a path: exit %d, stderr %q", code, errs)
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"github.com/dgehq/dge/config"
 	"github.com/dgehq/dge/internal/mgmt"
 	"github.com/dgehq/dge/plan"
-	"github.com/dgehq/dge/runtime"
 )
 
 func runApply(ctx context.Context, e *env, args []string) int {
@@ -139,8 +138,7 @@ func (e *env) mover(b config.Broker, cfg mgmt.Config, p *plan.Plan, keep bool) (
 	if !needed {
 		return nil, nil
 	}
-	list, from, _ := mgmt.AMQPURL(e.environ, b, cfg, p.Vhost)
-	eps, err := runtime.ParseEndpoints(list, p.Vhost, from)
+	eps, from, _, err := e.amqpEndpoints(b, cfg, p.Vhost)
 	if err != nil {
 		return nil, err
 	}
