@@ -134,14 +134,19 @@ func (a AMQP) dialOne(ctx context.Context, name string, ep Endpoint, timeout tim
 // refused the login or the vhost, or the TLS settings can never work.
 func dialError(err error, ep Endpoint) error {
 	msg := strings.ReplaceAll(err.Error(), ep.URL, ep.Name)
-	host, noClientCert := ep.Name, false
+	host, noClientCert, user, vhost := ep.Name, false, "USER", "VHOST"
 	if u, perr := url.Parse(ep.URL); perr == nil {
 		host = u.Host
 		noClientCert = u.Scheme == "amqps" && u.Query().Get("certfile") == ""
+		if u.User != nil && u.User.Username() != "" {
+			user = u.User.Username()
+		}
+		vhost = strings.TrimPrefix(u.Path, "/")
 	}
 	var ae *amqp.Error
 	if errors.As(err, &ae) && ae.Code == amqp.NotAllowed {
-		return fmt.Errorf("connect to %s: %s (%w: the vhost does not exist, or the user has no permissions on it: rabbitmqctl add_vhost VHOST, then rabbitmqctl set_permissions -p VHOST USER \".*\" \".*\" \".*\")", ep.Name, msg, ErrRefused)
+		return fmt.Errorf("connect to %s: %s (%w: the vhost does not exist, or user %q has no permissions on it: rabbitmqctl add_vhost %s, then rabbitmqctl set_permissions -p %s %s \".*\" \".*\" \".*\")",
+			ep.Name, msg, ErrRefused, user, shellWord(vhost), shellWord(vhost), shellWord(user))
 	}
 	if errors.As(err, &ae) && ae.Code == amqp.AccessRefused {
 		return fmt.Errorf("connect to %s: %s (%w: check the user, password and vhost in DGE_AMQP_URL)", ep.Name, msg, ErrRefused)
@@ -158,6 +163,16 @@ func dialError(err error, ep Endpoint) error {
 		return fmt.Errorf("connect to %s: %s (if the broker at %s requires a client certificate, add certfile=/path/to/cert.pem&keyfile=/path/to/key.pem to the query of the amqps:// URL)", ep.Name, msg, host)
 	}
 	return fmt.Errorf("connect to %s: %s", ep.Name, msg)
+}
+
+// shellWord quotes s for a shell command line when it needs quoting.
+func shellWord(s string) string {
+	for _, r := range s {
+		if !(r == '-' || r == '_' || r == '.' || r == '/' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+	}
+	return s
 }
 
 // tlsAdvice returns what is wrong with a TLS connection to the broker at
