@@ -260,8 +260,8 @@ func (n *tlsNode) mgmt(ctx context.Context, hc *http.Client, method, path, body 
 	return res.StatusCode, b.String(), nil
 }
 
-// waitReady waits until the management API answers over TLS, or the node
-// exits, or 90 s pass.
+// waitReady waits until the management API answers over TLS and the AMQP
+// listener takes a TLS handshake, or the node exits, or 90 s pass.
 func (n *tlsNode) waitReady(t *testing.T, hc *http.Client) {
 	t.Helper()
 	exited := make(chan struct{})
@@ -280,7 +280,15 @@ func (n *tlsNode) waitReady(t *testing.T, hc *http.Client) {
 		code, _, err := n.mgmt(ctx, hc, http.MethodGet, "overview", "")
 		cancel()
 		if err == nil && code == http.StatusOK {
-			return
+			// The AMQP listener too: a TLS handshake with the client
+			// certificate.
+			d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second}, Config: n.clientTLS(t)}
+			c, derr := d.DialContext(t.Context(), "tcp", fmt.Sprintf("localhost:%d", tlsAMQPPort))
+			if derr == nil {
+				c.Close()
+				return
+			}
+			err = derr
 		}
 		select {
 		case <-exited:
