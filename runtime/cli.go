@@ -152,7 +152,8 @@ func (c *cli) usage(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nStart nodes: %s\nTerminate nodes: %s\n", strings.Join(starts, ", "), strings.Join(ends, ", "))
 	fmt.Fprintf(w, "\nNode flags: -prefetch N, -concurrency N, -metrics-addr HOST:PORT, -shutdown-timeout D\n")
-	fmt.Fprintf(w, "Environment: DGE_AMQP_URL (default %s + vhost; several URLs separated by commas for a cluster),\n  DGE_LOG (debug, info, warn, error), DGE_CONNECTION_NAME (the AMQP connection's name)\n", DefaultAMQPURL)
+	fmt.Fprintf(w, "Environment: DGE_AMQP_URL (default %s + vhost; several URLs separated by commas for a cluster;\n  amqps:// with cacertfile, certfile and keyfile query parameters for TLS),\n  DGE_LOG (debug, info, warn, error), DGE_CONNECTION_NAME (the AMQP connection's name)\n", DefaultAMQPURL)
+	fmt.Fprintf(w, "Run \"%s <command> -h\" for a command's flags.\n", c.prog)
 }
 
 // amqpURLEnv names the variable that holds the broker's URLs.
