@@ -129,6 +129,13 @@ func (a AMQP) dialOne(ctx context.Context, name string, ep Endpoint, timeout tim
 	return ac, nil
 }
 
+// DialError returns err, the failure of a connection to ep (from amqp091's
+// Dial, wrapped or not), as an error that says what to check and never
+// holds the password: a closed port, a login or vhost the broker refused,
+// a TLS setting that cannot work. It wraps ErrRefused when no retry can
+// help.
+func (ep Endpoint) DialError(err error) error { return dialError(err, ep) }
+
 // dialError says why a connection to ep failed and what to check, without
 // the password. It wraps ErrRefused when no retry can help: the broker
 // refused the login or the vhost, or the TLS settings can never work.

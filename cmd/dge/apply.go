@@ -148,7 +148,7 @@ func (e *env) mover(b config.Broker, cfg mgmt.Config, p *plan.Plan, keep bool) (
 		if err == nil {
 			return m, nil
 		}
-		msgs = append(msgs, fmt.Sprintf("%s: %v", ep.Name, err))
+		msgs = append(msgs, ep.DialError(err).Error())
 	}
 	return nil, fmt.Errorf("apply moves messages (of renamed queues, or with -keep-messages) over AMQP, and no AMQP URL (from %s) works: %s; set %s to the broker's AMQP URL",
 		from, e.scrub(strings.Join(msgs, "; ")), mgmt.AMQPURLEnv)

@@ -51,7 +51,7 @@ func (e *env) counter(b config.Broker, cfg mgmt.Config, p *plan.Plan) (*amqpcoun
 		if err == nil {
 			return c, nil
 		}
-		msgs = append(msgs, fmt.Sprintf("%s: %v", ep.Name, err))
+		msgs = append(msgs, ep.DialError(err).Error())
 	}
 	msg := e.scrub(strings.Join(msgs, "; "))
 	if explicit {

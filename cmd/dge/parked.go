@@ -256,7 +256,7 @@ func (e *env) parkedMover(g *config.Graph, sub string) (*apply.Mover, error) {
 		if err == nil {
 			return m, nil
 		}
-		msgs = append(msgs, fmt.Sprintf("%s: %v", ep.Name, err))
+		msgs = append(msgs, ep.DialError(err).Error())
 	}
 	fix := ""
 	if !explicit {
