@@ -185,8 +185,39 @@ func (a *applier) run(ctx context.Context, phase []plan.Change) error {
 	if len(errs) == 0 && ctx.Err() != nil {
 		return ctx.Err()
 	}
-	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-	return errors.Join(errs...)
+	return causes(ctx, errs)
+}
+
+// causes joins the errors of one phase: those that stopped it, sorted, and
+// then how many requests in flight were cancelled because of them (their
+// own errors say only that they were cancelled, or that the broker could
+// not be reached: blaming them would hide the cause).
+func causes(ctx context.Context, errs []error) error {
+	var real []error
+	cancelled := 0
+	for _, err := range errs {
+		if ctx.Err() == nil && errors.Is(err, context.Canceled) {
+			cancelled++
+			continue
+		}
+		real = append(real, err)
+	}
+	if len(real) == 0 {
+		return errors.Join(errs...)
+	}
+	sort.Slice(real, func(i, j int) bool { return real[i].Error() < real[j].Error() })
+	if cancelled > 0 {
+		real = append(real, fmt.Errorf("%d other %s in flight %s cancelled because of %s", cancelled,
+			plural(cancelled, "change", "changes"), plural(cancelled, "was", "were"), plural(len(real), "this error", "these errors")))
+	}
+	return errors.Join(real...)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func (a *applier) started(c plan.Change) {

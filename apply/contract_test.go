@@ -3,6 +3,7 @@ package apply_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -99,5 +100,49 @@ func TestBrokerContract(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// limitBroker refuses the declaration of queue refuse once every other
+// queue declaration is in flight; those wait for their context, as
+// requests cut short by apply's cancellation do.
+type limitBroker struct {
+	refusingBroker
+	waiting sync.WaitGroup
+}
+
+func (b *limitBroker) DeclareQueue(ctx context.Context, _ string, q plan.Queue) error {
+	if q.Name == b.refuse {
+		b.waiting.Wait()
+		return b.refusal
+	}
+	b.waiting.Done()
+	<-ctx.Done()
+	return fmt.Errorf("declare queue %s: %w", q.Name, ctx.Err())
+}
+
+// TestFirstCauseOnce: when one request of a phase fails, the requests
+// cancelled because of it are counted as such; the cause is the only
+// error reported in full.
+func TestFirstCauseOnce(t *testing.T) {
+	s := spec{vhost: "v", queueType: "classic", retry: "5s"}
+	top := plan.Desired(s.graph(t))
+	p, err := plan.New(top, &plan.Snapshot{}, plan.Options{DgeVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queues := 0
+	for _, c := range p.Changes {
+		if c.Kind == plan.KindQueue {
+			queues++
+		}
+	}
+	cause := errors.New("declare queue out: queue limit reached")
+	b := &limitBroker{refusingBroker: refusingBroker{refuse: "out", refusal: cause}}
+	b.waiting.Add(queues - 1)
+	_, err = apply.Apply(t.Context(), b, p, apply.Options{Parallelism: queues})
+	want := fmt.Sprintf("%v\n%d other changes in flight were cancelled because of this error", cause, queues-1)
+	if err == nil || err.Error() != want {
+		t.Errorf("Apply error:\n%v\nwant:\n%s", err, want)
 	}
 }

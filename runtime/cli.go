@@ -152,19 +152,28 @@ func (c *cli) usage(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nStart nodes: %s\nTerminate nodes: %s\n", strings.Join(starts, ", "), strings.Join(ends, ", "))
 	fmt.Fprintf(w, "\nNode flags: -prefetch N, -concurrency N, -metrics-addr HOST:PORT, -shutdown-timeout D\n")
-	fmt.Fprintf(w, "Environment: DGE_AMQP_URL (default %s + vhost; several URLs separated by commas for a cluster),\n  DGE_LOG (debug, info, warn, error), DGE_CONNECTION_NAME (the AMQP connection's name)\n", DefaultAMQPURL)
+	fmt.Fprintf(w, "Environment: DGE_AMQP_URL (default %s + vhost; several URLs separated by commas for a cluster;\n  amqps:// with cacertfile, certfile and keyfile query parameters for TLS),\n  DGE_LOG (debug, info, warn, error), DGE_CONNECTION_NAME (the AMQP connection's name)\n", DefaultAMQPURL)
+	fmt.Fprintf(w, "Run \"%s <command> -h\" for a command's flags.\n", c.prog)
 }
 
 // amqpURLEnv names the variable that holds the broker's URLs.
 const amqpURLEnv = "DGE_AMQP_URL"
 
 // endpoints returns the broker URLs from DGE_AMQP_URL, or the default with
-// the graph's vhost. Its error is a permanent configuration error.
-func (c *cli) endpoints() (*Endpoints, error) {
-	if u := c.getenv(amqpURLEnv); u != "" {
-		return ParseEndpoints(u, c.g.Vhost, amqpURLEnv)
+// the graph's vhost. A URL without a path keeps the graph's vhost; one that
+// names another vhost is used, with a warning to log. Its error is a
+// permanent configuration error.
+func (c *cli) endpoints(log *slog.Logger) (*Endpoints, error) {
+	u := c.getenv(amqpURLEnv)
+	if u == "" {
+		return ParseEndpoints(DefaultAMQPURL+url.PathEscape(c.g.Vhost), c.g.Vhost, "the default broker URL")
 	}
-	return ParseEndpoints(DefaultAMQPURL+url.PathEscape(c.g.Vhost), c.g.Vhost, "the default broker URL")
+	eps, err := ParseEndpoints(u, c.g.Vhost, amqpURLEnv)
+	if err == nil && eps.Vhost() != c.g.Vhost {
+		log.Warn(fmt.Sprintf("%s names vhost %q, not the graph's vhost %q: using %q (leave the URL's path out to use the graph's)",
+			amqpURLEnv, eps.Vhost(), c.g.Vhost, eps.Vhost()))
+	}
+	return eps, err
 }
 
 // transport returns the AMQP transport to eps, logging to log when the
@@ -232,7 +241,7 @@ func (c *cli) newEngine(name string) (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	eps, err := c.endpoints()
+	eps, err := c.endpoints(log)
 	if err != nil {
 		return nil, err
 	}
@@ -270,10 +279,50 @@ func (f *nodeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight messages may take to finish after SIGTERM")
 }
 
-func (c *cli) flagSet(name string) *flag.FlagSet {
+// flagSet returns the flag set of subcommand name. Its -h prints
+// "Usage: <prog> <synopsis>", about, the flags (when there are any) and,
+// when broker is set, the environment that names the broker.
+func (c *cli) flagSet(name, synopsis, about string, broker bool) *flag.FlagSet {
 	fs := flag.NewFlagSet(c.prog+" "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: %s %s\n\n%s\n", c.prog, synopsis, strings.TrimSpace(about))
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(w, "\nFlags:")
+			fs.PrintDefaults()
+		}
+		if broker {
+			fmt.Fprintf(w, "\n%s", c.brokerEnvHelp())
+		}
+	}
 	return fs
+}
+
+// brokerEnvHelp describes the environment of the commands that connect to
+// the broker.
+func (c *cli) brokerEnvHelp() string {
+	return fmt.Sprintf(`Environment:
+  DGE_AMQP_URL         the broker: amqp://user:password@host:5672/vhost; without a path,
+                       the graph's vhost (%q); default %s.
+                       Several URLs separated by commas for a cluster. TLS: amqps://...:5671
+                       with the query parameters cacertfile, certfile and keyfile (PEM files)
+  DGE_LOG              debug, info (default), warn or error
+  DGE_CONNECTION_NAME  the AMQP connection's name, shown by the broker
+`, c.g.Vhost, DefaultAMQPURL)
+}
+
+// nodeNames lists the subcommand names of the graph's nodes of kind k.
+func (c *cli) nodeNames(k Kind) string {
+	var names []string
+	for _, n := range c.g.Nodes {
+		if n.kind == k {
+			names = append(names, command(n.name))
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // readInputs reads the start node's inputs for local from stdin and checks

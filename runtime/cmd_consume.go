@@ -13,7 +13,12 @@ import (
 // failure notices of runs that failed upstream) are printed with -envelope,
 // and otherwise acked, skipped and counted on stderr.
 func (c *cli) cmdConsume(ctx context.Context, args []string) (err error) {
-	fs := c.flagSet("consume")
+	fs := c.flagSet("consume", "consume <terminate> [-n N] [-timeout D] [-envelope]", fmt.Sprintf(`
+Prints the results in the queue of the terminate node <terminate> (%s) as
+compact JSON lines, acknowledging each once it is written. A message that
+is not a result of the node's type is parked in the queue's .dead queue.
+A failure record (a run that failed upstream) is printed with -envelope;
+without it, it is acknowledged and counted on stderr.`, c.nodeNames(KindTerminate)), true)
 	limit := fs.Int("n", 0, "exit after N results (with -envelope, results and failure records; 0: run until SIGINT/SIGTERM or -timeout)")
 	timeout := fs.Duration("timeout", 0, "give up after this long (0: no limit); with -n, fewer than N results is an error")
 	envelope := fs.Bool("envelope", false, `print each result as {"node":...,"run_id":...,"message_id":...,"result":...} instead of the bare result, and each failed run as {"node":...,"run_id":...,"message_id":...,"failed":{"node":...,"reason":...,"error":...}}`)
@@ -48,7 +53,7 @@ func (c *cli) cmdConsume(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	eps, err := c.endpoints()
+	eps, err := c.endpoints(log)
 	if err != nil {
 		return err
 	}

@@ -16,19 +16,16 @@ import (
 // printed to stdout as a compact JSON line; the command exits once every
 // run has finished.
 func (c *cli) cmdLocal(ctx context.Context, args []string) error {
-	fs := c.flagSet("local")
+	fs := c.flagSet("local", "local [-timeout D] [-start NAME] [-envelope] < inputs.jsonl", `
+Runs every node of the graph in this process on an in-memory broker (no
+RabbitMQ). Each stdin line is the JSON input of one run; every result is
+printed as a JSON line (with -envelope, every failed run's failure record
+too). Exits 0 as soon as every run has ended (a result or a failure
+record), with parked messages reported on stderr; 1 if -timeout passes
+first.`, false)
 	timeout := fs.Duration("timeout", 0, "give up, exiting 1, if the runs have not finished after this long (0: no limit)")
 	start := fs.String("start", "", "the start node that receives the input (required when the graph has several)")
 	envelope := fs.Bool("envelope", false, `print each result as {"node":...,"run_id":...,"message_id":...,"result":...} instead of the bare result, and each failed run as {"node":...,"run_id":...,"message_id":...,"failed":{"node":...,"reason":...,"error":...}}`)
-	fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "Usage: %s local [-timeout D] [-start NAME] [-envelope] < inputs.jsonl\n\n", c.prog)
-		fmt.Fprintf(c.stderr, "Runs every node of the graph in this process on an in-memory broker (no RabbitMQ).\n"+
-			"Each stdin line is the JSON input of one run; every result is printed as a JSON line\n"+
-			"(with -envelope, every failed run's failure record too).\n"+
-			"Exits 0 as soon as every run has ended (a result or a failure record), with parked\n"+
-			"messages reported on stderr; 1 if -timeout passes first.\n\n")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

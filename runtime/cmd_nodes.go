@@ -11,7 +11,10 @@ import (
 )
 
 func (c *cli) cmdAll(ctx context.Context, args []string) error {
-	fs := c.flagSet("all")
+	fs := c.flagSet("all", "all [-nodes a,b] [flags]", `
+Runs several nodes (default: every node that consumes a queue) in this
+process, on one connection, until SIGINT or SIGTERM; then finishes the
+messages in flight, for at most -shutdown-timeout.`, true)
 	var nf nodeFlags
 	nf.register(fs)
 	names := fs.String("nodes", "", "comma-separated nodes to run (default: every consuming node)")
@@ -48,7 +51,7 @@ func (c *cli) cmdAll(ctx context.Context, args []string) error {
 }
 
 func (c *cli) cmdNodes(ctx context.Context, name string, args []string, nodes []Node) error {
-	fs := c.flagSet(name)
+	fs := c.flagSet(name, name+" [flags]", c.nodeAbout(nodes[0]), true)
 	var nf nodeFlags
 	nf.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -58,6 +61,15 @@ func (c *cli) cmdNodes(ctx context.Context, name string, args []string, nodes []
 		return usageError{fmt.Sprintf("%s: unexpected argument %q", name, fs.Arg(0))}
 	}
 	return c.runNodes(ctx, name, nf, nodes)
+}
+
+// nodeAbout describes the subcommand of node n.
+func (c *cli) nodeAbout(n Node) string {
+	return fmt.Sprintf(`
+Runs %s, which consumes queue %s,
+until SIGINT or SIGTERM; then finishes the messages in flight, for at most
+-shutdown-timeout. Run as many instances as the load needs: they share the
+queue.`, n.Addr(), n.in.Queue)
 }
 
 // queueReadInterval is how often a node serving metrics reads its queues'

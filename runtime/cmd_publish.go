@@ -8,7 +8,11 @@ import (
 // cmdPublish publishes each input as a new run to every queue the start
 // node feeds. Every input is validated before anything is published.
 func (c *cli) cmdPublish(ctx context.Context, args []string) error {
-	fs := c.flagSet("publish")
+	fs := c.flagSet("publish", "publish <start> [JSON...]", fmt.Sprintf(`
+Publishes each JSON argument, or each line of stdin when there is none, as
+the input of a new run of the start node <start> (%s), and prints one run
+ID per line once the broker confirmed the run. Every input is checked
+against the node's message type before anything is published.`, c.nodeNames(KindStart)), true)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -19,11 +23,11 @@ func (c *cli) cmdPublish(ctx context.Context, args []string) error {
 	if !ok || n.kind != KindStart {
 		return usageError{fmt.Sprintf("publish: %q is not a start node of graph %q", fs.Arg(0), c.g.Name)}
 	}
-	eps, err := c.endpoints()
+	log, err := c.logger()
 	if err != nil {
 		return err
 	}
-	log, err := c.logger()
+	eps, err := c.endpoints(log)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,9 @@ import (
 
 // cmdTopology prints the broker objects the program expects.
 func (c *cli) cmdTopology(args []string) error {
-	fs := c.flagSet("topology")
+	fs := c.flagSet("topology", "topology", `
+Prints the exchanges, queues and bindings the program expects on the
+broker (dge apply creates them).`, false)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -330,5 +331,26 @@ func TestNackClosesTheChannel(t *testing.T) {
 	case <-ch.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("the channel is still open 10 s after a nack")
+	}
+}
+
+// TestClosedPortSaysWhatToCheck checks that a node whose broker port is
+// closed says, while it retries, that the broker at HOST:PORT refuses
+// connections and what to check, without the password.
+func TestClosedPortSaysWhatToCheck(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	g := chainGraph("closed", double)
+	code, out, _ := runWith(t, g, "amqp://guest:s3cr3t-pw@"+addr+"/v", 2*time.Second, "double")
+	want := "the broker at " + addr + " refuses connections: is RabbitMQ running"
+	if code != 0 || !strings.Contains(out, want) || !strings.Contains(out, "DGE_AMQP_URL") {
+		t.Errorf("exit %d, output:\n%s\nwant 0 after the cancel, and %q", code, out, want)
+	}
+	if strings.Contains(out, "s3cr3t-pw") {
+		t.Errorf("output holds the password:\n%s", out)
 	}
 }

@@ -277,6 +277,14 @@ func TestRefusedConnectionFailsFast(t *testing.T) {
 			if strings.Contains(errs, "not-the-password") {
 				t.Errorf("stderr holds the password: %q", errs)
 			}
+			if name == "missing vhost" {
+				missing := h.vh.Name + "-missing"
+				for _, w := range []string{"rabbitmqctl add_vhost " + missing, "rabbitmqctl set_permissions -p " + missing + " " + u.User.Username() + ` ".*" ".*" ".*"`} {
+					if !strings.Contains(errs, w) {
+						t.Errorf("stderr %q lacks %q", errs, w)
+					}
+				}
+			}
 		})
 	}
 }

@@ -234,3 +234,31 @@ func TestForgedHeadersNeverExtendLimits(t *testing.T) {
 		t.Errorf("headerCount of -3 = %d, want 0", c)
 	}
 }
+
+// TestSubcommandHelp checks that every subcommand's -h says what it does
+// and lists its flags, and exits 0.
+func TestSubcommandHelp(t *testing.T) {
+	g := chainGraph("cli", double)
+	env := func(string) string { return "" }
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"publish", "-h"}, []string{"Usage: cli publish <start> [JSON...]", "new run of the start node <start> (start)", "DGE_AMQP_URL", "cacertfile"}},
+		{[]string{"consume", "-h"}, []string{"Usage: cli consume <terminate>", "(result)", "-timeout duration", "-envelope", "DGE_AMQP_URL"}},
+		{[]string{"double", "-h"}, []string{"Usage: cli double [flags]", "consumes queue input", "-prefetch int", "-shutdown-timeout duration", "DGE_AMQP_URL"}},
+		{[]string{"all", "-h"}, []string{"Usage: cli all [-nodes a,b] [flags]", "-nodes string", "-concurrency int"}},
+		{[]string{"topology", "-h"}, []string{"Usage: cli topology", "exchanges, queues and bindings"}},
+		{[]string{"local", "-h"}, []string{"Usage: cli local", "in-memory broker", "-start string"}},
+	} {
+		t.Run(tc.args[0], func(t *testing.T) {
+			var out, errb strings.Builder
+			code := run(context.Background(), g, tc.args, env, strings.NewReader(""), &out, &errb)
+			for _, w := range tc.want {
+				if code != 0 || !strings.Contains(errb.String(), w) {
+					t.Errorf("%v: exit %d, help lacks %q:\n%s", tc.args, code, w, errb.String())
+				}
+			}
+		})
+	}
+}

@@ -1,8 +1,14 @@
 package runtime
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
+	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -169,5 +175,33 @@ func TestRoundOrder(t *testing.T) {
 		if n < rounds/3-200 || n > rounds/3+200 {
 			t.Errorf("%s came first %d times in %d rounds, want about %d", u, n, rounds, rounds/3)
 		}
+	}
+}
+
+// TestDialErrorAdvice checks what DialError says about the failures a
+// user can fix, and that it never prints the password.
+func TestDialErrorAdvice(t *testing.T) {
+	eps, err := ParseEndpoints("amqps://u:s3cr3t-pw@rabbit.example:5671/v?cacertfile=/ca.pem", "v", "DGE_AMQP_URL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := eps.Round("")[0]
+	for _, tc := range []struct {
+		name    string
+		err     error
+		want    string
+		refused bool
+	}{
+		{"untrusted", fmt.Errorf("count: %w", x509.UnknownAuthorityError{}), "add cacertfile=", true},
+		{"client certificate", errors.New(`Exception (501) Reason: "remote error: tls: certificate required"`), "requires a client certificate: add certfile=", true},
+		{"plain port", tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, "rabbit.example:5671 does not speak TLS", true},
+		{"closed port", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, "the broker at rabbit.example:5671 refuses connections", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ep.DialError(tc.err)
+			if !strings.Contains(got.Error(), tc.want) || errors.Is(got, ErrRefused) != tc.refused || strings.Contains(got.Error(), "s3cr3t-pw") {
+				t.Errorf("DialError = %v (refused: %v); want it to contain %q, refused %v, and no password", got, errors.Is(got, ErrRefused), tc.want, tc.refused)
+			}
+		})
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/dgehq/dge/internal/amqpcount"
 	"github.com/dgehq/dge/internal/mgmt"
 	"github.com/dgehq/dge/plan"
-	"github.com/dgehq/dge/runtime"
 )
 
 func runApply(ctx context.Context, e *env, args []string) int {
@@ -156,8 +155,7 @@ func (e *env) mover(b config.Broker, cfg mgmt.Config, p *plan.Plan, keep bool) (
 	if !needed {
 		return nil, nil
 	}
-	list, from, _ := mgmt.AMQPURL(e.environ, b, cfg, p.Vhost)
-	eps, err := runtime.ParseEndpoints(list, p.Vhost, from)
+	eps, from, _, err := e.amqpEndpoints(b, cfg, p.Vhost)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +165,7 @@ func (e *env) mover(b config.Broker, cfg mgmt.Config, p *plan.Plan, keep bool) (
 		if err == nil {
 			return m, nil
 		}
-		msgs = append(msgs, fmt.Sprintf("%s: %v", ep.Name, err))
+		msgs = append(msgs, ep.DialError(err).Error())
 	}
 	return nil, fmt.Errorf("apply moves messages (of renamed queues, or with -keep-messages) over AMQP, and no AMQP URL (from %s) works: %s; set %s to the broker's AMQP URL",
 		from, e.scrub(strings.Join(msgs, "; ")), mgmt.AMQPURLEnv)

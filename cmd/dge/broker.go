@@ -22,10 +22,8 @@ func (e *env) managementClient(b config.Broker) (*mgmt.Client, mgmt.Config, erro
 		return nil, cfg, err
 	}
 	e.passwords = append(e.passwords, cfg.Password)
-	if list, from, explicit := mgmt.AMQPURL(e.environ, b, cfg, b.Vhost); explicit {
-		if _, err := runtime.ParseEndpoints(list, b.Vhost, from); err != nil {
-			return nil, cfg, err
-		}
+	if _, _, explicit, err := e.amqpEndpoints(b, cfg, b.Vhost); explicit && err != nil {
+		return nil, cfg, err
 	}
 	c, err := mgmt.New(cfg, mgmt.Options{})
 	return c, cfg, err
@@ -43,8 +41,7 @@ func (e *env) counter(b config.Broker, cfg mgmt.Config, p *plan.Plan) (*amqpcoun
 	if !needed {
 		return nil, nil
 	}
-	list, from, explicit := mgmt.AMQPURL(e.environ, b, cfg, p.Vhost)
-	eps, err := runtime.ParseEndpoints(list, p.Vhost, from)
+	eps, from, explicit, err := e.amqpEndpoints(b, cfg, p.Vhost)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +51,7 @@ func (e *env) counter(b config.Broker, cfg mgmt.Config, p *plan.Plan) (*amqpcoun
 		if err == nil {
 			return c, nil
 		}
-		msgs = append(msgs, fmt.Sprintf("%s: %v", ep.Name, err))
+		msgs = append(msgs, ep.DialError(err).Error())
 	}
 	msg := e.scrub(strings.Join(msgs, "; "))
 	if explicit {
@@ -62,6 +59,23 @@ func (e *env) counter(b config.Broker, cfg mgmt.Config, p *plan.Plan) (*amqpcoun
 	}
 	e.note(fmt.Sprintf("%s; counting messages with the management API's statistics instead, which lag up to 5 s (set %s to count exactly)", msg, mgmt.AMQPURLEnv))
 	return nil, nil
+}
+
+// amqpEndpoints returns the AMQP URLs dge uses to count and move messages
+// in vhost (see mgmt.AMQPURL), parsed. from names their setting; explicit
+// reports whether the user named it. A URL naming another vhost is an
+// error: counting in another vhost would find the graph's queues empty.
+func (e *env) amqpEndpoints(b config.Broker, cfg mgmt.Config, vhost string) (eps *runtime.Endpoints, from string, explicit bool, err error) {
+	list, from, explicit := mgmt.AMQPURL(e.environ, b, cfg, vhost)
+	eps, err = runtime.ParseEndpoints(list, vhost, from)
+	if err != nil {
+		return nil, from, explicit, err
+	}
+	if eps.Vhost() != vhost {
+		return nil, from, explicit, fmt.Errorf("%s names vhost %q, but the graph's vhost is %q: dge counts and moves messages in the graph's vhost; leave the URL's path out to use it",
+			from, eps.Vhost(), vhost)
+	}
+	return eps, from, explicit, nil
 }
 
 // noteSecrets remembers the URLs and password of the broker block, for

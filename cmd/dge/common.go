@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/term"
 
 	"github.com/dgehq/dge/config"
 )
@@ -239,19 +240,25 @@ func (e *env) printDiags(files map[string]*hcl.File, diags hcl.Diagnostics) {
 // turned off by -no-color or NO_COLOR.
 func (e *env) terminal(w io.Writer) (width uint, color bool) {
 	f, ok := w.(*os.File)
-	if !ok {
+	if !ok || !isTerminal(f) {
 		return 0, false
 	}
-	info, err := f.Stat()
-	if err != nil || info.Mode()&os.ModeCharDevice == 0 {
-		return 0, false
-	}
+	return e.terminalStyle()
+}
+
+// terminalStyle returns the wrap width and colour setting for a terminal:
+// $COLUMNS (or 78) and colour unless turned off by -no-color or NO_COLOR.
+func (e *env) terminalStyle() (width uint, color bool) {
 	width = 78
 	if c, err := strconv.Atoi(e.getenv("COLUMNS")); err == nil && c > 20 {
 		width = uint(c)
 	}
 	return width, !e.noColor && e.getenv("NO_COLOR") == ""
 }
+
+// isTerminal reports whether f is a terminal. A file mode check is not
+// enough: /dev/null is a character device too.
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // getenv reads a variable from the command's environment (not the process's,
 // so tests can set it).

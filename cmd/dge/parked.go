@@ -247,8 +247,7 @@ func (e *env) parkedMover(g *config.Graph, sub string) (*apply.Mover, error) {
 	if err != nil {
 		return nil, err
 	}
-	list, from, explicit := mgmt.AMQPURL(e.environ, g.Broker, cfg, g.Broker.Vhost)
-	eps, err := runtime.ParseEndpoints(list, g.Broker.Vhost, from)
+	eps, from, explicit, err := e.amqpEndpoints(g.Broker, cfg, g.Broker.Vhost)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +257,7 @@ func (e *env) parkedMover(g *config.Graph, sub string) (*apply.Mover, error) {
 		if err == nil {
 			return m, nil
 		}
-		msgs = append(msgs, fmt.Sprintf("%s: %v", ep.Name, err))
+		msgs = append(msgs, ep.DialError(err).Error())
 	}
 	fix := ""
 	if !explicit {

@@ -35,7 +35,10 @@ the plan's diagnostics hold it; any other error is a JSON diagnostic line).
 
 Environment: DGE_MANAGEMENT_URL (default http://127.0.0.1:15672, may carry
 user:password), DGE_MANAGEMENT_USERNAME, DGE_MANAGEMENT_PASSWORD (default
-guest/guest); the broker block's management_url, username and password win.`)
+guest/guest); the broker block's management_url, username and password win.
+For an https:// API: DGE_MANAGEMENT_CACERT (the CA that signed its
+certificate), DGE_MANAGEMENT_CERT and DGE_MANAGEMENT_KEY (a client
+certificate), PEM files.`)
 	var vars varFlags
 	vars.register(fs)
 	out := fs.String("out", "", "save the plan to `FILE` for dge apply FILE")
@@ -142,9 +145,4 @@ func (e *env) confirm(action string) (bool, error) {
 		return false, fmt.Errorf("read the answer: %w", err)
 	}
 	return strings.TrimSpace(line) == "yes", nil
-}
-
-func isTerminal(f *os.File) bool {
-	info, err := f.Stat()
-	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }

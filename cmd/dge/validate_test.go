@@ -233,14 +233,17 @@ func TestTerminalSettings(t *testing.T) {
 	}
 }
 
-// TestTerminalColour uses /dev/null, a character device like a terminal, to
-// reach the colour decision.
+// TestTerminalColour checks the colour decision for a terminal, and that
+// /dev/null, a character device but no terminal, gets no colour.
 func TestTerminalColour(t *testing.T) {
 	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer devNull.Close()
+	if w, c := (&env{}).terminal(devNull); w != 0 || c {
+		t.Errorf("/dev/null: width %d colour %v; want 0, false", w, c)
+	}
 	for _, tt := range []struct {
 		name      string
 		environ   []string
@@ -254,7 +257,7 @@ func TestTerminalColour(t *testing.T) {
 		{"-no-color", nil, true, 78, false},
 	} {
 		e := &env{environ: tt.environ, noColor: tt.noColor}
-		if w, c := e.terminal(devNull); w != tt.wantWidth || c != tt.wantColor {
+		if w, c := e.terminalStyle(); w != tt.wantWidth || c != tt.wantColor {
 			t.Errorf("%s: width %d colour %v; want %d, %v", tt.name, w, c, tt.wantWidth, tt.wantColor)
 		}
 	}

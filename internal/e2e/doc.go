@@ -6,5 +6,8 @@
 // DGE_TEST_AMQP_URL and DGE_TEST_MANAGEMENT_URL and fail without it.
 // TestCluster starts a private 3-node cluster of its own with
 // scripts/cluster.sh (and fails when it cannot) for the faults only a
-// cluster shows: a broker node killed, a resource alarm.
+// cluster shows: a broker node killed, a resource alarm. TestTLS starts a
+// private TLS-only node of its own (ports 5711 and 15711, client
+// certificates required, a CA the test makes) and stops it by its process
+// group when it ends.
 package e2e

@@ -59,6 +59,14 @@ func Check(g *config.Graph, opts Options) hcl.Diagnostics {
 			runtime = p
 		}
 	}
+	if notRequired(runtime) {
+		// The handlers package's errors, if it imports the runtime, only
+		// follow from this ("invalid package name").
+		c.errorf(g.DeclRange, "Module does not require dge",
+			"The Go module in %s does not require %s, whose runtime (%s) the generated program imports. Add it with:\n  go get %s\nrun in %s, then run dge generate again.",
+			c.displayDir(), modulePath, RuntimePath, modulePath, c.displayDir())
+		return c.diags
+	}
 	if !c.loaded(handlers, g.Handlers, g.HandlersRange, "handlers package",
 		"Check the handlers attribute: it must be the import path of a package of your module (go list "+g.Handlers+" must work in "+c.displayDir()+").") {
 		return c.diags
@@ -144,6 +152,23 @@ func (c *checker) loaded(p *packages.Package, path string, rng hcl.Range, what, 
 		return false
 	}
 	return true
+}
+
+// modulePath is the module that provides RuntimePath.
+const modulePath = "github.com/dgehq/dge"
+
+// notRequired reports whether the go command could not load the runtime
+// because the module in use does not require dge.
+func notRequired(runtime *packages.Package) bool {
+	if runtime == nil {
+		return false
+	}
+	for _, e := range runtime.Errors {
+		if strings.Contains(e.Msg, "no required module provides package") || strings.Contains(e.Msg, "cannot find module providing package") {
+			return true
+		}
+	}
+	return false
 }
 
 // errorText formats a loader error with its position made relative to the
@@ -304,6 +329,12 @@ func (c *checker) lookupFailure() types.Type {
 func (c *checker) function(name string, rng hcl.Range, what string, params, results []part) {
 	wantSig := c.sigString(params, results)
 	obj := c.pkg.Scope().Lookup(name)
+	if u := c.unexported(name); (obj == nil || !obj.Exported()) && u != nil {
+		c.errorf(rng, "Handler not exported",
+			"Package %s (%s) declares %s, a %s %s, which is not exported: the generated program, another package, cannot call it. Rename it %s in Go (its name must start with an upper-case letter). The %s must be %s.",
+			c.pkg.Name(), c.pkg.Path(), u.Name(), objKind(u), c.where(u), name, what, wantSig)
+		return
+	}
 	if obj == nil || !obj.Exported() {
 		c.errorf(rng, "Handler not found",
 			"Package %s (%s) declares no exported function %s%s The %s must be %s.", c.pkg.Name(), c.pkg.Path(), name+".", c.suggest(name, isFunc), what, wantSig)
@@ -441,6 +472,18 @@ func (c *checker) displayDir() string {
 		return "the current folder"
 	}
 	return c.dir
+}
+
+// unexported returns the unexported function of the handlers package whose
+// name is name but for its case (double for Double), or nil.
+func (c *checker) unexported(name string) types.Object {
+	for _, cand := range c.pkg.Scope().Names() {
+		obj := c.pkg.Scope().Lookup(cand)
+		if !obj.Exported() && isFunc(obj) && strings.EqualFold(cand, name) {
+			return obj
+		}
+	}
+	return nil
 }
 
 // suggest returns " Did you mean X?" for the closest exported name of the

@@ -220,6 +220,8 @@ func TestMismatchDetails(t *testing.T) {
 		"It returns 1 value; it must return 2: behaviour.Integer (the message type of queue \"join\", which aggregate.join reads), error",
 		"must be func(context.Context, behaviour.Integer) (behaviour.Integer, error), but behaviour.Limit is a constant of type untyped int",
 		"declares no exported function Dubble. Did you mean Double?",
+		"declares triple, a function declared at behaviour/behaviour.go:",
+		"which is not exported: the generated program, another package, cannot call it. Rename it Triple in Go",
 		"declares no exported type Intger. Did you mean Integer?",
 		"The aggregate.join handler must be\n  func(context.Context, []behaviour.Integer) (behaviour.Float, error)",
 		"Its parameter 2 (in) is behaviour.Integer; it must be []behaviour.Integer, one message of queue \"join\" from each node in from, in from order",
@@ -301,4 +303,63 @@ func sortedKeys(m map[string][]byte) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// TestCheckModuleWithoutDge checks a module that does not require dge:
+// its handlers package, importing the runtime, fails to compile with
+// "invalid package name", which only follows from the missing requirement;
+// the check names the requirement and the command that adds it.
+func TestCheckModuleWithoutDge(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod": "module example.com/x\n\ngo 1.26\n",
+		"h/h.go": `package h
+
+import (
+	"context"
+
+	dge "github.com/dgehq/dge/runtime"
+)
+
+type M struct{ V int }
+
+func A(ctx context.Context, m M) (M, error) { return m, nil }
+
+func F(ctx context.Context, f dge.Failure) {}
+`,
+		"graph.dge.hcl": `graph "g" {
+  handlers   = "example.com/x/h"
+  on_failure = "F"
+}
+start "start" {}
+process "a" {
+  from    = start.start
+  queue   = "a_in"
+  message = "M"
+  handler = "A"
+}
+terminate "out" {
+  from    = process.a
+  queue   = "out"
+  message = "M"
+}
+`,
+	}
+	for name, src := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly", "GOPROXY=off")
+	diags := Check(load(t, dir), Options{Dir: dir, Env: env})
+	if len(diags) != 1 || diags[0].Summary != "Module does not require dge" || !strings.Contains(diags[0].Detail, "go get github.com/dgehq/dge\n") {
+		t.Errorf("want one diagnostic saying the module must require dge, with the go get command; got:\n%s", diagsText(diags))
+	}
+	if text := diagsText(diags); strings.Contains(text, "invalid package name") || strings.Contains(text, "go build") {
+		t.Errorf("the diagnostics blame the handlers package:\n%s", text)
+	}
 }

@@ -48,9 +48,14 @@ func New(cfg Config, opts Options) (*Client, error) {
 	}
 	base := opts.Transport
 	if base == nil {
+		tc, err := tlsConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
 		base = &http.Transport{
 			Proxy:               http.ProxyFromEnvironment,
 			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSClientConfig:     tc,
 			MaxIdleConns:        64,
 			MaxIdleConnsPerHost: 64,
 			IdleConnTimeout:     30 * time.Second,
@@ -155,10 +160,31 @@ type ctxTransport struct {
 	base http.RoundTripper
 }
 
+// RoundTrip also keeps the broker's reason for a 401: rabbit-hole drops a
+// 401's body, which says whether the login failed or the user may not use
+// the vhost. A 401 comes back as the rabbithole.ErrorResponse that
+// rabbit-hole builds for the other refusals, for translate to read.
 func (t ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req.WithContext(t.ctx)
 	r.Close = false
-	return t.base.RoundTrip(r)
+	res, err := t.base.RoundTrip(r)
+	if err != nil && t.ctx.Err() != nil {
+		return nil, t.ctx.Err() // cancelled, not unreachable
+	}
+	if err != nil || res.StatusCode != http.StatusUnauthorized {
+		return res, err
+	}
+	body, err := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	res.Body.Close()
+	if err != nil && t.ctx.Err() != nil {
+		return nil, t.ctx.Err()
+	}
+	rme := rabbithole.ErrorResponse{StatusCode: res.StatusCode}
+	if json.Unmarshal(body, &rme) != nil || (rme.Message == "" && rme.Reason == "") {
+		rme.Reason = strings.TrimSpace(string(body))
+	}
+	rme.StatusCode = res.StatusCode
+	return nil, rme
 }
 
 // with returns a rabbit-hole client whose requests carry ctx.
@@ -217,6 +243,9 @@ func (c *Client) translate(op, vhost string, err error) error {
 	if eps := c.cfg.endpoints(); len(eps) > 1 {
 		at = "any of " + strings.Join(eps, ", ")
 	}
+	if advice := tlsAdvice(err, at); advice != "" {
+		return fmt.Errorf("%s: %s", op, c.redact(advice))
+	}
 	return fmt.Errorf("%s: cannot reach the RabbitMQ management API at %s: %s. Is RabbitMQ running with the management plugin enabled? (rabbitmq-plugins enable rabbitmq_management; or set %s)",
 		op, at, c.redact(rootCause(err)), URLEnv)
 }
@@ -243,16 +272,33 @@ func (c *Client) statusError(op, vhost string, status int, reason string) error 
 	e := &Error{Op: op, Status: status, Reason: c.redact(reason)}
 	switch status {
 	case http.StatusUnauthorized:
-		if !strings.Contains(reason, "Login failed") && reason != "" {
-			e.Hint = fmt.Sprintf("user %q lacks the tag this request needs: give it the policymaker (or administrator) tag with rabbitmqctl set_user_tags %s policymaker", c.cfg.Username, c.cfg.Username)
-			break
-		}
-		e.Hint = fmt.Sprintf("wrong credentials for user %q at %s: set %s and %s, put them in %s (http://user:password@host:15672), or set username and password in the broker block",
-			c.cfg.Username, c.cfg.Endpoint, UsernameEnv, PasswordEnv, URLEnv)
+		e.Hint = c.unauthorizedHint(vhost, reason)
 	case http.StatusForbidden:
 		e.Hint = fmt.Sprintf("permission denied for user %q: give it the management (or administrator) tag and permissions on vhost %q (rabbitmqctl set_user_tags / set_permissions)", c.cfg.Username, vhost)
 	}
 	return e
+}
+
+// unauthorizedHint says what to do about a 401, from the broker's reason:
+// a failed login, a user without permissions on the vhost, or a user
+// without the tag the request needs.
+func (c *Client) unauthorizedHint(vhost, reason string) string {
+	user := c.cfg.Username
+	switch {
+	case reason == "" || strings.Contains(reason, "Login failed"):
+		return fmt.Sprintf("wrong credentials for user %q at %s: set %s and %s, put them in %s (http://user:password@host:15672), or set username and password in the broker block",
+			user, c.cfg.Endpoint, UsernameEnv, PasswordEnv, URLEnv)
+	case strings.Contains(reason, "access virtual host") || strings.Contains(reason, "access to vhost"):
+		return fmt.Sprintf("user %q has no permissions on vhost %q: grant them with %s", user, vhost, setPermissions(vhost, user))
+	case strings.Contains(reason, "Access refused"):
+		return fmt.Sprintf("user %q has no permissions on vhost %q, or none that cover this object: grant them with %s", user, vhost, setPermissions(vhost, user))
+	}
+	return fmt.Sprintf("user %q lacks the tag this request needs: give it the policymaker (or administrator) tag with rabbitmqctl set_user_tags %s policymaker", user, shellQuote(user))
+}
+
+// setPermissions is the command that gives user every permission on vhost.
+func setPermissions(vhost, user string) string {
+	return fmt.Sprintf(`rabbitmqctl set_permissions -p %s %s ".*" ".*" ".*"`, shellQuote(vhost), shellQuote(user))
 }
 
 // redact removes the password from a string coming back from the broker
@@ -279,6 +325,9 @@ func (c *Client) getJSON(ctx context.Context, op, vhost, path string, query url.
 	req.Header.Set("Accept", "application/json")
 	hc := &http.Client{Transport: c.base, Timeout: c.timeout}
 	res, err := hc.Do(req)
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", op, ctx.Err()) // cancelled, not unreachable
+	}
 	if err != nil {
 		return c.translate(op, vhost, err)
 	}

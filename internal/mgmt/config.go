@@ -31,6 +31,10 @@ type Config struct {
 	Endpoint string
 	Username string
 	Password string // never printed
+	// CACert, Cert and Key name PEM files for an https:// API: the CA
+	// that signed its certificate (trusted besides the system's), and a
+	// client certificate with its key (see CACertEnv).
+	CACert, Cert, Key string
 }
 
 // endpoints returns the base URLs of Endpoint.
@@ -43,8 +47,10 @@ func (c Config) endpoints() []string { return strings.Split(c.Endpoint, ",") }
 // commas (the nodes of a cluster). Credentials come from the first of: the
 // URLs' userinfo (the same on every URL that has one: a cluster's nodes
 // share their users); the broker block's username and password;
-// DGE_MANAGEMENT_USERNAME and DGE_MANAGEMENT_PASSWORD; guest/guest. Errors
-// name the setting and never hold a password.
+// DGE_MANAGEMENT_USERNAME and DGE_MANAGEMENT_PASSWORD (both, or neither:
+// one without the other is an error naming the missing one); guest/guest.
+// TLS settings come from DGE_MANAGEMENT_CACERT, DGE_MANAGEMENT_CERT and
+// DGE_MANAGEMENT_KEY. Errors name the setting and never hold a password.
 func Resolve(environ []string, b config.Broker) (Config, error) {
 	env := envMap(environ)
 	raw, from := b.ManagementURL, "the broker block's management_url"
@@ -82,10 +88,17 @@ func Resolve(environ []string, b config.Broker) (Config, error) {
 		cfg.Password, _ = user.Password()
 	case b.Username != "" || b.Password != "":
 		cfg.Username, cfg.Password = b.Username, b.Password
-	case env[UsernameEnv] != "" || env[PasswordEnv] != "":
+	case env[UsernameEnv] != "" && env[PasswordEnv] != "":
 		cfg.Username, cfg.Password = env[UsernameEnv], env[PasswordEnv]
+	case env[UsernameEnv] != "":
+		return Config{}, fmt.Errorf("%s is set but %s is not: set both (or neither, for guest/guest)", UsernameEnv, PasswordEnv)
+	case env[PasswordEnv] != "":
+		return Config{}, fmt.Errorf("%s is set but %s is not: set both (or neither, for guest/guest)", PasswordEnv, UsernameEnv)
 	default:
 		cfg.Username, cfg.Password = "guest", "guest"
+	}
+	if err := resolveTLS(env, &cfg); err != nil {
+		return Config{}, err
 	}
 	return cfg, nil
 }
@@ -127,7 +140,8 @@ func parseEndpoint(s string) (*url.URL, error) {
 // AMQPURL returns the AMQP URLs to count messages exactly before a delete:
 // the broker block's amqp_url, else DGE_AMQP_URL, else URLs derived from
 // the management endpoints' hosts (port 5672, the management credentials,
-// the vhost), one per endpoint. from names the setting for errors;
+// the vhost; amqps on 5671 with the management API's CA and client
+// certificate for an https:// endpoint), one per endpoint. from names the setting for errors;
 // explicit reports whether the user named it.
 func AMQPURL(environ []string, b config.Broker, cfg Config, vhost string) (u, from string, explicit bool) {
 	env := envMap(environ)
@@ -149,6 +163,9 @@ func AMQPURL(environ []string, b config.Broker, cfg Config, vhost string) (u, fr
 		}
 		d := url.URL{Scheme: scheme, User: url.UserPassword(cfg.Username, cfg.Password), Host: net.JoinHostPort(ep.Hostname(), port), Path: "/" + vhost}
 		d.RawPath = "/" + url.PathEscape(vhost)
+		if scheme == "amqps" {
+			d.RawQuery = tlsQuery(cfg)
+		}
 		list = append(list, d.String())
 	}
 	return strings.Join(list, ","), "the AMQP URL derived from the management URL", false

@@ -22,6 +22,9 @@ func TestResolve(t *testing.T) {
 		{name: "broker block wins", env: []string{URLEnv + "=http://env:1", UsernameEnv + "=eu"},
 			broker: config.Broker{ManagementURL: "http://blk:2", Username: "bu", Password: "bp"}, endpoint: "http://blk:2", user: "bu", pwd: "bp"},
 		{name: "not http", env: []string{URLEnv + "=amqp://x"}, errPart: URLEnv},
+		{name: "username alone", env: []string{UsernameEnv + "=u"}, errPart: PasswordEnv + " is not"},
+		{name: "password alone", env: []string{PasswordEnv + "=p"}, errPart: UsernameEnv + " is not"},
+		{name: "env ignored under URL userinfo", env: []string{URLEnv + "=http://u:p@h", UsernameEnv + "=x"}, endpoint: "http://h", user: "u", pwd: "p"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := Resolve(tc.env, tc.broker)
@@ -64,5 +67,40 @@ func TestErrorsNeverHoldThePassword(t *testing.T) {
 	err = c.statusError("op", "v", 400, "bad thing s3cr3t-pw")
 	if strings.Contains(err.Error(), "s3cr3t-pw") {
 		t.Errorf("error holds the password: %v", err)
+	}
+}
+
+func TestResolveTLS(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     []string
+		errPart string
+	}{
+		{"CA over https", []string{URLEnv + "=https://h:15671", CACertEnv + "=/ca.pem"}, ""},
+		{"certificate without key", []string{URLEnv + "=https://h:15671", CertEnv + "=/c.pem"}, KeyEnv + " is not"},
+		{"key without certificate", []string{URLEnv + "=https://h:15671", KeyEnv + "=/c.key"}, CertEnv + " is not"},
+		{"TLS over http", []string{URLEnv + "=http://h:15672", CACertEnv + "=/ca.pem"}, "is not https://"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Resolve(tc.env, config.Broker{})
+			if tc.errPart == "" {
+				if err != nil || cfg.CACert != "/ca.pem" {
+					t.Errorf("Resolve = %+v, %v; want the CA file", cfg.CACert, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.errPart) {
+				t.Errorf("err = %v, want one containing %q", err, tc.errPart)
+			}
+		})
+	}
+	// A file that cannot be read is named with its variable.
+	_, err := New(Config{Endpoint: "https://h", Username: "u", Password: "p", CACert: "/no/such/ca.pem"}, Options{})
+	if err == nil || !strings.Contains(err.Error(), CACertEnv) || !strings.Contains(err.Error(), "/no/such/ca.pem") {
+		t.Errorf("New with a missing CA file: %v; want an error naming %s and the file", err, CACertEnv)
+	}
+	u, _, _ := AMQPURL(nil, config.Broker{}, Config{Endpoint: "https://h:15671", Username: "u", Password: "p", CACert: "/ca.pem", Cert: "/c.pem", Key: "/c.key"}, "v")
+	if u != "amqps://u:p@h:5671/v?cacertfile=%2Fca.pem&certfile=%2Fc.pem&keyfile=%2Fc.key" {
+		t.Errorf("derived AMQP URL = %s; want amqps on 5671 with the same files", u)
 	}
 }

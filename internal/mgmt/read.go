@@ -80,7 +80,8 @@ func isVhostMissing(err error) bool {
 func (c *Client) hintVhostMissing(err error, vhost string) error {
 	var e *Error
 	if isVhostMissing(err) && errors.As(err, &e) {
-		e.Hint = fmt.Sprintf("vhost %q does not exist on %s: create it with rabbitmqctl add_vhost %s, or set vhost in the broker block", vhost, c.cfg.Endpoint, shellQuote(vhost))
+		e.Hint = fmt.Sprintf("vhost %q does not exist on %s: create it and give user %q permissions on it with rabbitmqctl add_vhost %s && %s, or set vhost in the broker block",
+			vhost, c.cfg.Endpoint, c.cfg.Username, shellQuote(vhost), setPermissions(vhost, c.cfg.Username))
 	}
 	return err
 }

@@ -29,6 +29,13 @@ process "wrong_in" {
   handler = "TakesFloat" # want: Wrong handler signature
 }
 
+process "hidden" {
+  from    = fan_out.spread
+  queue   = "hidden"
+  message = "Integer"
+  handler = "Triple" # want: Handler not exported
+}
+
 process "no_ctx" {
   from    = fan_out.spread
   queue   = "no_ctx"
@@ -72,7 +79,7 @@ process "variadic" {
 }
 
 aggregate "join" {
-  from    = [process.good, process.wrong_in, process.no_ctx, process.no_error, process.not_func, process.typo, process.generic, process.variadic]
+  from    = [process.good, process.wrong_in, process.hidden, process.no_ctx, process.no_error, process.not_func, process.typo, process.generic, process.variadic]
   queue   = "join"
   message = "Integer"
   handler = "SumOne" # want: Wrong handler signature

@@ -38,6 +38,9 @@ func TakesFloat(ctx context.Context, in Float) (Integer, error) {
 }
 
 // NoContext lacks the context parameter.
+// triple is the handler of process.hidden, but not exported.
+func triple(ctx context.Context, in Integer) (Integer, error) { return Integer{3 * in.Value}, nil }
+
 func NoContext(in Integer) (Integer, error) { return in, nil }
 
 // NoError lacks the error result.
