@@ -62,7 +62,7 @@ func (c *cli) cmdConsume(ctx context.Context, args []string) error {
 	}
 	prefetch := n.in.Prefetch
 	if prefetch <= 0 {
-		prefetch = 32
+		prefetch = startWindow
 	}
 	if *limit > 0 && *limit < prefetch {
 		prefetch = *limit

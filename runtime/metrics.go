@@ -79,6 +79,7 @@ type nodeMetrics struct {
 	polled      atomic.Int64
 	rotated     atomic.Int64
 	inFlight    atomic.Int64
+	window      atomic.Int64 // the prefetch window of its newest session
 	latency     histogram
 }
 
@@ -220,6 +221,7 @@ func (m *metrics) write(w io.Writer) error {
 		{"dge_poll_checks_pending_total", "Poll checks that were not done and went back through the poll queue.", func(n *nodeMetrics) int64 { return n.polled.Load() }, "counter", []Kind{KindPoll}},
 		{"dge_aggregate_parts_rotated_total", "Aggregate parts re-published to the queue's tail to free the prefetch window.", func(n *nodeMetrics) int64 { return n.rotated.Load() }, "counter", []Kind{KindAggregate}},
 		{"dge_messages_in_flight", "Messages being handled now.", func(n *nodeMetrics) int64 { return n.inFlight.Load() }, "gauge", nil},
+		{"dge_prefetch_window", "The node's prefetch window: unacknowledged deliveries it may hold (adapted to its handling and confirm times unless fixed by -prefetch or the edge's prefetch).", func(n *nodeMetrics) int64 { return n.window.Load() }, "gauge", nil},
 	}
 	ew := &errWriter{w: w}
 	gauge := func(name, help string, v int64) {
