@@ -50,8 +50,9 @@ type nodeRun struct {
 
 // newRun returns node n's run with the given prefetch and concurrency (0:
 // the edge's). A prefetch from the flag or the edge fixes the window; with
-// neither, the window adapts (see window), except an aggregate's, which is
-// at least aggregatePrefetch.
+// neither, the window adapts (see window), except a fan_out's, which has no
+// handler to wait for and takes maxWindow, and an aggregate's, which is at
+// least aggregatePrefetch.
 func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
 	if prefetch <= 0 {
 		prefetch = n.in.Prefetch
@@ -60,7 +61,11 @@ func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
 		}
 	}
 	adaptive := prefetch <= 0
-	if adaptive {
+	switch {
+	case adaptive && n.kind == KindFanOut:
+		// No handler: only confirms hold its deliveries.
+		prefetch, adaptive = maxWindow, false
+	case adaptive:
 		prefetch = startWindow
 	}
 	if concurrency <= 0 {

@@ -54,9 +54,7 @@ func (r *nodeRun) session(ctx context.Context, conn Conn) error {
 					if !ok {
 						return
 					}
-					start := time.Now()
 					s.handle(d)
-					deliveries.handled(time.Since(start))
 				}
 			})
 		}
@@ -208,7 +206,9 @@ func (s *session) output(d Delivery, to string, attempt int, body []byte) Messag
 func (s *session) call(ctx context.Context, f func(ctx context.Context) (any, error)) (v any, err error) {
 	start := time.Now()
 	defer func() {
-		s.r.m.latency.observe(time.Since(start))
+		took := time.Since(start)
+		s.r.m.latency.observe(took)
+		s.win.handled(took)
 		if p := recover(); p != nil {
 			err = fmt.Errorf("handler panicked: %v", p)
 		}

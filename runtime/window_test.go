@@ -14,14 +14,14 @@ func TestTargetWindow(t *testing.T) {
 		h, c        time.Duration
 		want        int
 	}{
-		// A 20 ms handler: one delivery in the handler, the next ready,
-		// one more for the confirm and the slack.
-		{"slow handler", 1, 20 * ms, 5 * ms, 3},
-		{"slow handler, 4 workers", 4, 20 * ms, 5 * ms, 9},
+		// A 20 ms handler: one delivery in the handler, two for the
+		// confirm and the ack's trip, five for the slack.
+		{"slow handler", 1, 20 * ms, 5 * ms, 7},
+		{"slow handler, 4 workers", 4, 20 * ms, 5 * ms, 26},
 		{"very slow handler", 1, 2 * time.Second, 5 * ms, 2},
 		// A fast handler: the confirm round trip dominates.
-		{"fast handler", 1, 50 * time.Microsecond, 5 * ms, 501},
-		{"fast handler, capped", 1, 10 * time.Microsecond, 5 * ms, maxWindow},
+		{"fast handler", 1, ms, 5 * ms, 111},
+		{"faster handler, capped", 1, 50 * time.Microsecond, 5 * ms, maxWindow},
 		{"no handler time measured", 1, 0, 0, maxWindow},
 	} {
 		if got := targetWindow(tc.concurrency, tc.h, tc.c); got != tc.want {
@@ -68,6 +68,8 @@ func TestWindowModes(t *testing.T) {
 		{"flag", proc(0), 7, 7, false},
 		{"flag over edge", proc(10), 7, 7, false},
 		{"aggregate", agg, 0, aggregatePrefetch, false},
+		{"fan_out", FanOut[num]("f", edge(0), "a", "b"), 0, maxWindow, false},
+		{"fan_out with a prefetch", FanOut[num]("f", edge(5), "a", "b"), 0, 5, false},
 	} {
 		r := e.newRun(tc.n, tc.flag, 0)
 		if r.prefetch != tc.prefetch || r.adaptive != tc.adaptive {
