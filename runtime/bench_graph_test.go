@@ -360,8 +360,10 @@ func benchDiamond(asProcess bool) Graph {
 // start beforehand, then every node run by one program, timed until out
 // holds every result. Contenders: join an aggregate of a, b and c (one
 // result per run), and join a process node (one result per part, three per
-// run). It reports runs/s and the ratio aggregate/process (the target is
-// ≥ 0.8). Run it with -benchtime 1x (make bench).
+// run); and each join alone, its queue filled with the parts beforehand,
+// which shows where the join's own ceiling lies. It reports runs/s and the
+// ratio aggregate/process (the target is ≥ 0.8). Run it with -benchtime 1x
+// (make bench).
 func BenchmarkDiamond(b *testing.B) {
 	runs := *diaRuns
 	rounds := max(*diaRounds, 1)
@@ -386,15 +388,77 @@ func BenchmarkDiamond(b *testing.B) {
 			return float64(runs) / lastAt.Sub(start).Seconds()
 		}
 	}
+	// The join alone: its queue filled with every run's three parts
+	// beforehand, only the join node running.
+	alone := func(name string, asProcess bool) func(b *testing.B, round int) float64 {
+		return func(b *testing.B, round int) float64 {
+			g := benchDiamond(asProcess)
+			t, vh, conn := newBenchVhost(b, fmt.Sprintf("%s-%d", name, round), &g)
+			defer t.cleanup()
+			fillParts(b, conn, g.WorkExchange, "join", runs, []string{"process.a", "process.b", "process.c"})
+			want := runs
+			if asProcess {
+				want = 3 * runs
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var wg sync.WaitGroup
+			start := time.Now()
+			wg.Go(func() { runProgram(ctx, t, vh, g, []string{"join"}, "") })
+			_, lastAt := waitCount(b, conn, "out", want)
+			cancel()
+			wg.Wait()
+			return float64(runs) / lastAt.Sub(start).Seconds()
+		}
+	}
 	agg := &graphContender{name: "join: aggregate", run: turn("aggregate", false)}
 	proc := &graphContender{name: "join: process", run: turn("process", true)}
-	interleave(b, rounds, agg, proc)
+	aggAlone := &graphContender{name: "aggregate alone", run: alone("aggregate-alone", false)}
+	procAlone := &graphContender{name: "process alone", run: alone("process-alone", true)}
+	interleave(b, rounds, agg, proc, aggAlone, procAlone)
 	am, pm := median(agg.rate), median(proc.rate)
 	b.ReportMetric(am, "aggregate-runs/s")
 	b.ReportMetric(pm, "process-runs/s")
 	b.ReportMetric(am/pm, "x-process")
+	b.ReportMetric(median(aggAlone.rate), "aggregate-alone-runs/s")
 	r := roundRatios(agg, proc)
-	b.Logf("diamond fan_out → 3 process → join → terminate, %d runs per round, %d interleaved rounds\n%s"+
+	b.Logf("diamond fan_out → 3 process → join → terminate, %d runs per round, %d interleaved rounds "+
+		"(alone: the join's queue filled with the runs' parts beforehand, only the join running)\n%s"+
 		"aggregate/process: ratio of medians %.2f (target ≥ 0.8); per round min %.2f, median %.2f, max %.2f",
-		runs, rounds, rateTable("runs/s", agg, proc), am/pm, slices.Min(r), median(r), slices.Max(r))
+		runs, rounds, rateTable("runs/s", agg, proc, aggAlone, procAlone), am/pm, slices.Min(r), median(r), slices.Max(r))
+}
+
+// fillParts publishes n runs' parts to queue, one from each of sources per
+// run, as the nodes feeding a join would.
+func fillParts(b *testing.B, conn *amqp.Connection, exchange, queue string, n int, sources []string) {
+	ch, err := conn.Channel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ch.Close()
+	if err := ch.Confirm(false); err != nil {
+		b.Fatal(err)
+	}
+	var pending []*amqp.DeferredConfirmation
+	for i := range n {
+		for _, src := range sources {
+			id := fmt.Sprint(i)
+			dc, err := ch.PublishWithDeferredConfirm(exchange, queue, true, false, amqp.Publishing{
+				DeliveryMode: amqp.Persistent, ContentType: "application/json", MessageId: id + "-" + src,
+				Headers: amqp.Table{HeaderRunID: id, HeaderSource: src, HeaderAttempt: int32(1)}, Body: fmt.Appendf(nil, `{"value":%d}`, i),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			pending = append(pending, dc)
+		}
+		if len(pending) >= 512 || i == n-1 {
+			for _, p := range pending {
+				if !p.Wait() {
+					b.Fatal("fillParts: nack")
+				}
+			}
+			pending = pending[:0]
+		}
+	}
 }
