@@ -181,6 +181,11 @@ func (w *window) run(ctx context.Context) {
 		}
 		if n, ok := w.adapt(); ok {
 			if err := w.resize(ctx, n); err != nil {
+				select {
+				case <-w.ch.Done():
+					return // the session ends and says why
+				default:
+				}
 				w.log.Warn("could not change the prefetch window; keeping it", "prefetch", w.size, "want", n, "error", err.Error())
 				return
 			}
@@ -249,6 +254,10 @@ func (w *window) resize(ctx context.Context, n int) error {
 	w.cons = append(w.cons, con)
 	w.mu.Unlock()
 	if err := old.Cancel(); err != nil {
+		// Workers read the old consumer until it ends: with it still
+		// running, the new one's deliveries would wait unread. Closing
+		// the channel ends the session; the next one starts afresh.
+		_ = w.ch.Close()
 		return fmt.Errorf("cancel the consumer of prefetch %d: %w", w.size, err)
 	}
 	w.log.Debug("prefetch window changed", "prefetch", n, "was", w.size,
