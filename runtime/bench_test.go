@@ -43,7 +43,9 @@ type hopContender struct {
 //
 //   - relay-pipelined: plain amqp091-go doing the same correct work, with
 //     confirms pipelined and acks sent in order after them;
-//   - runtime: a dge process node (decode JSON, call the handler, encode);
+//   - runtime: a dge process node (decode JSON, call the handler, encode)
+//     with the defaults a user gets: no prefetch (an adaptive window) and
+//     concurrency 1;
 //   - relay-sync: plain amqp091-go waiting for each confirm before acking.
 //
 // The broker's state drifts during a run (quorum queue logs, memory), so
