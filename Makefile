@@ -53,10 +53,13 @@ update-golden:
 clean:
 	rm -rf bin
 
-## bench: runtime process hop vs plain amqp091-go relays (pipelined and synchronous confirms), msgs/s and ratios;
+## bench: with the runtime's default flags, interleaved rounds, medians and ratios: a process hop vs plain
+##        amqp091-go relays (pipelined and synchronous confirms); a 3-hop graph with its producer vs 3 relays;
+##        fairness of a 20 ms handler between instances; a diamond joined by an aggregate vs a process node;
 ##        then a 1,000-node graph: apply from empty, plan (2 requests) vs per-object reads
 bench: broker
-	go test -run '^$$' -bench BenchmarkHop -benchtime 20000x -count=1 ./runtime/
+	go test -run '^$$' -bench 'Benchmark(Hop|Pipeline)$$' -benchtime 20000x -count=1 -timeout 30m ./runtime/
+	go test -run '^$$' -bench 'Benchmark(Fairness|Diamond)$$' -benchtime 1x -count=1 -timeout 30m ./runtime/
 	go test -run '^$$' -bench BenchmarkScale -benchtime 1x -count=1 -timeout 20m ./apply/
 
 ## chaos: the fault tests at full size (a few minutes): a private 3-node cluster losing the

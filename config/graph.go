@@ -35,10 +35,12 @@ const (
 
 // Defaults applied by the loader where a graph leaves an attribute out.
 const (
-	DefaultQueueType        = QueueType(topology.DefaultType)
-	DefaultRetry            = 5 * time.Second
-	DefaultMaxAttempts      = 5
-	DefaultPrefetch         = 32
+	DefaultQueueType   = QueueType(topology.DefaultType)
+	DefaultRetry       = 5 * time.Second
+	DefaultMaxAttempts = 5
+	// DefaultPrefetch 0 leaves a node's prefetch window to the runtime,
+	// which sizes it from what the node measures (see the runtime's doc).
+	DefaultPrefetch         = 0
 	DefaultConcurrency      = 1
 	DefaultAggregateTimeout = 10 * time.Minute
 	DefaultPollInterval     = 5 * time.Second

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"sync"
+	"time"
 )
 
 // ackItem is a delivery whose fate is decided: acknowledge it once confs
@@ -14,6 +15,7 @@ type ackItem struct {
 	reject bool
 	ok     func()
 	failed func(error)
+	at     time.Time // when it was submitted, when its confirm wait is measured
 }
 
 type decision struct {
@@ -53,7 +55,12 @@ func newAcker(s *session) *acker {
 
 // submit hands a decided delivery to the acker. It must not be called after
 // close.
-func (a *acker) submit(it ackItem) { a.items <- it }
+func (a *acker) submit(it ackItem) {
+	if len(it.confs) > 0 && a.s.win != nil && a.s.win.adaptive {
+		it.at = time.Now()
+	}
+	a.items <- it
+}
 
 // close tells the acker no more items come; done closes once every item is
 // settled.
@@ -95,6 +102,9 @@ func (a *acker) settle(it ackItem) {
 	}
 	if ctx.Err() != nil {
 		return // channel lost or shutdown timeout: the broker redelivers
+	}
+	if !it.at.IsZero() {
+		a.s.win.confirmed(time.Since(it.at))
 	}
 	if it.reject || err != nil {
 		if err != nil && it.failed != nil {

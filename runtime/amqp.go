@@ -335,17 +335,16 @@ func (c *amqpConn) Channel(ctx context.Context, window int) (Channel, error) {
 // unconfirmed publishes, so the reader can never block on it (amqp091 drops
 // a notification that blocks for 5 s).
 type amqpChannel struct {
-	ch       *amqp.Channel
-	window   chan struct{} // semaphore: publishes not yet resolved by Wait
-	consumer string
-	done     chan struct{}
+	ch     *amqp.Channel
+	window chan struct{} // semaphore: publishes not yet resolved by Wait
+	done   chan struct{}
 
-	// rpc keeps channel RPCs (basic.cancel, channel.close) from running
-	// while a publish is being written: amqp091 writes a publish's method,
-	// header and body frames under the channel's lock, but sends RPCs
-	// without it, so a basic.cancel could land between a publish's frames
-	// and the broker would close the connection with 505 UNEXPECTED_FRAME.
-	// Publishes take it shared, RPCs exclusively.
+	// rpc keeps channel RPCs (basic.qos, basic.consume, basic.cancel,
+	// channel.close) from running while a publish is being written: amqp091
+	// writes a publish's method, header and body frames under the channel's
+	// lock, but sends RPCs without it, so a basic.cancel could land between
+	// a publish's frames and the broker would close the connection with 505
+	// UNEXPECTED_FRAME. Publishes take it shared, RPCs exclusively.
 	rpc sync.RWMutex
 
 	mu       sync.Mutex
@@ -382,44 +381,54 @@ func (c *amqpChannel) Close() error {
 
 var consumerSeq atomic.Uint64
 
-func (c *amqpChannel) Consume(ctx context.Context, queue string, prefetch int) (Deliveries, error) {
+func (c *amqpChannel) Consume(ctx context.Context, queue string, prefetch int) (Consumer, error) {
+	tag := "dge-" + queue + "-" + strconv.FormatUint(consumerSeq.Add(1), 10)
+	// basic.qos (per consumer: global=false) applies to the consumers the
+	// channel starts after it, so a new consumer can have a new prefetch
+	// while an older one keeps its own. Both RPCs may come while the
+	// channel publishes (a session changing its window): see rpc.
+	c.rpc.Lock()
+	defer c.rpc.Unlock()
 	if err := c.ch.Qos(prefetch, 0, false); err != nil {
 		return nil, fmt.Errorf("set prefetch %d on queue %q: %w", prefetch, queue, err)
 	}
-	c.consumer = "dge-" + queue + "-" + strconv.FormatUint(consumerSeq.Add(1), 10)
 	// The consumer is not tied to ctx: amqp091 would cancel it from a
 	// goroutine of its own when ctx ends, and that basic.cancel can race the
 	// channel's Close (two RPCs at once on one channel), leaving Close
 	// waiting forever. Callers stop consumers with Cancel or Close.
-	in, err := c.ch.ConsumeWithContext(context.WithoutCancel(ctx), queue, c.consumer, false, false, false, false, nil)
+	in, err := c.ch.ConsumeWithContext(context.WithoutCancel(ctx), queue, tag, false, false, false, false, nil)
 	if err != nil {
 		return nil, fmt.Errorf("consume queue %q: %w", queue, err)
 	}
-	return amqpDeliveries(in), nil
+	return &amqpConsumer{c: c, tag: tag, in: in}, nil
 }
 
-// amqpDeliveries converts deliveries as they are taken, without a goroutine
+// amqpConsumer converts deliveries as they are taken, without a goroutine
 // of its own: a hand-off between goroutines per message costs more than the
 // conversion.
-type amqpDeliveries <-chan amqp.Delivery
+type amqpConsumer struct {
+	c   *amqpChannel
+	tag string
+	in  <-chan amqp.Delivery
+}
 
-func (ds amqpDeliveries) Next() (Delivery, bool) {
-	d, ok := <-ds
+func (con *amqpConsumer) Next() (Delivery, bool) {
+	d, ok := <-con.in
 	if !ok {
 		return Delivery{}, false
 	}
 	return fromAMQP(d), true
 }
 
-func (c *amqpChannel) Cancel() error {
-	if c.consumer == "" {
-		return nil
-	}
+// Cancel sends basic.cancel; amqp091 passes on what the broker delivered
+// before its cancel-ok, then closes the stream.
+func (con *amqpConsumer) Cancel() error {
+	c := con.c
 	c.rpc.Lock()
-	err := c.ch.Cancel(c.consumer, false)
+	err := c.ch.Cancel(con.tag, false)
 	c.rpc.Unlock()
 	if err != nil {
-		return fmt.Errorf("cancel consumer %s: %w", c.consumer, err)
+		return fmt.Errorf("cancel consumer %s: %w", con.tag, err)
 	}
 	return nil
 }

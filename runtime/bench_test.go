@@ -18,8 +18,8 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// benchPrefetch is the prefetch of every contender: the runtime's node and
-// both plain relays.
+// benchPrefetch is the prefetch of the plain relays. The runtime's nodes
+// run with the defaults a user gets: no prefetch set, an adaptive window.
 const benchPrefetch = 256
 
 var (
@@ -43,7 +43,9 @@ type hopContender struct {
 //
 //   - relay-pipelined: plain amqp091-go doing the same correct work, with
 //     confirms pipelined and acks sent in order after them;
-//   - runtime: a dge process node (decode JSON, call the handler, encode);
+//   - runtime: a dge process node (decode JSON, call the handler, encode)
+//     with the defaults a user gets: no prefetch (an adaptive window) and
+//     concurrency 1;
 //   - relay-sync: plain amqp091-go waiting for each confirm before acking.
 //
 // The broker's state drifts during a run (quorum queue logs, memory), so
@@ -156,9 +158,8 @@ func benchTurn(b *testing.B, c *hopContender, round int) float64 {
 	conn := vh.Dial(t)
 	g := testGraph("bench",
 		Start[num]("start", "in"),
-		Process[num, num]("hop", Edge{Queue: "in", Message: "num", Retry: time.Second, MaxAttempts: 5, Prefetch: benchPrefetch, Concurrency: 1},
-			func(_ context.Context, n num) (num, error) { return num{n.Value + 1}, nil }, "out"),
-		Terminate[num]("out", Edge{Queue: "out", Message: "num", Retry: time.Second, MaxAttempts: 5, Prefetch: benchPrefetch, Concurrency: 1}),
+		Process[num, num]("hop", benchEdge("in"), func(_ context.Context, n num) (num, error) { return num{n.Value + 1}, nil }, "out"),
+		Terminate[num]("out", benchEdge("out")),
 	)
 	g.Vhost = vh.Name
 	if err := brokertest.Declare(conn, g.topologyGraph()); err != nil {
@@ -265,8 +266,13 @@ func runtimeHop(ctx context.Context, b testing.TB, vh brokertest.Vhost, g Graph)
 // pipelined confirms, each input acked (multiple, in order) after its
 // output's confirm.
 func relayPipelined(ctx context.Context, b testing.TB, vh brokertest.Vhost, g Graph) {
-	conn := vh.Dial(b)
-	ch, deliveries := relayChannel(b, conn)
+	relayPipelinedQueues(ctx, b, vh.Dial(b), g, "in", "out")
+}
+
+// relayPipelinedQueues is relayPipelined from queue in to queue out, on a
+// channel of its own on conn.
+func relayPipelinedQueues(ctx context.Context, b testing.TB, conn *amqp.Connection, g Graph, in, out string) {
+	ch, deliveries := relayChannel(b, conn, in)
 	type pending struct {
 		tag uint64
 		dc  *amqp.DeferredConfirmation
@@ -312,8 +318,8 @@ func relayPipelined(ctx context.Context, b testing.TB, vh brokertest.Vhost, g Gr
 			if !ok {
 				return
 			}
-			dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, g.WorkExchange, "out", true, false, amqp.Publishing{
-				DeliveryMode: amqp.Persistent, ContentType: "application/json", MessageId: d.MessageId + "-out",
+			dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, g.WorkExchange, out, true, false, amqp.Publishing{
+				DeliveryMode: amqp.Persistent, ContentType: "application/json", MessageId: d.MessageId + "-" + out,
 				Headers: amqp.Table{HeaderRunID: d.Headers[HeaderRunID]}, Body: body,
 			})
 			if err != nil {
@@ -327,7 +333,7 @@ func relayPipelined(ctx context.Context, b testing.TB, vh brokertest.Vhost, g Gr
 // relaySync is the same relay waiting for each confirm before its ack.
 func relaySync(ctx context.Context, b testing.TB, vh brokertest.Vhost, g Graph) {
 	conn := vh.Dial(b)
-	ch, deliveries := relayChannel(b, conn)
+	ch, deliveries := relayChannel(b, conn, "in")
 	for {
 		select {
 		case <-ctx.Done():
@@ -351,7 +357,7 @@ func relaySync(ctx context.Context, b testing.TB, vh brokertest.Vhost, g Graph) 
 	}
 }
 
-func relayChannel(b testing.TB, conn *amqp.Connection) (*amqp.Channel, <-chan amqp.Delivery) {
+func relayChannel(b testing.TB, conn *amqp.Connection, queue string) (*amqp.Channel, <-chan amqp.Delivery) {
 	ch, err := conn.Channel()
 	if err != nil {
 		b.Fatal(err)
@@ -362,7 +368,7 @@ func relayChannel(b testing.TB, conn *amqp.Connection) (*amqp.Channel, <-chan am
 	if err := ch.Qos(benchPrefetch, 0, false); err != nil {
 		b.Fatal(err)
 	}
-	ds, err := ch.Consume("in", "", false, false, false, false, nil)
+	ds, err := ch.Consume(queue, "", false, false, false, false, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

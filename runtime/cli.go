@@ -273,7 +273,7 @@ type nodeFlags struct {
 }
 
 func (f *nodeFlags) register(fs *flag.FlagSet) {
-	fs.IntVar(&f.prefetch, "prefetch", 0, "unacknowledged deliveries per node (default: the edge's prefetch)")
+	fs.IntVar(&f.prefetch, "prefetch", 0, "unacknowledged deliveries per node, a fixed window (default: the edge's prefetch, else adaptive)")
 	fs.IntVar(&f.concurrency, "concurrency", 0, "handler calls in flight per node (default: the edge's concurrency)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight messages may take to finish after SIGTERM")

@@ -69,7 +69,7 @@ without it, it is acknowledged and counted on stderr.`, c.nodeNames(KindTerminat
 	}
 	prefetch := n.in.Prefetch
 	if prefetch <= 0 {
-		prefetch = 32
+		prefetch = startWindow
 	}
 	if *limit > 0 && *limit < prefetch {
 		prefetch = *limit

@@ -16,15 +16,15 @@ import (
 )
 
 // runNodes runs every consuming node of g on tr, in one engine, until the
-// test ends.
-func runNodes(t *testing.T, tr Transport, g *Graph) {
+// test ends, and returns the engine's metrics.
+func runNodes(t *testing.T, tr Transport, g *Graph) *metrics {
 	t.Helper()
-	runNodesPrefetch(t, tr, g, 0)
+	return runNodesPrefetch(t, tr, g, 0)
 }
 
 // runNodesPrefetch is runNodes with every node's prefetch fixed (0: the
 // node's own).
-func runNodesPrefetch(t *testing.T, tr Transport, g *Graph, prefetch int) {
+func runNodesPrefetch(t *testing.T, tr Transport, g *Graph, prefetch int) *metrics {
 	t.Helper()
 	var w io.Writer = io.Discard
 	if os.Getenv("TEST_DGE_LOG") != "" {
@@ -49,6 +49,7 @@ func runNodesPrefetch(t *testing.T, tr Transport, g *Graph, prefetch int) {
 			t.Errorf("engine: %v", err)
 		}
 	})
+	return e.metrics
 }
 
 // publishRun publishes body as a new run from start node start, as the
@@ -335,6 +336,54 @@ func testNodes(t *testing.T, setup transportSetup) {
 			if got := c.collectNums(q, 3); !slices.Equal(got, []int{1, 2, 3}) {
 				t.Errorf("%s got %v, want [1 2 3]", q, got)
 			}
+		}
+	})
+
+	t.Run("AdaptiveWindow", func(t *testing.T) {
+		// With no prefetch set, the window adapts: a slow handler shrinks
+		// it from startWindow by re-subscribing, and every delivery of the
+		// consumers it cancels is still handled once and acknowledged (40
+		// messages: the first consumer takes 32, the next the rest).
+		t.Parallel()
+		var mu sync.Mutex
+		calls := map[int]int{}
+		slow := func(_ context.Context, n num) (num, error) {
+			mu.Lock()
+			calls[n.Value]++
+			mu.Unlock()
+			time.Sleep(50 * time.Millisecond)
+			return num{n.Value * 2}, nil
+		}
+		// A 50 ms handler keeps the target below 24 (a change from 32)
+		// unless confirms take over half a second.
+		edge := testEdge("input")
+		edge.Prefetch, edge.Concurrency = 0, 1
+		g := testGraph("adaptive",
+			Start[num]("start", "input"),
+			Process[num, num]("double", edge, slow, "result"),
+			Terminate[num]("result", testEdge("result")),
+		)
+		tr := setup(t, g)
+		m := runNodes(t, tr, &g)
+		c := dialClient(t, tr)
+		var values, want []int
+		for i := range 40 {
+			values = append(values, i)
+			want = append(want, 2*i)
+		}
+		c.publishNums(g, "start", values...)
+		if got := c.collectNums("result", 40); !slices.Equal(got, want) {
+			t.Errorf("results %v, want %v", got, want)
+		}
+		mu.Lock()
+		for v, n := range calls {
+			if n != 1 {
+				t.Errorf("value %d: handler called %d times, want once", v, n)
+			}
+		}
+		mu.Unlock()
+		if w := m.node(g.Nodes[1]).window.Load(); w >= startWindow {
+			t.Errorf("prefetch window %d after 40 deliveries to a 50 ms handler; want it shrunk below %d", w, startWindow)
 		}
 	})
 }

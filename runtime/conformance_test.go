@@ -118,7 +118,7 @@ func (c *client) publish(ch Channel, exchange, key string, m Message) {
 // the test's: amqp091 cancels a consumer when its context ends, and that
 // cancel races with the channel's Close in t.Cleanup (two RPCs at once on
 // one channel can leave Close waiting forever).
-func (c *client) consume(queue string, prefetch int) (Channel, Deliveries) {
+func (c *client) consume(queue string, prefetch int) (Channel, Consumer) {
 	c.t.Helper()
 	ch := c.channel()
 	ds, err := ch.Consume(context.Background(), queue, prefetch)
@@ -524,8 +524,8 @@ func testTransport(t *testing.T, setup transportSetup) {
 	t.Run("CancelEndsStream", func(t *testing.T) {
 		t.Parallel()
 		c := dialClient(t, setup(t, g))
-		ch, ds := c.consume("work", 10)
-		if err := ch.Cancel(); err != nil {
+		_, ds := c.consume("work", 10)
+		if err := ds.Cancel(); err != nil {
 			t.Fatal(err)
 		}
 		ended := make(chan bool, 1)
@@ -538,5 +538,88 @@ func testTransport(t *testing.T, setup transportSetup) {
 		case <-time.After(confDeadline):
 			t.Error("the stream did not end after Cancel")
 		}
+	})
+
+	t.Run("Resubscribe", func(t *testing.T) {
+		// A new window: a second consumer on the same channel with its own
+		// prefetch, then the first cancelled. The first's deliveries stay
+		// unacked on the channel, do not count against the second's
+		// prefetch, and one multiple ack over the channel's tags settles
+		// both consumers' deliveries.
+		t.Parallel()
+		c := dialClient(t, setup(t, g))
+		pub := c.channel()
+		for i := range 6 {
+			c.publish(pub, g.WorkExchange, "work", confMsg(i))
+		}
+		ch, old := c.consume("work", 2)
+		got := []Delivery{next(t, old), next(t, old)}
+		cur, err := ch.Consume(context.Background(), "work", 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := old.Cancel(); err != nil {
+			t.Fatal(err)
+		}
+		ended := make(chan bool, 1)
+		go func() { _, ok := old.Next(); ended <- !ok }()
+		select {
+		case e := <-ended:
+			if !e {
+				t.Error("the cancelled consumer got a delivery beyond its prefetch")
+			}
+		case <-time.After(confDeadline):
+			t.Fatal("the cancelled consumer's stream did not end")
+		}
+		for range 3 {
+			got = append(got, next(t, cur))
+		}
+		if !slices.Equal(ids(got), []string{"m0", "m1", "m2", "m3", "m4"}) {
+			t.Fatalf("deliveries %v, want [m0 m1 m2 m3 m4]", ids(got))
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i].Tag <= got[i-1].Tag {
+				t.Fatalf("delivery tags %d then %d: want them increasing across the channel's consumers", got[i-1].Tag, got[i].Tag)
+			}
+		}
+		// Cancelled first, so that the ack makes room for nothing.
+		if err := cur.Cancel(); err != nil {
+			t.Fatal(err)
+		}
+		if err := ch.Ack(got[4].Tag, true); err != nil {
+			t.Fatal(err)
+		}
+		ch.Close()
+		_, ds := c.consume("work", 10)
+		if d := next(t, ds); d.MessageID != "m5" || d.Redelivered {
+			t.Errorf("after the multiple ack: %s redelivered %v; want m5, a first delivery", d.MessageID, d.Redelivered)
+		}
+	})
+
+	t.Run("RejectAfterCancel", func(t *testing.T) {
+		// A delivery of a cancelled consumer is still settled on its
+		// channel: rejected, it dead-letters through the retry queue and
+		// comes back to the channel's current consumer.
+		t.Parallel()
+		c := dialClient(t, setup(t, g))
+		pub := c.channel()
+		c.publish(pub, g.WorkExchange, "work", confMsg(1))
+		ch, old := c.consume("work", 1)
+		d := next(t, old)
+		cur, err := ch.Consume(context.Background(), "work", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := old.Cancel(); err != nil {
+			t.Fatal(err)
+		}
+		if err := ch.Reject(d.Tag); err != nil {
+			t.Fatal(err)
+		}
+		back := next(t, cur)
+		if back.MessageID != "m1" || back.attempt("work") != 2 {
+			t.Errorf("got %s at attempt %d (deaths %v); want m1 back from the retry queue for attempt 2", back.MessageID, back.attempt("work"), back.Deaths)
+		}
+		_ = ch.Ack(back.Tag, false)
 	})
 }

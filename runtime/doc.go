@@ -128,7 +128,38 @@
 // window when its consumer dies or loses its connection does: the broker
 // cannot tell it from the one in the handler. It takes that many such
 // losses while the same message waits (max_attempts − 1 by default) to park
-// it, so keep prefetch small for slow handlers.
+// it; the adaptive window (see Prefetch window) keeps a slow handler's
+// window small.
+//
+// # Prefetch window
+//
+// A node's window is the number of unacknowledged deliveries it may hold
+// (its consumer prefetch). A delivery stays in it while it waits for a
+// worker, while the handler runs (h), while its outputs wait for their
+// confirms (c), and until its ack reaches the queue. With a prefetch set
+// (the edge's prefetch, or -prefetch) the window is fixed. Without one
+// (the default) a process or poll node starts at 32 and every 100 ms sizes
+// it from moving averages of h and c:
+//
+//	W = concurrency + ⌈concurrency × (2c + 100 ms) / h⌉, within [concurrency+1, 512]
+//
+// so a fast handler gets a large window (hundreds of confirms in flight)
+// and a slow one a small window (a 20 ms handler about 7, a handler of a
+// second or more concurrency+1): an instance holds little beyond its work
+// in progress, and instances that join later share the backlog. A change
+// of less than a quarter (or than 2) is ignored. A fan_out has no handler:
+// its window is 512. An aggregate's is at least 2000 (see Aggregate).
+//
+// The prefetch of a RabbitMQ consumer cannot change in place (basic.qos
+// applies to consumers started after it; quorum queues do not support a
+// global one), so a new window is a new consumer on the same channel, then
+// the old one cancelled. Deliveries the old consumer received are handled
+// and acknowledged as usual (delivery tags are per channel); none is
+// requeued to shrink the window, which a quorum queue would count in
+// x-delivery-count. The "consuming" log line names the starting window and
+// whether it adapts; at debug level each change is logged ("prefetch window
+// changed", with the handler time and confirm wait it was sized from); the
+// dge_prefetch_window gauge shows the current one.
 //
 // # Fan-out, poll
 //
@@ -225,7 +256,8 @@
 // and per node consumed, acked, retried, parked, published, in flight,
 // failure notices received, a
 // handler latency histogram (not for fan_out), poll checks pending (poll
-// nodes) and aggregate parts rotated (aggregates). A family appears only
+// nodes), aggregate parts rotated (aggregates) and the prefetch window
+// (dge_prefetch_window). A family appears only
 // when a node it applies to runs in the program.
 //
 // # Transports

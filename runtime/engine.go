@@ -35,7 +35,8 @@ type nodeRun struct {
 	e           *engine
 	n           Node
 	addr        string // n.Addr(), computed once: it is needed for every message
-	prefetch    int
+	prefetch    int    // the window a session starts with (fixed unless adaptive)
+	adaptive    bool   // the window adapts (see window)
 	concurrency int
 	m           *nodeMetrics
 	log         *slog.Logger
@@ -52,6 +53,11 @@ type nodeRun struct {
 	debug         bool // log is enabled at debug level: one line per handled message
 }
 
+// newRun returns node n's run with the given prefetch and concurrency (0:
+// the edge's). A prefetch from the flag or the edge fixes the window; with
+// neither, the window adapts (see window), except a fan_out's, which has no
+// handler to wait for and takes maxWindow, and an aggregate's, which is at
+// least aggregatePrefetch.
 func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
 	if prefetch <= 0 {
 		prefetch = n.in.Prefetch
@@ -59,8 +65,13 @@ func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
 			prefetch = max(prefetch, aggregatePrefetch)
 		}
 	}
-	if prefetch <= 0 {
-		prefetch = 32
+	adaptive := prefetch <= 0
+	switch {
+	case adaptive && n.kind == KindFanOut:
+		// No handler: only confirms hold its deliveries.
+		prefetch, adaptive = maxWindow, false
+	case adaptive:
+		prefetch = startWindow
 	}
 	if concurrency <= 0 {
 		concurrency = n.in.Concurrency
@@ -73,6 +84,7 @@ func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
 		n:           n,
 		addr:        n.Addr(),
 		prefetch:    prefetch,
+		adaptive:    adaptive,
 		concurrency: concurrency,
 		m:           e.metrics.node(n),
 		log:         e.log.With("node", n.Addr(), "queue", n.in.Queue),
@@ -83,6 +95,26 @@ func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
 		maxBody:       e.g.maxBody(),
 		debug:         e.log.Enabled(context.Background(), slog.LevelDebug),
 	}
+}
+
+// publishWindow returns how many publishes a session's channel lets await
+// their confirms: with a fixed window, one per output and one park per
+// delivery it may hold; with an adaptive one, what the largest window holds
+// with one output each (a fan_out beyond that waits for confirms, which
+// hundreds in flight keep fast).
+func (r *nodeRun) publishWindow() int {
+	if r.adaptive {
+		return maxWindow + r.concurrency + 16
+	}
+	return r.prefetch*(len(r.n.to)+1) + r.concurrency + 16
+}
+
+// windowMode names how the node's window is sized, for its logs.
+func (r *nodeRun) windowMode() string {
+	if r.adaptive {
+		return "adaptive"
+	}
+	return "fixed"
 }
 
 // errStartup marks an error found before the node ever ran (missing

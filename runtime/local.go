@@ -138,7 +138,10 @@ func StartLocal(g Graph, opts LocalOptions) (*Local, error) {
 		if err != nil {
 			return fail(err)
 		}
-		prefetch := max(n.in.Prefetch, 1)
+		prefetch := n.in.Prefetch
+		if prefetch <= 0 {
+			prefetch = startWindow
+		}
 		ds, err := ch.Consume(ctx, n.in.Queue, prefetch)
 		if err != nil {
 			return fail(err)

@@ -112,15 +112,16 @@ type memChannel struct {
 	closed bool
 	err    error // why the broker closed it, if it did
 
-	consumer *memConsumer
-	lastTag  uint64
-	unacked  map[uint64]memUnacked
+	consumers []*memConsumer // not cancelled
+	lastTag   uint64
+	unacked   map[uint64]memUnacked
 }
 
 // memUnacked is a delivery awaiting its acknowledgement.
 type memUnacked struct {
-	q *memQueue
-	m *memMsg
+	q   *memQueue
+	m   *memMsg
+	con *memConsumer // the consumer it was delivered to
 }
 
 // memConsumer is a channel's consumer of one queue; it is its own
@@ -129,6 +130,7 @@ type memConsumer struct {
 	ch       *memChannel
 	q        *memQueue
 	prefetch int
+	unacked  int // its deliveries not yet settled, cancelled or not
 	stopped  bool
 }
 
@@ -141,7 +143,7 @@ func (c *memChannel) Close() error {
 	return nil
 }
 
-// closeLocked closes the channel: its consumer stops and every
+// closeLocked closes the channel: its consumers stop and every
 // unacknowledged delivery returns to the head of its queue (or dead-letters
 // past the delivery limit).
 func (c *memChannel) closeLocked() {
@@ -151,8 +153,8 @@ func (c *memChannel) closeLocked() {
 	c.closed = true
 	close(c.done)
 	delete(c.conn.chans, c)
-	if c.consumer != nil {
-		c.consumer.stopLocked()
+	for _, con := range slices.Clone(c.consumers) {
+		con.stopLocked()
 	}
 	tags := slices.Sorted(maps.Keys(c.unacked))
 	back := map[*memQueue][]*memMsg{}
@@ -184,14 +186,11 @@ func (c *memChannel) fail(err error) error {
 	return err
 }
 
-func (c *memChannel) Consume(ctx context.Context, queue string, prefetch int) (Deliveries, error) {
+func (c *memChannel) Consume(ctx context.Context, queue string, prefetch int) (Consumer, error) {
 	c.b.mu.Lock()
 	defer c.b.mu.Unlock()
 	if c.closed {
 		return nil, fmt.Errorf("consume queue %q: %w", queue, errChannelClosed)
-	}
-	if c.consumer != nil {
-		return nil, fmt.Errorf("consume queue %q: the channel already has a consumer (of queue %q)", queue, c.consumer.q.name)
 	}
 	q := c.b.queues[queue]
 	if q == nil {
@@ -201,7 +200,7 @@ func (c *memChannel) Consume(ctx context.Context, queue string, prefetch int) (D
 		return nil, fmt.Errorf("consume queue %q: negative prefetch %d", queue, prefetch)
 	}
 	con := &memConsumer{ch: c, q: q, prefetch: prefetch}
-	c.consumer = con
+	c.consumers = append(c.consumers, con)
 	q.consumers = append(q.consumers, con)
 	return con, nil
 }
@@ -212,6 +211,7 @@ func (con *memConsumer) stopLocked() {
 		return
 	}
 	con.stopped = true
+	con.ch.consumers = slices.DeleteFunc(con.ch.consumers, func(x *memConsumer) bool { return x == con })
 	q := con.q
 	q.consumers = slices.DeleteFunc(q.consumers, func(x *memConsumer) bool { return x == con })
 	q.cond.Broadcast()
@@ -223,7 +223,7 @@ func (con *memConsumer) canTake() bool {
 	if len(q.ready) == 0 {
 		return false
 	}
-	if con.prefetch > 0 && len(con.ch.unacked) >= con.prefetch {
+	if con.prefetch > 0 && con.unacked >= con.prefetch {
 		return false
 	}
 	if q.singleActive && (len(q.consumers) == 0 || q.consumers[0] != con) {
@@ -255,7 +255,8 @@ func (con *memConsumer) Next() (Delivery, bool) {
 	ch := con.ch
 	ch.lastTag++
 	tag := ch.lastTag
-	ch.unacked[tag] = memUnacked{q: q, m: m}
+	ch.unacked[tag] = memUnacked{q: q, m: m, con: con}
+	con.unacked++
 	q.cond.Broadcast() // another caller may take the next message
 	d := m.delivery(tag)
 	if !q.quorum {
@@ -264,12 +265,13 @@ func (con *memConsumer) Next() (Delivery, bool) {
 	return d, true
 }
 
-func (c *memChannel) Cancel() error {
-	c.b.mu.Lock()
-	defer c.b.mu.Unlock()
-	if c.consumer != nil {
-		c.consumer.stopLocked()
-	}
+// Cancel stops the consumer. The in-memory broker hands a message over
+// only when Next takes it, so none is left to pass on.
+func (con *memConsumer) Cancel() error {
+	b := con.ch.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	con.stopLocked()
 	return nil
 }
 
@@ -292,20 +294,25 @@ func (c *memChannel) Ack(tag uint64, multiple bool) error {
 	if len(tags) == 0 && !(multiple && tag == 0) {
 		return c.fail(fmt.Errorf("ack: unknown delivery tag %d (PRECONDITION_FAILED; channel closed)", tag))
 	}
+	var room []*memConsumer
 	for _, t := range tags {
 		u := c.unacked[t]
 		delete(c.unacked, t)
+		u.con.unacked--
 		c.b.addLive(u.q, -1)
+		if !slices.Contains(room, u.con) {
+			room = append(room, u.con)
+		}
 	}
-	c.roomLocked()
+	for _, con := range room {
+		c.roomLocked(con)
+	}
 	return nil
 }
 
-// roomLocked wakes the channel's consumer after its unacknowledged count fell.
-func (c *memChannel) roomLocked() {
-	if c.consumer != nil {
-		c.consumer.q.cond.Broadcast()
-	}
+// roomLocked wakes a consumer after its unacknowledged count fell.
+func (c *memChannel) roomLocked(con *memConsumer) {
+	con.q.cond.Broadcast()
 }
 
 func (c *memChannel) Reject(tag uint64) error {
@@ -319,9 +326,10 @@ func (c *memChannel) Reject(tag uint64) error {
 		return c.fail(fmt.Errorf("reject: unknown delivery tag %d (PRECONDITION_FAILED; channel closed)", tag))
 	}
 	delete(c.unacked, tag)
+	u.con.unacked--
 	c.b.deadLetter(u.q, u.m, "rejected")
 	c.b.addLive(u.q, -1)
-	c.roomLocked()
+	c.roomLocked(u.con)
 	return nil
 }
 

@@ -80,6 +80,7 @@ type nodeMetrics struct {
 	rotated     atomic.Int64
 	notices     atomic.Int64
 	inFlight    atomic.Int64
+	window      atomic.Int64 // the prefetch window of its newest session
 	latency     histogram
 }
 
@@ -222,6 +223,7 @@ func (m *metrics) write(w io.Writer) error {
 		{"dge_aggregate_parts_rotated_total", "Aggregate parts re-published to the queue's tail to free the prefetch window.", func(n *nodeMetrics) int64 { return n.rotated.Load() }, "counter", []Kind{KindAggregate}},
 		{"dge_failure_notices_total", "Failure notices received: runs that failed upstream, passed on without calling the handler.", func(n *nodeMetrics) int64 { return n.notices.Load() }, "counter", nil},
 		{"dge_messages_in_flight", "Messages being handled now.", func(n *nodeMetrics) int64 { return n.inFlight.Load() }, "gauge", nil},
+		{"dge_prefetch_window", "The node's prefetch window: unacknowledged deliveries it may hold (adapted to its handling and confirm times unless fixed by -prefetch or the edge's prefetch).", func(n *nodeMetrics) int64 { return n.window.Load() }, "gauge", nil},
 	}
 	ew := &errWriter{w: w}
 	gauge := func(name, help string, v int64) {

@@ -218,6 +218,6 @@ type Edge struct {
 	Message     string        // Go type name of the message, for topology output and logs
 	Retry       time.Duration // how long a failed message waits in Q.retry
 	MaxAttempts int           // attempts before the message is parked in Q.dead
-	Prefetch    int           // unacknowledged deliveries per consumer
+	Prefetch    int           // unacknowledged deliveries per consumer, a fixed window; 0: adaptive (see the package doc)
 	Concurrency int           // handler calls in flight per consumer
 }

@@ -21,23 +21,23 @@ import (
 // shutdown timeout, wait for confirms, ack, close) or the channel is lost
 // (in-flight work is abandoned; the broker redelivers it).
 func (r *nodeRun) session(ctx context.Context, conn Conn) error {
-	window := r.prefetch*(len(r.n.to)+1) + r.concurrency + 16
-	ch, err := conn.Channel(ctx, window)
+	ch, err := conn.Channel(ctx, r.publishWindow())
 	if err != nil {
 		return err
 	}
 	defer ch.Close()
-	deliveries, err := ch.Consume(ctx, r.n.in.Queue, r.prefetch)
+	deliveries, err := openWindow(ctx, ch, r.n.in.Queue, r.prefetch, r.concurrency, r.adaptive, r.m, r.log)
 	if err != nil {
 		return err
 	}
-	r.log.Info("consuming", "prefetch", r.prefetch, "concurrency", r.concurrency)
+	r.log.Info("consuming", "prefetch", r.prefetch, "window", r.windowMode(), "concurrency", r.concurrency)
+	go deliveries.run(ctx)
 
 	// Handlers and confirm waits outlive a shutdown signal; they stop when
 	// the channel is lost or the shutdown timeout passes.
 	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hcancel()
-	s := &session{r: r, ch: ch, ctx: hctx}
+	s := &session{r: r, ch: ch, ctx: hctx, win: deliveries}
 	s.acker = newAcker(s)
 	s.acker.single = r.n.kind == KindAggregate
 	go s.acker.run()
@@ -65,7 +65,7 @@ func (r *nodeRun) session(ctx context.Context, conn Conn) error {
 	select {
 	case <-ctx.Done():
 		r.log.Info("stopping: finishing in-flight messages", "timeout", r.e.shutdownTimeout.String())
-		if err := ch.Cancel(); err != nil {
+		if err := deliveries.cancel(); err != nil {
 			r.log.Warn("cancel consumer", "error", err.Error())
 		}
 		timer := time.NewTimer(r.e.shutdownTimeout)
@@ -110,6 +110,7 @@ type session struct {
 	ch    Channel
 	ctx   context.Context
 	acker *acker
+	win   *window   // the consumer and its prefetch window
 	agg   *aggState // aggregate nodes only
 }
 
@@ -227,7 +228,9 @@ func (s *session) output(d Delivery, to string, attempt int, body []byte) Messag
 func (s *session) call(ctx context.Context, f func(ctx context.Context) (any, error)) (v any, err error) {
 	start := time.Now()
 	defer func() {
-		s.r.m.latency.observe(time.Since(start))
+		took := time.Since(start)
+		s.r.m.latency.observe(took)
+		s.win.handled(took)
 		if p := recover(); p != nil {
 			err = fmt.Errorf("handler panicked: %v", p)
 		}

@@ -36,17 +36,15 @@ type Conn interface {
 	Close() error
 }
 
-// Channel is one channel of a Conn: a consumer of at most one queue plus a
-// publisher with confirmations. Delivery tags are valid only on the channel
-// that delivered them.
+// Channel is one channel of a Conn: consumers plus a publisher with
+// confirmations. Delivery tags are numbered per channel, across all its
+// consumers, and valid only on the channel that delivered them.
 type Channel interface {
-	// Consume starts consuming queue with manual acknowledgements and at
-	// most prefetch unacknowledged deliveries. The stream ends after
-	// Cancel or when the channel is lost.
-	Consume(ctx context.Context, queue string, prefetch int) (Deliveries, error)
-	// Cancel stops the consumer; deliveries already received are still
-	// passed on before the delivery channel closes.
-	Cancel() error
+	// Consume starts a consumer of queue with manual acknowledgements and
+	// at most prefetch unacknowledged deliveries of its own (RabbitMQ's
+	// per-consumer prefetch). A channel may hold several consumers at once:
+	// to change the prefetch, start a new consumer, then cancel the old one.
+	Consume(ctx context.Context, queue string, prefetch int) (Consumer, error)
 	// Publish publishes m persistently and mandatorily to exchange with
 	// routing key key. The returned Confirmation resolves when the broker
 	// has taken responsibility for the message, or failed to.
@@ -70,6 +68,16 @@ type Deliveries interface {
 	// Next blocks until the next delivery, and returns false once the
 	// consumer has ended and every delivery was taken.
 	Next() (Delivery, bool)
+}
+
+// Consumer is one consumer of a queue on a Channel: its stream of
+// deliveries, which ends after Cancel or when the channel is lost.
+type Consumer interface {
+	Deliveries
+	// Cancel stops the consumer; deliveries already received are still
+	// passed on before the stream ends, and they (like every earlier
+	// delivery of the consumer) are settled on the channel as usual.
+	Cancel() error
 }
 
 // deliveryChan feeds a stream into a channel, for select loops.

@@ -11,7 +11,7 @@ import (
 // would return it, so the view model is tested without the loader.
 func arithGraph() *config.Graph {
 	edge := func(q, msg string, retry time.Duration) *config.Edge {
-		return &config.Edge{Queue: q, Message: msg, Retry: retry, MaxAttempts: 5, Prefetch: 32, Concurrency: 1,
+		return &config.Edge{Queue: q, Message: msg, Retry: retry, MaxAttempts: 5, Prefetch: 0, Concurrency: 1,
 			MessageRange: hcl.Range{Filename: "graph.dge.hcl", Start: hcl.Pos{Line: 1, Column: 1}}}
 	}
 	start := &config.Node{Kind: config.KindStart, Name: "start"}

@@ -22,12 +22,12 @@ var graph = dge.Graph{
 	OnFailure:     behaviour.AcceptFailure,
 	Nodes: []dge.Node{
 		dge.Start[behaviour.Integer]("start", "input"),
-		dge.FanOut[behaviour.Integer]("duplicate_input", dge.Edge{Queue: "input", Message: "Integer", Retry: 10 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, "input_copy_1", "input_copy_2"),
-		dge.Process[behaviour.Integer, behaviour.Integer]("double", dge.Edge{Queue: "input_copy_1", Message: "Integer", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, behaviour.Double, "multiply"),
-		dge.Process[behaviour.Integer, behaviour.Integer]("square", dge.Edge{Queue: "input_copy_2", Message: "Integer", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, behaviour.Square, "multiply"),
-		dge.Aggregate[behaviour.Integer, behaviour.Float]("multiply", dge.Edge{Queue: "multiply", Message: "Integer", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, []string{"process.double", "process.square"}, 10*time.Minute, behaviour.Multiply, "rest_call"),
-		dge.Poll[behaviour.Float, behaviour.Integer]("rest_call", dge.Edge{Queue: "rest_call", Message: "Float", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, time.Second, 10*time.Minute, behaviour.RestCall, "result"),
-		dge.Terminate[behaviour.Integer]("result", dge.Edge{Queue: "result", Message: "Integer", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}),
+		dge.FanOut[behaviour.Integer]("duplicate_input", dge.Edge{Queue: "input", Message: "Integer", Retry: 10 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, "input_copy_1", "input_copy_2"),
+		dge.Process[behaviour.Integer, behaviour.Integer]("double", dge.Edge{Queue: "input_copy_1", Message: "Integer", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, behaviour.Double, "multiply"),
+		dge.Process[behaviour.Integer, behaviour.Integer]("square", dge.Edge{Queue: "input_copy_2", Message: "Integer", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, behaviour.Square, "multiply"),
+		dge.Aggregate[behaviour.Integer, behaviour.Float]("multiply", dge.Edge{Queue: "multiply", Message: "Integer", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, []string{"process.double", "process.square"}, 10*time.Minute, behaviour.Multiply, "rest_call"),
+		dge.Poll[behaviour.Float, behaviour.Integer]("rest_call", dge.Edge{Queue: "rest_call", Message: "Float", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, time.Second, 10*time.Minute, behaviour.RestCall, "result"),
+		dge.Terminate[behaviour.Integer]("result", dge.Edge{Queue: "result", Message: "Integer", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}),
 	},
 }
 

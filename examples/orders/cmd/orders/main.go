@@ -22,15 +22,15 @@ var graph = dge.Graph{
 	OnFailure:     behaviour.LogFailure,
 	Nodes: []dge.Node{
 		dge.Start[behaviour.Order]("order", "orders.validate"),
-		dge.Process[behaviour.Order, behaviour.Order]("validate", dge.Edge{Queue: "orders.validate", Message: "Order", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, behaviour.Validate, "orders.split"),
-		dge.FanOut[behaviour.Order]("split", dge.Edge{Queue: "orders.split", Message: "Order", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, "orders.charge", "orders.reserve"),
-		dge.Process[behaviour.Order, behaviour.Payment]("charge", dge.Edge{Queue: "orders.charge", Message: "Order", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, behaviour.Charge, "orders.confirm"),
-		dge.Process[behaviour.Order, behaviour.Reservation]("reserve", dge.Edge{Queue: "orders.reserve", Message: "Order", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, behaviour.Reserve, "orders.confirm"),
-		dge.Join[behaviour.Confirmation]("confirm", dge.Edge{Queue: "orders.confirm", Message: "Reservation, Payment", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, []dge.Part{dge.PartOf[behaviour.Reservation]("process.reserve"), dge.PartOf[behaviour.Payment]("process.charge")}, 5*time.Minute, func(ctx context.Context, p []any) (behaviour.Confirmation, error) {
+		dge.Process[behaviour.Order, behaviour.Order]("validate", dge.Edge{Queue: "orders.validate", Message: "Order", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, behaviour.Validate, "orders.split"),
+		dge.FanOut[behaviour.Order]("split", dge.Edge{Queue: "orders.split", Message: "Order", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, "orders.charge", "orders.reserve"),
+		dge.Process[behaviour.Order, behaviour.Payment]("charge", dge.Edge{Queue: "orders.charge", Message: "Order", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, behaviour.Charge, "orders.confirm"),
+		dge.Process[behaviour.Order, behaviour.Reservation]("reserve", dge.Edge{Queue: "orders.reserve", Message: "Order", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, behaviour.Reserve, "orders.confirm"),
+		dge.Join[behaviour.Confirmation]("confirm", dge.Edge{Queue: "orders.confirm", Message: "Reservation, Payment", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, []dge.Part{dge.PartOf[behaviour.Reservation]("process.reserve"), dge.PartOf[behaviour.Payment]("process.charge")}, 5*time.Minute, func(ctx context.Context, p []any) (behaviour.Confirmation, error) {
 			return behaviour.Confirm(ctx, p[0].(behaviour.Reservation), p[1].(behaviour.Payment))
 		}, "orders.ship"),
-		dge.Process[behaviour.Confirmation, behaviour.Shipment]("ship", dge.Edge{Queue: "orders.ship", Message: "Confirmation", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, behaviour.Ship, "orders.shipped"),
-		dge.Terminate[behaviour.Shipment]("shipped", dge.Edge{Queue: "orders.shipped", Message: "Shipment", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}),
+		dge.Process[behaviour.Confirmation, behaviour.Shipment]("ship", dge.Edge{Queue: "orders.ship", Message: "Confirmation", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, behaviour.Ship, "orders.shipped"),
+		dge.Terminate[behaviour.Shipment]("shipped", dge.Edge{Queue: "orders.shipped", Message: "Shipment", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}),
 	},
 }
 

@@ -21,12 +21,12 @@ var graph = dge.Graph{
 	OnFailure:     behaviour.RecordFailure,
 	Nodes: []dge.Node{
 		dge.Start[behaviour.Number]("start", "input"),
-		dge.Process[behaviour.Number, behaviour.Number]("double", dge.Edge{Queue: "input", Message: "Number", Retry: 300 * time.Millisecond, MaxAttempts: 3, Prefetch: 32, Concurrency: 1}, behaviour.Double, "doubled"),
-		dge.FanOut[behaviour.Number]("split", dge.Edge{Queue: "doubled", Message: "Number", Retry: 300 * time.Millisecond, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, "left_in", "right_in"),
-		dge.Process[behaviour.Number, behaviour.Number]("increment", dge.Edge{Queue: "left_in", Message: "Number", Retry: 300 * time.Millisecond, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, behaviour.Increment, "left"),
-		dge.Process[behaviour.Number, behaviour.Number]("square", dge.Edge{Queue: "right_in", Message: "Number", Retry: 300 * time.Millisecond, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, behaviour.Square, "right"),
-		dge.Terminate[behaviour.Number]("left", dge.Edge{Queue: "left", Message: "Number", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}),
-		dge.Terminate[behaviour.Number]("right", dge.Edge{Queue: "right", Message: "Number", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}),
+		dge.Process[behaviour.Number, behaviour.Number]("double", dge.Edge{Queue: "input", Message: "Number", Retry: 300 * time.Millisecond, MaxAttempts: 3, Prefetch: 0, Concurrency: 1}, behaviour.Double, "doubled"),
+		dge.FanOut[behaviour.Number]("split", dge.Edge{Queue: "doubled", Message: "Number", Retry: 300 * time.Millisecond, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, "left_in", "right_in"),
+		dge.Process[behaviour.Number, behaviour.Number]("increment", dge.Edge{Queue: "left_in", Message: "Number", Retry: 300 * time.Millisecond, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, behaviour.Increment, "left"),
+		dge.Process[behaviour.Number, behaviour.Number]("square", dge.Edge{Queue: "right_in", Message: "Number", Retry: 300 * time.Millisecond, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, behaviour.Square, "right"),
+		dge.Terminate[behaviour.Number]("left", dge.Edge{Queue: "left", Message: "Number", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}),
+		dge.Terminate[behaviour.Number]("right", dge.Edge{Queue: "right", Message: "Number", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}),
 	},
 }
 

@@ -21,9 +21,9 @@ var graph = dge.Graph{
 	OnFailure:     behaviour.RecordFailure,
 	Nodes: []dge.Node{
 		dge.Start[behaviour.Number]("start", "input"),
-		dge.Process[behaviour.Number, behaviour.Number]("double", dge.Edge{Queue: "input", Message: "Number", Retry: time.Second, MaxAttempts: 30, Prefetch: 32, Concurrency: 1}, behaviour.Double, "doubled"),
-		dge.Process[behaviour.Number, behaviour.Number]("square", dge.Edge{Queue: "doubled", Message: "Number", Retry: time.Second, MaxAttempts: 30, Prefetch: 32, Concurrency: 1}, behaviour.Square, "result"),
-		dge.Terminate[behaviour.Number]("result", dge.Edge{Queue: "result", Message: "Number", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}),
+		dge.Process[behaviour.Number, behaviour.Number]("double", dge.Edge{Queue: "input", Message: "Number", Retry: time.Second, MaxAttempts: 30, Prefetch: 0, Concurrency: 1}, behaviour.Double, "doubled"),
+		dge.Process[behaviour.Number, behaviour.Number]("square", dge.Edge{Queue: "doubled", Message: "Number", Retry: time.Second, MaxAttempts: 30, Prefetch: 0, Concurrency: 1}, behaviour.Square, "result"),
+		dge.Terminate[behaviour.Number]("result", dge.Edge{Queue: "result", Message: "Number", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}),
 	},
 }
 

@@ -22,8 +22,8 @@ var graph = dge.Graph{
 	OnFailure:     dgepkg.Report,
 	Nodes: []dge.Node{
 		dge.Start[dgepkg.Job]("in", "wait"),
-		dge.Poll[dgepkg.Job, dgepkg.Job]("wait", dge.Edge{Queue: "wait", Message: "Job", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, 250*time.Millisecond, 36*time.Hour, dgepkg.Wait, "out"),
-		dge.Terminate[dgepkg.Job]("out", dge.Edge{Queue: "out", Message: "Job", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}),
+		dge.Poll[dgepkg.Job, dgepkg.Job]("wait", dge.Edge{Queue: "wait", Message: "Job", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, 250*time.Millisecond, 36*time.Hour, dgepkg.Wait, "out"),
+		dge.Terminate[dgepkg.Job]("out", dge.Edge{Queue: "out", Message: "Job", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}),
 	},
 }
 

@@ -21,12 +21,12 @@ var graph = dge.Graph{
 	Nodes: []dge.Node{
 		dge.Start[behaviour.Order]("orders", "orders"),
 		dge.Process[behaviour.Order, behaviour.Priced]("price", dge.Edge{Queue: "orders", Message: "Order", Retry: 250 * time.Millisecond, MaxAttempts: 3, Prefetch: 100, Concurrency: 4}, behaviour.Price, "priced"),
-		dge.FanOut[behaviour.Priced]("book", dge.Edge{Queue: "priced", Message: "Priced", Retry: 90 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, "audit", "ledger"),
+		dge.FanOut[behaviour.Priced]("book", dge.Edge{Queue: "priced", Message: "Priced", Retry: 90 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, "audit", "ledger"),
 		dge.Start[behaviour.Refund]("refunds", "refunds"),
-		dge.Process[behaviour.Refund, behaviour.Priced]("reverse", dge.Edge{Queue: "refunds", Message: "Refund", Retry: 1500 * time.Millisecond, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, behaviour.Reverse, "refunded"),
-		dge.Terminate[behaviour.Priced]("audit", dge.Edge{Queue: "audit", Message: "Priced", Retry: 2 * time.Hour, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}),
-		dge.Terminate[behaviour.Priced]("ledger", dge.Edge{Queue: "ledger", Message: "Priced", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}),
-		dge.Terminate[behaviour.Priced]("refunded", dge.Edge{Queue: "refunded", Message: "Priced", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}),
+		dge.Process[behaviour.Refund, behaviour.Priced]("reverse", dge.Edge{Queue: "refunds", Message: "Refund", Retry: 1500 * time.Millisecond, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, behaviour.Reverse, "refunded"),
+		dge.Terminate[behaviour.Priced]("audit", dge.Edge{Queue: "audit", Message: "Priced", Retry: 2 * time.Hour, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}),
+		dge.Terminate[behaviour.Priced]("ledger", dge.Edge{Queue: "ledger", Message: "Priced", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}),
+		dge.Terminate[behaviour.Priced]("refunded", dge.Edge{Queue: "refunded", Message: "Priced", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}),
 	},
 }
 
