@@ -51,7 +51,7 @@ func (s spec) hcl() string {
 	}
 	from := "process.a"
 	if s.poll {
-		b.WriteString("poll \"p\" {\n  from = process.a\n  queue = \"p_in\"\n  message = \"M\"\n  handler = \"P\"\n  interval = \"1s\"\n  timeout = \"1m\"\n}\n")
+		fmt.Fprintf(&b, "poll \"p\" {\n  from = process.a\n  queue = \"p_in\"\n  message = \"M\"\n  handler = \"P\"\n  retry = %q\n  interval = \"1s\"\n  timeout = \"1m\"\n}\n", s.retry)
 		from = "poll.p"
 	}
 	fmt.Fprintf(&b, "terminate \"out\" {\n  from = %s\n  queue = \"out\"\n  message = \"M\"\n}\n", from)
