@@ -166,13 +166,24 @@ func testNotices(t *testing.T, setup transportSetup) {
 		if _, failed := outcomes(t, c.collect("result", 1)); failed[run].Node != "process.b" {
 			t.Fatalf("failure records %v, want run %s failed at process.b", failed, run)
 		}
-		// Redrive both parked messages, as dge parked redrive does: back to
-		// their work queues without the parking headers, counted in
-		// x-dge-redriven.
+		// Both parts of the run end parked: b's as permanent, a's as
+		// member-failed. a's part may reach the join after the notice, and
+		// so be parked after the failure record arrives: take both before
+		// redriving either, since a part of the run still on its way when
+		// the run is redriven joins the redriven partner instead.
+		queues := []string{"b_in", "join"}
+		var parked []Delivery
+		for _, q := range queues {
+			parked = append(parked, c.collect(q+".dead", 1)[0])
+		}
+		if d := parked[1]; d.RunID != run || d.Source != "process.a" || d.Headers[HeaderReason] != "member-failed" {
+			t.Fatalf("join parked run %s from %s for %v, want a's part of run %s as member-failed", d.RunID, d.Source, d.Headers[HeaderReason], run)
+		}
+		// Redrive both, as dge parked redrive does: back to their work
+		// queues without the parking headers, counted in x-dge-redriven.
 		declining.Store(false)
-		for _, q := range []string{"b_in", "join"} {
-			d := c.collect(q+".dead", 1)[0]
-			m := d.Message
+		for i, q := range queues {
+			m := parked[i].Message
 			m.Headers = map[string]any{HeaderRedriven: int64(1)}
 			c.publish(ch, g.WorkExchange, q, m)
 		}
