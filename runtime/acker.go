@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"sync"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ackItem is a delivery whose fate is decided: acknowledge it once confs
@@ -14,6 +16,9 @@ type ackItem struct {
 	reject bool
 	ok     func()
 	failed func(error)
+	// span, when set, traces the delivery: it ends once the delivery is
+	// settled, with the confirmation's error if one failed.
+	span trace.Span
 }
 
 type decision struct {
@@ -100,6 +105,7 @@ func (a *acker) settle(it ackItem) {
 		if err != nil && it.failed != nil {
 			it.failed(err)
 		}
+		endSpan(it.span, err)
 		if e := a.s.ch.Reject(it.tag); e != nil {
 			a.s.r.log.Warn("reject failed; the message will be redelivered", "error", e.Error())
 			return
@@ -108,6 +114,14 @@ func (a *acker) settle(it ackItem) {
 			a.decided[it.tag] = decision{}
 		}
 		return
+	}
+	if span, ok := it.span, it.ok; span != nil {
+		it.ok = func() {
+			if ok != nil {
+				ok()
+			}
+			span.End()
+		}
 	}
 	if a.single {
 		if e := a.s.ch.Ack(it.tag, false); e != nil {

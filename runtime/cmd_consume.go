@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 )
 
 // cmdConsume prints the results in a terminate node's queue as compact JSON
@@ -77,6 +78,7 @@ func (c *cli) cmdConsume(ctx context.Context, args []string) error {
 		return err
 	}
 	deliveries := deliveryChan(stream)
+	t := newTracer(c.tp)
 	w := bufio.NewWriter(c.stdout)
 	got := 0
 	for *limit == 0 || got < *limit {
@@ -95,36 +97,48 @@ func (c *cli) cmdConsume(ctx context.Context, args []string) error {
 			}
 			d = dd
 		}
-		var buf bytes.Buffer
-		_, decErr := n.decodeBody(d.Body, c.g.maxBody())
-		if decErr == nil {
-			decErr = json.Compact(&buf, d.Body)
+		if t != nil {
+			d.span = t.startResult(ctx, n, &d)
 		}
-		if decErr != nil {
-			// Not a result of this node's type: park it rather than print
-			// garbage or drop it.
-			if err := parkResult(ctx, &c.g, log, ch, n, d, decErr); err != nil {
-				return err
-			}
-			continue
+		if err := c.printResult(ctx, w, log, ch, n, d, *envelope); err != nil {
+			endSpan(d.span, err)
+			return err
 		}
-		line := buf.Bytes()
-		if *envelope {
-			if line, err = envelopeLine(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Body: line}); err != nil {
-				return fmt.Errorf("consume: %w", err)
-			}
-		}
-		line = append(line, '\n')
-		if _, err := w.Write(line); err != nil {
-			return fmt.Errorf("consume: write result: %w", err)
-		}
-		if err := w.Flush(); err != nil {
-			return fmt.Errorf("consume: write result: %w", err)
-		}
-		if err := ch.Ack(d.Tag, false); err != nil {
-			return fmt.Errorf("consume: ack result from queue %q: %w", n.in.Queue, err)
-		}
+		endSpan(d.span, nil)
 		got++
+	}
+	return nil
+}
+
+// printResult prints result d of terminate node n to w and acks it, or
+// parks it when it does not decode.
+func (c *cli) printResult(ctx context.Context, w *bufio.Writer, log *slog.Logger, ch Channel, n Node, d Delivery, envelope bool) error {
+	var buf bytes.Buffer
+	_, decErr := n.decodeBody(d.Body, c.g.maxBody())
+	if decErr == nil {
+		decErr = json.Compact(&buf, d.Body)
+	}
+	if decErr != nil {
+		// Not a result of this node's type: park it rather than print
+		// garbage or drop it.
+		return parkResult(ctx, &c.g, log, ch, n, d, decErr)
+	}
+	line := buf.Bytes()
+	if envelope {
+		var err error
+		if line, err = envelopeLine(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Body: line}); err != nil {
+			return fmt.Errorf("consume: %w", err)
+		}
+	}
+	line = append(line, '\n')
+	if _, err := w.Write(line); err != nil {
+		return fmt.Errorf("consume: write result: %w", err)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("consume: write result: %w", err)
+	}
+	if err := ch.Ack(d.Tag, false); err != nil {
+		return fmt.Errorf("consume: ack result from queue %q: %w", n.in.Queue, err)
 	}
 	return nil
 }

@@ -82,7 +82,8 @@ func (c *cli) cmdLocal(ctx context.Context, args []string) error {
 	var outMu sync.Mutex
 	var writeErr error
 	l, err := StartLocal(c.g, LocalOptions{
-		Logger: log,
+		Logger:         log,
+		TracerProvider: c.tp,
 		OnResult: func(r Result) {
 			line := r.Body
 			outMu.Lock()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dgehq/dge/topology"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Local is a whole graph running in this process on an in-memory broker
@@ -61,6 +62,9 @@ type LocalOptions struct {
 	// ShutdownTimeout bounds how long Close lets in-flight messages finish;
 	// 0 means 30s.
 	ShutdownTimeout time.Duration
+	// TracerProvider traces every run as a node program does (see the
+	// package documentation, Tracing); nil turns tracing off.
+	TracerProvider trace.TracerProvider
 }
 
 // Result is one message that reached a terminate node.
@@ -92,7 +96,8 @@ func StartLocal(g Graph, opts LocalOptions) (*Local, error) {
 	if shutdown <= 0 {
 		shutdown = 30 * time.Second
 	}
-	l.e = &engine{g: &l.g, tr: l.mem, log: log.With("graph", g.Name), metrics: newMetrics(g.Name), shutdownTimeout: shutdown, connName: "local"}
+	l.e = &engine{g: &l.g, tr: l.mem, log: log.With("graph", g.Name), metrics: newMetrics(g.Name), shutdownTimeout: shutdown, connName: "local",
+		tracer: newTracer(opts.TracerProvider)}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
 	fail := func(err error) (*Local, error) {
@@ -146,15 +151,20 @@ func (l *Local) collect(ch Channel, ds Deliveries, n Node) {
 		if !ok {
 			return
 		}
+		if t := l.e.tracer; t != nil {
+			d.span = t.startResult(context.Background(), n, &d)
+		}
 		var buf bytes.Buffer
 		_, err := n.decodeBody(d.Body, l.g.maxBody())
 		if err == nil {
 			err = json.Compact(&buf, d.Body)
 		}
 		if err != nil {
-			if perr := parkResult(context.Background(), &l.g, l.e.log, ch, n, d, err); perr != nil {
+			perr := parkResult(context.Background(), &l.g, l.e.log, ch, n, d, err)
+			if perr != nil {
 				l.e.log.Error("park result", "node", n.Addr(), "error", perr.Error())
 			}
+			endSpan(d.span, perr)
 			continue
 		}
 		r := Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Body: buf.Bytes()}
@@ -166,16 +176,19 @@ func (l *Local) collect(ch Channel, ds Deliveries, n Node) {
 		close(l.changed)
 		l.changed = make(chan struct{})
 		l.mu.Unlock()
-		if err := ch.Ack(d.Tag, false); err != nil {
+		err = ch.Ack(d.Tag, false)
+		if err != nil {
 			l.e.log.Error("ack result", "node", n.Addr(), "error", err.Error())
 		}
+		endSpan(d.span, err)
 	}
 }
 
 // Publish sends body, a JSON message of start node start's type (checked
 // strictly: unknown fields are refused), as a new run to every queue the
 // start node feeds, and returns the run ID. start is a node name, command
-// or address.
+// or address. When traced, the run's publish span is a child of the span
+// in ctx, if any, and otherwise starts the run's own trace.
 func (l *Local) Publish(ctx context.Context, start string, body []byte) (string, error) {
 	n, ok := l.g.node(start)
 	if !ok || n.kind != KindStart {
@@ -186,6 +199,10 @@ func (l *Local) Publish(ctx context.Context, start string, body []byte) (string,
 		return "", fmt.Errorf("not a valid %s message: %w", n.Addr(), err)
 	}
 	runID, outs := l.g.newRun(n, b)
+	var span trace.Span
+	if t := l.e.tracer; t != nil {
+		span = t.startPublish(ctx, n, runID, outs)
+	}
 	l.pubMu.Lock()
 	defer l.pubMu.Unlock()
 	for _, o := range outs {
@@ -194,9 +211,12 @@ func (l *Local) Publish(ctx context.Context, start string, body []byte) (string,
 			err = conf.Wait(ctx)
 		}
 		if err != nil {
-			return "", fmt.Errorf("publish run %s to queue %s: %w", runID, o.key, err)
+			err = fmt.Errorf("publish run %s to queue %s: %w", runID, o.key, err)
+			endSpan(span, err)
+			return "", err
 		}
 	}
+	endSpan(span, nil)
 	return runID, nil
 }
 
