@@ -53,7 +53,8 @@ update-golden:
 clean:
 	rm -rf bin
 
-## bench: runtime process hop vs plain amqp091-go relays (pipelined and synchronous confirms), msgs/s and ratios;
+## bench: runtime process hop (tracing off, and on: console exporter to a file, OTLP to a local receiver) vs plain
+##        amqp091-go relays (pipelined and synchronous confirms), msgs/s and ratios;
 ##        then a 1,000-node graph: apply from empty, plan (2 requests) vs per-object reads
 bench: broker
 	go test -run '^$$' -bench BenchmarkHop -benchtime 20000x -count=1 ./runtime/

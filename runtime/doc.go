@@ -43,6 +43,8 @@
 //	x-dge-suspect     aggregate parts: came back from a consumer that died or lost its channel
 //	x-dge-crashes     aggregate parts: handler calls of the part's group that may have crashed
 //	x-dge-poll-since  poll jobs: when polling started
+//	traceparent       W3C trace context of the span that published it, when traced
+//	tracestate        (the same, vendor part)
 //
 // # Errors and attempts
 //
@@ -200,6 +202,32 @@
 // nodes) and aggregate parts rotated (aggregates). A family appears only
 // when a node it applies to runs in the program.
 //
+// # Tracing
+//
+// With a TracerProvider (LocalOptions.TracerProvider, the dgetest option;
+// a generated program builds one from the standard OTEL_* variables, see
+// cli_trace.go) every run is one OpenTelemetry trace across every process,
+// after the messaging conventions for RabbitMQ. Publishing a run starts a
+// PRODUCER span "publish <queue>" (a child of the span in the caller's
+// context, if any, else a new trace's root), and every message carries the
+// context of the span that published it in its traceparent and tracestate
+// headers. Each node handling a message starts a CONSUMER span
+// "process <node>", a child of that context, with messaging.system,
+// messaging.destination.name and messaging.rabbitmq.destination.routing_key
+// (the queue), messaging.message.id, messaging.rabbitmq.message.delivery_tag,
+// dge.run_id, dge.node and dge.attempt; the span ends when the message is
+// settled, and its outputs carry its context. A retry is the next attempt's
+// span under the same parent; a handler error is recorded on the span, with
+// an error status and a "retry" event or, when the message is parked, a
+// "park" event (an aggregate's part parked outside a join gets a span of its
+// own); the parked copy carries the parking span's context, so a redrive
+// (dge parked redrive) continues the trace. A poll check's span is the
+// parent of the next check. An aggregate's span is a child of its first
+// part's context and links every part's. A handler's context carries its
+// span, so the spans a handler starts are its children, and log lines
+// logged with a traced context get trace_id and span_id. Without a provider
+// (nil or a no-op one) nothing is traced and nothing is allocated for it.
+//
 // # Transports
 //
 // Node code talks to the broker only through the Transport interface. AMQP
@@ -214,10 +242,12 @@
 // topology as package topology derives it), engine.go (connections,
 // reconnection, start-up check), session.go (one channel's consumer: admit,
 // call, outcome, parking; the handler call's log attributes), metrics.go,
-// aggregate.go and poll.go (those node kinds),
-// acker.go, envelope.go (headers), decode.go, failure.go, transport.go with
+// aggregate.go and poll.go (those node kinds), trace.go (spans and the
+// trace context), acker.go, envelope.go (headers), decode.go, failure.go,
+// transport.go with
 // amqp.go and the in-memory broker (memory*.go), local.go (Local). The
-// generated program's command line is cli.go and the cmd_*.go files: the
+// generated program's command line is cli.go, cli_trace.go (OTEL_*) and the
+// cmd_*.go files: the
 // only files of the package that parse flags, print to the terminal or decide
 // an exit code.
 package runtime

@@ -59,3 +59,11 @@ const (
 	HeaderFirstSeen = "x-dge-first-seen" // aggregate parts: when the aggregate first saw the part (RFC 3339, UTC)
 	HeaderPollSince = "x-dge-poll-since" // poll messages: when polling started (RFC 3339, UTC)
 )
+
+// The W3C trace context headers: every message a traced runtime publishes
+// carries the context of the span that published it (Message.TraceParent
+// and Message.TraceState; see tracer).
+const (
+	HeaderTraceParent = "traceparent"
+	HeaderTraceState  = "tracestate"
+)

@@ -11,14 +11,6 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 )
 
-// The W3C trace context headers: every message a traced runtime publishes
-// carries the context of the span that published it (Message.TraceParent
-// and Message.TraceState).
-const (
-	HeaderTraceParent = "traceparent"
-	HeaderTraceState  = "tracestate"
-)
-
 // The attributes dge adds to the messaging conventions' on its spans.
 const (
 	attrRunID   = attribute.Key("dge.run_id")  // the run the message belongs to
