@@ -356,9 +356,9 @@ func (s *session) park(d Delivery, attempt int, reason, errText string) {
 	if t := r.e.tracer; t != nil && d.span == nil {
 		// An aggregate's part has no span of its own until it is parked.
 		d.span = t.startProcess(s.ctx, r, &d)
-		d.span.SetAttributes(attrAttempt.Int(attempt))
 	}
 	if d.span != nil {
+		d.span.SetAttributes(attrAttempt.Int(attempt))
 		d.span.AddEvent("park", trace.WithAttributes(
 			attrReason.String(reason), attrError.String(errText),
 			attrDeadQueue.String(q+topology.SuffixDead)))
