@@ -22,8 +22,9 @@ type ackItem struct {
 }
 
 type decision struct {
-	ack bool
-	ok  func()
+	ack  bool
+	ok   func()
+	span trace.Span
 }
 
 // acker settles a channel's deliveries in the order workers hand them over.
@@ -43,7 +44,8 @@ type acker struct {
 
 	next    uint64 // lowest delivery tag not yet settled
 	decided map[uint64]decision
-	oks     []func() // flush's scratch space, reused
+	oks     []func()     // flush's scratch space, reused
+	spans   []trace.Span // the same
 }
 
 func newAcker(s *session) *acker {
@@ -115,14 +117,6 @@ func (a *acker) settle(it ackItem) {
 		}
 		return
 	}
-	if span, ok := it.span, it.ok; span != nil {
-		it.ok = func() {
-			if ok != nil {
-				ok()
-			}
-			span.End()
-		}
-	}
 	if a.single {
 		if e := a.s.ch.Ack(it.tag, false); e != nil {
 			a.s.r.log.Warn("ack failed; the message will be redelivered", "error", e.Error())
@@ -131,15 +125,16 @@ func (a *acker) settle(it ackItem) {
 		if it.ok != nil {
 			it.ok()
 		}
+		endSpan(it.span, nil)
 		return
 	}
-	a.decided[it.tag] = decision{ack: true, ok: it.ok}
+	a.decided[it.tag] = decision{ack: true, ok: it.ok, span: it.span}
 }
 
 // flush acknowledges the longest run of decided tags from next.
 func (a *acker) flush() {
 	var last uint64
-	oks := a.oks[:0]
+	oks, spans := a.oks[:0], a.spans[:0]
 	for {
 		d, ok := a.decided[a.next]
 		if !ok {
@@ -151,19 +146,25 @@ func (a *acker) flush() {
 			if d.ok != nil {
 				oks = append(oks, d.ok)
 			}
+			if d.span != nil {
+				spans = append(spans, d.span)
+			}
 		}
 		a.next++
 	}
 	if last == 0 {
 		return
 	}
-	defer func() { clear(oks); a.oks = oks[:0] }() // keep no callback alive
+	defer func() { clear(oks); a.oks = oks[:0]; clear(spans); a.spans = spans[:0] }() // keep no callback or span alive
 	if err := a.s.ch.Ack(last, true); err != nil {
 		a.s.r.log.Warn("ack failed; the messages will be redelivered", "error", err.Error())
 		return
 	}
 	for _, f := range oks {
 		f()
+	}
+	for _, s := range spans {
+		s.End()
 	}
 }
 
@@ -182,6 +183,7 @@ func (a *acker) finish() {
 		if d.ok != nil {
 			d.ok()
 		}
+		endSpan(d.span, nil)
 	}
 	clear(a.decided)
 }

@@ -156,9 +156,6 @@ func (s *session) handle(d Delivery) {
 	if !ok {
 		return
 	}
-	if d.span != nil {
-		d.span.SetAttributes(attrAttempt.Int(attempt))
-	}
 	in, err := r.n.decodeBody(d.Body, r.maxBody)
 	if err != nil {
 		s.park(d, attempt, "decode", fmt.Sprintf("decode %s: %v", r.n.in.Message, err))

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/hex"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -92,10 +93,25 @@ func remote(ctx context.Context, m *Message) context.Context {
 	return traceContext.Extract(ctx, messageCarrier{m})
 }
 
-// carry sets m's trace context to span's.
+// carry sets m's trace context to span's: the W3C traceparent (version 00,
+// the sampled flag only) and tracestate, formatted as
+// propagation.TraceContext does without the context it needs.
 func carry(span trace.Span, m *Message) {
+	sc := span.SpanContext()
 	m.TraceParent, m.TraceState = "", ""
-	traceContext.Inject(trace.ContextWithSpan(context.Background(), span), messageCarrier{m})
+	if !sc.IsValid() {
+		return
+	}
+	var b [55]byte // 00-<trace ID>-<span ID>-<flags>
+	tid, sid := sc.TraceID(), sc.SpanID()
+	copy(b[:3], "00-")
+	hex.Encode(b[3:35], tid[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	hex.Encode(b[53:55], []byte{byte(sc.TraceFlags() & trace.FlagsSampled)})
+	m.TraceParent = string(b[:])
+	m.TraceState = sc.TraceState().String()
 }
 
 // startProcess starts the CONSUMER span of node r handling delivery d, a
@@ -104,31 +120,32 @@ func (t *tracer) startProcess(ctx context.Context, r *nodeRun, d *Delivery) trac
 	return t.startConsumer(ctx, r.spanName, r.addr, r.n.in.Queue, d)
 }
 
+// The attributes every span of the runtime has, whatever the node.
+var (
+	operationProcess = []attribute.KeyValue{semconv.MessagingSystemRabbitMQ, semconv.MessagingOperationTypeProcess, semconv.MessagingOperationName("process")}
+	operationPublish = []attribute.KeyValue{semconv.MessagingSystemRabbitMQ, semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("publish")}
+)
+
 // startResult starts the CONSUMER span of terminate node n taking in
 // result d (consume, or Local's collector).
 func (t *tracer) startResult(ctx context.Context, n Node, d *Delivery) trace.Span {
-	span := t.startConsumer(ctx, "process "+n.Addr(), n.Addr(), n.in.Queue, d)
-	span.SetAttributes(attrAttempt.Int(d.attempt(n.in.Queue)))
-	return span
+	return t.startConsumer(ctx, "process "+n.Addr(), n.Addr(), n.in.Queue, d)
 }
 
 // startConsumer starts span name of node addr handling delivery d from
-// queue q.
+// queue q (its attempt: the delivery's on q).
 func (t *tracer) startConsumer(ctx context.Context, name, addr, q string, d *Delivery) trace.Span {
 	_, span := t.t.Start(remote(ctx, &d.Message), name,
 		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(operationProcess...),
 		trace.WithAttributes(
-			semconv.MessagingSystemRabbitMQ,
-			semconv.MessagingOperationTypeProcess,
-			semconv.MessagingOperationName("process"),
 			semconv.MessagingDestinationName(q),
 			semconv.MessagingRabbitMQDestinationRoutingKey(q),
 			semconv.MessagingMessageID(d.MessageID),
-			semconv.MessagingMessageConversationID(d.RunID),
 			semconv.MessagingRabbitMQMessageDeliveryTag(int(d.Tag)),
-			semconv.MessagingMessageBodySize(len(d.Body)),
 			attrRunID.String(d.RunID),
 			attrNode.String(addr),
+			attrAttempt.Int(d.attempt(q)),
 		))
 	return span
 }
@@ -154,14 +171,11 @@ func (t *tracer) startJoin(ctx context.Context, r *nodeRun, runID string, attemp
 	_, span := t.t.Start(remote(ctx, &first.d.Message), r.spanName,
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithLinks(links...),
+		trace.WithAttributes(operationProcess...),
 		trace.WithAttributes(
-			semconv.MessagingSystemRabbitMQ,
-			semconv.MessagingOperationTypeProcess,
-			semconv.MessagingOperationName("process"),
 			semconv.MessagingDestinationName(q),
 			semconv.MessagingRabbitMQDestinationRoutingKey(q),
 			semconv.MessagingBatchMessageCount(len(parts)),
-			semconv.MessagingMessageConversationID(runID),
 			attrRunID.String(runID),
 			attrNode.String(r.addr),
 			attrAttempt.Int(attempt),
@@ -176,10 +190,6 @@ func (t *tracer) startJoin(ctx context.Context, r *nodeRun, runID string, attemp
 func (t *tracer) startPublish(ctx context.Context, n Node, runID string, outs []out) trace.Span {
 	name := "publish " + n.Addr()
 	attrs := []attribute.KeyValue{
-		semconv.MessagingSystemRabbitMQ,
-		semconv.MessagingOperationTypeSend,
-		semconv.MessagingOperationName("publish"),
-		semconv.MessagingMessageConversationID(runID),
 		attrRunID.String(runID),
 		attrNode.String(n.Addr()),
 		attrAttempt.Int(1),
@@ -190,12 +200,12 @@ func (t *tracer) startPublish(ctx context.Context, n Node, runID string, outs []
 		attrs = append(attrs,
 			semconv.MessagingDestinationName(o.key),
 			semconv.MessagingRabbitMQDestinationRoutingKey(o.key),
-			semconv.MessagingMessageID(o.msg.MessageID),
-			semconv.MessagingMessageBodySize(len(o.msg.Body)))
+			semconv.MessagingMessageID(o.msg.MessageID))
 	} else {
 		attrs = append(attrs, semconv.MessagingBatchMessageCount(len(outs)))
 	}
-	_, span := t.t.Start(ctx, name, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
+	_, span := t.t.Start(ctx, name, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(operationPublish...), trace.WithAttributes(attrs...))
 	for i := range outs {
 		carry(span, &outs[i].msg)
 	}
