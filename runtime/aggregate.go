@@ -365,6 +365,9 @@ func (s *session) aggPublish(g *aggGroup, partIDs string, attempt int, body []by
 	}
 	if span != nil {
 		carry(span, &m)
+	} else {
+		// Not traced here: pass on the context of the first part.
+		m.TraceParent, m.TraceState = g.parts[0].d.TraceParent, g.parts[0].d.TraceState
 	}
 	c, err := s.ch.Publish(s.ctx, r.e.g.WorkExchange, to, m)
 	if err != nil {

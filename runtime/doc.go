@@ -226,7 +226,9 @@
 // part's context and links every part's. A handler's context carries its
 // span, so the spans a handler starts are its children, and log lines
 // logged with a traced context get trace_id and span_id. Without a provider
-// (nil or a no-op one) nothing is traced and nothing is allocated for it.
+// (nil or a no-op one) nothing is traced and nothing is allocated for it; a
+// node's outputs then carry the trace context of its input, so a run whose
+// other processes trace stays one trace.
 //
 // # Transports
 //

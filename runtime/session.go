@@ -195,7 +195,8 @@ func (s *session) handle(d Delivery) {
 }
 
 // output builds the message a node publishes to queue to for delivery d:
-// it carries the context of d's span.
+// it carries the context of d's span, or, when the node does not trace, the
+// context d carries, so that a run stays one trace across it.
 func (s *session) output(d Delivery, to string, attempt int, body []byte) Message {
 	m := Message{
 		Body:      body,
@@ -206,6 +207,8 @@ func (s *session) output(d Delivery, to string, attempt int, body []byte) Messag
 	}
 	if d.span != nil {
 		carry(d.span, &m)
+	} else {
+		m.TraceParent, m.TraceState = d.TraceParent, d.TraceState
 	}
 	return m
 }

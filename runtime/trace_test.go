@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -361,6 +362,56 @@ func TestTraceExporterErrors(t *testing.T) {
 			strings.NewReader(""), &syncBuffer{}, &errb)
 		if code != 2 || !strings.Contains(errb.String(), "OTEL_") {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and an error naming the variable", env, code, errb.String())
+		}
+	}
+}
+
+// TestTracePassedThroughUntracedNode checks that a node that does not trace
+// passes its input's trace context on to its output, so a run stays one
+// trace across it.
+func TestTracePassedThroughUntracedNode(t *testing.T) {
+	g := chainGraph("tracepass", double)
+	mem := NewMemory(g, MemoryOptions{})
+	defer mem.Close()
+	e := &engine{g: &g, tr: mem, log: slog.New(slog.DiscardHandler), metrics: newMetrics(g.Name), shutdownTimeout: time.Second, connName: "tracepass"}
+	n, _ := g.node("double")
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- e.run(ctx, []*nodeRun{e.newRun(n, 0, 0)}) }()
+	defer func() { cancel(); <-done }()
+
+	conn, err := mem.Dial(ctx, "publisher")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := conn.Channel(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	c, err := ch.Publish(ctx, g.WorkExchange, "input", Message{Body: []byte(`{"value":2}`), MessageID: "m1", RunID: "r1",
+		Source: "start.start", Attempt: 1, TraceParent: tp, TraceState: "k=v"})
+	if err == nil {
+		err = c.Wait(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ms, err := mem.Messages("result")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) == 1 {
+			if ms[0].TraceParent != tp || ms[0].TraceState != "k=v" {
+				t.Errorf("output's trace context %q %q, want the input's %q %q", ms[0].TraceParent, ms[0].TraceState, tp, "k=v")
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }
