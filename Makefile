@@ -54,7 +54,8 @@ clean:
 	rm -rf bin
 
 ## bench: with the runtime's default flags, interleaved rounds, medians and ratios: a process hop vs plain
-##        amqp091-go relays (pipelined and synchronous confirms); a 3-hop graph with its producer vs 3 relays;
+##        amqp091-go relays (pipelined and synchronous confirms), tracing off and on (console exporter to a
+##        file, OTLP to a local receiver); a 3-hop graph with its producer vs 3 relays;
 ##        fairness of a 20 ms handler between instances; a diamond joined by an aggregate vs a process node;
 ##        then a 1,000-node graph: apply from empty, plan (2 requests) vs per-object reads
 bench: broker

@@ -251,7 +251,9 @@ func (r *redriveBatch) flush(ctx context.Context) error {
 
 // RedriveHeaders returns the headers of a redriven copy: h without the
 // death history and the attempt, first-seen, poll-since and parking
-// headers, with x-dge-redriven one more than before. h is not changed.
+// headers, with x-dge-redriven one more than before. The W3C trace context
+// (traceparent, tracestate: the parking span's) stays, so the redriven run
+// continues its trace. h is not changed.
 func RedriveHeaders(h amqp.Table) amqp.Table {
 	out := amqp.Table{}
 	for k, v := range h {

@@ -10,8 +10,9 @@ import (
 )
 
 // TestRedriveHeaders: a redriven copy loses its death history and its
-// attempt, first-seen, poll-since and parking headers, keeps the others and
-// counts one more redrive; the parked copy's headers are not changed.
+// attempt, first-seen, poll-since and parking headers, keeps the others
+// (the trace context among them) and counts one more redrive; the parked
+// copy's headers are not changed.
 func TestRedriveHeaders(t *testing.T) {
 	parked := func() amqp.Table {
 		return amqp.Table{
@@ -31,6 +32,10 @@ func TestRedriveHeaders(t *testing.T) {
 		{"second redrive", with(parked(), HeaderRedriven, int64(1)), amqp.Table{"x-dge-run-id": "r1", "x-dge-source": "start.start", HeaderRedriven: int64(2)}},
 		{"count sent as int32", with(parked(), HeaderRedriven, int32(4)), amqp.Table{"x-dge-run-id": "r1", "x-dge-source": "start.start", HeaderRedriven: int64(5)}},
 		{"no headers", nil, amqp.Table{HeaderRedriven: int64(1)}},
+		// The trace context stays: a redriven run continues its trace.
+		{"trace context", with(with(parked(), "traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"), "tracestate", "k=v"),
+			amqp.Table{"x-dge-run-id": "r1", "x-dge-source": "start.start", HeaderRedriven: int64(1),
+				"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate": "k=v"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var before amqp.Table

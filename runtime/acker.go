@@ -3,6 +3,8 @@ package runtime
 import (
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ackItem is a delivery whose fate is decided: acknowledge it once confs
@@ -16,11 +18,15 @@ type ackItem struct {
 	ok     func()
 	failed func(error)
 	at     time.Time // when it was submitted, when its confirm wait is measured
+	// span, when set, traces the delivery: it ends once the delivery is
+	// settled, with the confirmation's error if one failed.
+	span trace.Span
 }
 
 type decision struct {
-	ack bool
-	ok  func()
+	ack  bool
+	ok   func()
+	span trace.Span
 }
 
 // acker settles a channel's deliveries in the order workers hand them over.
@@ -40,7 +46,8 @@ type acker struct {
 
 	next    uint64 // lowest delivery tag not yet settled
 	decided map[uint64]decision
-	oks     []func() // flush's scratch space, reused
+	oks     []func()     // flush's scratch space, reused
+	spans   []trace.Span // the same
 }
 
 func newAcker(s *session) *acker {
@@ -110,6 +117,7 @@ func (a *acker) settle(it ackItem) {
 		if err != nil && it.failed != nil {
 			it.failed(err)
 		}
+		endSpan(it.span, err)
 		if e := a.s.ch.Reject(it.tag); e != nil {
 			a.s.r.log.Warn("reject failed; the message will be redelivered", "error", e.Error())
 			return
@@ -127,15 +135,16 @@ func (a *acker) settle(it ackItem) {
 		if it.ok != nil {
 			it.ok()
 		}
+		endSpan(it.span, nil)
 		return
 	}
-	a.decided[it.tag] = decision{ack: true, ok: it.ok}
+	a.decided[it.tag] = decision{ack: true, ok: it.ok, span: it.span}
 }
 
 // flush acknowledges the longest run of decided tags from next.
 func (a *acker) flush() {
 	var last uint64
-	oks := a.oks[:0]
+	oks, spans := a.oks[:0], a.spans[:0]
 	for {
 		d, ok := a.decided[a.next]
 		if !ok {
@@ -147,19 +156,25 @@ func (a *acker) flush() {
 			if d.ok != nil {
 				oks = append(oks, d.ok)
 			}
+			if d.span != nil {
+				spans = append(spans, d.span)
+			}
 		}
 		a.next++
 	}
 	if last == 0 {
 		return
 	}
-	defer func() { clear(oks); a.oks = oks[:0] }() // keep no callback alive
+	defer func() { clear(oks); a.oks = oks[:0]; clear(spans); a.spans = spans[:0] }() // keep no callback or span alive
 	if err := a.s.ch.Ack(last, true); err != nil {
 		a.s.r.log.Warn("ack failed; the messages will be redelivered", "error", err.Error())
 		return
 	}
 	for _, f := range oks {
 		f()
+	}
+	for _, s := range spans {
+		s.End()
 	}
 }
 
@@ -178,6 +193,7 @@ func (a *acker) finish() {
 		if d.ok != nil {
 			d.ok()
 		}
+		endSpan(d.span, nil)
 	}
 	clear(a.decided)
 }

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // aggregatePrefetch is the least prefetch an aggregate consumes with: its
@@ -346,33 +349,49 @@ func (s *session) aggComplete(g *aggGroup) {
 		ids[i] = p.d.MessageID
 		attempt = max(attempt, p.attempt)
 	}
-	out, err := s.call(s.handlerContext(g.runID, "", attempt), func(ctx context.Context) (any, error) { return r.n.aggregate(ctx, values) })
+	var span trace.Span
+	if t := r.e.tracer; t != nil {
+		span = t.startJoin(s.ctx, r, g.runID, attempt, g.parts)
+	}
+	out, err := s.call(s.handlerContext(span, g.runID, "", attempt), func(ctx context.Context) (any, error) { return r.n.aggregate(ctx, values) })
 	if err == nil {
 		var body []byte
 		body, err = json.Marshal(out)
 		if err != nil {
 			err = Permanent(fmt.Errorf("encode output %T: %w", out, err))
 		} else {
-			s.aggPublish(g, strings.Join(ids, "+"), attempt, body)
+			s.aggPublish(g, strings.Join(ids, "+"), attempt, body, span)
 			return
 		}
 	}
+	if span != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
 	if reason := r.parkReason(err, attempt); reason != "" {
+		// Each part's park is a span of its own, a child of the part's
+		// context.
+		spanEvent(span, "park", attrReason.String(reason), attrError.String(err.Error()))
+		endSpan(span, nil)
 		s.aggParkParts(g, reason, err.Error(), true)
 	} else {
-		r.log.Warn("handler failed; retrying the group", "run_id", g.runID, "attempt", attempt,
+		spanEvent(span, "retry", attrError.String(err.Error()), attrRetryIn.String(r.n.in.Retry.String()))
+		endSpan(span, nil)
+		r.log.WarnContext(spanContext(s.ctx, span), "handler failed; retrying the group", "run_id", g.runID, "attempt", attempt,
 			"retry_in", r.n.in.Retry.String(), "error", err.Error())
 		for _, p := range g.parts {
 			r.m.retried.Add(1)
 			if r.debug {
-				r.handled(p.d.RunID, p.d.MessageID, p.attempt, p.d.received, "retry")
+				r.handled(span, p.d.RunID, p.d.MessageID, p.attempt, p.d.received, "retry")
 			}
 			s.acker.submit(ackItem{tag: p.d.Tag, reject: true})
 		}
 	}
 }
 
-func (s *session) aggPublish(g *aggGroup, partIDs string, attempt int, body []byte) {
+// aggPublish publishes a group's output, carrying the context of span (the
+// join's; nil: none), and acks every part once it is confirmed.
+func (s *session) aggPublish(g *aggGroup, partIDs string, attempt int, body []byte, span trace.Span) {
 	r := s.r
 	to := r.n.to[0]
 	m := Message{
@@ -387,16 +406,28 @@ func (s *session) aggPublish(g *aggGroup, partIDs string, attempt int, body []by
 			m.Headers = h
 		}
 	}
+	if span != nil {
+		carry(span, &m)
+	} else {
+		// Not traced here: pass on the context of the first part.
+		m.TraceParent, m.TraceState = g.parts[0].d.TraceParent, g.parts[0].d.TraceState
+	}
 	c, err := s.ch.Publish(s.ctx, r.e.g.WorkExchange, to, m)
 	if err != nil {
-		r.log.Warn("publish failed; the group will be redelivered", "run_id", g.runID, "error", err.Error())
+		endSpan(span, err)
+		r.log.WarnContext(spanContext(s.ctx, span), "publish failed; the group will be redelivered", "run_id", g.runID, "error", err.Error())
 		return
 	}
 	for i, p := range g.parts {
 		first := i == 0
+		var partSpan trace.Span // the join's span ends with its first part's settling
+		if first {
+			partSpan = span
+		}
 		s.acker.submit(ackItem{
 			tag:   p.d.Tag,
 			confs: []Confirmation{c},
+			span:  partSpan,
 			ok: func() {
 				r.m.acked.Add(1)
 				if first {
@@ -404,7 +435,7 @@ func (s *session) aggPublish(g *aggGroup, partIDs string, attempt int, body []by
 					r.joined.add(g.runID)
 				}
 				if r.debug {
-					r.handled(p.d.RunID, p.d.MessageID, p.attempt, p.d.received, "done")
+					r.handled(span, p.d.RunID, p.d.MessageID, p.attempt, p.d.received, "done")
 				}
 			},
 			failed: func(err error) {

@@ -523,13 +523,19 @@ func (c *amqpChannel) takeReturn(id returnKey) (amqp.Return, bool) {
 }
 
 func toAMQP(m Message) amqp.Publishing {
-	h := make(amqp.Table, len(m.Headers)+3)
+	h := make(amqp.Table, len(m.Headers)+5)
 	for k, v := range m.Headers {
 		h[k] = v
 	}
 	h[HeaderRunID] = m.RunID
 	h[HeaderSource] = m.Source
 	h[HeaderAttempt] = int32(m.Attempt)
+	if m.TraceParent != "" {
+		h[HeaderTraceParent] = m.TraceParent
+		if m.TraceState != "" {
+			h[HeaderTraceState] = m.TraceState
+		}
+	}
 	ts := m.Timestamp
 	if ts.IsZero() {
 		ts = time.Now()
@@ -566,6 +572,10 @@ func fromAMQP(d amqp.Delivery) Delivery {
 			out.Source, _ = v.(string)
 		case HeaderAttempt:
 			out.Attempt = toInt(v)
+		case HeaderTraceParent:
+			out.TraceParent, _ = v.(string)
+		case HeaderTraceState:
+			out.TraceState, _ = v.(string)
 		case "x-delivery-count":
 			out.DeliveryCount = toInt(v)
 		case "x-death":

@@ -6,6 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,7 +27,7 @@ const benchPrefetch = 256
 
 var (
 	hopRounds   = flag.Int("hop.rounds", 7, "BenchmarkHop: rounds; each runs every contender once, in a fresh vhost")
-	hopOnly     = flag.String("hop.only", "", "BenchmarkHop: run only this contender (relay-pipelined, runtime or relay-sync), e.g. to profile it")
+	hopOnly     = flag.String("hop.only", "", "BenchmarkHop: run only this contender (relay-pipelined, runtime, runtime-console, runtime-otlp or relay-sync), e.g. to profile it")
 	hopSyncPart = flag.Int("hop.syncdiv", 10, "BenchmarkHop: relay-sync handles b.N/hop.syncdiv messages per round (it is slow)")
 )
 
@@ -39,38 +42,50 @@ type hopContender struct {
 
 // BenchmarkHop measures one process hop (consume from "in", handle, publish
 // persistently to "out" with publisher confirms, ack after the confirm) on
-// the real broker, three ways:
+// the real broker, five ways:
 //
 //   - relay-pipelined: plain amqp091-go doing the same correct work, with
 //     confirms pipelined and acks sent in order after them;
 //   - runtime: a dge process node (decode JSON, call the handler, encode)
 //     with the defaults a user gets: no prefetch (an adaptive window) and
-//     concurrency 1;
+//     concurrency 1, tracing off (OTEL_TRACES_EXPORTER unset);
+//   - runtime-console: the same node tracing every message with
+//     OTEL_TRACES_EXPORTER=console, its spans written to a file;
+//   - runtime-otlp: the same node tracing with OTEL_TRACES_EXPORTER=otlp to
+//     an OTLP/HTTP receiver in the test that reads and discards them;
 //   - relay-sync: plain amqp091-go waiting for each confirm before acking.
 //
-// The broker's state drifts during a run (quorum queue logs, memory), so
-// one measurement of each, one after the other, favours whichever ran
-// first. Instead the contenders are interleaved in -hop.rounds rounds:
-// relay-pipelined and runtime alternate which goes first, relay-sync goes
-// last, and every contender gets a fresh vhost, deleted at the end of its
-// turn. Each turn fills "in" with b.N messages (b.N/-hop.syncdiv for the
-// slow relay-sync), then times the hop from the first output to the last,
-// so connection set-up is left out. It reports each contender's median
-// msgs/s and the ratio of the runtime's median to relay-pipelined's (the
-// target is ≥ 0.9), and logs a table with min and max and the per-round
-// ratios. Run it with a fixed count, e.g. -benchtime 20000x (make bench).
+// Every input carries a traceparent, as in a traced graph. The broker's
+// state drifts during a run (quorum queue logs, memory), so one
+// measurement of each, one after the other, favours whichever ran first.
+// Instead the contenders are interleaved in -hop.rounds rounds: the first
+// four take turns at going first, relay-sync goes last, and every
+// contender gets a fresh vhost, deleted at the end of its turn. Each turn
+// fills "in" with b.N messages (b.N/-hop.syncdiv for the slow relay-sync),
+// then times the hop from the first output to the last, so connection
+// set-up is left out. It reports each contender's median msgs/s, the ratio
+// of the runtime's median to relay-pipelined's (the target is ≥ 0.9) and
+// of each traced runtime's to the untraced one's (the target is ≥ 0.9:
+// tracing costs at most 10 %), and logs a table with min and max and the
+// per-round ratios. Run it with a fixed count, e.g. -benchtime 20000x
+// (make bench).
 func BenchmarkHop(b *testing.B) {
+	b.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlpSink(b))
+	b.Setenv("OTEL_TRACES_SAMPLER", "") // every message is traced
 	relay := &hopContender{name: "relay-pipelined", hop: relayPipelined, div: 1}
-	rt := &hopContender{name: "runtime", hop: runtimeHop, div: 1}
+	rt := &hopContender{name: "runtime", hop: runtimeHop(nil), div: 1}
+	console := &hopContender{name: "runtime-console", hop: runtimeHop(map[string]string{"OTEL_TRACES_EXPORTER": "console"}), div: 1}
+	otlp := &hopContender{name: "runtime-otlp", hop: runtimeHop(map[string]string{"OTEL_TRACES_EXPORTER": "otlp"}), div: 1}
 	syncR := &hopContender{name: "relay-sync", hop: relaySync, div: max(*hopSyncPart, 1)}
+	fast := []*hopContender{relay, rt, console, otlp}
 	rounds := max(*hopRounds, 1)
 	if b.N == 1 {
 		rounds = 1 // the framework's probe run: check that it works, quickly
 	}
 	if *hopOnly != "" {
-		c := map[string]*hopContender{relay.name: relay, rt.name: rt, syncR.name: syncR}[*hopOnly]
+		c := map[string]*hopContender{relay.name: relay, rt.name: rt, console.name: console, otlp.name: otlp, syncR.name: syncR}[*hopOnly]
 		if c == nil {
-			b.Fatalf("-hop.only %q: want relay-pipelined, runtime or relay-sync", *hopOnly)
+			b.Fatalf("-hop.only %q: want relay-pipelined, runtime, runtime-console, runtime-otlp or relay-sync", *hopOnly)
 		}
 		c.n = max(b.N/c.div, 1)
 		for i := range rounds {
@@ -81,40 +96,45 @@ func BenchmarkHop(b *testing.B) {
 		b.ReportMetric(m, c.name+"-msgs/s")
 		return
 	}
-	var ratios []float64
+	var ratios, consoleRatios, otlpRatios []float64
 	for i := range rounds {
-		order := []*hopContender{relay, rt, syncR}
-		if i%2 == 1 {
-			order = []*hopContender{rt, relay, syncR}
-		}
-		for _, c := range order {
+		// Each of the fast contenders goes first in turn.
+		order := append(slices.Clone(fast[i%len(fast):]), fast[:i%len(fast)]...)
+		for _, c := range append(order, syncR) {
 			c.n = max(b.N/c.div, 1)
 			c.rate = append(c.rate, benchTurn(b, c, i))
 		}
 		ratios = append(ratios, rt.rate[i]/relay.rate[i])
+		consoleRatios = append(consoleRatios, console.rate[i]/rt.rate[i])
+		otlpRatios = append(otlpRatios, otlp.rate[i]/rt.rate[i])
 	}
 	if b.N == 1 {
 		return
 	}
 
 	rm, lm, sm := median(rt.rate), median(relay.rate), median(syncR.rate)
+	cm, om := median(console.rate), median(otlp.rate)
 	b.ReportMetric(1e9/rm, "ns/op") // the runtime's time per message
 	b.ReportMetric(rm, "runtime-msgs/s")
 	b.ReportMetric(lm, "relay-msgs/s")
 	b.ReportMetric(sm, "sync-msgs/s")
 	b.ReportMetric(rm/lm, "x-relay")
+	b.ReportMetric(cm/rm, "x-console")
+	b.ReportMetric(om/rm, "x-otlp")
 	var t strings.Builder
 	tw := tabwriter.NewWriter(&t, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "%-16s\t", "contender")
 	fmt.Fprintf(tw, "rounds\tmsgs/round\tmedian msgs/s\tmin\tmax\t\n")
-	for _, c := range []*hopContender{relay, rt, syncR} {
+	for _, c := range []*hopContender{relay, rt, console, otlp, syncR} {
 		fmt.Fprintf(tw, "%-16s\t%d\t%d\t%.0f\t%.0f\t%.0f\t\n", c.name, len(c.rate), c.n, median(c.rate), slices.Min(c.rate), slices.Max(c.rate))
 	}
 	_ = tw.Flush()
 	b.Logf("hop msgs/s, %d interleaved rounds (relay-sync handles 1/%d of the messages: it is slow)\n%s"+
 		"runtime/relay-pipelined: ratio of medians %.2f (target ≥ 0.9); per round min %.2f, median %.2f, max %.2f\n"+
-		"runtime/relay-sync: %.1f× (ratio of medians)",
-		rounds, syncR.div, t.String(), rm/lm, slices.Min(ratios), median(ratios), slices.Max(ratios), rm/sm)
+		"runtime/relay-sync: %.1f× (ratio of medians)\n"+
+		"tracing on: runtime-console/runtime %.2f, runtime-otlp/runtime %.2f (ratios of medians; target ≥ 0.9); per round medians %.2f and %.2f",
+		rounds, syncR.div, t.String(), rm/lm, slices.Min(ratios), median(ratios), slices.Max(ratios), rm/sm,
+		cm/rm, om/rm, median(consoleRatios), median(otlpRatios))
 }
 
 func median(xs []float64) float64 {
@@ -197,7 +217,7 @@ func fill(b *testing.B, conn *amqp.Connection, exchange, queue string, n int) {
 		body, _ := json.Marshal(num{i})
 		dc, err := ch.PublishWithDeferredConfirm(exchange, queue, true, false, amqp.Publishing{
 			DeliveryMode: amqp.Persistent, ContentType: "application/json", MessageId: strconv.Itoa(i), Body: body,
-			Headers: amqp.Table{HeaderRunID: strconv.Itoa(i)},
+			Headers: amqp.Table{HeaderRunID: strconv.Itoa(i), HeaderTraceParent: fmt.Sprintf("00-%032x-%016x-01", i+1, i+1)},
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -243,22 +263,45 @@ func waitCount(b *testing.B, conn *amqp.Connection, queue string, n int) (int, t
 	}
 }
 
-func runtimeHop(ctx context.Context, b testing.TB, vh brokertest.Vhost, g Graph) {
-	env := func(k string) string {
-		switch k {
-		case "DGE_AMQP_URL":
-			return vh.AMQPURL
-		case "DGE_CONNECTION_NAME":
-			return b.Name()
-		case "DGE_LOG":
-			return "error"
+// runtimeHop returns the runtime's hop with the environment extra
+// (OTEL_*: tracing). Its stderr, with the console exporter's spans, goes to
+// a file.
+func runtimeHop(extra map[string]string) hopFunc {
+	return func(ctx context.Context, b testing.TB, vh brokertest.Vhost, g Graph) {
+		env := func(k string) string {
+			switch k {
+			case "DGE_AMQP_URL":
+				return vh.AMQPURL
+			case "DGE_CONNECTION_NAME":
+				return b.Name()
+			case "DGE_LOG":
+				return "error"
+			}
+			return extra[k]
 		}
-		return ""
+		f, err := os.CreateTemp("", "dge-hop-*.log")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer os.Remove(f.Name())
+		defer f.Close()
+		if code := run(ctx, g, []string{"hop"}, env, strings.NewReader(""), io.Discard, f); code != 0 {
+			out, _ := os.ReadFile(f.Name())
+			b.Errorf("runtime hop exited %d: %s", code, out)
+		}
 	}
-	var errb strings.Builder
-	if code := run(ctx, g, []string{"hop"}, env, strings.NewReader(""), io.Discard, &errb); code != 0 {
-		b.Errorf("runtime hop exited %d: %s", code, errb.String())
-	}
+}
+
+// otlpSink starts an OTLP/HTTP receiver that reads every export and
+// discards it, and returns its URL.
+func otlpSink(b *testing.B) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK)
+	}))
+	b.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // relayPipelined is the plain amqp091-go relay the runtime is measured

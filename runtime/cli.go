@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DefaultAMQPURL is the broker URL used when DGE_AMQP_URL is unset; the
@@ -41,6 +43,9 @@ type cli struct {
 	stdout io.Writer
 	stderr io.Writer
 	prog   string
+	// tp traces the program's messages (see startTracing); nil: tracing
+	// is off.
+	tp trace.TracerProvider
 }
 
 func run(ctx context.Context, g Graph, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -68,7 +73,13 @@ func run(ctx context.Context, g Graph, args []string, getenv func(string) string
 		}
 		c.g.MaxBody = n
 	}
-	var err error
+	tp, stopTracing, err := c.startTracing(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", c.prog, err)
+		return 2
+	}
+	defer stopTracing()
+	c.tp = tp
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "-h", "-help", "--help", "help":
 		c.usage(stdout)
@@ -152,7 +163,7 @@ func (c *cli) usage(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nStart nodes: %s\nTerminate nodes: %s\n", strings.Join(starts, ", "), strings.Join(ends, ", "))
 	fmt.Fprintf(w, "\nNode flags: -prefetch N, -concurrency N, -metrics-addr HOST:PORT, -shutdown-timeout D\n")
-	fmt.Fprintf(w, "Environment: DGE_AMQP_URL (default %s + vhost; several URLs separated by commas for a cluster;\n  amqps:// with cacertfile, certfile and keyfile query parameters for TLS),\n  DGE_LOG (debug, info, warn, error), DGE_CONNECTION_NAME (the AMQP connection's name)\n", DefaultAMQPURL)
+	fmt.Fprintf(w, "Environment: DGE_AMQP_URL (default %s + vhost; several URLs separated by commas for a cluster;\n  amqps:// with cacertfile, certfile and keyfile query parameters for TLS),\n  DGE_LOG (debug, info, warn, error), DGE_CONNECTION_NAME (the AMQP connection's name),\n  OTEL_TRACES_EXPORTER (otlp, console: JSON spans on stderr, none) with the other OTEL_* variables\n", DefaultAMQPURL)
 	fmt.Fprintf(w, "Run \"%s <command> -h\" for a command's flags.\n", c.prog)
 }
 
@@ -254,6 +265,7 @@ func (c *cli) newEngine(name string) (*engine, error) {
 		metrics:         m,
 		shutdownTimeout: 30 * time.Second,
 		connName:        c.connName(name),
+		tracer:          newTracer(c.tp),
 	}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 )
 
 // cmdConsume prints the results in a terminate node's queue as compact JSON
@@ -84,6 +85,7 @@ without it, it is acknowledged and counted on stderr.`, c.nodeNames(KindTerminat
 		return err
 	}
 	deliveries := deliveryChan(stream)
+	t := newTracer(c.tp)
 	w := bufio.NewWriter(c.stdout)
 	got, skipped := 0, 0
 	defer func() {
@@ -107,55 +109,81 @@ without it, it is acknowledged and counted on stderr.`, c.nodeNames(KindTerminat
 			}
 			d = dd
 		}
-		var line []byte
-		if f, ok := noticeOf(d.Message); ok {
-			if !*envelope {
-				if err := ch.Ack(d.Tag, false); err != nil {
-					return fmt.Errorf("consume: ack failure record from queue %q: %w", n.in.Queue, err)
-				}
-				skipped++
-				continue
-			}
-			if line, err = envelopeLine(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Failed: &f}); err != nil {
-				return fmt.Errorf("consume: %w", err)
-			}
-			if err := writeLine(w, line); err != nil {
-				return err
-			}
-			if err := ch.Ack(d.Tag, false); err != nil {
-				return fmt.Errorf("consume: ack failure record from queue %q: %w", n.in.Queue, err)
-			}
-			got++
-			continue
+		if t != nil {
+			d.span = t.startResult(ctx, n, &d)
 		}
-		var buf bytes.Buffer
-		_, decErr := n.decodeBody(d.Body, c.g.maxBody())
-		if decErr == nil {
-			decErr = json.Compact(&buf, d.Body)
-		}
-		if decErr != nil {
-			// Not a result of this node's type: park it rather than print
-			// garbage or drop it.
-			if err := parkResult(ctx, &c.g, log, ch, n, d, decErr); err != nil {
-				return err
-			}
-			continue
-		}
-		line = buf.Bytes()
-		if *envelope {
-			if line, err = envelopeLine(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Body: line}); err != nil {
-				return fmt.Errorf("consume: %w", err)
-			}
-		}
-		if err := writeLine(w, line); err != nil {
+		did, err := c.printResult(ctx, w, log, ch, n, d, *envelope)
+		endSpan(d.span, err)
+		if err != nil {
 			return err
 		}
-		if err := ch.Ack(d.Tag, false); err != nil {
-			return fmt.Errorf("consume: ack result from queue %q: %w", n.in.Queue, err)
+		switch did {
+		case skippedRecord:
+			skipped++
+			continue
+		case parkedResult:
+			continue
 		}
 		got++
 	}
 	return nil
+}
+
+// consumed is what consume did with one message.
+type consumed int
+
+const (
+	printed       consumed = iota // printed a result or, with -envelope, a failure record, and acked it
+	skippedRecord                 // acked a failure record without printing it (no -envelope)
+	parkedResult                  // parked a message that is not a result of the node's type
+)
+
+// printResult prints message d of terminate node n to w and acks it, or
+// parks it when it does not decode. A failure record is printed only with
+// envelope, and acked either way.
+func (c *cli) printResult(ctx context.Context, w *bufio.Writer, log *slog.Logger, ch Channel, n Node, d Delivery, envelope bool) (consumed, error) {
+	if f, ok := noticeOf(d.Message); ok {
+		if envelope {
+			line, err := envelopeLine(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Failed: &f})
+			if err != nil {
+				return 0, fmt.Errorf("consume: %w", err)
+			}
+			if err := writeLine(w, line); err != nil {
+				return 0, err
+			}
+		}
+		if err := ch.Ack(d.Tag, false); err != nil {
+			return 0, fmt.Errorf("consume: ack failure record from queue %q: %w", n.in.Queue, err)
+		}
+		if !envelope {
+			return skippedRecord, nil
+		}
+		return printed, nil
+	}
+	var buf bytes.Buffer
+	_, decErr := n.decodeBody(d.Body, c.g.maxBody())
+	if decErr == nil {
+		decErr = json.Compact(&buf, d.Body)
+	}
+	if decErr != nil {
+		// Not a result of this node's type: park it rather than print
+		// garbage or drop it.
+		return parkedResult, parkResult(ctx, &c.g, log, ch, n, d, decErr)
+	}
+	line := buf.Bytes()
+	if envelope {
+		var err error
+		if line, err = envelopeLine(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Body: line}); err != nil {
+			return 0, fmt.Errorf("consume: %w", err)
+		}
+	}
+	if err := writeLine(w, line); err != nil {
+		return 0, err
+	}
+	if err := ch.Ack(d.Tag, false); err != nil {
+		return 0, fmt.Errorf("consume: ack result from queue %q: %w", n.in.Queue, err)
+	}
+	return printed, nil
 }
 
 // writeLine writes line and a newline to w and flushes it.

@@ -81,7 +81,8 @@ first.`, false)
 	var writeErr error
 	skipped := 0 // failure records not printed (without -envelope)
 	l, err := StartLocal(c.g, LocalOptions{
-		Logger: log,
+		Logger:         log,
+		TracerProvider: c.tp,
 		OnResult: func(r Result) {
 			line := r.Body
 			outMu.Lock()

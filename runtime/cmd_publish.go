@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"fmt"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // cmdPublish publishes each input as a new run to every queue the start
@@ -64,9 +66,12 @@ against the node's message type before anything is published.`, c.nodeNames(Kind
 	}
 	defer ch.Close()
 
+	// pending is one publish awaiting its confirm; span, on a run's last
+	// publish, is the run's span (nil: none), ended once it is confirmed.
 	type pending struct {
 		run  int
 		conf Confirmation
+		span trace.Span
 	}
 	confs := make(chan pending, window)
 	failed := make([]error, len(bodies))
@@ -77,22 +82,33 @@ against the node's message type before anything is published.`, c.nodeNames(Kind
 			if err := p.conf.Wait(ctx); err != nil && failed[p.run] == nil {
 				failed[p.run] = err
 			}
+			endSpan(p.span, failed[p.run])
 		}
 	}()
+	t := newTracer(c.tp)
 	runIDs := make([]string, len(bodies))
 	var pubErr error
 publish:
 	for i, body := range bodies {
 		var outs []out
 		runIDs[i], outs = c.g.newRun(n, body)
-		for _, o := range outs {
+		var span trace.Span
+		if t != nil {
+			span = t.startPublish(ctx, n, runIDs[i], outs)
+		}
+		for j, o := range outs {
 			conf, err := ch.Publish(ctx, o.exchange, o.key, o.msg)
 			if err != nil {
+				endSpan(span, err)
 				pubErr = err
 				failed[i] = err
 				break publish
 			}
-			confs <- pending{i, conf}
+			p := pending{run: i, conf: conf}
+			if j == len(outs)-1 {
+				p.span = span
+			}
+			confs <- p
 		}
 	}
 	close(confs)

@@ -47,10 +47,13 @@
 //	x-dge-failed-node, x-dge-failed-reason, x-dge-failed-error
 //	                  failure notices (empty body): where and why the run failed
 //	x-dge-redriven    copies dge parked redrive put back, and their outputs
+//	traceparent       W3C trace context of the span that published it, when traced
+//	tracestate        (the same, vendor part)
 //
 // A message without a run ID (published by a producer outside dge) gets
 // one at the first node that handles it: derived from its MessageId when it
 // has one, else new.
+//
 // # Errors and attempts
 //
 // A handler error (or a recovered panic) rejects the input without requeue;
@@ -260,6 +263,34 @@
 // (dge_prefetch_window). A family appears only
 // when a node it applies to runs in the program.
 //
+// # Tracing
+//
+// With a TracerProvider (LocalOptions.TracerProvider, the dgetest option;
+// a generated program builds one from the standard OTEL_* variables, see
+// cli_trace.go) every run is one OpenTelemetry trace across every process,
+// after the messaging conventions for RabbitMQ. Publishing a run starts a
+// PRODUCER span "publish <queue>" (a child of the span in the caller's
+// context, if any, else a new trace's root), and every message carries the
+// context of the span that published it in its traceparent and tracestate
+// headers. Each node handling a message starts a CONSUMER span
+// "process <node>", a child of that context, with messaging.system,
+// messaging.destination.name and messaging.rabbitmq.destination.routing_key
+// (the queue), messaging.message.id, messaging.rabbitmq.message.delivery_tag,
+// dge.run_id, dge.node and dge.attempt; the span ends when the message is
+// settled, and its outputs carry its context. A retry is the next attempt's
+// span under the same parent; a handler error is recorded on the span, with
+// an error status and a "retry" event or, when the message is parked, a
+// "park" event (an aggregate's part parked outside a join gets a span of its
+// own); the parked copy carries the parking span's context, so a redrive
+// (dge parked redrive) continues the trace. A poll check's span is the
+// parent of the next check. An aggregate's span is a child of its first
+// part's context and links every part's. A handler's context carries its
+// span, so the spans a handler starts are its children, and log lines
+// logged with a traced context get trace_id and span_id. Without a provider
+// (nil or a no-op one) nothing is traced and nothing is allocated for it; a
+// node's outputs then carry the trace context of its input, so a run whose
+// other processes trace stays one trace.
+//
 // # Transports
 //
 // Node code talks to the broker only through the Transport interface. AMQP
@@ -275,9 +306,11 @@
 // reconnection, start-up check), session.go (one channel's consumer: admit,
 // call, outcome, parking; the handler call's log attributes), metrics.go,
 // aggregate.go and poll.go (those node kinds), notice.go (failure notices),
-// acker.go, envelope.go (headers), decode.go, failure.go, transport.go with
+// trace.go (spans and the trace context), acker.go, envelope.go (headers),
+// decode.go, failure.go, transport.go with
 // amqp.go and the in-memory broker (memory*.go), local.go (Local). The
-// generated program's command line is cli.go and the cmd_*.go files: the
+// generated program's command line is cli.go, cli_trace.go (OTEL_*) and the
+// cmd_*.go files: the
 // only files of the package that parse flags, print to the terminal or decide
 // an exit code.
 package runtime

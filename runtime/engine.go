@@ -26,6 +26,8 @@ type engine struct {
 	// queueInterval, when positive, is how often the message counts of the
 	// nodes' queues are read for the metrics (see metrics.readQueues).
 	queueInterval time.Duration
+	// tracer traces every message the nodes handle; nil: tracing is off.
+	tracer *tracer
 
 	failures sync.WaitGroup // OnFailure calls in progress
 }
@@ -35,6 +37,7 @@ type nodeRun struct {
 	e           *engine
 	n           Node
 	addr        string // n.Addr(), computed once: it is needed for every message
+	spanName    string // "process " + addr, the name of its spans
 	prefetch    int    // the window a session starts with (fixed unless adaptive)
 	adaptive    bool   // the window adapts (see window)
 	concurrency int
@@ -83,6 +86,7 @@ func (e *engine) newRun(n Node, prefetch, concurrency int) *nodeRun {
 		e:           e,
 		n:           n,
 		addr:        n.Addr(),
+		spanName:    "process " + n.Addr(),
 		prefetch:    prefetch,
 		adaptive:    adaptive,
 		concurrency: concurrency,

@@ -74,3 +74,11 @@ func redrivenHeaders(h map[string]any) map[string]any {
 	}
 	return map[string]any{HeaderRedriven: v}
 }
+
+// The W3C trace context headers: every message a traced runtime publishes
+// carries the context of the span that published it (Message.TraceParent
+// and Message.TraceState; see tracer).
+const (
+	HeaderTraceParent = "traceparent"
+	HeaderTraceState  = "tracestate"
+)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/dgehq/dge/topology"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Failure describes a message the runtime parked in its edge's dead queue
@@ -76,7 +78,13 @@ func parkResult(ctx context.Context, g *Graph, log *slog.Logger, ch Channel, n N
 	m := d.Message
 	m.Headers = h
 	m.Attempt = d.attempt(n.in.Queue)
-	log.Error("parking result that does not decode", "node", n.Addr(), "message_id", d.MessageID, "run_id", d.RunID,
+	if d.span != nil {
+		d.span.AddEvent("park", trace.WithAttributes(attrReason.String("decode"), attrError.String(h[HeaderError].(string)),
+			attrDeadQueue.String(n.in.Queue+topology.SuffixDead)))
+		d.span.SetStatus(codes.Error, "parked (decode): "+h[HeaderError].(string))
+		carry(d.span, &m)
+	}
+	log.ErrorContext(spanContext(ctx, d.span), "parking result that does not decode", "node", n.Addr(), "message_id", d.MessageID, "run_id", d.RunID,
 		"error", decErr.Error(), "dead_queue", n.in.Queue+topology.SuffixDead)
 	conf, err := ch.Publish(ctx, g.WorkExchange, n.in.Queue+topology.SuffixDead, m)
 	if err == nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dgehq/dge/topology"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Local is a whole graph running in this process on an in-memory broker
@@ -70,6 +71,9 @@ type LocalOptions struct {
 	// PollTimeout, when positive, replaces every poll node's timeout: how
 	// long a job may stay not done before it is parked.
 	PollTimeout time.Duration
+	// TracerProvider traces every run as a node program does (see the
+	// package documentation, Tracing); nil turns tracing off.
+	TracerProvider trace.TracerProvider
 }
 
 // Result is one message that reached a terminate node: a result, or the
@@ -114,7 +118,8 @@ func StartLocal(g Graph, opts LocalOptions) (*Local, error) {
 	if shutdown <= 0 {
 		shutdown = 30 * time.Second
 	}
-	l.e = &engine{g: &l.g, tr: l.mem, log: log.With("graph", g.Name), metrics: newMetrics(g.Name), shutdownTimeout: shutdown, connName: "local"}
+	l.e = &engine{g: &l.g, tr: l.mem, log: log.With("graph", g.Name), metrics: newMetrics(g.Name), shutdownTimeout: shutdown, connName: "local",
+		tracer: newTracer(opts.TracerProvider)}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
 	fail := func(err error) (*Local, error) {
@@ -171,11 +176,16 @@ func (l *Local) collect(ch Channel, ds Deliveries, n Node) {
 		if !ok {
 			return
 		}
+		if t := l.e.tracer; t != nil {
+			d.span = t.startResult(context.Background(), n, &d)
+		}
 		if f, ok := noticeOf(d.Message); ok {
 			l.record(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Failed: &f})
-			if err := ch.Ack(d.Tag, false); err != nil {
+			err := ch.Ack(d.Tag, false)
+			if err != nil {
 				l.e.log.Error("ack failure record", "node", n.Addr(), "error", err.Error())
 			}
+			endSpan(d.span, err)
 			continue
 		}
 		var buf bytes.Buffer
@@ -184,15 +194,19 @@ func (l *Local) collect(ch Channel, ds Deliveries, n Node) {
 			err = json.Compact(&buf, d.Body)
 		}
 		if err != nil {
-			if perr := parkResult(context.Background(), &l.g, l.e.log, ch, n, d, err); perr != nil {
+			perr := parkResult(context.Background(), &l.g, l.e.log, ch, n, d, err)
+			if perr != nil {
 				l.e.log.Error("park result", "node", n.Addr(), "error", perr.Error())
 			}
+			endSpan(d.span, perr)
 			continue
 		}
 		l.record(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Body: buf.Bytes()})
-		if err := ch.Ack(d.Tag, false); err != nil {
+		err = ch.Ack(d.Tag, false)
+		if err != nil {
 			l.e.log.Error("ack result", "node", n.Addr(), "error", err.Error())
 		}
+		endSpan(d.span, err)
 	}
 }
 
@@ -247,7 +261,8 @@ func (g *Graph) terminates(start Node) int {
 // Publish sends body, a JSON message of start node start's type (checked
 // strictly: unknown fields are refused), as a new run to every queue the
 // start node feeds, and returns the run ID. start is a node name, command
-// or address.
+// or address. When traced, the run's publish span is a child of the span
+// in ctx, if any, and otherwise starts the run's own trace.
 func (l *Local) Publish(ctx context.Context, start string, body []byte) (string, error) {
 	n, ok := l.g.node(start)
 	if !ok || n.kind != KindStart {
@@ -261,6 +276,10 @@ func (l *Local) Publish(ctx context.Context, start string, body []byte) (string,
 	l.mu.Lock()
 	l.runs[runID] = l.g.terminates(n)
 	l.mu.Unlock()
+	var span trace.Span
+	if t := l.e.tracer; t != nil {
+		span = t.startPublish(ctx, n, runID, outs)
+	}
 	l.pubMu.Lock()
 	defer l.pubMu.Unlock()
 	for _, o := range outs {
@@ -269,9 +288,12 @@ func (l *Local) Publish(ctx context.Context, start string, body []byte) (string,
 			err = conf.Wait(ctx)
 		}
 		if err != nil {
-			return "", fmt.Errorf("publish run %s to queue %s: %w", runID, o.key, err)
+			err = fmt.Errorf("publish run %s to queue %s: %w", runID, o.key, err)
+			endSpan(span, err)
+			return "", err
 		}
 	}
+	endSpan(span, nil)
 	return runID, nil
 }
 

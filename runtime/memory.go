@@ -338,6 +338,12 @@ func cloneMessage(m Message) Message {
 	for k, v := range m.Headers {
 		switch k {
 		case HeaderRunID, HeaderSource, HeaderAttempt, "x-delivery-count":
+		case HeaderTraceParent, HeaderTraceState:
+			// Fields, as the AMQP transport delivers them; a field set
+			// wins over a header.
+			if s, ok := v.(string); ok {
+				messageCarrier{&m}.setIfEmpty(k, s)
+			}
 		default:
 			h[k] = v
 		}

@@ -23,7 +23,7 @@ func (s *session) handlePoll(d Delivery, attempt int, in any) {
 		return
 	}
 	var done bool
-	v, err := s.call(s.handlerContext(d.RunID, d.MessageID, attempt), func(ctx context.Context) (any, error) {
+	v, err := s.call(s.handlerContext(d.span, d.RunID, d.MessageID, attempt), func(ctx context.Context) (any, error) {
 		o, ok, err := r.n.poll(ctx, in)
 		done = ok
 		return o, err
@@ -42,22 +42,29 @@ func (s *session) handlePoll(d Delivery, attempt int, in any) {
 		h[HeaderPollSince] = since.Format(time.RFC3339Nano)
 		m := d.Message
 		m.Headers = h
+		if d.span != nil {
+			// The next check is a child of this one: the run stays one trace.
+			d.span.AddEvent("poll pending")
+			carry(d.span, &m)
+		}
 		c, err := s.ch.Publish(s.ctx, r.e.g.PollExchange, r.n.in.Queue, m)
 		if err != nil {
-			r.log.Warn("poll re-enqueue failed; the message will be redelivered", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
+			endSpan(d.span, err)
+			r.log.WarnContext(spanContext(s.ctx, d.span), "poll re-enqueue failed; the message will be redelivered", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
 			if r.debug {
-				r.handled(d.RunID, d.MessageID, attempt, d.received, "redeliver")
+				r.handled(d.span, d.RunID, d.MessageID, attempt, d.received, "redeliver")
 			}
 			return
 		}
 		s.acker.submit(ackItem{
 			tag:   d.Tag,
 			confs: []Confirmation{c},
+			span:  d.span,
 			ok: func() {
 				r.m.acked.Add(1)
 				r.m.polled.Add(1)
 				if r.debug {
-					r.handled(d.RunID, d.MessageID, attempt, d.received, "pending")
+					r.handled(d.span, d.RunID, d.MessageID, attempt, d.received, "pending")
 				}
 			},
 			failed: func(err error) {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/dgehq/dge/topology"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // session consumes the node's queue on a new channel until ctx is cancelled
@@ -151,6 +153,9 @@ func (s *session) handle(d Delivery) {
 	if d.RunID == "" {
 		d.RunID = s.externalRunID(d)
 	}
+	if t := r.e.tracer; t != nil {
+		d.span = t.startProcess(s.ctx, r, &d)
+	}
 	attempt, ok := s.admit(d)
 	if !ok {
 		return
@@ -167,7 +172,7 @@ func (s *session) handle(d Delivery) {
 	var body []byte // every output's body
 	switch r.n.kind {
 	case KindProcess:
-		out, err := s.call(s.handlerContext(d.RunID, d.MessageID, attempt), func(ctx context.Context) (any, error) { return r.n.process(ctx, in) })
+		out, err := s.call(s.handlerContext(d.span, d.RunID, d.MessageID, attempt), func(ctx context.Context) (any, error) { return r.n.process(ctx, in) })
 		if err != nil {
 			s.fail(d, attempt, err)
 			return
@@ -211,9 +216,11 @@ func (s *session) externalRunID(d Delivery) string {
 	return id
 }
 
-// output builds the message a node publishes to queue to for delivery d.
+// output builds the message a node publishes to queue to for delivery d:
+// it carries the context of d's span, or, when the node does not trace, the
+// context d carries, so that a run stays one trace across it.
 func (s *session) output(d Delivery, to string, attempt int, body []byte) Message {
-	return Message{
+	m := Message{
 		Body:      body,
 		MessageID: deriveID(d.MessageID, d.Body, s.r.addr, to),
 		RunID:     d.RunID,
@@ -221,6 +228,12 @@ func (s *session) output(d Delivery, to string, attempt int, body []byte) Messag
 		Attempt:   attempt,
 		Headers:   redrivenHeaders(d.Headers),
 	}
+	if d.span != nil {
+		carry(d.span, &m)
+	} else {
+		m.TraceParent, m.TraceState = d.TraceParent, d.TraceState
+	}
+	return m
 }
 
 // call runs a handler with ctx (see handlerContext), its latency measured
@@ -239,19 +252,20 @@ func (s *session) call(ctx context.Context, f func(ctx context.Context) (any, er
 }
 
 // handlerContext returns the context of one handler call: the session's,
-// carrying the node, run ID, message ID (none for an aggregate's group) and
-// attempt for the lines the handler logs with it (see contextHandler).
-func (s *session) handlerContext(runID, messageID string, attempt int) context.Context {
-	return context.WithValue(s.ctx, logAttrsKey{}, &logAttrs{node: s.r.addr, runID: runID, messageID: messageID, attempt: attempt})
+// carrying span (nil: none) as the parent of the handler's own spans, and
+// the node, run ID, message ID (none for an aggregate's group) and attempt
+// for the lines the handler logs with it (see contextHandler).
+func (s *session) handlerContext(span trace.Span, runID, messageID string, attempt int) context.Context {
+	return context.WithValue(spanContext(s.ctx, span), logAttrsKey{}, &logAttrs{node: s.r.addr, runID: runID, messageID: messageID, attempt: attempt})
 }
 
 // handled logs, at debug level, how the handling of a delivery ended:
 // done (its outputs confirmed, it was acked), pending (a poll job went back
 // through Q.poll), retry (rejected for a retry through Q.retry), parked, or
-// redeliver (the channel was lost first: the broker redelivers it). Call it
-// only when r.debug.
-func (r *nodeRun) handled(runID, messageID string, attempt int, received time.Time, outcome string) {
-	r.log.Debug("handled", "run_id", runID, "message_id", messageID, "attempt", attempt,
+// redeliver (the channel was lost first: the broker redelivers it). span
+// (nil: none) traces the delivery. Call it only when r.debug.
+func (r *nodeRun) handled(span trace.Span, runID, messageID string, attempt int, received time.Time, outcome string) {
+	r.log.DebugContext(spanContext(context.Background(), span), "handled", "run_id", runID, "message_id", messageID, "attempt", attempt,
 		"duration", time.Since(received).String(), "outcome", outcome)
 }
 
@@ -271,9 +285,10 @@ func (s *session) publishThenAck(d Delivery, attempt int, outs []out) {
 		if err != nil {
 			// The channel is gone (or the shutdown timeout passed): the
 			// broker redelivers d.
-			s.r.log.Warn("publish failed; the message will be redelivered", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
+			endSpan(d.span, err)
+			s.r.log.WarnContext(spanContext(s.ctx, d.span), "publish failed; the message will be redelivered", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
 			if s.r.debug {
-				s.r.handled(d.RunID, d.MessageID, attempt, d.received, "redeliver")
+				s.r.handled(d.span, d.RunID, d.MessageID, attempt, d.received, "redeliver")
 			}
 			return
 		}
@@ -281,23 +296,24 @@ func (s *session) publishThenAck(d Delivery, attempt int, outs []out) {
 	}
 	// The callbacks capture what they need, not d: capturing d would move
 	// every delivery to the heap.
-	r, n, runID, messageID := s.r, int64(len(outs)), d.RunID, d.MessageID
+	r, n, runID, messageID, span := s.r, int64(len(outs)), d.RunID, d.MessageID, d.span
 	ok := func() { r.m.acked.Add(1); r.m.published.Add(n) }
 	if r.debug {
 		received := d.received
 		ok = func() {
 			r.m.acked.Add(1)
 			r.m.published.Add(n)
-			r.handled(runID, messageID, attempt, received, "done")
+			r.handled(span, runID, messageID, attempt, received, "done")
 		}
 	}
 	s.acker.submit(ackItem{
 		tag:   d.Tag,
 		confs: confs,
+		span:  span,
 		ok:    ok,
 		failed: func(err error) {
 			r.m.retried.Add(1)
-			r.log.Warn("output not confirmed; retrying the input", "run_id", runID, "message_id", messageID, "error", err.Error())
+			r.log.WarnContext(spanContext(context.Background(), span), "output not confirmed; retrying the input", "run_id", runID, "message_id", messageID, "error", err.Error())
 		},
 	})
 }
@@ -306,16 +322,21 @@ func (s *session) publishThenAck(d Delivery, attempt int, outs []out) {
 // otherwise reject for a retry through Q.retry.
 func (s *session) fail(d Delivery, attempt int, err error) {
 	r := s.r
+	if d.span != nil {
+		d.span.RecordError(err)
+		d.span.SetStatus(codes.Error, err.Error())
+	}
 	if reason := r.parkReason(err, attempt); reason != "" {
 		s.park(d, attempt, reason, err.Error())
 	} else {
 		r.m.retried.Add(1)
-		r.log.Warn("handler failed; retrying", "run_id", d.RunID, "message_id", d.MessageID, "attempt", attempt,
+		spanEvent(d.span, "retry", attrError.String(err.Error()), attrRetryIn.String(r.n.in.Retry.String()))
+		r.log.WarnContext(spanContext(s.ctx, d.span), "handler failed; retrying", "run_id", d.RunID, "message_id", d.MessageID, "attempt", attempt,
 			"retry_in", r.n.in.Retry.String(), "error", err.Error())
 		if r.debug {
-			r.handled(d.RunID, d.MessageID, attempt, d.received, "retry")
+			r.handled(d.span, d.RunID, d.MessageID, attempt, d.received, "retry")
 		}
-		s.acker.submit(ackItem{tag: d.Tag, reject: true})
+		s.acker.submit(ackItem{tag: d.Tag, reject: true, span: d.span})
 	}
 }
 
@@ -371,6 +392,18 @@ type parkOpts struct {
 func (s *session) parkWith(d Delivery, attempt int, reason, errText string, o parkOpts) {
 	r := s.r
 	q := r.n.in.Queue
+	if t := r.e.tracer; t != nil && d.span == nil {
+		// An aggregate's part has no span of its own until it is parked.
+		d.span = t.startProcess(s.ctx, r, &d)
+	}
+	if d.span != nil {
+		d.span.SetAttributes(attrAttempt.Int(attempt))
+		d.span.AddEvent("park", trace.WithAttributes(
+			attrReason.String(reason), attrError.String(errText),
+			attrDeadQueue.String(q+topology.SuffixDead)))
+		d.span.SetStatus(codes.Error, "parked ("+reason+"): "+errText)
+	}
+	ctx := spanContext(s.ctx, d.span)
 	h := make(map[string]any, len(d.Headers)+4)
 	for k, v := range d.Headers {
 		h[k] = v
@@ -381,7 +414,11 @@ func (s *session) parkWith(d Delivery, attempt int, reason, errText string, o pa
 	m := d.Message
 	m.Headers = h
 	m.Attempt = attempt
-	r.log.Error("parking message", "run_id", d.RunID, "message_id", d.MessageID, "attempt", attempt,
+	if d.span != nil {
+		// A redriven copy continues the run's trace under the park.
+		carry(d.span, &m)
+	}
+	r.log.ErrorContext(ctx, "parking message", "run_id", d.RunID, "message_id", d.MessageID, "attempt", attempt,
 		"reason", reason, "error", errText, "dead_queue", q+topology.SuffixDead)
 	c, err := s.ch.Publish(s.ctx, r.e.g.WorkExchange, q+topology.SuffixDead, m)
 	confs := []Confirmation{c}
@@ -402,6 +439,12 @@ func (s *session) parkWith(d Delivery, attempt int, reason, errText string, o pa
 			r.failed.add(runID)
 		}
 		for _, o := range r.notices(runID, id, attempt, f) {
+			// The notice continues the run's trace under the park.
+			if d.span != nil {
+				carry(d.span, &o.msg)
+			} else {
+				o.msg.TraceParent, o.msg.TraceState = d.TraceParent, d.TraceState
+			}
 			var nc Confirmation
 			if nc, err = s.ch.Publish(s.ctx, o.exchange, o.key, o.msg); err != nil {
 				break
@@ -414,9 +457,10 @@ func (s *session) parkWith(d Delivery, attempt int, reason, errText string, o pa
 		if aggNotify {
 			r.failed.remove(runID)
 		}
-		r.log.Warn("park failed; the message will be redelivered", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
+		endSpan(d.span, err)
+		r.log.WarnContext(ctx, "park failed; the message will be redelivered", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
 		if r.debug {
-			r.handled(d.RunID, d.MessageID, attempt, d.received, "redeliver")
+			r.handled(d.span, d.RunID, d.MessageID, attempt, d.received, "redeliver")
 		}
 		return
 	}
@@ -427,11 +471,12 @@ func (s *session) parkWith(d Delivery, attempt int, reason, errText string, o pa
 	s.acker.submit(ackItem{
 		tag:   d.Tag,
 		confs: confs,
+		span:  d.span,
 		ok: func() {
 			r.m.parked.Add(1)
 			f.ParkedAt = time.Now().UTC()
 			if r.debug {
-				r.handled(f.RunID, f.MessageID, attempt, d.received, "parked")
+				r.handled(d.span, f.RunID, f.MessageID, attempt, d.received, "parked")
 			}
 			if o.report {
 				r.e.onFailure(f)
@@ -441,7 +486,7 @@ func (s *session) parkWith(d Delivery, attempt int, reason, errText string, o pa
 			if aggNotify {
 				r.failed.remove(runID)
 			}
-			r.log.Error("parked copy not confirmed; rejecting for a retry", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
+			r.log.ErrorContext(ctx, "parked copy not confirmed; rejecting for a retry", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
 		},
 	})
 }
@@ -495,8 +540,10 @@ type logAttrs struct {
 
 // contextHandler wraps the runtime's slog.Handler so that a line logged
 // with a handler call's context (slog.InfoContext(ctx, ...) in the handler)
-// carries the call's node, run_id, message_id and attempt. A key the logger
-// (With) or the line already has is not added again.
+// carries the call's node, run_id, message_id and attempt, and a line
+// logged with a traced context (the handler's, or the runtime's own lines
+// about a message) its trace_id and span_id. A key the logger (With) or the
+// line already has is not added again.
 type contextHandler struct {
 	h    slog.Handler
 	keys []string // keys added by WithAttrs outside any group
@@ -514,7 +561,8 @@ func (c contextHandler) Enabled(ctx context.Context, level slog.Level) bool {
 // passes it on.
 func (c contextHandler) Handle(ctx context.Context, r slog.Record) error {
 	la, ok := ctx.Value(logAttrsKey{}).(*logAttrs)
-	if !ok {
+	sc := trace.SpanContextFromContext(ctx)
+	if !ok && !sc.IsValid() {
 		return c.h.Handle(ctx, r)
 	}
 	has := map[string]bool{}
@@ -530,12 +578,18 @@ func (c contextHandler) Handle(ctx context.Context, r slog.Record) error {
 			r.AddAttrs(a)
 		}
 	}
-	add(slog.String("node", la.node))
-	add(slog.String("run_id", la.runID))
-	if la.messageID != "" {
-		add(slog.String("message_id", la.messageID))
+	if ok {
+		add(slog.String("node", la.node))
+		add(slog.String("run_id", la.runID))
+		if la.messageID != "" {
+			add(slog.String("message_id", la.messageID))
+		}
+		add(slog.Int("attempt", la.attempt))
 	}
-	add(slog.Int("attempt", la.attempt))
+	if sc.IsValid() {
+		add(slog.String("trace_id", sc.TraceID().String()))
+		add(slog.String("span_id", sc.SpanID().String()))
+	}
 	return c.h.Handle(ctx, r)
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Transport is how the runtime reaches a broker. Node code uses only this
@@ -126,6 +128,10 @@ type Message struct {
 	Attempt   int            // the attempt of the producing handler, or of a parked message: attempts made
 	Timestamp time.Time      // when it was published
 	Headers   map[string]any // every other header, kept across hops where the runtime copies a message
+	// TraceParent and TraceState are the W3C trace context of the span that
+	// published the message (headers traceparent and tracestate), "" when
+	// it was not traced.
+	TraceParent, TraceState string
 }
 
 // Delivery is a Message received from a queue.
@@ -141,6 +147,9 @@ type Delivery struct {
 	// received is when the node took the delivery in, set only when its
 	// debug log is on (for the per-message line, see nodeRun.handled).
 	received time.Time
+	// span traces the node's handling of the delivery; nil when tracing is
+	// off (see tracer).
+	span trace.Span
 }
 
 // Death is one entry of a message's dead-letter history: how many times it

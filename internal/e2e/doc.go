@@ -1,8 +1,9 @@
-// Package e2e holds end-to-end tests: they build graph programs (the chain
-// test graph under testdata/e2e/chain and examples/arith), declare each
+// Package e2e holds end-to-end tests: they build graph programs (the test
+// graphs under testdata/e2e and examples/arith), declare each
 // graph's topology in a private vhost of the real RabbitMQ, run every node
 // as its own OS process, and check what comes out while processes are
-// killed, terminated and disconnected. They need the broker named by
+// killed, terminated and disconnected, and follow each run's trace across
+// the processes. They need the broker named by
 // DGE_TEST_AMQP_URL and DGE_TEST_MANAGEMENT_URL and fail without it.
 // TestCluster starts a private 3-node cluster of its own with
 // scripts/cluster.sh (and fails when it cannot) for the faults only a

@@ -83,27 +83,31 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// TestE2EChainInSync checks that the main.go the end-to-end tests build
-// (testdata/e2e/chain, owned by the runtime's tests) is what the generator
-// writes for that graph now. Only main.go is kept there.
+// TestE2EChainInSync checks that the main.go files the end-to-end tests
+// build (testdata/e2e/chain and testdata/e2e/diamond, owned by the
+// runtime's tests) are what the generator writes for those graphs now.
+// Only main.go is kept there.
 func TestE2EChainInSync(t *testing.T) {
-	const graphDir, target = "../../testdata/e2e/chain", "../../testdata/e2e/chain/cmd/chain/main.go"
-	files, diags := Generate(load(t, graphDir), Options{Dir: graphDir})
-	if diags.HasErrors() {
-		t.Fatalf("Generate: %v", diags)
-	}
-	if *update {
-		if err := os.WriteFile(target, files[MainFile], 0o644); err != nil {
+	for _, name := range []string{"chain", "diamond"} {
+		graphDir := "../../testdata/e2e/" + name
+		target := graphDir + "/cmd/" + name + "/main.go"
+		files, diags := Generate(load(t, graphDir), Options{Dir: graphDir})
+		if diags.HasErrors() {
+			t.Fatalf("Generate %s: %v", name, diags)
+		}
+		if *update {
+			if err := os.WriteFile(target, files[MainFile], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(target)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return
-	}
-	want, err := os.ReadFile(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(string(want), string(files[MainFile])); diff != "" {
-		t.Errorf("%s is out of date with the generator (-want +got); run go test ./internal/gen -update:\n%s", target, diff)
+		if diff := cmp.Diff(string(want), string(files[MainFile])); diff != "" {
+			t.Errorf("%s is out of date with the generator (-want +got); run go test ./internal/gen -update:\n%s", target, diff)
+		}
 	}
 }
 

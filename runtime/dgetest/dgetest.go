@@ -7,6 +7,7 @@ import (
 	"time"
 
 	dge "github.com/dgehq/dge/runtime"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // TB is the part of testing.TB the helpers use; *testing.T and *testing.B
@@ -64,6 +65,13 @@ func Timeout(d time.Duration) Option {
 // Logger sends the nodes' logs to l (they are discarded by default).
 func Logger(l *slog.Logger) Option {
 	return func(c *config) { c.local.Logger = l }
+}
+
+// TracerProvider traces every run through tp as a node program does (see
+// the runtime's package documentation, Tracing): give it an SDK provider
+// with the tracetest package's SpanRecorder to check a graph's spans.
+func TracerProvider(tp trace.TracerProvider) Option {
+	return func(c *config) { c.local.TracerProvider = tp }
 }
 
 // Harness is a graph running in a test. Its methods may be called from

@@ -78,3 +78,12 @@ func Square(_ context.Context, n Number) (Number, error) {
 func RecordFailure(_ context.Context, f dge.Failure) {
 	slog.Warn("chain: message parked", "node", f.Node, "reason", f.Reason, "run_id", f.RunID, "error", f.Error)
 }
+
+// Sum adds the parts of a join.
+func Sum(_ context.Context, parts []Number) (Number, error) {
+	var s int64
+	for _, p := range parts {
+		s += p.Value
+	}
+	return Number{Value: s}, nil
+}

@@ -1,4 +1,5 @@
-// Package behaviour holds the handlers of the chain end-to-end test graph.
+// Package behaviour holds the handlers of the end-to-end test graphs
+// (chain, cluster and diamond).
 //
 // Double injects faults on chosen inputs so the end-to-end tests can watch
 // the runtime's retry and parking rules across real processes:
