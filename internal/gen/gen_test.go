@@ -84,11 +84,11 @@ func TestGolden(t *testing.T) {
 }
 
 // TestE2EChainInSync checks that the main.go files the end-to-end tests
-// build (testdata/e2e/chain and testdata/e2e/diamond, owned by the
+// build (testdata/e2e/chain, cluster and diamond, owned by the
 // runtime's tests) are what the generator writes for those graphs now.
 // Only main.go is kept there.
 func TestE2EChainInSync(t *testing.T) {
-	for _, name := range []string{"chain", "diamond"} {
+	for _, name := range []string{"chain", "cluster", "diamond"} {
 		graphDir := "../../testdata/e2e/" + name
 		target := graphDir + "/cmd/" + name + "/main.go"
 		files, diags := Generate(load(t, graphDir), Options{Dir: graphDir})

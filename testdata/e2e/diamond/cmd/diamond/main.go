@@ -20,12 +20,12 @@ var graph = dge.Graph{
 	QueueType:     "quorum",
 	Nodes: []dge.Node{
 		dge.Start[behaviour.Number]("start", "input"),
-		dge.FanOut[behaviour.Number]("split", dge.Edge{Queue: "input", Message: "Number", Retry: 300 * time.Millisecond, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, "a_in", "b_in", "c_in"),
-		dge.Process[behaviour.Number, behaviour.Number]("double", dge.Edge{Queue: "a_in", Message: "Number", Retry: 300 * time.Millisecond, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, behaviour.Double, "join"),
-		dge.Process[behaviour.Number, behaviour.Number]("increment", dge.Edge{Queue: "b_in", Message: "Number", Retry: 300 * time.Millisecond, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, behaviour.Increment, "join"),
-		dge.Process[behaviour.Number, behaviour.Number]("square", dge.Edge{Queue: "c_in", Message: "Number", Retry: 300 * time.Millisecond, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, behaviour.Square, "join"),
-		dge.Aggregate[behaviour.Number, behaviour.Number]("join", dge.Edge{Queue: "join", Message: "Number", Retry: 300 * time.Millisecond, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}, []string{"process.double", "process.increment", "process.square"}, 10*time.Minute, behaviour.Sum, "result"),
-		dge.Terminate[behaviour.Number]("result", dge.Edge{Queue: "result", Message: "Number", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 32, Concurrency: 1}),
+		dge.FanOut[behaviour.Number]("split", dge.Edge{Queue: "input", Message: "Number", Retry: 300 * time.Millisecond, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, "a_in", "b_in", "c_in"),
+		dge.Process[behaviour.Number, behaviour.Number]("double", dge.Edge{Queue: "a_in", Message: "Number", Retry: 300 * time.Millisecond, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, behaviour.Double, "join"),
+		dge.Process[behaviour.Number, behaviour.Number]("increment", dge.Edge{Queue: "b_in", Message: "Number", Retry: 300 * time.Millisecond, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, behaviour.Increment, "join"),
+		dge.Process[behaviour.Number, behaviour.Number]("square", dge.Edge{Queue: "c_in", Message: "Number", Retry: 300 * time.Millisecond, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, behaviour.Square, "join"),
+		dge.Aggregate[behaviour.Number, behaviour.Number]("join", dge.Edge{Queue: "join", Message: "Number", Retry: 300 * time.Millisecond, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, []string{"process.double", "process.increment", "process.square"}, 10*time.Minute, behaviour.Sum, "result"),
+		dge.Terminate[behaviour.Number]("result", dge.Edge{Queue: "result", Message: "Number", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}),
 	},
 }
 
