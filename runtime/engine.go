@@ -337,8 +337,12 @@ func errString(err error) string {
 var errChannelLost = errors.New("channel closed by the broker")
 
 // onFailure calls the graph's failure handler in its own goroutine,
-// recovering a panic.
-func (e *engine) onFailure(f Failure) { e.g.callOnFailure(e.log, &e.failures, f) }
+// recovering a panic. Its context carries ctx's values (the parking span,
+// when traced, so the handler's own spans join the run's trace), not ctx's
+// deadline.
+func (e *engine) onFailure(ctx context.Context, f Failure) {
+	e.g.callOnFailure(ctx, e.log, &e.failures, f)
+}
 
 // backoff is exponential backoff with full jitter.
 type backoff struct {

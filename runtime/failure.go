@@ -36,7 +36,9 @@ type Failure struct {
 // It is called once per parked message, after the message is safely in
 // Q.dead, where the run failed: not for the parts an aggregate parks with
 // reason member-failed because their run failed elsewhere (see notice.go).
-// It cannot un-park the message, and a panic in it is logged.
+// It cannot un-park the message, and a panic in it is logged. ctx has a
+// minute's deadline and, when the runtime traces, the parking span, so the
+// spans the handler starts belong to the failed run's trace.
 type FailureHandler = func(ctx context.Context, f Failure)
 
 // permanentError marks an error as not worth retrying.
@@ -98,7 +100,7 @@ func parkResult(ctx context.Context, g *Graph, log *slog.Logger, ch Channel, n N
 	}
 	if g.OnFailure != nil {
 		var calls sync.WaitGroup
-		g.callOnFailure(log, &calls, Failure{Node: n.Addr(), Queue: n.in.Queue, RunID: d.RunID, MessageID: d.MessageID, Attempt: m.Attempt,
+		g.callOnFailure(spanContext(ctx, d.span), log, &calls, Failure{Node: n.Addr(), Queue: n.in.Queue, RunID: d.RunID, MessageID: d.MessageID, Attempt: m.Attempt,
 			Reason: "decode", Error: h[HeaderError].(string), Body: preview(d.Body), BodySize: len(d.Body), ParkedAt: time.Now().UTC()})
 		calls.Wait()
 	}
@@ -106,8 +108,9 @@ func parkResult(ctx context.Context, g *Graph, log *slog.Logger, ch Channel, n N
 }
 
 // callOnFailure calls the graph's failure handler, if any, in a goroutine
-// tracked by calls, with a minute to run; a panic in it is logged.
-func (g *Graph) callOnFailure(log *slog.Logger, calls *sync.WaitGroup, f Failure) {
+// tracked by calls, with a minute to run and parent's values (not its
+// deadline or cancellation); a panic in it is logged.
+func (g *Graph) callOnFailure(parent context.Context, log *slog.Logger, calls *sync.WaitGroup, f Failure) {
 	if g.OnFailure == nil {
 		return
 	}
@@ -117,7 +120,7 @@ func (g *Graph) callOnFailure(log *slog.Logger, calls *sync.WaitGroup, f Failure
 				log.Error("on_failure handler panicked", "node", f.Node, "message_id", f.MessageID, "panic", fmt.Sprint(p))
 			}
 		}()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), time.Minute)
 		defer cancel()
 		g.OnFailure(ctx, f)
 	})

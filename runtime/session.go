@@ -479,7 +479,7 @@ func (s *session) parkWith(d Delivery, attempt int, reason, errText string, o pa
 				r.handled(d.span, f.RunID, f.MessageID, attempt, d.received, "parked")
 			}
 			if o.report {
-				r.e.onFailure(f)
+				r.e.onFailure(ctx, f)
 			}
 		},
 		failed: func(err error) {

@@ -206,6 +206,10 @@ func TestTraceRetryAndPark(t *testing.T) {
 		}
 		return num{2 * n.Value}, nil
 	})
+	// on_failure runs in the parking span's context, so the spans it
+	// starts join the run's trace.
+	var inFailure atomic.Value // trace.SpanContext
+	g.OnFailure = func(ctx context.Context, _ Failure) { inFailure.Store(trace.SpanContextFromContext(ctx)) }
 	rec, _, l := traceLocal(t, g)
 	ctx := t.Context()
 	retried, err := l.Publish(ctx, "start", []byte(`{"value":1}`))
@@ -267,6 +271,9 @@ func TestTraceRetryAndPark(t *testing.T) {
 	}
 	if s.Parent().SpanID() != spans["publish input"].SpanContext().SpanID() {
 		t.Errorf("parked run's span: parent %s, want its publish", s.Parent().SpanID())
+	}
+	if got, _ := inFailure.Load().(trace.SpanContext); !got.Equal(s.SpanContext()) {
+		t.Errorf("on_failure's context carries span %v, want the parking span %v", got, s.SpanContext())
 	}
 	// The parked copy carries the span's context, so a redrive continues
 	// the trace under it.
