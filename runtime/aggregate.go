@@ -406,12 +406,7 @@ func (s *session) aggPublish(g *aggGroup, partIDs string, attempt int, body []by
 			m.Headers = h
 		}
 	}
-	if span != nil {
-		carry(span, &m)
-	} else {
-		// Not traced here: pass on the context of the first part.
-		m.TraceParent, m.TraceState = g.parts[0].d.TraceParent, g.parts[0].d.TraceState
-	}
+	continueTrace(span, g.parts[0].d.Message, &m) // untraced: the first part's context
 	c, err := s.ch.Publish(s.ctx, r.e.g.WorkExchange, to, m)
 	if err != nil {
 		endSpan(span, err)

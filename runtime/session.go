@@ -228,11 +228,7 @@ func (s *session) output(d Delivery, to string, attempt int, body []byte) Messag
 		Attempt:   attempt,
 		Headers:   redrivenHeaders(d.Headers),
 	}
-	if d.span != nil {
-		carry(d.span, &m)
-	} else {
-		m.TraceParent, m.TraceState = d.TraceParent, d.TraceState
-	}
+	continueTrace(d.span, d.Message, &m)
 	return m
 }
 
@@ -440,11 +436,7 @@ func (s *session) parkWith(d Delivery, attempt int, reason, errText string, o pa
 		}
 		for _, o := range r.notices(runID, id, attempt, f) {
 			// The notice continues the run's trace under the park.
-			if d.span != nil {
-				carry(d.span, &o.msg)
-			} else {
-				o.msg.TraceParent, o.msg.TraceState = d.TraceParent, d.TraceState
-			}
+			continueTrace(d.span, d.Message, &o.msg)
 			var nc Confirmation
 			if nc, err = s.ch.Publish(s.ctx, o.exchange, o.key, o.msg); err != nil {
 				break

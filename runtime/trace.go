@@ -93,6 +93,18 @@ func remote(ctx context.Context, m *Message) context.Context {
 	return traceContext.Extract(ctx, messageCarrier{m})
 }
 
+// continueTrace gives m, a message published for a message from, the
+// trace context of span, the publishing node's; when the node does not
+// trace (span nil), the context from carries, so that a run stays one
+// trace across the node.
+func continueTrace(span trace.Span, from Message, m *Message) {
+	if span != nil {
+		carry(span, m)
+		return
+	}
+	m.TraceParent, m.TraceState = from.TraceParent, from.TraceState
+}
+
 // carry sets m's trace context to span's: the W3C traceparent (version 00,
 // the sampled flag only) and tracestate, formatted as
 // propagation.TraceContext does without the context it needs.
