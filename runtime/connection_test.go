@@ -2,8 +2,10 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -353,4 +355,133 @@ func TestClosedPortSaysWhatToCheck(t *testing.T) {
 	if strings.Contains(out, "s3cr3t-pw") {
 		t.Errorf("output holds the password:\n%s", out)
 	}
+}
+
+// TestPublishReportsLostConfirms closes the publish command's connection
+// while it publishes many runs, and checks its report: every run ID it
+// printed is queued, every run it sent but could not confirm is listed
+// with the right reason (the confirm was lost with the connection, never a
+// nack), the counts add up to the inputs, and any run queued beyond the
+// printed ones is among those listed as unconfirmed.
+func TestPublishReportsLostConfirms(t *testing.T) {
+	h := newHarness(t, chainGraph("pubclose", double))
+	n := 60000
+	for try := 1; ; try++ {
+		code, stdout, stderr := h.publishWhileClosing(n)
+		if code == 0 {
+			// Finished before the close: purge and try with more runs.
+			if try == 4 {
+				t.Fatalf("publish of %d runs finished before its connection was closed, 4 times", n)
+			}
+			h.drainIDs("input")
+			n *= 2
+			continue
+		}
+		printed := strings.Fields(stdout)
+		unconfirmed := map[string]bool{}
+		var unsent int
+		for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+			if id, rest, ok := strings.Cut(line, ": publish: run "); ok && !strings.Contains(id, " ") {
+				id, _, _ = strings.Cut(rest, " ")
+				if !strings.Contains(rest, ErrUnconfirmed.Error()) {
+					t.Errorf("run %s reported with the wrong reason: %s", id, line)
+				}
+				unconfirmed[id] = true
+				continue
+			}
+			if _, rest, ok := strings.Cut(line, " runs confirmed (their run IDs printed)"); ok {
+				if m := regexp.MustCompile(`; (\d+) not published `).FindStringSubmatch(rest); m != nil {
+					unsent, _ = strconv.Atoi(m[1])
+				}
+			}
+		}
+		if strings.Contains(stderr, "nack") {
+			t.Errorf("a confirm lost with the connection reported as a nack:\n%s", tail(stderr, 2000))
+		}
+		if !strings.Contains(stderr, fmt.Sprintf("%d of %d runs confirmed", len(printed), n)) {
+			t.Errorf("the summary does not count the %d printed run IDs:\n%s", len(printed), tail(stderr, 2000))
+		}
+		if got := len(printed) + len(unconfirmed) + unsent; got != n {
+			t.Errorf("%d printed + %d unconfirmed + %d not published = %d, want the %d inputs:\n%s", len(printed), len(unconfirmed), unsent, got, n, tail(stderr, 2000))
+		}
+		queued := h.drainIDs("input")
+		for _, id := range printed {
+			if queued[id] != 1 {
+				t.Errorf("printed run %s is queued %d times, want 1", id, queued[id])
+			}
+			delete(queued, id)
+		}
+		for id := range queued {
+			if !unconfirmed[id] {
+				t.Errorf("run %s is queued but neither printed nor listed as unconfirmed", id)
+			}
+		}
+		t.Logf("%d runs: %d confirmed and printed, %d unconfirmed (%d of them queued), %d not published",
+			n, len(printed), len(unconfirmed), len(queued), unsent)
+		return
+	}
+}
+
+// publishWhileClosing runs publish with n runs and closes its connection
+// through the management API as soon as the broker lists it.
+func (h *harness) publishWhileClosing(n int) (code int, stdout, stderr string) {
+	h.t.Helper()
+	var in strings.Builder
+	for i := range n {
+		fmt.Fprintf(&in, "{\"value\": %d}\n", i)
+	}
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(h.t.Context(), h.g, []string{"publish", "start"}, h.env, strings.NewReader(in.String()), &out, &errb)
+	}()
+	h.closeRuntimeConnections()
+	code = <-done
+	return code, out.String(), errb.String()
+}
+
+// drainIDs takes every message ready in queue and returns how many times
+// each run ID (correlation ID) was there.
+func (h *harness) drainIDs(queue string) map[string]int {
+	h.t.Helper()
+	ready := h.count(queue)
+	ids := make(map[string]int, ready)
+	if ready == 0 {
+		return ids
+	}
+	ch, err := h.conn.Channel()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer ch.Close()
+	if err := ch.Qos(1000, 0, false); err != nil {
+		h.t.Fatal(err)
+	}
+	ds, err := ch.Consume(queue, "", false, false, false, false, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	timeout := time.After(2 * time.Minute)
+	for got := 0; got < ready; got++ {
+		select {
+		case d := <-ds:
+			ids[d.CorrelationId]++
+			if got%500 == 499 || got == ready-1 {
+				if err := d.Ack(true); err != nil {
+					h.t.Fatal(err)
+				}
+			}
+		case <-timeout:
+			h.t.Fatalf("drained %d of the %d messages of %s in two minutes", got, ready, queue)
+		}
+	}
+	return ids
+}
+
+// tail returns the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
 }
