@@ -444,6 +444,12 @@ func (h *harness) publishWhileClosing(n int) (code int, stdout, stderr string) {
 // each run ID (correlation ID) was there.
 func (h *harness) drainIDs(queue string) map[string]int {
 	h.t.Helper()
+	return h.drainBy(queue, func(d amqp.Delivery) string { return d.CorrelationId })
+}
+
+// drainBy takes every message ready in queue and counts them by key.
+func (h *harness) drainBy(queue string, key func(amqp.Delivery) string) map[string]int {
+	h.t.Helper()
 	ready := h.count(queue)
 	ids := make(map[string]int, ready)
 	if ready == 0 {
@@ -465,7 +471,7 @@ func (h *harness) drainIDs(queue string) map[string]int {
 	for got := 0; got < ready; got++ {
 		select {
 		case d := <-ds:
-			ids[d.CorrelationId]++
+			ids[key(d)]++
 			if got%500 == 499 || got == ready-1 {
 				if err := d.Ack(true); err != nil {
 					h.t.Fatal(err)
@@ -484,4 +490,82 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "…" + s[len(s)-n:]
+}
+
+// TestClosedConnectionsDuplicateOnlyInFlight runs a chain of two nodes (the
+// first with a fixed window of 32, the second adaptive) under a steady
+// stream, closes their connection three times through the management API,
+// and counts the results that arrive more than once: a lost connection
+// may duplicate at most what the nodes held unacknowledged at that moment,
+// their windows (the adaptive node's current consumer and, while it
+// changes its window, the one before), never the runs that follow.
+func TestClosedConnectionsDuplicateOnlyInFlight(t *testing.T) {
+	adaptive := testEdge("mid")
+	adaptive.Prefetch = 0
+	h := newHarness(t, testGraph("dups",
+		Start[num]("start", "input"),
+		Process[num, num]("double", testEdge("input"), double, "mid"),
+		Process[num, num]("again", adaptive, double, "result"),
+		Terminate[num]("result", testEdge("result")),
+	))
+	stop := h.background("all")
+	defer stop()
+	const closes, perRound = 3, 1500
+	ch, err := h.conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	publish := func(n int) {
+		for range n {
+			dc, err := ch.PublishWithDeferredConfirmWithContext(t.Context(), h.g.WorkExchange, "input", true, false, amqp.Publishing{
+				MessageId: "in-" + strconv.Itoa(sent), DeliveryMode: amqp.Persistent, Body: fmt.Appendf(nil, `{"value": %d}`, sent),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent++
+			if sent%50 == 0 && !dc.Wait() {
+				t.Fatal("input not confirmed")
+			}
+		}
+	}
+	for range closes {
+		publish(perRound / 2)
+		h.closeRuntimeConnections()
+		publish(perRound / 2)
+	}
+	publish(perRound)
+	for _, q := range []string{"input", "mid"} {
+		h.waitSettled(q)
+	}
+	ids := map[string]int{}
+	for deadline := time.Now().Add(2 * time.Minute); len(ids) < sent && time.Now().Before(deadline); {
+		for id, n := range h.drainMessageIDs("result") {
+			ids[id] += n
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	dups := 0
+	for _, n := range ids {
+		dups += n - 1
+	}
+	bound := closes * (32 + 2*maxWindow)
+	t.Logf("%d runs, %d closes: %d results duplicated (bound %d)", sent, closes, dups, bound)
+	if len(ids) != sent {
+		t.Errorf("%d distinct results of %d runs", len(ids), sent)
+	}
+	if dups > bound {
+		t.Errorf("%d results duplicated after %d connection losses, more than the %d the windows held", dups, closes, bound)
+	}
+}
+
+// drainMessageIDs takes every message ready in queue and returns how many
+// times each message ID was there.
+func (h *harness) drainMessageIDs(queue string) map[string]int {
+	h.t.Helper()
+	return h.drainBy(queue, func(d amqp.Delivery) string { return d.MessageId })
 }
