@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -568,4 +569,82 @@ func TestClosedConnectionsDuplicateOnlyInFlight(t *testing.T) {
 func (h *harness) drainMessageIDs(queue string) map[string]int {
 	h.t.Helper()
 	return h.drainBy(queue, func(d amqp.Delivery) string { return d.MessageId })
+}
+
+// TestSlowDeliveryHoldsBackNoAcks holds the first delivery of a node in
+// its handler while the node handles the 100 after it, then closes the
+// node's connection: only the held delivery may come back. An acker that
+// acknowledged only the prefix of decided delivery tags kept all 100
+// unacknowledged behind the held one, and the lost connection redelivered
+// them all: 100 duplicated results.
+func TestSlowDeliveryHoldsBackNoAcks(t *testing.T) {
+	release := make(chan struct{})
+	var released sync.Once
+	defer released.Do(func() { close(release) })
+	hold := func(ctx context.Context, n num) (num, error) {
+		if n.Value == 0 {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		}
+		return num{n.Value * 2}, nil
+	}
+	edge := testEdge("input")
+	edge.Prefetch = 128
+	h := newHarness(t, testGraph("held",
+		Start[num]("start", "input"),
+		Process[num, num]("double", edge, hold, "result"),
+		Terminate[num]("result", testEdge("result")),
+	))
+	stop := h.background("double")
+	defer stop()
+	const n = 100
+	values := make([]int, n+1)
+	for i := range values {
+		values[i] = i
+	}
+	h.publishNums("start", values...)
+	ids := map[string]int{}
+	for _, d := range h.waitMessages("result", n) {
+		ids[d.MessageId]++
+	}
+	// Every delivery but the held one is handled: the broker must see them
+	// acknowledged, and only the held one outstanding. The management API's
+	// count lags up to 5 s.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		q, err := h.vh.Client.GetQueue(h.vh.Name, "input")
+		if err == nil && q.MessagesUnacknowledged == 1 && q.MessagesReady == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("input still holds %d unacknowledged deliveries a minute after %d of them were handled: the held one keeps the acks of those behind it", q.MessagesUnacknowledged, n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	h.closeRuntimeConnections()
+	released.Do(func() { close(release) })
+	for deadline := time.Now().Add(time.Minute); len(ids) < n+1 && time.Now().Before(deadline); {
+		for id, c := range h.drainMessageIDs("result") {
+			ids[id] += c
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	h.waitSettled("input")
+	time.Sleep(time.Second) // let a late duplicate arrive, if any
+	for id, c := range h.drainMessageIDs("result") {
+		ids[id] += c
+	}
+	dups := 0
+	for _, c := range ids {
+		dups += c - 1
+	}
+	t.Logf("%d runs, one held in its handler across a lost connection: %d results duplicated", n+1, dups)
+	if len(ids) != n+1 {
+		t.Errorf("%d distinct results of %d runs", len(ids), n+1)
+	}
+	if dups > 1 {
+		t.Errorf("%d results duplicated after the connection was lost; only the held delivery was in flight", dups)
+	}
 }
