@@ -27,7 +27,17 @@ type decision struct {
 	ack  bool
 	ok   func()
 	span trace.Span
+	// sent: acknowledged on its own already, behind a gap (see ackBehindGap).
+	sent bool
+	// tick is the acker's tick count when the decision was made.
+	tick uint64
 }
+
+// gapTick is how often an acker with decided deliveries waiting behind an
+// undecided one acknowledges them one by one (see ackBehindGap). A delivery
+// waits at least one full tick, so the ordinary gaps of concurrent workers
+// finishing out of order close first and cost no extra frames.
+const gapTick = 100 * time.Millisecond
 
 // acker settles a channel's deliveries in the order workers hand them over.
 // Workers never wait for their own confirms: they publish and submit, and
@@ -35,8 +45,13 @@ type decision struct {
 // submission order costs nothing. Acks are sent with multiple=true for the
 // longest prefix of delivery tags that are all decided, so one frame can
 // settle many deliveries, and a delivery still in a handler is never
-// acknowledged by accident. Delivery tags belong to the acker's channel; a
-// new channel gets a new acker.
+// acknowledged by accident. A delivery that stays undecided (a slow
+// handler, or one abandoned because a publish failed) must not hold back
+// the acks of every delivery after it: those would all come back as
+// duplicates when the channel is lost. So deliveries decided behind a gap
+// for a whole gapTick are acknowledged one by one (see ackBehindGap).
+// Delivery tags belong to the acker's channel; a new channel gets a new
+// acker.
 type acker struct {
 	s         *session
 	single    bool // ack each delivery on its own (aggregate: parts are held out of order)
@@ -46,6 +61,8 @@ type acker struct {
 
 	next    uint64 // lowest delivery tag not yet settled
 	decided map[uint64]decision
+	behind  int          // decided acks in decided not sent yet (all behind a gap after flush)
+	ticks   uint64       // gapTick ticks so far
 	oks     []func()     // flush's scratch space, reused
 	spans   []trace.Span // the same
 }
@@ -75,8 +92,20 @@ func (a *acker) close() { a.closeOnce.Do(func() { close(a.items) }) }
 
 func (a *acker) run() {
 	defer close(a.done)
+	tick := time.NewTicker(gapTick)
+	defer tick.Stop()
 	for {
-		it, ok := <-a.items
+		var it ackItem
+		var ok bool
+		select {
+		case it, ok = <-a.items:
+		case <-tick.C:
+			a.ticks++
+			if a.behind > 0 {
+				a.ackBehindGap()
+			}
+			continue
+		}
 		if !ok {
 			a.finish()
 			return
@@ -138,7 +167,8 @@ func (a *acker) settle(it ackItem) {
 		endSpan(it.span, nil)
 		return
 	}
-	a.decided[it.tag] = decision{ack: true, ok: it.ok, span: it.span}
+	a.decided[it.tag] = decision{ack: true, ok: it.ok, span: it.span, tick: a.ticks}
+	a.behind++
 }
 
 // flush acknowledges the longest run of decided tags from next.
@@ -151,7 +181,8 @@ func (a *acker) flush() {
 			break
 		}
 		delete(a.decided, a.next)
-		if d.ack {
+		if d.ack && !d.sent {
+			a.behind--
 			last = a.next
 			if d.ok != nil {
 				oks = append(oks, d.ok)
@@ -178,12 +209,14 @@ func (a *acker) flush() {
 	}
 }
 
-// finish flushes, then acknowledges one by one the decided deliveries left
-// behind a gap (a delivery abandoned at the shutdown timeout).
-func (a *acker) finish() {
-	a.flush()
+// ackBehindGap acknowledges one by one the deliveries decided behind an
+// undecided one at least a whole gapTick ago, and keeps them in decided,
+// marked sent, so that the prefix passes over them later: a multiple ack
+// must never name a tag that was acknowledged already (the broker would
+// close the channel), and one naming a later tag covers them harmlessly.
+func (a *acker) ackBehindGap() {
 	for tag, d := range a.decided {
-		if !d.ack {
+		if !d.ack || d.sent || a.ticks < d.tick+2 {
 			continue
 		}
 		if err := a.s.ch.Ack(tag, false); err != nil {
@@ -194,6 +227,16 @@ func (a *acker) finish() {
 			d.ok()
 		}
 		endSpan(d.span, nil)
+		a.decided[tag] = decision{ack: true, sent: true}
+		a.behind--
 	}
+}
+
+// finish flushes, then acknowledges one by one the decided deliveries left
+// behind a gap (a delivery abandoned at the shutdown timeout).
+func (a *acker) finish() {
+	a.flush()
+	a.ticks += 2 // every decision is old enough now
+	a.ackBehindGap()
 	clear(a.decided)
 }

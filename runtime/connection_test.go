@@ -2,10 +2,13 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -352,5 +355,296 @@ func TestClosedPortSaysWhatToCheck(t *testing.T) {
 	}
 	if strings.Contains(out, "s3cr3t-pw") {
 		t.Errorf("output holds the password:\n%s", out)
+	}
+}
+
+// TestPublishReportsLostConfirms closes the publish command's connection
+// while it publishes many runs, and checks its report: every run ID it
+// printed is queued, every run it sent but could not confirm is listed
+// with the right reason (the confirm was lost with the connection, never a
+// nack), the counts add up to the inputs, and any run queued beyond the
+// printed ones is among those listed as unconfirmed.
+func TestPublishReportsLostConfirms(t *testing.T) {
+	h := newHarness(t, chainGraph("pubclose", double))
+	n := 60000
+	for try := 1; ; try++ {
+		code, stdout, stderr := h.publishWhileClosing(n)
+		if code == 0 {
+			// Finished before the close: purge and try with more runs.
+			if try == 4 {
+				t.Fatalf("publish of %d runs finished before its connection was closed, 4 times", n)
+			}
+			h.drainIDs("input")
+			n *= 2
+			continue
+		}
+		printed := strings.Fields(stdout)
+		unconfirmed := map[string]bool{}
+		var unsent int
+		for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+			if id, rest, ok := strings.Cut(line, ": publish: run "); ok && !strings.Contains(id, " ") {
+				id, _, _ = strings.Cut(rest, " ")
+				if !strings.Contains(rest, ErrUnconfirmed.Error()) {
+					t.Errorf("run %s reported with the wrong reason: %s", id, line)
+				}
+				unconfirmed[id] = true
+				continue
+			}
+			if _, rest, ok := strings.Cut(line, " runs confirmed (their run IDs printed)"); ok {
+				if m := regexp.MustCompile(`; (\d+) not published `).FindStringSubmatch(rest); m != nil {
+					unsent, _ = strconv.Atoi(m[1])
+				}
+			}
+		}
+		if strings.Contains(stderr, "nack") {
+			t.Errorf("a confirm lost with the connection reported as a nack:\n%s", tail(stderr, 2000))
+		}
+		if !strings.Contains(stderr, fmt.Sprintf("%d of %d runs confirmed", len(printed), n)) {
+			t.Errorf("the summary does not count the %d printed run IDs:\n%s", len(printed), tail(stderr, 2000))
+		}
+		if got := len(printed) + len(unconfirmed) + unsent; got != n {
+			t.Errorf("%d printed + %d unconfirmed + %d not published = %d, want the %d inputs:\n%s", len(printed), len(unconfirmed), unsent, got, n, tail(stderr, 2000))
+		}
+		queued := h.drainIDs("input")
+		for _, id := range printed {
+			if queued[id] != 1 {
+				t.Errorf("printed run %s is queued %d times, want 1", id, queued[id])
+			}
+			delete(queued, id)
+		}
+		for id := range queued {
+			if !unconfirmed[id] {
+				t.Errorf("run %s is queued but neither printed nor listed as unconfirmed", id)
+			}
+		}
+		t.Logf("%d runs: %d confirmed and printed, %d unconfirmed (%d of them queued), %d not published",
+			n, len(printed), len(unconfirmed), len(queued), unsent)
+		return
+	}
+}
+
+// publishWhileClosing runs publish with n runs and closes its connection
+// through the management API as soon as the broker lists it.
+func (h *harness) publishWhileClosing(n int) (code int, stdout, stderr string) {
+	h.t.Helper()
+	var in strings.Builder
+	for i := range n {
+		fmt.Fprintf(&in, "{\"value\": %d}\n", i)
+	}
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(h.t.Context(), h.g, []string{"publish", "start"}, h.env, strings.NewReader(in.String()), &out, &errb)
+	}()
+	h.closeRuntimeConnections()
+	code = <-done
+	return code, out.String(), errb.String()
+}
+
+// drainIDs takes every message ready in queue and returns how many times
+// each run ID (correlation ID) was there.
+func (h *harness) drainIDs(queue string) map[string]int {
+	h.t.Helper()
+	return h.drainBy(queue, func(d amqp.Delivery) string { return d.CorrelationId })
+}
+
+// drainBy takes every message ready in queue and counts them by key.
+func (h *harness) drainBy(queue string, key func(amqp.Delivery) string) map[string]int {
+	h.t.Helper()
+	ready := h.count(queue)
+	ids := make(map[string]int, ready)
+	if ready == 0 {
+		return ids
+	}
+	ch, err := h.conn.Channel()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer ch.Close()
+	if err := ch.Qos(1000, 0, false); err != nil {
+		h.t.Fatal(err)
+	}
+	ds, err := ch.Consume(queue, "", false, false, false, false, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	timeout := time.After(2 * time.Minute)
+	for got := 0; got < ready; got++ {
+		select {
+		case d := <-ds:
+			ids[key(d)]++
+			if got%500 == 499 || got == ready-1 {
+				if err := d.Ack(true); err != nil {
+					h.t.Fatal(err)
+				}
+			}
+		case <-timeout:
+			h.t.Fatalf("drained %d of the %d messages of %s in two minutes", got, ready, queue)
+		}
+	}
+	return ids
+}
+
+// tail returns the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}
+
+// TestClosedConnectionsDuplicateOnlyInFlight runs a chain of two nodes (the
+// first with a fixed window of 32, the second adaptive) under a steady
+// stream, closes their connection three times through the management API,
+// and counts the results that arrive more than once: a lost connection
+// may duplicate at most what the nodes held unacknowledged at that moment,
+// their windows (the adaptive node's current consumer and, while it
+// changes its window, the one before), never the runs that follow.
+func TestClosedConnectionsDuplicateOnlyInFlight(t *testing.T) {
+	adaptive := testEdge("mid")
+	adaptive.Prefetch = 0
+	h := newHarness(t, testGraph("dups",
+		Start[num]("start", "input"),
+		Process[num, num]("double", testEdge("input"), double, "mid"),
+		Process[num, num]("again", adaptive, double, "result"),
+		Terminate[num]("result", testEdge("result")),
+	))
+	stop := h.background("all")
+	defer stop()
+	const closes, perRound = 3, 1500
+	ch, err := h.conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	publish := func(n int) {
+		for range n {
+			dc, err := ch.PublishWithDeferredConfirmWithContext(t.Context(), h.g.WorkExchange, "input", true, false, amqp.Publishing{
+				MessageId: "in-" + strconv.Itoa(sent), DeliveryMode: amqp.Persistent, Body: fmt.Appendf(nil, `{"value": %d}`, sent),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent++
+			if sent%50 == 0 && !dc.Wait() {
+				t.Fatal("input not confirmed")
+			}
+		}
+	}
+	for range closes {
+		publish(perRound / 2)
+		h.closeRuntimeConnections()
+		publish(perRound / 2)
+	}
+	publish(perRound)
+	for _, q := range []string{"input", "mid"} {
+		h.waitSettled(q)
+	}
+	ids := map[string]int{}
+	for deadline := time.Now().Add(2 * time.Minute); len(ids) < sent && time.Now().Before(deadline); {
+		for id, n := range h.drainMessageIDs("result") {
+			ids[id] += n
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	dups := 0
+	for _, n := range ids {
+		dups += n - 1
+	}
+	bound := closes * (32 + 2*maxWindow)
+	t.Logf("%d runs, %d closes: %d results duplicated (bound %d)", sent, closes, dups, bound)
+	if len(ids) != sent {
+		t.Errorf("%d distinct results of %d runs", len(ids), sent)
+	}
+	if dups > bound {
+		t.Errorf("%d results duplicated after %d connection losses, more than the %d the windows held", dups, closes, bound)
+	}
+}
+
+// drainMessageIDs takes every message ready in queue and returns how many
+// times each message ID was there.
+func (h *harness) drainMessageIDs(queue string) map[string]int {
+	h.t.Helper()
+	return h.drainBy(queue, func(d amqp.Delivery) string { return d.MessageId })
+}
+
+// TestSlowDeliveryHoldsBackNoAcks holds the first delivery of a node in
+// its handler while the node handles the 100 after it, then closes the
+// node's connection: only the held delivery may come back. An acker that
+// acknowledged only the prefix of decided delivery tags kept all 100
+// unacknowledged behind the held one, and the lost connection redelivered
+// them all: 100 duplicated results.
+func TestSlowDeliveryHoldsBackNoAcks(t *testing.T) {
+	release := make(chan struct{})
+	var released sync.Once
+	defer released.Do(func() { close(release) })
+	hold := func(ctx context.Context, n num) (num, error) {
+		if n.Value == 0 {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		}
+		return num{n.Value * 2}, nil
+	}
+	edge := testEdge("input")
+	edge.Prefetch = 128
+	h := newHarness(t, testGraph("held",
+		Start[num]("start", "input"),
+		Process[num, num]("double", edge, hold, "result"),
+		Terminate[num]("result", testEdge("result")),
+	))
+	stop := h.background("double")
+	defer stop()
+	const n = 100
+	values := make([]int, n+1)
+	for i := range values {
+		values[i] = i
+	}
+	h.publishNums("start", values...)
+	ids := map[string]int{}
+	for _, d := range h.waitMessages("result", n) {
+		ids[d.MessageId]++
+	}
+	// Every delivery but the held one is handled: the broker must see them
+	// acknowledged, and only the held one outstanding. The management API's
+	// count lags up to 5 s.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		q, err := h.vh.Client.GetQueue(h.vh.Name, "input")
+		if err == nil && q.MessagesUnacknowledged == 1 && q.MessagesReady == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("input still holds %d unacknowledged deliveries a minute after %d of them were handled: the held one keeps the acks of those behind it", q.MessagesUnacknowledged, n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	h.closeRuntimeConnections()
+	released.Do(func() { close(release) })
+	for deadline := time.Now().Add(time.Minute); len(ids) < n+1 && time.Now().Before(deadline); {
+		for id, c := range h.drainMessageIDs("result") {
+			ids[id] += c
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	h.waitSettled("input")
+	time.Sleep(time.Second) // let a late duplicate arrive, if any
+	for id, c := range h.drainMessageIDs("result") {
+		ids[id] += c
+	}
+	dups := 0
+	for _, c := range ids {
+		dups += c - 1
+	}
+	t.Logf("%d runs, one held in its handler across a lost connection: %d results duplicated", n+1, dups)
+	if len(ids) != n+1 {
+		t.Errorf("%d distinct results of %d runs", len(ids), n+1)
+	}
+	if dups > 1 {
+		t.Errorf("%d results duplicated after the connection was lost; only the held delivery was in flight", dups)
 	}
 }

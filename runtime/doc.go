@@ -22,7 +22,10 @@
 // publishes and hands the delivery with its pending confirmations to the
 // channel's acker, which waits in order (the broker confirms in publish
 // order) and acks with multiple=true over the longest prefix of settled
-// delivery tags. A message the broker returns as unroutable is a failure,
+// delivery tags; deliveries settled behind one still in its handler for
+// over a tick (100-200 ms) are acked one by one, so a slow or abandoned
+// delivery never keeps the acks of those after it from the broker (a lost
+// connection would redeliver them all). A message the broker returns as unroutable is a failure,
 // retried like a handler error, never a success. Delivery tags are used only
 // on the channel that delivered them; after a lost channel the broker
 // redelivers whatever was unacknowledged.

@@ -102,7 +102,8 @@ func deliveryChan(ds Deliveries) <-chan Delivery {
 type Confirmation interface {
 	// Wait blocks until the broker confirmed the message, and returns nil
 	// when it was routed to a queue and stored; an error when the broker
-	// returned it as unroutable, refused it, or the channel was lost.
+	// returned it as unroutable (ErrReturned), refused it (ErrNacked), or
+	// the channel was lost before the confirm came (ErrUnconfirmed).
 	Wait(ctx context.Context) error
 }
 
@@ -114,6 +115,15 @@ var ErrNotFound = errors.New("not found")
 // connection itself (wrong credentials, a vhost that does not exist or that
 // the user may not use): retrying cannot help.
 var ErrRefused = errors.New("refused by the broker")
+
+// ErrUnconfirmed is wrapped by a Confirmation's error when the channel
+// closed before the broker's confirm arrived: the message may or may not be
+// queued.
+var ErrUnconfirmed = errors.New("the channel closed before the broker confirmed it: it may or may not be queued")
+
+// ErrNacked is wrapped by a Confirmation's error for a message the broker
+// refused (a nack): it was not queued.
+var ErrNacked = errors.New("refused by the broker (nack)")
 
 // ErrReturned is wrapped by a Confirmation's error for a message the broker
 // returned as unroutable: no queue is bound to its routing key.

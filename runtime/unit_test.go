@@ -262,3 +262,33 @@ func TestSubcommandHelp(t *testing.T) {
 		})
 	}
 }
+
+func TestAckerAcksBehindAGapAfterATick(t *testing.T) {
+	ch := &fakeChannel{}
+	s := &session{ch: ch, ctx: context.Background(), r: &nodeRun{log: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	a := newAcker(s)
+	confirmed := func() Confirmation { c := &fakeConf{ch: make(chan struct{})}; close(c.ch); return c }
+	// Tag 1 is still in its handler; 2 and 3 are decided behind it.
+	a.settle(ackItem{tag: 2, confs: []Confirmation{confirmed()}})
+	a.settle(ackItem{tag: 3, confs: []Confirmation{confirmed()}})
+	a.flush()
+	a.ticks++ // less than a whole tick has passed since 2 and 3
+	a.ackBehindGap()
+	if len(ch.log) != 0 {
+		t.Fatalf("acker sent %v within a tick of the decisions, want nothing yet", ch.log)
+	}
+	a.ticks++
+	a.ackBehindGap()
+	a.settle(ackItem{tag: 1, confs: []Confirmation{confirmed()}})
+	a.settle(ackItem{tag: 4, confs: []Confirmation{confirmed()}})
+	a.flush()
+	// 2 and 3 go one by one; the prefix then never names them again, but
+	// its multiple ack of 4 covers them harmlessly.
+	want := []string{"ack 2 false", "ack 3 false", "ack 4 true"}
+	if got := ch.log; !slices.Equal(got, want) && !slices.Equal(got, []string{"ack 3 false", "ack 2 false", "ack 4 true"}) {
+		t.Errorf("acker sent %v, want %v (2 and 3 in either order)", got, want)
+	}
+	if a.behind != 0 || len(a.decided) != 0 || a.next != 5 {
+		t.Errorf("after the prefix: behind %d, decided %v, next %d; want 0, none, 5", a.behind, a.decided, a.next)
+	}
+}
