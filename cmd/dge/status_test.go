@@ -18,11 +18,14 @@ import (
 	"github.com/dgehq/dge/internal/brokertest"
 	"github.com/dgehq/dge/internal/diagram"
 	"github.com/dgehq/dge/internal/mgmt"
+	"github.com/dgehq/dge/plan"
 )
 
 // fixedStatus is examples/arith with a backlog: double stopped with work
-// waiting, a message retrying at square, one parked at multiply, and an
-// operator's policy governing two of rest_call's queues.
+// waiting, a message retrying at square, one parked at multiply, an
+// operator's policy governing two of rest_call's queues (which plan
+// reports as an error; a warning changes nothing) and two messages
+// stranded in result.retry's dead-letter buffer.
 func fixedStatus(t *testing.T) *statusReport {
 	t.Helper()
 	g, diags := config.NewLoader().Load(arithDir, config.Options{})
@@ -45,9 +48,13 @@ func fixedStatus(t *testing.T) *statusReport {
 		{Name: "rest_call.retry", Policy: "dge.arith.retry.5s"}, {Name: "rest_call.dead"},
 		{Name: "rest_call.poll", Messages: 2, Policy: "ops-limit"},
 		{Name: "result", Messages: 4, Ready: 4, PublishRate: 0.2},
-		{Name: "result.retry"}, {Name: "result.dead"},
+		{Name: "result.retry", Messages: 2, DeadLetterBuffered: 2, OperatorPolicy: "hosted-cap"}, {Name: "result.dead", OperatorPolicy: "hosted-cap"},
 	}
-	r := buildStatus(g, queues, now)
+	policies := []plan.Diagnostic{
+		{Severity: plan.SeverityError, Summary: `Policy "ops-limit" (priority 200) overrides dge's policies on 2 queues`, Policy: "ops-limit"},
+		{Severity: plan.SeverityWarning, Summary: `Policy "unsure" (priority 200) may override dge's policies: dge cannot evaluate its pattern`, Policy: "unsure"},
+	}
+	r := buildStatus(g, queues, policies, now)
 	r.Endpoint = "http://127.0.0.1:15672"
 	return r
 }
