@@ -65,7 +65,8 @@ bench: broker
 
 ## chaos: the fault tests at full size (a few minutes): a private 3-node cluster losing the
 ##        node that leads its queues, and 5,000 arith runs through 60 SIGKILLs of random node
-##        instances; prints a "chaos:" line of figures per test (runs, lost, duplicates, parked)
+##        instances, and operator policies capping the graph's queues; prints a "chaos:" line of
+##        figures per test (runs, lost, duplicates, parked)
 chaos: broker
 	DGE_CHAOS_RUNS=5000 DGE_CHAOS_KILLS=60 go test -count=1 -timeout 30m -v \
-		-run '^(TestCluster|TestArithKillStorm)$$' ./internal/e2e/ | tee /dev/stderr | grep '^chaos:'
+		-run '^(TestCluster|TestArithKillStorm|TestChainOperatorPolicy)$$' ./internal/e2e/ | tee /dev/stderr | grep '^chaos:'

@@ -16,8 +16,10 @@ import (
 
 // TestForeignPolicyRefusedBeforeAnyChange: with an operator's catch-all
 // policy above dge's priority, the plan carries an error naming it and
-// apply changes nothing; once it is an operator policy (merged with dge's,
-// not replacing them) the same graph applies and converges.
+// apply changes nothing; as an operator policy (merged with dge's, but
+// capping every queue) it is refused the same way; once its pattern
+// excludes the graph's queues (the fix plan prints) the same graph applies
+// and converges, with dge's policy governing.
 func TestForeignPolicyRefusedBeforeAnyChange(t *testing.T) {
 	f := newFixture(t)
 	s := spec{vhost: f.vh.Name, queueType: "quorum", retry: "5s", poll: true}
@@ -27,8 +29,8 @@ func TestForeignPolicyRefusedBeforeAnyChange(t *testing.T) {
 	}
 	p := f.mustPlan(t, s)
 	errs := p.Errors()
-	if len(errs) != 1 || errs[0].Policy != "ops-limit" || len(errs[0].Queues) != 7 {
-		t.Fatalf("plan errors %+v; want one naming ops-limit over the 7 work, retry and poll queues", errs)
+	if len(errs) != 1 || errs[0].Policy != "ops-limit" || len(errs[0].Queues) != 10 {
+		t.Fatalf("plan errors %+v; want one naming ops-limit over the 10 work, retry, poll and parking queues", errs)
 	}
 	_, err := f.apply(t, p, true)
 	var de *plan.DiagnosticError
@@ -43,32 +45,40 @@ func TestForeignPolicyRefusedBeforeAnyChange(t *testing.T) {
 		t.Errorf("the refused apply changed the vhost: %d queues, %d exchanges, %d policies", len(snap.Queues), len(snap.Exchanges), len(snap.Policies))
 	}
 
-	// The fix the error names: an operator policy is merged, not chosen.
+	// An operator policy is merged, not chosen, but its max-length still
+	// caps every queue: refused too.
 	res, err := f.vh.Client.DeletePolicy(f.vh.Name, "ops-limit")
 	if err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	res, err = f.vh.Client.PutOperatorPolicy(f.vh.Name, "ops-limit", rabbithole.OperatorPolicy{
-		Pattern: ".*", ApplyTo: "queues", Priority: 200, Definition: limit})
-	if err != nil {
-		t.Fatal(err)
+	putOperator := func(pattern string) {
+		res, err := f.vh.Client.PutOperatorPolicy(f.vh.Name, "ops-limit", rabbithole.OperatorPolicy{
+			Pattern: pattern, ApplyTo: "queues", Priority: 200, Definition: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
 	}
-	res.Body.Close()
+	putOperator(".*")
+	p = f.mustPlan(t, s)
+	if errs := p.Errors(); len(errs) != 1 || !strings.Contains(errs[0].Summary, `Operator policy "ops-limit"`) || len(errs[0].Queues) != 10 {
+		t.Fatalf("plan errors %+v; want one naming operator policy ops-limit over the 10 queues", errs)
+	}
+	// The fix the error names: the operator policy keeps away from dge's queues.
+	putOperator(plan.ExcludePattern(p.Desired, ".*"))
 	f.converge(t, s)
-	// RabbitMQ shows dge's policy governing, the operator policy beside it,
-	// and both definitions merged (after its ~5 s statistics lag).
 	deadline := time.Now().Add(time.Minute)
 	for {
 		q := f.queuePolicies(t, "a_in")
-		if q.Policy == "dge.g.work" && q.OperatorPolicy == "ops-limit" {
-			if q.Effective["max-length"] != float64(1000000) || q.Effective["delivery-limit"] == nil {
-				t.Errorf("a_in's effective policy %v; want max-length from the operator policy and delivery-limit from dge's", q.Effective)
+		if q.Policy == "dge.g.work" && q.OperatorPolicy == "" {
+			if q.Effective["max-length"] != nil || q.Effective["delivery-limit"] == nil {
+				t.Errorf("a_in's effective policy %v; want dge's delivery-limit and no max-length", q.Effective)
 			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("a_in shows policy %q and operator policy %q after a minute; want dge.g.work and ops-limit", q.Policy, q.OperatorPolicy)
+			t.Fatalf("a_in shows policy %q and operator policy %q after a minute; want dge.g.work and none", q.Policy, q.OperatorPolicy)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}

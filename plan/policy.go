@@ -33,12 +33,6 @@ var unsupportedPolicyKeys = map[string][]string{
 		"stream-max-segment-size-bytes", "initial-cluster-size"},
 }
 
-// lengthLimitKeys are the operator-policy keys that leave every setting dge
-// relies on alone. An operator policy (which may set only these, expires,
-// message-ttl and delivery-limit) is merged with the queue's policy key by
-// key rather than replacing it.
-var lengthLimitKeys = []string{"max-length", "max-length-bytes", "max-in-memory-length", "max-in-memory-bytes"}
-
 // Severity says whether a diagnostic stops apply.
 type Severity string
 
@@ -235,21 +229,32 @@ func governing(name, qtype string, ms []policyMatcher) (top, unknown []Policy) {
 type finding struct {
 	policy Policy
 	queue  Queue
-	own    Policy // the dge policy it displaces
-	how    string // "overrides", "ties", "governs" (seen in the policy column), "may override"
+	own    Policy   // the dge policy it displaces; empty where dge sets none
+	how    string   // "overrides", "ties", "governs" (seen in the policy column), "may override", "caps"
+	keys   []string // for "caps": the settings that lose messages (lossKeysOf)
 }
 
-// CheckPolicies reports the graph's queues that another policy would govern
-// instead of dge's once want's policies are in place: the queues of want
-// that a dge policy covers (work, retry and poll queues), matched against
-// want's policies and the vhost's other live policies by RabbitMQ's rule
-// (pattern, apply-to, the keys the queue type supports, highest priority;
-// a tie with dge's priority counts, since RabbitMQ settles it arbitrarily).
-// The management API's policy column, which lags about 5 s, decides for
-// the policies dge cannot evaluate (a pattern beyond Go's regular
-// expressions). It returns one error per foreign policy that does or may
-// win on some queue, naming the queues and what the policy disables, and a
-// warning per policy that dge cannot evaluate and nothing shows winning.
+// CheckPolicies judges every policy of the vhost against the graph's
+// queues, all of them alike (work, retry, poll, parking and terminate
+// queues), once want's policies are in place. It is the one rule plan,
+// apply and status apply.
+//
+// A policy other than dge's governs a queue when it wins by RabbitMQ's
+// rule (pattern, apply-to, the keys the queue type supports, highest
+// priority; a tie with dge's priority counts, since RabbitMQ settles it
+// arbitrarily); the management API's policy column, which lags about 5 s,
+// decides for the policies dge cannot evaluate (a pattern beyond Go's
+// regular expressions). On a queue dge gives a policy (work, retry, poll)
+// that is an error: it replaces dge's settings. On a queue dge gives none
+// (parking queues) it is an error when its settings expire, cap, delete
+// or dead-letter messages (lossKeysOf). An operator policy, which merges
+// with dge's instead, is an error when it does that (see
+// checkOperatorPolicies).
+//
+// It returns one error per policy that does or may lose messages or
+// override dge's, naming the queues and what the policy disables, and a
+// warning per policy that dge cannot evaluate and nothing shows winning;
+// errors first.
 func CheckPolicies(want Topology, snap *Snapshot) []Diagnostic {
 	var ms []policyMatcher
 	for _, p := range snap.Policies {
@@ -265,38 +270,73 @@ func CheckPolicies(want Topology, snap *Snapshot) []Diagnostic {
 
 	var found []finding
 	for _, q := range want.Queues {
-		var mine Policy
-		for _, m := range own {
-			if ok, _ := m.candidate(q.Name, q.Type); ok {
-				mine = m.Policy
-				break
-			}
+		mine, ok := ownPolicy(q, own)
+		if !ok {
+			found = append(found, caps(q, ms, snap)...)
+			continue
 		}
-		if mine.Name == "" {
-			continue // a parking queue: dge needs no policy there
-		}
-		top, unknown := governing(q.Name, q.Type, ms)
-		tie := len(top) > 1
-		for _, p := range top {
-			if p.Name == mine.Name {
-				continue
-			}
-			how := "overrides"
-			if tie && slices.ContainsFunc(top, func(p Policy) bool { return p.Name == mine.Name }) {
-				how = "ties"
-			}
-			found = append(found, finding{policy: p, queue: q, own: mine, how: how})
-		}
-		shown := snap.Stats[q.Name].Policy
-		for _, p := range unknown {
-			how := "may override"
-			if p.Name == shown {
-				how = "governs"
-			}
-			found = append(found, finding{policy: p, queue: q, own: mine, how: how})
+		found = append(found, overrides(q, mine, ms, snap)...)
+	}
+	out := append(policyDiagnostics(want, snap, found), checkOperatorPolicies(want, snap, own)...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity == SeverityError && out[j].Severity != SeverityError })
+	return out
+}
+
+// ownPolicy returns the dge policy that covers q, if any.
+func ownPolicy(q Queue, own []policyMatcher) (Policy, bool) {
+	for _, m := range own {
+		if ok, _ := m.candidate(q.Name, q.Type); ok {
+			return m.Policy, true
 		}
 	}
-	return policyDiagnostics(want, snap, found)
+	return Policy{}, false
+}
+
+// overrides returns the foreign policies that replace mine, dge's policy,
+// on q.
+func overrides(q Queue, mine Policy, ms []policyMatcher, snap *Snapshot) []finding {
+	var found []finding
+	top, unknown := governing(q.Name, q.Type, ms)
+	tie := len(top) > 1
+	for _, p := range top {
+		if p.Name == mine.Name {
+			continue
+		}
+		how := "overrides"
+		if tie && slices.ContainsFunc(top, func(p Policy) bool { return p.Name == mine.Name }) {
+			how = "ties"
+		}
+		found = append(found, finding{policy: p, queue: q, own: mine, how: how})
+	}
+	shown := snap.Stats[q.Name].Policy
+	for _, p := range unknown {
+		how := "may override"
+		if p.Name == shown {
+			how = "governs"
+		}
+		found = append(found, finding{policy: p, queue: q, own: mine, how: how})
+	}
+	return found
+}
+
+// caps returns the foreign policies that govern q, a queue dge gives no
+// policy, with settings that lose its messages. A policy dge cannot
+// evaluate counts when the policy column shows it applied.
+func caps(q Queue, ms []policyMatcher, snap *Snapshot) []finding {
+	var found []finding
+	top, unknown := governing(q.Name, q.Type, ms)
+	shown := snap.Stats[q.Name].Policy
+	for _, p := range unknown {
+		if p.Name == shown {
+			top = append(top, p)
+		}
+	}
+	for _, p := range top {
+		if keys := lossKeysOf(p.Definition, nil, q.Arguments); len(keys) > 0 {
+			found = append(found, finding{policy: p, queue: q, how: "caps", keys: keys})
+		}
+	}
+	return found
 }
 
 // policyDiagnostics groups findings by policy into diagnostics, errors
@@ -321,7 +361,6 @@ func policyDiagnostics(want Topology, snap *Snapshot, found []finding) []Diagnos
 		}
 		out = append(out, policyWarning(want, fs))
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity == SeverityError && out[j].Severity != SeverityError })
 	return out
 }
 
@@ -348,8 +387,8 @@ func policyError(want Topology, snap *Snapshot, fs []finding) Diagnostic {
 	names := queueNames(fs)
 	how := fs[0].how
 	for _, f := range fs {
-		if f.how == "overrides" {
-			how = "overrides"
+		if f.how == "overrides" || how == "caps" {
+			how = f.how
 		}
 	}
 	var summary, lead string
@@ -362,6 +401,10 @@ func policyError(want Topology, snap *Snapshot, fs []finding) Diagnostic {
 		summary = fmt.Sprintf("Policy %q has dge's priority %d on %s: RabbitMQ may apply either", p.Name, p.Priority, config.Plural(len(names), "queue"))
 		lead = fmt.Sprintf("Policy %q (pattern %q) has the same priority as dge's policies on these queues of graph %q, and RabbitMQ settles a tie by its own table order, so it may replace dge's: %s.",
 			p.Name, p.Pattern, want.Owner.Graph, listNames(names))
+	case "caps":
+		summary = fmt.Sprintf("Policy %q (priority %d) can lose messages of %s", p.Name, p.Priority, config.Plural(len(names), "queue"))
+		lead = fmt.Sprintf("Policy %q (pattern %q, priority %d) governs these queues of graph %q, which dge gives no policy of its own: %s.",
+			p.Name, p.Pattern, p.Priority, want.Owner.Graph, listNames(names))
 	default:
 		summary = fmt.Sprintf("Policy %q (priority %d) governs %s instead of dge's policies", p.Name, p.Priority, config.Plural(len(names), "queue"))
 		lead = fmt.Sprintf("The management API shows policy %q (pattern %q, priority %d) applied to these queues of graph %q in place of dge's own: %s.",
@@ -373,17 +416,20 @@ func policyError(want Topology, snap *Snapshot, fs []finding) Diagnostic {
 	for _, line := range disabled(want, snap, p, fs) {
 		sb.WriteString("\n  - " + line)
 	}
-	sb.WriteString("\nDead-lettering itself still works on every queue that carries dge's dead-letter arguments: no policy overrides queue arguments.")
-	if len(p.Definition) > 0 {
+	if how != "caps" {
+		sb.WriteString("\nDead-lettering itself still works on every queue that carries dge's dead-letter arguments: no policy overrides queue arguments.")
+	}
+	if len(p.Definition) > 0 && how != "caps" {
 		fmt.Fprintf(&sb, " The policy's own settings apply to these queues instead: %s.", formatDefinition(p.Definition))
 	}
-	sb.WriteString("\n" + policyFix(p))
+	sb.WriteString("\n" + policyFix(want, p, how))
 	return Diagnostic{Severity: SeverityError, Summary: summary, Detail: sb.String(), Policy: p.Name, Queues: names}
 }
 
 // disabled says what dge loses on the queues a foreign policy governs.
 func disabled(want Topology, snap *Snapshot, p Policy, fs []finding) []string {
-	var work, quorumWork, retry, poll, quorum, bare []string
+	var work, quorumWork, retry, poll, quorum, bare, capped []string
+	capKeys := map[string]bool{}
 	liveQueue := map[string]Queue{}
 	for _, q := range snap.Queues {
 		liveQueue[q.Name] = q
@@ -395,6 +441,13 @@ func disabled(want Topology, snap *Snapshot, p Policy, fs []finding) []string {
 			continue
 		}
 		seen[q.Name] = true
+		if f.how == "caps" {
+			capped = append(capped, q.Name)
+			for _, k := range f.keys {
+				capKeys[k] = true
+			}
+			continue
+		}
 		role := policyRole(want.Owner.Graph, f.own.Name)
 		switch role {
 		case topology.RoleWork:
@@ -432,6 +485,16 @@ func disabled(want Topology, snap *Snapshot, p Policy, fs []finding) []string {
 	if len(bare) > 0 {
 		out = append(out, fmt.Sprintf("dead-lettering out of %s declared by an older dge without dead-letter arguments (%s): a rejected message is dropped. Once the policy is fixed, dge apply re-creates them with the arguments (-keep-messages keeps their messages).", config.Plural(len(bare), "queue"), listNames(bare)))
 	}
+	if len(capped) > 0 {
+		var keys []string
+		for _, k := range lossKeys {
+			if capKeys[k] {
+				keys = append(keys, k)
+			}
+		}
+		out = append(out, fmt.Sprintf("keeping the messages of the queues dge gives no policy (%s), which its %s can lose. %s",
+			listNames(capped), strings.Join(keys, ", "), strings.Join(lossEffects(p.Definition, keys), " ")))
+	}
 	if len(out) == 0 {
 		out = append(out, fmt.Sprintf("nothing dge needs on these work queues (%s) today, since their policy holds only what their arguments already set; but dge's policies must govern its queues for its in-place changes to take effect.", listNames(work)))
 	}
@@ -446,17 +509,18 @@ func policyRole(graph, name string) topology.Role {
 }
 
 // policyFix is the closing sentence of a foreign-policy error: what is
-// true for RabbitMQ 3.10.
-func policyFix(p Policy) string {
-	fix := fmt.Sprintf("To fix: lower its priority below %d (dge's priority; at equal priority RabbitMQ picks either), or exclude dge's queues from its pattern", PolicyPriority)
-	limits := len(p.Definition) > 0
-	for k := range p.Definition {
-		limits = limits && slices.Contains(lengthLimitKeys, k)
+// true for RabbitMQ 3.10. An operator policy is no way out: it merges with
+// dge's policies, and its expires, message-ttl, max-length and
+// delivery-limit lose dge's messages as surely (checkOperatorPolicies).
+func policyFix(want Topology, p Policy, how string) string {
+	var sb strings.Builder
+	sb.WriteString("To fix: exclude dge's queues from its pattern, e.g.\n")
+	sb.WriteString("    " + setPolicyCommand("set_policy", want, p))
+	if how != "caps" {
+		fmt.Fprintf(&sb, "\nor lower its priority below %d (dge's priority; at equal priority RabbitMQ picks either) if it sets nothing that expires, caps or deletes messages;", PolicyPriority)
 	}
-	if limits {
-		fix += ", or make it an operator policy (rabbitmqctl set_operator_policy), which RabbitMQ merges with dge's policies instead of replacing them, so its length limits still apply"
-	}
-	return fix + "; then run dge plan again."
+	sb.WriteString("\nthen run dge plan again.")
+	return sb.String()
 }
 
 func policyWarning(want Topology, fs []finding) Diagnostic {

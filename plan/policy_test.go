@@ -51,6 +51,7 @@ func liveOf(want Topology, extra []Policy, shown map[string]string) *Snapshot {
 
 func TestCheckPolicies(t *testing.T) {
 	governed := []string{"a", "a.retry", "p", "p.poll", "p.retry"}
+	all := []string{"a", "a.dead", "a.retry", "p", "p.dead", "p.poll", "p.retry"}
 	catchAll := func(prio int, def map[string]any) Policy {
 		return Policy{Name: "ops", Pattern: ".*", ApplyTo: "queues", Priority: prio, Definition: def}
 	}
@@ -67,17 +68,28 @@ func TestCheckPolicies(t *testing.T) {
 		notIn    []string // must not be in the detail
 	}{
 		{name: "none", qtype: "quorum"},
-		{name: "lower priority", qtype: "quorum", extra: []Policy{catchAll(50, limit)}},
+		{name: "lower priority", qtype: "quorum", extra: []Policy{catchAll(50, map[string]any{"max-in-memory-length": float64(10)})}},
+		{name: "lower priority still caps the parking queues", qtype: "quorum", extra: []Policy{catchAll(50, limit)},
+			severity: SeverityError, queues: []string{"a.dead", "p.dead"}, summary: "can lose messages of 2 queues"},
 		{name: "catch-all above dge's", qtype: "quorum", extra: []Policy{catchAll(200, limit)},
-			severity: SeverityError, queues: governed, summary: `Policy "ops" (priority 200) overrides dge's policies on 5 queues`,
+			severity: SeverityError, queues: all, summary: `Policy "ops" (priority 200) overrides dge's policies on 7 queues`,
 			detail: []string{"retry delays (a.retry, p.retry)", "poll intervals (p.poll)", "delivery-limit of the work queues (a, p)",
-				"max-length=1000000", "lower its priority below 100", "operator policy"},
-			notIn: []string{"older dge", "at most once"}},
+				"max-length=1000000", "lower its priority below 100", "queues dge gives no policy (a.dead, p.dead), which its max-length can lose",
+				`    rabbitmqctl set_policy -p v --priority 200 --apply-to queues ops '^(?!(?:a|p)(?:\.retry|\.dead|\.poll)?$).*' '{"max-length":1000000}'`},
+			notIn: []string{"older dge", "at most once", "operator policy"}},
+		{name: "catch-all without settings that lose messages", qtype: "quorum", extra: []Policy{catchAll(200, map[string]any{"max-in-memory-length": float64(10)})},
+			severity: SeverityError, queues: governed, summary: `overrides dge's policies on 5 queues`},
 		{name: "tie with dge's priority", qtype: "quorum", extra: []Policy{catchAll(100, limit)},
-			severity: SeverityError, queues: governed, summary: `has dge's priority 100 on 5 queues: RabbitMQ may apply either`},
+			severity: SeverityError, queues: all, summary: `has dge's priority 100 on 7 queues: RabbitMQ may apply either`},
 		{name: "one queue by name", qtype: "quorum", extra: []Policy{{Name: "ops", Pattern: "^a$", ApplyTo: "all", Priority: 300, Definition: limit}},
 			severity: SeverityError, queues: []string{"a"}, summary: "on 1 queue"},
-		{name: "a parking queue alone is dge's business only", qtype: "quorum", extra: []Policy{{Name: "ops", Pattern: `\.dead$`, ApplyTo: "queues", Priority: 300, Definition: limit}}},
+		{name: "parking queues capped", qtype: "quorum", extra: []Policy{{Name: "ops", Pattern: `\.dead$`, ApplyTo: "queues", Priority: 200, Definition: map[string]any{"max-length": float64(1)}}},
+			severity: SeverityError, queues: []string{"a.dead", "p.dead"}, summary: `Policy "ops" (priority 200) can lose messages of 2 queues`,
+			detail: []string{"which dge gives no policy of its own: a.dead, p.dead", "drops its oldest message", `'^(?!(?:a|p)(?:\.retry|\.dead|\.poll)?$).*(?:\.dead$)'`},
+			notIn:  []string{"lower its priority"}},
+		{name: "parking queues with a message-ttl, any priority", qtype: "classic", extra: []Policy{{Name: "ops", Pattern: `\.dead$`, ApplyTo: "queues", Priority: 0, Definition: map[string]any{"message-ttl": float64(1000)}}},
+			severity: SeverityError, queues: []string{"a.dead", "p.dead"}, detail: []string{"from a parking queue (.dead) it is dropped"}},
+		{name: "parking queues with harmless settings", qtype: "classic", extra: []Policy{{Name: "ops", Pattern: `\.dead$`, ApplyTo: "queues", Priority: 300, Definition: map[string]any{"queue-mode": "lazy"}}}},
 		{name: "exchanges only", qtype: "quorum", extra: []Policy{{Name: "ops", Pattern: ".*", ApplyTo: "exchanges", Priority: 300, Definition: map[string]any{"alternate-exchange": "x"}}}},
 		{name: "quorum queues pass over queue-mode", qtype: "quorum", extra: []Policy{catchAll(200, map[string]any{"queue-mode": "lazy"})}},
 		{name: "classic queues take queue-mode", qtype: "classic", extra: []Policy{catchAll(200, map[string]any{"queue-mode": "lazy"})},
@@ -86,10 +98,12 @@ func TestCheckPolicies(t *testing.T) {
 		{name: "classic queues pass over delivery-limit", qtype: "classic", extra: []Policy{catchAll(200, map[string]any{"delivery-limit": float64(3)})}},
 		{name: "classic work queues alone", qtype: "classic", extra: []Policy{{Name: "ops", Pattern: "^[ap]$", ApplyTo: "queues", Priority: 200, Definition: limit}},
 			severity: SeverityError, queues: []string{"a", "p"}, detail: []string{"nothing dge needs on these work queues (a, p)"}},
+		{name: "classic queues: max-length on the parking queues too", qtype: "classic", extra: []Policy{catchAll(200, limit)},
+			severity: SeverityError, queues: all},
 		{name: "overflow drop-head downgrades quorum dead-lettering", qtype: "quorum", extra: []Policy{catchAll(200, map[string]any{"overflow": "drop-head"})},
 			severity: SeverityError, queues: governed, detail: []string{`its overflow "drop-head" takes precedence`, "at most once"}, notIn: []string{"operator policy"}},
 		{name: "leading negative lookahead", qtype: "quorum", extra: []Policy{{Name: "ops", Pattern: `^(?!a\b|a\.).*`, ApplyTo: "queues", Priority: 200, Definition: limit}},
-			severity: SeverityError, queues: []string{"p", "p.poll", "p.retry"}},
+			severity: SeverityError, queues: []string{"p", "p.dead", "p.poll", "p.retry"}},
 		{name: "lookahead excluding every queue", qtype: "quorum", extra: []Policy{{Name: "ops", Pattern: `^(?![ap]).*`, ApplyTo: "queues", Priority: 200, Definition: limit}}},
 		{name: "pattern beyond RE2, nothing shown", qtype: "quorum", extra: []Policy{{Name: "ops", Pattern: `^(a)\1`, ApplyTo: "queues", Priority: 200, Definition: limit}},
 			severity: SeverityWarning, queues: governed, summary: "dge cannot evaluate its pattern"},
@@ -97,7 +111,7 @@ func TestCheckPolicies(t *testing.T) {
 		{name: "pattern beyond RE2, shown governing", qtype: "quorum", extra: []Policy{{Name: "ops", Pattern: `(?=a)a`, ApplyTo: "queues", Priority: 200, Definition: limit}},
 			shown: map[string]string{"a": "ops", "p": "dge.g.work"}, severity: SeverityError, queues: []string{"a"},
 			summary: `Policy "ops" (priority 200) governs 1 queue instead of dge's policies`},
-		{name: "a lagging policy column is overruled", qtype: "quorum", extra: []Policy{catchAll(50, limit)},
+		{name: "a lagging policy column is overruled", qtype: "quorum", extra: []Policy{catchAll(50, nil)},
 			shown: map[string]string{"a": "ops", "a.retry": "ops"}},
 		{name: "the graph's own stale policy is not foreign", qtype: "quorum",
 			extra: []Policy{{Name: "dge.g.retry.7s", Pattern: `.*`, ApplyTo: "queues", Priority: 200, Definition: map[string]any{"message-ttl": float64(7000)}}}},
@@ -210,5 +224,110 @@ func TestCompilePattern(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestCheckOperatorPolicies(t *testing.T) {
+	all := []string{"a", "a.dead", "a.retry", "p", "p.dead", "p.poll", "p.retry"}
+	op := func(pattern string, def map[string]any) []Policy {
+		return []Policy{{Name: "cap", Pattern: pattern, ApplyTo: "queues", Priority: 0, Definition: def}}
+	}
+	for _, tc := range []struct {
+		name     string
+		qtype    string
+		ops      []Policy
+		shown    map[string]string
+		severity Severity // "" for no diagnostic
+		queues   []string
+		detail   []string
+	}{
+		{name: "none", qtype: "quorum"},
+		{name: "message-ttl", qtype: "quorum", ops: op(".*", map[string]any{"message-ttl": float64(2000)}),
+			// The retry and poll TTLs (5 s, 1 s) merge to 2 s and 1 s: only
+			// the retry queues' delay shortens, nothing is lost there.
+			severity: SeverityError, queues: []string{"a", "a.dead", "p", "p.dead"},
+			detail: []string{"dead-letter cycle", "messages_dlx", "no queue argument overrides it",
+				"rabbitmqctl set_operator_policy -p v --priority 0 --apply-to queues cap '^(?!(?:a|p)(?:\\.retry|\\.dead|\\.poll)?$).*' '{\"message-ttl\":2000}'"}},
+		{name: "max-length", qtype: "quorum", ops: op(".*", map[string]any{"max-length": float64(3)}),
+			severity: SeverityError, queues: all, detail: []string{"drops its oldest message"}},
+		{name: "max-length-bytes", qtype: "classic", ops: op(".*", map[string]any{"max-length-bytes": float64(3)}),
+			severity: SeverityError, queues: all},
+		{name: "expires", qtype: "quorum", ops: op(".*", map[string]any{"expires": float64(60000)}),
+			severity: SeverityError, queues: all, detail: []string{"deletes a queue left unused"}},
+		{name: "delivery-limit below dge's", qtype: "quorum", ops: op(".*", map[string]any{"delivery-limit": float64(1)}),
+			severity: SeverityError, queues: all, detail: []string{"before dge's own crash threshold"}},
+		{name: "delivery-limit above dge's still reaches the other queues", qtype: "quorum", ops: op(".*", map[string]any{"delivery-limit": float64(50)}),
+			severity: SeverityError, queues: []string{"a.dead", "a.retry", "p.dead", "p.poll", "p.retry"}},
+		{name: "classic queues pass over delivery-limit", qtype: "classic", ops: op(".*", map[string]any{"delivery-limit": float64(1)})},
+		{name: "memory limits lose nothing", qtype: "quorum", ops: op(".*", map[string]any{"max-in-memory-length": float64(1)})},
+		{name: "dge's queues excluded", qtype: "quorum", ops: op(`^(?!(?:a|p)(?:\.retry|\.dead|\.poll)?$).*`, map[string]any{"max-length": float64(3)})},
+		{name: "parking queues only", qtype: "quorum", ops: op(`\.dead$`, map[string]any{"max-length": float64(1)}),
+			severity: SeverityError, queues: []string{"a.dead", "p.dead"}},
+		{name: "the highest priority applies", qtype: "quorum", ops: []Policy{
+			{Name: "cap", Pattern: ".*", ApplyTo: "queues", Priority: 5, Definition: map[string]any{"max-in-memory-length": float64(1)}},
+			{Name: "low", Pattern: ".*", ApplyTo: "queues", Priority: 1, Definition: map[string]any{"max-length": float64(1)}},
+		}},
+		{name: "pattern beyond RE2, shown applied", qtype: "quorum", ops: op(`(?=a)a`, map[string]any{"expires": float64(1000)}),
+			shown: map[string]string{"a": "cap"}, severity: SeverityError, queues: []string{"a"}},
+		{name: "pattern beyond RE2, not shown", qtype: "quorum", ops: op(`(?=a)a`, map[string]any{"expires": float64(1000)}),
+			severity: SeverityWarning, queues: all},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := policyGraph(tc.qtype)
+			snap := liveOf(want, nil, nil)
+			snap.OperatorPolicies = tc.ops
+			for q, p := range tc.shown {
+				snap.Stats[q] = QueueStats{OperatorPolicy: p}
+			}
+			ds := CheckPolicies(want, snap)
+			if tc.severity == "" {
+				if len(ds) > 0 {
+					t.Fatalf("got diagnostics %+v, want none", ds)
+				}
+				return
+			}
+			if len(ds) != 1 {
+				t.Fatalf("got %d diagnostics %+v, want 1", len(ds), ds)
+			}
+			d := ds[0]
+			if d.Severity != tc.severity || d.Policy != "cap" || !strings.Contains(d.Summary, `Operator policy "cap"`) {
+				t.Errorf("severity %s, policy %q, summary %q; want %s about operator policy cap", d.Severity, d.Policy, d.Summary, tc.severity)
+			}
+			if diff := cmp.Diff(tc.queues, d.Queues); diff != "" {
+				t.Errorf("queues (-want +got):\n%s", diff)
+			}
+			for _, w := range tc.detail {
+				if !strings.Contains(d.Detail, w) {
+					t.Errorf("detail lacks %q:\n%s", w, d.Detail)
+				}
+			}
+			if !strings.Contains(d.Detail, "To fix: exclude dge's queues") {
+				t.Errorf("detail lacks the fix:\n%s", d.Detail)
+			}
+		})
+	}
+}
+
+func TestExcludePattern(t *testing.T) {
+	want := policyGraph("quorum")
+	for _, p := range []string{".*", "", `\.dead$`, "^a", `^(?!amq\.).*`, "put|dead"} {
+		got := ExcludePattern(want, p)
+		m := newPolicyMatcher(Policy{Name: "x", Pattern: got, ApplyTo: "queues"})
+		if !m.known {
+			t.Errorf("ExcludePattern(%q) = %q: dge cannot evaluate it", p, got)
+			continue
+		}
+		for _, q := range want.Queues {
+			if ok, _ := m.candidate(q.Name, q.Type); ok {
+				t.Errorf("ExcludePattern(%q) = %q matches the graph's queue %s", p, got, q.Name)
+			}
+		}
+		orig := newPolicyMatcher(Policy{Name: "x", Pattern: p, ApplyTo: "queues"})
+		for _, other := range []string{"orders", "orders.dead", "amq.gen", "apple", "p.dead2"} {
+			w, _ := orig.candidate(other, "quorum")
+			if g, _ := m.candidate(other, "quorum"); g != w {
+				t.Errorf("ExcludePattern(%q) = %q matches %s: %v, the original %v", p, got, other, g, w)
+			}
+		}
 	}
 }

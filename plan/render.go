@@ -84,7 +84,8 @@ func RenderDiagnostics(w io.Writer, diags []Diagnostic, opts RenderOptions) erro
 }
 
 // diagnostics renders each diagnostic as Terraform does: "Error: summary",
-// then the detail, indented.
+// then the detail, indented and wrapped, but for lines indented by four
+// spaces (commands), which are printed whole.
 func (r *renderer) diagnostics(p *Plan) {
 	for _, d := range p.Diagnostics {
 		label, color := "Error", ansiRed
@@ -94,6 +95,10 @@ func (r *renderer) diagnostics(p *Plan) {
 		r.printf("\n%s%s:%s %s\n", r.c(color+ansiBold), label, r.c(ansiReset), d.Summary)
 		r.printf("\n")
 		for _, line := range strings.Split(d.Detail, "\n") {
+			if strings.HasPrefix(line, "    ") {
+				r.printf("  %s\n", line) // a command: unwrapped, to be typed as printed
+				continue
+			}
 			first, next, text := "", "", line
 			if rest, ok := strings.CutPrefix(line, "  - "); ok {
 				first, next, text = "  - ", "    ", rest

@@ -22,6 +22,9 @@ type Snapshot struct {
 	// Stats holds each queue's counts by queue name. The management API
 	// refreshes them every 5 seconds by default, so they may lag.
 	Stats map[string]QueueStats `json:"stats,omitempty"`
+	// OperatorPolicies are the vhost's operator policies, which RabbitMQ
+	// merges with the policy governing each queue (CheckPolicies).
+	OperatorPolicies []Policy `json:"operator_policies,omitempty"`
 }
 
 // QueueStats are a queue's statistics as the management API last sampled
@@ -33,6 +36,9 @@ type QueueStats struct {
 	// Policy is the name of the policy RabbitMQ applies to the queue, ""
 	// for none. It lags a policy change by about 5 seconds.
 	Policy string `json:"policy,omitempty"`
+	// OperatorPolicy is the name of the operator policy RabbitMQ merges
+	// into the queue's, "" for none; it lags like Policy.
+	OperatorPolicy string `json:"operator_policy,omitempty"`
 }
 
 // Normalize puts a snapshot read from the broker in the form the diff
@@ -72,6 +78,10 @@ func (s *Snapshot) Normalize() {
 	for i := range s.Policies {
 		s.Policies[i].Definition = NormalizeMap(s.Policies[i].Definition)
 	}
+	for i := range s.OperatorPolicies {
+		s.OperatorPolicies[i].Definition = NormalizeMap(s.OperatorPolicies[i].Definition)
+	}
+	sort.Slice(s.OperatorPolicies, func(i, j int) bool { return s.OperatorPolicies[i].Name < s.OperatorPolicies[j].Name })
 	s.sort()
 }
 

@@ -20,7 +20,7 @@ func runPlan(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlagSet("plan", "dge plan [flags] [PATH]", `
 Show what dge apply would change on the broker to make it hold the topology
 the graph in PATH needs (default: the current folder). The live vhost is read
-through the RabbitMQ management API with two requests.
+through the RabbitMQ management API with three requests.
 
 Symbols: + create, ~ update in place, -/+ replace (the queue's messages are
 lost, unless dge apply -keep-messages), - destroy. Nothing is changed.
@@ -28,10 +28,15 @@ lost, unless dge apply -keep-messages), - destroy. Nothing is changed.
 With -destroy, plan previews what dge destroy would remove instead; a plan
 saved with -destroy -out is applied by dge apply PLANFILE like any other.
 
-Besides the changes, plan reports every queue of the graph that another
-policy would govern instead of dge's (a policy of a higher priority, such as
-an operator's catch-all): that is an error, and plan exits 1 (with -json,
-the plan's diagnostics hold it; any other error is a JSON diagnostic line).
+Besides the changes, plan judges every policy of the vhost against every
+queue of the graph (work, retry, poll, parking and terminate queues): a
+policy that would govern a queue instead of dge's (a policy of a higher
+priority, such as an operator's catch-all), a policy on a queue dge gives
+none that expires, caps or deletes its messages, and an operator policy
+that does so anywhere (RabbitMQ merges operator policies with dge's and no
+queue argument overrides them) are errors, and plan exits 1 (with -json,
+the plan's diagnostics hold them; any other error is a JSON diagnostic
+line). dge status -check applies the same rule.
 
 Environment: DGE_MANAGEMENT_URL (default http://127.0.0.1:15672, may carry
 user:password), DGE_MANAGEMENT_USERNAME, DGE_MANAGEMENT_PASSWORD (default

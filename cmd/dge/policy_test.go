@@ -38,7 +38,7 @@ func TestPlanNamesForeignPolicyCLI(t *testing.T) {
 	putPolicy(t, vh, "ops-limit", 200)
 
 	code, out, errs := runIn(t, environ, "plan", dir)
-	if code != 1 || !strings.Contains(out, `Error: Policy "ops-limit" (priority 200) overrides dge's policies on 4 queues`) ||
+	if code != 1 || !strings.Contains(out, `Error: Policy "ops-limit" (priority 200) overrides dge's policies on 6 queues`) ||
 		!strings.Contains(out, "lower its priority below 100") || strings.Contains(out, "No changes.") ||
 		!strings.Contains(errs, "is not safe for the graph") {
 		t.Fatalf("plan with a foreign catch-all policy: exit %d, want 1 and the error\nstdout:\n%s\nstderr:\n%s", code, out, errs)
@@ -57,8 +57,8 @@ func TestPlanNamesForeignPolicyCLI(t *testing.T) {
 		t.Fatalf("plan -json: exit %d, %v\n%s", code, err, out)
 	}
 	if len(p.Diagnostics) != 1 || p.Diagnostics[0].Severity != "error" || p.Diagnostics[0].Policy != "ops-limit" ||
-		strings.Join(p.Diagnostics[0].Queues, ",") != "a_in,a_in.retry,out,out.retry" {
-		t.Errorf("plan -json diagnostics %+v; want one error naming ops-limit and the 4 queues", p.Diagnostics)
+		strings.Join(p.Diagnostics[0].Queues, ",") != "a_in,a_in.dead,a_in.retry,out,out.dead,out.retry" {
+		t.Errorf("plan -json diagnostics %+v; want one error naming ops-limit and the 6 queues", p.Diagnostics)
 	}
 	saved := filepath.Join(t.TempDir(), "p.plan")
 	if code, _, errs := runIn(t, environ, "plan", "-out", saved, dir); code != 1 || !strings.Contains(errs, "not saved") {
@@ -76,9 +76,21 @@ func TestPlanNamesForeignPolicyCLI(t *testing.T) {
 		t.Errorf("after the refused apply: exit %d\n%s", code, out)
 	}
 
+	// Below dge's priority it no longer replaces dge's policies, but it
+	// still governs the parking queues, where dge sets none, and its
+	// max-length drops parked messages there.
 	putPolicy(t, vh, "ops-limit", 50)
+	if code, out, errs := runIn(t, environ, "plan", "-detailed-exitcode", dir); code != 1 ||
+		!strings.Contains(out, `Error: Policy "ops-limit" (priority 50) can lose messages of 2 queues`) || !strings.Contains(out, "a_in.dead, out.dead") {
+		t.Errorf("plan with the policy below dge's priority: exit %d, want 1 naming the parking queues\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	res, err := vh.Client.DeletePolicy(vh.Name, "ops-limit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
 	if code, out, errs := runIn(t, environ, "plan", "-detailed-exitcode", dir); code != 0 || !strings.Contains(out, "No changes.") {
-		t.Errorf("plan with the policy below dge's priority: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+		t.Errorf("plan without the policy: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
 }
 

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,14 +32,19 @@ deliver rates (msgs/s), messages waiting in Q.retry (and Q.poll for a poll
 node), messages parked in Q.dead, and the age of the oldest ready message
 where the broker gives it (classic queues, messages with a timestamp).
 
-The counts come from one management API request, the vhost's queue listing;
-they are the broker's statistics, which lag up to 5 seconds.
+The counts come from the vhost's queue listing; they are the broker's
+statistics, which lag up to 5 seconds. STRANDED counts the messages a
+queue holds in its dead-letter buffer (messages_dlx), where no consumer
+reaches them. status also reads what dge plan reads (definitions or
+listings, queues, operator policies) and judges the vhost's policies and
+operator policies by plan's rule.
 
 With -check, status exits 0 when the graph is healthy and 2 when it needs
-attention: a message is parked, an edge holds messages and its node has no
-consumer (terminate edges excepted: their results wait for a reader), a
-queue is missing, or a policy other than dge's governs one of its queues.
-It exits 1 on error.
+attention: a message is parked or stranded, an edge holds messages and its
+node has no consumer (terminate edges excepted: their results wait for a
+reader), a queue is missing, or a policy or operator policy makes dge plan
+fail (it overrides dge's policies, or it expires, caps or deletes the
+messages of one of the graph's queues). It exits 1 on error.
 
 Environment: as dge plan (DGE_MANAGEMENT_URL, DGE_MANAGEMENT_USERNAME,
 DGE_MANAGEMENT_PASSWORD; the broker block's settings win).`)
@@ -159,32 +162,47 @@ type statusRow struct {
 	DeliverRate         float64  `json:"deliver_rate"` // msgs/s out of Q
 	Retrying            int64    `json:"retrying"`     // messages in Q.retry and Q.poll
 	Parked              int64    `json:"parked"`       // messages in Q.dead
+	// Stranded counts the messages held in the dead-letter buffers
+	// (messages_dlx) of the edge's queues, left out of the other counts.
+	Stranded int64 `json:"stranded"`
 	// OldestReadyAge is the age in seconds of Q's oldest ready message;
 	// null where the broker gives no timestamp (quorum queues).
 	OldestReadyAge *int64 `json:"oldest_ready_age_seconds"`
 	// ForeignPolicies maps each of the edge's queues that a policy other
 	// than dge's governs to that policy.
 	ForeignPolicies map[string]string `json:"foreign_policies,omitempty"`
+	// OperatorPolicies maps each of the edge's queues that an operator
+	// policy applies to to that operator policy.
+	OperatorPolicies map[string]string `json:"operator_policies,omitempty"`
+	// strandedIn names the queues holding Stranded.
+	strandedIn []string
 
 	terminate bool // the edge feeds a terminate node
 }
 
-// readStatus reads the graph's status with one management API request.
-// dge status and dge graph -status both read through it.
+// readStatus reads the graph's status: the queue statistics, and the live
+// state dge plan reads, whose policies it judges with plan's own rule
+// (plan.CheckPolicies) so that plan and status agree. dge status and dge
+// graph -status both read through it.
 func readStatus(ctx context.Context, client *mgmt.Client, g *config.Graph) (*statusReport, error) {
 	queues, err := client.QueueStatus(ctx, g.Broker.Vhost)
 	if err != nil {
 		return nil, err
 	}
-	r := buildStatus(g, queues, time.Now())
+	snap, err := client.Read(ctx, g.Broker.Vhost)
+	if err != nil {
+		return nil, err
+	}
+	r := buildStatus(g, queues, plan.CheckPolicies(plan.Desired(g), snap), time.Now())
 	r.Endpoint = client.Endpoint()
 	return r, nil
 }
 
 // buildStatus turns the vhost's queue statistics into one row per edge of
-// g, in graph order, and judges the graph's health. now dates the oldest
-// ready message.
-func buildStatus(g *config.Graph, queues []mgmt.QueueStatus, now time.Time) *statusReport {
+// g, in graph order, and judges the graph's health: the rows' problems and
+// the errors among policies, plan.CheckPolicies's diagnostics. now dates
+// the oldest ready message.
+func buildStatus(g *config.Graph, queues []mgmt.QueueStatus, policies []plan.Diagnostic, now time.Time) *statusReport {
 	live := make(map[string]mgmt.QueueStatus, len(queues))
 	for _, q := range queues {
 		live[q.Name] = q
@@ -206,12 +224,12 @@ func buildStatus(g *config.Graph, queues []mgmt.QueueStatus, now time.Time) *sta
 				}
 				continue
 			}
-			if s.Policy != "" && !plan.OwnsPolicy(g.Name, s.Policy) {
-				if row.ForeignPolicies == nil {
-					row.ForeignPolicies = map[string]string{}
-				}
-				row.ForeignPolicies[q.Name] = s.Policy
+			row.notePolicies(g.Name, q.Name, s)
+			if s.DeadLetterBuffered > 0 {
+				row.Stranded += s.DeadLetterBuffered
+				row.strandedIn = append(row.strandedIn, q.Name)
 			}
+			held := max(s.Messages-s.DeadLetterBuffered, 0)
 			switch q.Role {
 			case topology.RoleWork:
 				row.Ready, row.Unacked, row.Consumers = s.Ready, s.Unacknowledged, s.Consumers
@@ -222,16 +240,38 @@ func buildStatus(g *config.Graph, queues []mgmt.QueueStatus, now time.Time) *sta
 					row.OldestReadyAge = &age
 				}
 			case topology.RoleRetry, topology.RolePoll:
-				row.Retrying += s.Messages
+				row.Retrying += held
 			case topology.RoleDead:
-				row.Parked += s.Messages
+				row.Parked += held
 			}
 		}
 		r.Problems = append(r.Problems, row.problems(missing)...)
 		r.Edges = append(r.Edges, row)
 	}
+	for _, d := range policies {
+		if d.Severity == plan.SeverityError {
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: run dge plan for what it disables and the fix", d.Summary))
+		}
+	}
 	r.Healthy = len(r.Problems) == 0
 	return r
+}
+
+// notePolicies records the foreign policy and the operator policy the
+// listing shows applied to queue q of the row's edge.
+func (row *statusRow) notePolicies(graph, q string, s mgmt.QueueStatus) {
+	if s.Policy != "" && !plan.OwnsPolicy(graph, s.Policy) {
+		if row.ForeignPolicies == nil {
+			row.ForeignPolicies = map[string]string{}
+		}
+		row.ForeignPolicies[q] = s.Policy
+	}
+	if s.OperatorPolicy != "" {
+		if row.OperatorPolicies == nil {
+			row.OperatorPolicies = map[string]string{}
+		}
+		row.OperatorPolicies[q] = s.OperatorPolicy
+	}
 }
 
 // problems returns why the edge needs attention, each with what to do.
@@ -253,14 +293,9 @@ func (row statusRow) problems(missing []string) []string {
 		out = append(out, fmt.Sprintf("%s: %s wait on %s and nothing consumes it: start the node's program",
 			row.Node, messages(held), row.Queue))
 	}
-	byPolicy := map[string][]string{}
-	for q, p := range row.ForeignPolicies {
-		byPolicy[p] = append(byPolicy[p], q)
-	}
-	for _, p := range slices.Sorted(maps.Keys(byPolicy)) {
-		slices.Sort(byPolicy[p])
-		out = append(out, fmt.Sprintf("%s: policy %q, not dge's, governs %s: run dge plan to see what it disables",
-			row.Node, p, queueList(byPolicy[p])))
+	if row.Stranded > 0 {
+		out = append(out, fmt.Sprintf("%s: %s stranded in the dead-letter buffer of %s (messages_dlx): RabbitMQ could not dead-letter them, typically a dead-letter cycle that an operator policy's message-ttl or delivery-limit sends round from a queue to its retry queue and back; no consumer reaches them there, so dge can neither process nor park them, and they stay after the cause is gone (deleting the queue discards them). Run dge plan to find the policy and fix it so that no more are stranded",
+			row.Node, messages(row.Stranded), queueList(row.strandedIn)))
 	}
 	return out
 }
@@ -323,14 +358,15 @@ func renderStatus(w io.Writer, r *statusReport, color bool) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Graph %s, vhost %q, at %s (the broker's statistics lag up to 5 s)\n\n", r.Graph, r.Vhost, r.Endpoint)
-	header := []string{"NODE", "QUEUE", "READY", "UNACKED", "CONSUMERS", "UTIL", "IN/s", "OUT/s", "RETRYING", "PARKED", "OLDEST"}
+	header := []string{"NODE", "QUEUE", "READY", "UNACKED", "CONSUMERS", "UTIL", "IN/s", "OUT/s", "RETRYING", "PARKED", "STRANDED", "OLDEST"}
 	rows := [][]cell{make([]cell, len(header))}
 	for i, h := range header {
-		rows[0][i] = cell{text: h, right: i >= 2 && i <= 9, color: ansiBold}
+		rows[0][i] = cell{text: h, right: i >= 2 && i <= 10, color: ansiBold}
 	}
-	var ready, unacked, retrying, parked int64
+	var ready, unacked, retrying, parked, stranded int64
 	for _, e := range r.Edges {
 		ready, unacked, retrying, parked = ready+e.Ready, unacked+e.Unacked, retrying+e.Retrying, parked+e.Parked
+		stranded += e.Stranded
 		rows = append(rows, e.cells())
 	}
 	widths := make([]int, len(header))
@@ -354,8 +390,8 @@ func renderStatus(w io.Writer, r *statusReport, color bool) error {
 		}
 		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
 	}
-	fmt.Fprintf(&b, "\n%s: %d ready, %d unacked, %d retrying, %d parked.\n",
-		config.Plural(len(r.Edges), "edge"), ready, unacked, retrying, parked)
+	fmt.Fprintf(&b, "\n%s: %d ready, %d unacked, %d retrying, %d parked, %d stranded.\n",
+		config.Plural(len(r.Edges), "edge"), ready, unacked, retrying, parked, stranded)
 	if r.Healthy {
 		b.WriteString(paint(ansiGreen, "Healthy: nothing parked, every node with work has a consumer.") + "\n")
 	} else {
@@ -377,7 +413,7 @@ func (row statusRow) cells() []cell {
 	if row.Missing {
 		dash := cell{text: "-", right: true}
 		return []cell{{text: row.Node}, {text: row.Queue, color: ansiRed}, {text: "missing", right: true, color: ansiRed},
-			dash, dash, dash, dash, dash, num(row.Retrying), num(row.Parked), {text: "-"}}
+			dash, dash, dash, dash, dash, num(row.Retrying), num(row.Parked), num(row.Stranded), {text: "-"}}
 	}
 	consumers := num(row.Consumers)
 	if !row.terminate && row.Consumers == 0 && row.Ready+row.Unacked+row.Retrying > 0 {
@@ -391,6 +427,10 @@ func (row statusRow) cells() []cell {
 	if row.Parked > 0 {
 		parked.color = ansiRed
 	}
+	stranded := num(row.Stranded)
+	if row.Stranded > 0 {
+		stranded.color = ansiRed
+	}
 	oldest := cell{text: "-"}
 	if row.OldestReadyAge != nil {
 		oldest.text = (time.Duration(*row.OldestReadyAge) * time.Second).String()
@@ -400,5 +440,5 @@ func (row statusRow) cells() []cell {
 		queue.color = ansiRed
 	}
 	return []cell{{text: row.Node}, queue, num(row.Ready), num(row.Unacked), consumers, util,
-		rate(row.PublishRate), rate(row.DeliverRate), num(row.Retrying), parked, oldest}
+		rate(row.PublishRate), rate(row.DeliverRate), num(row.Retrying), parked, stranded, oldest}
 }

@@ -18,11 +18,14 @@ import (
 	"github.com/dgehq/dge/internal/brokertest"
 	"github.com/dgehq/dge/internal/diagram"
 	"github.com/dgehq/dge/internal/mgmt"
+	"github.com/dgehq/dge/plan"
 )
 
 // fixedStatus is examples/arith with a backlog: double stopped with work
-// waiting, a message retrying at square, one parked at multiply, and an
-// operator's policy governing two of rest_call's queues.
+// waiting, a message retrying at square, one parked at multiply, an
+// operator's policy governing two of rest_call's queues (which plan
+// reports as an error; a warning changes nothing) and two messages
+// stranded in result.retry's dead-letter buffer.
 func fixedStatus(t *testing.T) *statusReport {
 	t.Helper()
 	g, diags := config.NewLoader().Load(arithDir, config.Options{})
@@ -45,9 +48,13 @@ func fixedStatus(t *testing.T) *statusReport {
 		{Name: "rest_call.retry", Policy: "dge.arith.retry.5s"}, {Name: "rest_call.dead"},
 		{Name: "rest_call.poll", Messages: 2, Policy: "ops-limit"},
 		{Name: "result", Messages: 4, Ready: 4, PublishRate: 0.2},
-		{Name: "result.retry"}, {Name: "result.dead"},
+		{Name: "result.retry", Messages: 2, DeadLetterBuffered: 2, OperatorPolicy: "hosted-cap"}, {Name: "result.dead", OperatorPolicy: "hosted-cap"},
 	}
-	r := buildStatus(g, queues, now)
+	policies := []plan.Diagnostic{
+		{Severity: plan.SeverityError, Summary: `Policy "ops-limit" (priority 200) overrides dge's policies on 2 queues`, Policy: "ops-limit"},
+		{Severity: plan.SeverityWarning, Summary: `Policy "unsure" (priority 200) may override dge's policies: dge cannot evaluate its pattern`, Policy: "unsure"},
+	}
+	r := buildStatus(g, queues, policies, now)
 	r.Endpoint = "http://127.0.0.1:15672"
 	return r
 }
@@ -250,7 +257,7 @@ func TestStatusCLI(t *testing.T) {
 			t.Errorf("foreign_policies of process.a: %v; want %v", r.Edges[0].ForeignPolicies, want)
 		}
 		code, out, _ := runIn(t, environ, "status", "-check", dir)
-		if code != exitUnhealthy || !strings.Contains(out, `process.a: policy "ops-limit", not dge's, governs queues a_in, a_in.dead, a_in.retry: run dge plan`) {
+		if code != exitUnhealthy || !strings.Contains(out, `Policy "ops-limit" (priority 200) overrides dge's policies on 6 queues: run dge plan`) {
 			t.Errorf("status -check with a foreign policy: exit %d, want 2\n%s", code, out)
 		}
 	})
@@ -323,6 +330,63 @@ func TestStatusErrorsCLI(t *testing.T) {
 			}
 			if strings.Contains(errs, secret) {
 				t.Errorf("stderr holds the password: %s", errs)
+			}
+		})
+	}
+}
+
+// TestStatusAgreesWithPlanOnPolicies: on the same live state (the graph
+// applied, every queue empty and consumed, plus one policy setup), dge
+// plan fails exactly when dge status -check does, and status names every
+// error plan reports.
+func TestStatusAgreesWithPlanOnPolicies(t *testing.T) {
+	g, diags := config.NewLoader().Load(arithDir, config.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	want := plan.Desired(g)
+	catchAll := func(prio int, def map[string]any) []plan.Policy {
+		return []plan.Policy{{Name: "ops", Pattern: ".*", ApplyTo: "queues", Priority: prio, Definition: def}}
+	}
+	for _, tc := range []struct {
+		name      string
+		policies  []plan.Policy
+		operators []plan.Policy
+	}{
+		{name: "none"},
+		{name: "catch-all above dge's", policies: catchAll(200, map[string]any{"max-length": float64(1000000)})},
+		{name: "catch-all below dge's, harmless", policies: catchAll(50, map[string]any{"max-in-memory-length": float64(10)})},
+		{name: "parking queues capped", policies: []plan.Policy{{Name: "ops", Pattern: `\.dead$`, ApplyTo: "queues", Priority: 200, Definition: map[string]any{"max-length": float64(1)}}}},
+		{name: "operator message-ttl", operators: catchAll(0, map[string]any{"message-ttl": float64(2000)})},
+		{name: "operator max-length", operators: catchAll(0, map[string]any{"max-length": float64(3)})},
+		{name: "operator expires", operators: catchAll(0, map[string]any{"expires": float64(60000)})},
+		{name: "operator delivery-limit", operators: catchAll(0, map[string]any{"delivery-limit": float64(1)})},
+		{name: "operator memory limit", operators: catchAll(0, map[string]any{"max-in-memory-length": float64(1)})},
+		{name: "operator excluding dge's queues", operators: catchAll(0, map[string]any{"max-length": float64(3)})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "operator excluding dge's queues" {
+				tc.operators[0].Pattern = plan.ExcludePattern(want, ".*")
+			}
+			snap := &plan.Snapshot{Topology: want, Stats: map[string]plan.QueueStats{}, OperatorPolicies: tc.operators}
+			snap.Owner = plan.Owner{}
+			snap.Policies = append(append([]plan.Policy(nil), want.Policies...), tc.policies...)
+			var queues []mgmt.QueueStatus
+			for _, q := range want.Queues {
+				queues = append(queues, mgmt.QueueStatus{Name: q.Name, Consumers: 1})
+			}
+			p, err := plan.New(want, snap, plan.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := buildStatus(g, queues, plan.CheckPolicies(want, snap), time.Now())
+			if (p.Err() != nil) == r.Healthy {
+				t.Fatalf("plan error %v, status healthy %v, problems %q", p.Err(), r.Healthy, r.Problems)
+			}
+			for _, d := range p.Errors() {
+				if !strings.Contains(strings.Join(r.Problems, "\n"), d.Summary) {
+					t.Errorf("status problems %q lack plan's error %q", r.Problems, d.Summary)
+				}
 			}
 		})
 	}

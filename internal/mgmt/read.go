@@ -16,24 +16,27 @@ import (
 )
 
 // QueueColumns are the columns Read asks of the queue listing.
-const QueueColumns = "name,arguments,durable,auto_delete,type,messages,consumers,policy"
+const QueueColumns = "name,arguments,durable,auto_delete,type,messages,consumers,policy,operator_policy"
 
 // Live is a vhost's state as the management API returns it: the body of
-// GET /api/definitions/{vhost} and of GET /api/queues/{vhost}?columns=...
-// Test fixtures (testdata/plans/*/live.json) have this form.
+// GET /api/definitions/{vhost}, of GET /api/queues/{vhost}?columns=...
+// and of GET /api/operator-policies/{vhost} (absent: none). Test fixtures
+// (testdata/plans/*/live.json) have this form.
 type Live struct {
-	Definitions json.RawMessage `json:"definitions"`
-	Queues      json.RawMessage `json:"queues"`
+	Definitions      json.RawMessage `json:"definitions"`
+	Queues           json.RawMessage `json:"queues"`
+	OperatorPolicies json.RawMessage `json:"operator_policies,omitempty"`
 }
 
 var _ plan.Reader = (*Client)(nil)
 
-// Read returns the vhost's live state with exactly two requests: its
-// definitions (exchanges, bindings, policies) and one queue listing with
-// only the columns dge needs, messages and consumers included. Exporting
-// definitions needs the administrator tag; for a user without it (a
-// policymaker), Read lists exchanges, bindings and policies instead: four
-// requests, still independent of the vhost's size.
+// Read returns the vhost's live state with exactly three requests: its
+// definitions (exchanges, bindings, policies), one queue listing with only
+// the columns dge needs, messages and consumers included, and its operator
+// policies (which definitions leave out). Exporting definitions needs the
+// administrator tag; for a user without it (a policymaker, or a monitoring
+// user for dge status), Read lists exchanges, bindings and policies
+// instead: five requests, still independent of the vhost's size.
 func (c *Client) Read(ctx context.Context, vhost string) (*plan.Snapshot, error) {
 	l, err := c.ReadLive(ctx, vhost)
 	if err != nil {
@@ -42,7 +45,7 @@ func (c *Client) Read(ctx context.Context, vhost string) (*plan.Snapshot, error)
 	return l.Snapshot(vhost)
 }
 
-// ReadLive performs Read's two requests and returns the raw answers.
+// ReadLive performs Read's requests and returns the raw answers.
 func (c *Client) ReadLive(ctx context.Context, vhost string) (*Live, error) {
 	var l Live
 	op := fmt.Sprintf("read definitions of vhost %q", vhost)
@@ -59,6 +62,10 @@ func (c *Client) ReadLive(ctx context.Context, vhost string) (*Live, error) {
 	op = fmt.Sprintf("list queues of vhost %q", vhost)
 	q := url.Values{"columns": {QueueColumns}}
 	if err := c.getJSON(ctx, op, vhost, "queues/"+vhostPath(vhost), q, &l.Queues); err != nil {
+		return nil, err
+	}
+	op = fmt.Sprintf("list operator policies of vhost %q", vhost)
+	if err := c.getJSON(ctx, op, vhost, "operator-policies/"+vhostPath(vhost), nil, &l.OperatorPolicies); err != nil {
 		return nil, err
 	}
 	return &l, nil
@@ -142,20 +149,23 @@ func (l *Live) Snapshot(vhost string) (*plan.Snapshot, error) {
 	var defs struct {
 		Exchanges []rabbithole.ExchangeInfo `json:"exchanges"`
 		Bindings  []rabbithole.BindingInfo  `json:"bindings"`
-		Policies  []struct {
-			Name       string         `json:"name"`
-			Pattern    string         `json:"pattern"`
-			ApplyTo    string         `json:"apply-to"`
-			Priority   int            `json:"priority"`
-			Definition map[string]any `json:"definition"`
-		} `json:"policies"`
+		Policies  []policyJSON              `json:"policies"`
 	}
 	if len(l.Definitions) > 0 {
 		if err := json.Unmarshal(l.Definitions, &defs); err != nil {
 			return nil, fmt.Errorf("decode definitions of vhost %q: %w", vhost, err)
 		}
 	}
-	var queues []rabbithole.QueueInfo
+	var ops []policyJSON
+	if len(l.OperatorPolicies) > 0 {
+		if err := json.Unmarshal(l.OperatorPolicies, &ops); err != nil {
+			return nil, fmt.Errorf("decode operator policies of vhost %q: %w", vhost, err)
+		}
+	}
+	var queues []struct {
+		rabbithole.QueueInfo
+		OperatorPolicy string `json:"operator_policy"`
+	}
 	if len(l.Queues) > 0 {
 		if err := json.Unmarshal(l.Queues, &queues); err != nil {
 			return nil, fmt.Errorf("decode queue listing of vhost %q: %w", vhost, err)
@@ -176,18 +186,32 @@ func (l *Live) Snapshot(vhost string) (*plan.Snapshot, error) {
 		})
 	}
 	for _, p := range defs.Policies {
-		s.Policies = append(s.Policies, plan.Policy{
-			Name: p.Name, Pattern: p.Pattern, ApplyTo: p.ApplyTo, Priority: p.Priority, Definition: p.Definition,
-		})
+		s.Policies = append(s.Policies, p.policy())
+	}
+	for _, p := range ops {
+		s.OperatorPolicies = append(s.OperatorPolicies, p.policy())
 	}
 	for _, q := range queues {
 		s.Queues = append(s.Queues, plan.Queue{
 			Name: q.Name, Type: q.Type, Durable: q.Durable, AutoDelete: bool(q.AutoDelete), Arguments: q.Arguments,
 		})
-		s.Stats[q.Name] = plan.QueueStats{Messages: int64(q.Messages), Consumers: int64(q.Consumers), Policy: q.Policy}
+		s.Stats[q.Name] = plan.QueueStats{Messages: int64(q.Messages), Consumers: int64(q.Consumers), Policy: q.Policy, OperatorPolicy: q.OperatorPolicy}
 	}
 	s.Normalize()
 	return s, nil
+}
+
+// policyJSON is a policy or operator policy as the management API gives it.
+type policyJSON struct {
+	Name       string         `json:"name"`
+	Pattern    string         `json:"pattern"`
+	ApplyTo    string         `json:"apply-to"`
+	Priority   int            `json:"priority"`
+	Definition map[string]any `json:"definition"`
+}
+
+func (p policyJSON) policy() plan.Policy {
+	return plan.Policy{Name: p.Name, Pattern: p.Pattern, ApplyTo: p.ApplyTo, Priority: p.Priority, Definition: p.Definition}
 }
 
 func shellQuote(s string) string {

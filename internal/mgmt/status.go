@@ -8,10 +8,11 @@ import (
 )
 
 // StatusColumns are the columns QueueStatus asks of the queue listing:
-// counts, consumers, rates, the head message's timestamp and the policy.
+// counts, consumers, rates, the head message's timestamp, the policy and
+// operator policy.
 // Nested columns (message_stats.publish_details.rate) keep the answer to
 // the few numbers dge shows.
-const StatusColumns = "name,policy,messages,messages_ready,messages_unacknowledged,consumers," +
+const StatusColumns = "name,policy,operator_policy,messages,messages_ready,messages_unacknowledged,messages_dlx,consumers," +
 	"consumer_utilisation,head_message_timestamp," +
 	"message_stats.publish_details.rate,message_stats.deliver_get_details.rate"
 
@@ -36,12 +37,22 @@ type QueueStatus struct {
 	// Policy is the name of the policy RabbitMQ applies to the queue, ""
 	// for none. It lags a policy change by about 5 seconds.
 	Policy string
+	// OperatorPolicy is the name of the operator policy merged into it,
+	// "" for none; it lags like Policy.
+	OperatorPolicy string
+	// DeadLetterBuffered counts the messages a quorum queue holds in its
+	// dead-letter buffer (messages_dlx): messages it dead-lettered
+	// at-least-once and could not deliver, such as those RabbitMQ stops in
+	// a dead-letter cycle. No consumer reaches them. Messages counts them.
+	DeadLetterBuffered int64
 }
 
 // queueStatusJSON is one row of the listing with StatusColumns.
 type queueStatusJSON struct {
 	Name                 string   `json:"name"`
 	Policy               *string  `json:"policy"`
+	OperatorPolicy       *string  `json:"operator_policy"`
+	DeadLetterBuffered   int64    `json:"messages_dlx"`
 	Messages             int64    `json:"messages"`
 	Ready                int64    `json:"messages_ready"`
 	Unacknowledged       int64    `json:"messages_unacknowledged"`
@@ -75,11 +86,14 @@ func decodeQueueStatus(rows []queueStatusJSON) []QueueStatus {
 	for _, r := range rows {
 		s := QueueStatus{
 			Name: r.Name, Messages: r.Messages, Ready: r.Ready, Unacknowledged: r.Unacknowledged,
-			Consumers: r.Consumers, ConsumerUtilisation: r.ConsumerUtilisation,
+			Consumers: r.Consumers, ConsumerUtilisation: r.ConsumerUtilisation, DeadLetterBuffered: r.DeadLetterBuffered,
 			PublishRate: r.MessageStats.Publish.Rate, DeliverRate: r.MessageStats.DeliverGet.Rate,
 		}
 		if r.Policy != nil {
 			s.Policy = *r.Policy
+		}
+		if r.OperatorPolicy != nil {
+			s.OperatorPolicy = *r.OperatorPolicy
 		}
 		if r.HeadMessageTimestamp != nil && *r.HeadMessageTimestamp > 0 {
 			s.HeadMessageTimestamp = time.Unix(*r.HeadMessageTimestamp, 0)
