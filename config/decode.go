@@ -32,6 +32,9 @@ type state struct {
 	ctx *hcl.EvalContext
 	// budget follows the evaluation under way (see evaluate).
 	budget budget
+	// suggestions counts the "did you mean" suggestions made (see
+	// suggestRef).
+	suggestions int
 
 	// seen records the block types present in the source, labelled
 	// correctly or not.
