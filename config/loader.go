@@ -107,8 +107,14 @@ func (l *Loader) LoadSource(filename string, src []byte, opts Options) (*Graph, 
 }
 
 // parse parses one HCL native-syntax file and records it in l.files,
-// replacing any earlier file of the same name.
+// replacing any earlier file of the same name. A file that nests too deep
+// to parse safely is not parsed (see nestingDiag).
 func (l *Loader) parse(filename string, src []byte) (*hcl.File, hcl.Diagnostics) {
+	if d := nestingDiag(src, filename, false); d != nil {
+		f := &hcl.File{Body: hcl.EmptyBody(), Bytes: src}
+		l.files[filename] = f
+		return f, hcl.Diagnostics{d}
+	}
 	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	if f != nil {
 		l.files[filename] = f
