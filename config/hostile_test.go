@@ -1,12 +1,14 @@
 package config_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -173,4 +175,50 @@ func TestChainedLocalsLinear(t *testing.T) {
 		t.Errorf("10,000 locals allocated %.1f times what 2,500 did (%d and %d bytes); want about 4", ratio, large, small)
 	}
 	alloc(20_000)
+}
+
+// slowLocals is a graph whose local slow, on line 3, takes many minutes to
+// evaluate: a billion steps, each small and within the limits.
+const slowLocals = `locals {
+  l    = split("", format("%30000s", ""))
+  slow = [for a in local.l : [for b in local.l : b if false]]
+}
+`
+
+// TestLoadInterrupted checks that cancelling the context stops a load
+// that would take many minutes, with one "Interrupted" error at the expression
+// being evaluated and no graph.
+func TestLoadInterrupted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "slow.dge.hcl")
+	if err := os.WriteFile(path, []byte(slowLocals), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	// Not a time limit: the cancellation comes while local.slow is
+	// evaluated, and the load has minutes of work left then.
+	time.AfterFunc(100*time.Millisecond, cancel)
+	g, diags := config.NewLoader().LoadContext(ctx, path, config.Options{})
+	if g != nil {
+		t.Fatal("an interrupted load returned a graph")
+	}
+	if len(diags) != 1 || diags[0].Summary != "Interrupted" {
+		t.Fatalf("got %v, want one \"Interrupted\" error", diags)
+	}
+	if s := diags[0].Subject; s == nil || s.Filename != path || s.Start.Line < 2 || s.Start.Line > 3 {
+		t.Errorf("the error points at %v, want a local of %s", s, path)
+	}
+	if !strings.Contains(diags[0].Detail, "context canceled") || !strings.HasSuffix(diags[0].Detail, "make it simpler.") {
+		t.Errorf("detail: %s", diags[0].Detail)
+	}
+}
+
+// TestLoadCancelled checks that a load whose context is cancelled before
+// it starts reads nothing.
+func TestLoadCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	g, diags := config.NewLoader().LoadContext(ctx, "../examples/arith", config.Options{})
+	if g != nil || len(diags) != 1 || diags[0].Summary != "Interrupted" || diags[0].Subject != nil {
+		t.Fatalf("got graph %v and %v, want one \"Interrupted\" error without a subject", g != nil, diags)
+	}
 }
