@@ -224,10 +224,12 @@ func (e *env) printDiags(files map[string]*hcl.File, diags hcl.Diagnostics) {
 	}
 	width, color := e.terminal(e.stderr)
 	var buf bytes.Buffer
-	w := hcl.NewDiagnosticTextWriter(&buf, files, width, color)
 	for _, d := range diags {
 		buf.Reset()
-		if err := w.WriteDiagnostic(d); err != nil {
+		// A long line or value is cut to a bounded excerpt (snippet.go).
+		xfiles, xd := excerpt(files, d)
+		w := hcl.NewDiagnosticTextWriter(&buf, xfiles, width, color)
+		if err := w.WriteDiagnostic(xd); err != nil {
 			fmt.Fprintf(e.stderr, "dge: write diagnostic %q: %v\n", d.Summary, err)
 			continue
 		}
