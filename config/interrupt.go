@@ -33,7 +33,7 @@ func (s *state) stop(rng *hcl.Range) bool {
 	if s.stopped != nil {
 		return true
 	}
-	if s.interrupt.Err() == nil {
+	if s.interrupt == nil || s.interrupt.Err() == nil {
 		return false
 	}
 	s.stopped = interrupted(s.interrupt, rng)
@@ -47,7 +47,7 @@ func (b *budget) interrupted(rng hcl.Range) bool {
 	if b.stopped != nil {
 		return true
 	}
-	if b.steps++; b.steps%interruptEvery != 0 || b.interrupt.Err() == nil {
+	if b.steps++; b.steps%interruptEvery != 0 || b.interrupt == nil || b.interrupt.Err() == nil {
 		return false
 	}
 	b.stopped = interrupted(b.interrupt, &rng)
