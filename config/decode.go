@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -30,8 +31,15 @@ type state struct {
 	moved  []*movedDecl
 
 	ctx *hcl.EvalContext
+	// interrupt is the load's context, and stopped the error that ends the
+	// load once it is cancelled (see stop).
+	interrupt context.Context
+	stopped   *hcl.Diagnostic
 	// budget follows the evaluation under way (see evaluate).
 	budget budget
+	// suggestions counts the "did you mean" suggestions made (see
+	// suggestRef).
+	suggestions int
 
 	// seen records the block types present in the source, labelled
 	// correctly or not.

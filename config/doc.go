@@ -27,7 +27,11 @@
 // subexpression's value as it is produced, and what the expressions still
 // being built hold at once, and refuses a function call whose result would
 // be too large before it runs, so that no expression, however hostile, can
-// exhaust memory; it is reported as "Value too large" at its range.
+// exhaust memory; it is reported as "Value too large" at its range. Before
+// a file or value is parsed, its tokens are counted for nesting: hcl parses
+// and evaluates by recursion, so past 100 levels (nesting.go) it is
+// reported as "Nesting too deep" and not parsed. LoadContext stops at the
+// cancellation of its context, within any evaluation (interrupt.go).
 //
 // Typical use, in a command:
 //

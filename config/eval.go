@@ -82,8 +82,7 @@ func (s *state) evalLocals() {
 		if inCycle[n] || !valid[n] || anyUnknownDep(l.deps, values) {
 			l.value = cty.DynamicVal
 		} else {
-			s.ctx.Variables["local"] = cty.ObjectVal(values)
-			val, diags := s.evaluate(l.attr.Expr, s.ctx)
+			val, diags := s.evaluate(l.attr.Expr, s.localContext(l.deps, values))
 			s.diags = append(s.diags, diags...)
 			if diags.HasErrors() {
 				val = cty.DynamicVal
@@ -98,6 +97,23 @@ func (s *state) evalLocals() {
 		}
 	}
 	s.ctx.Variables["local"] = cty.ObjectVal(values)
+}
+
+// localContext returns the context a local with the dependencies deps is
+// evaluated in: the graph's, with local.* holding only deps. A context of
+// every local evaluated so far would be rebuilt for each local, costing
+// time in the square of their number.
+func (s *state) localContext(deps []string, values map[string]cty.Value) *hcl.EvalContext {
+	if len(deps) == 0 {
+		return s.ctx
+	}
+	local := make(map[string]cty.Value, len(deps))
+	for _, d := range deps {
+		local[d] = values[d]
+	}
+	ctx := s.ctx.NewChild()
+	ctx.Variables = map[string]cty.Value{"local": cty.ObjectVal(local)}
+	return ctx
 }
 
 func anyUnknownDep(deps []string, values map[string]cty.Value) bool {
@@ -159,16 +175,7 @@ func (s *state) checkRefs(expr hcl.Expression) ([]string, bool) {
 				ok = false
 				continue
 			}
-			var known []string
-			if root == "var" {
-				known = s.varNames()
-			} else {
-				for n := range s.locals {
-					known = append(known, n)
-				}
-				sort.Strings(known)
-			}
-			if indexOf(known, attrName) < 0 {
+			if !s.declared(root, attrName) {
 				fix := fmt.Sprintf("Declare it with variable %q {}", attrName)
 				if root == "local" {
 					fix = fmt.Sprintf("Define it in a locals block (%s = ...)", attrName)
@@ -176,7 +183,7 @@ func (s *state) checkRefs(expr hcl.Expression) ([]string, bool) {
 				s.diags = append(s.diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Reference to undeclared " + what,
-					Detail:   fmt.Sprintf("No %s named %q is declared%s. %s, or fix the name.", what, attrName, suggestSuffix(attrName, known), fix),
+					Detail:   fmt.Sprintf("No %s named %q is declared%s. %s, or fix the name.", what, attrName, s.suggestRef(root, attrName), fix),
 					Subject:  &rng,
 				})
 				ok = false
@@ -200,6 +207,43 @@ func (s *state) checkRefs(expr hcl.Expression) ([]string, bool) {
 		}
 	}
 	return deps, ok
+}
+
+// declared tells whether var.NAME or local.NAME (root "var" or "local")
+// is declared.
+func (s *state) declared(root, name string) bool {
+	if root == "var" {
+		_, ok := s.vars[name]
+		return ok
+	}
+	_, ok := s.locals[name]
+	return ok
+}
+
+// maxSuggestions bounds the references to undeclared names that get a "did
+// you mean" suggestion: each compares the name with every declared one, so
+// that thousands of bad references among thousands of locals would
+// otherwise take time in the square of their number.
+const maxSuggestions = 100
+
+// suggestRef returns the suggestion suffix for a reference to an
+// undeclared var.NAME or local.NAME, while fewer than maxSuggestions have
+// been made.
+func (s *state) suggestRef(root, name string) string {
+	if s.suggestions >= maxSuggestions {
+		return ""
+	}
+	s.suggestions++
+	var known []string
+	if root == "var" {
+		known = s.varNames()
+	} else {
+		for n := range s.locals {
+			known = append(known, n)
+		}
+		sort.Strings(known)
+	}
+	return suggestSuffix(name, known)
 }
 
 func dotted(s string) string {

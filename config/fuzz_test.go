@@ -39,6 +39,18 @@ func FuzzLoad(f *testing.F) {
 	for _, name := range names {
 		f.Add([]byte(hostileSources[name]))
 	}
+	// Sources that would crash the parser without the nesting limit, a
+	// thousand levels deep (the limit is 100), and chained locals.
+	deep := deepSources(1000)
+	names = names[:0]
+	for name := range deep {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		f.Add([]byte(deepLocal(deep[name])))
+	}
+	f.Add(chainedLocals(100))
 	// Only environment values: they set variables a source declares and are
 	// ignored otherwise, so valid seeds stay valid.
 	opts := config.Options{

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"context"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
@@ -19,9 +21,15 @@ const fixValue = "Make the value smaller: a value that doubles from one local to
 // evaluation stops with one "Value too large" error and the value is
 // cty.DynamicVal, which the expressions that use it pass on without
 // further errors.
+//
+// An evaluation interrupted by the cancellation of the load's context
+// stops as quickly, with no error: load reports the interruption once.
 func (s *state) evaluate(expr hcl.Expression, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	if s.stop(expr.Range().Ptr()) {
+		return cty.DynamicVal, nil
+	}
 	b := &s.budget
-	*b = budget{}
+	*b = budget{interrupt: s.interrupt}
 	var val cty.Value
 	var diags hcl.Diagnostics
 	if e, ok := expr.(hclsyntax.Expression); ok && builds(e) {
@@ -40,6 +48,10 @@ func (s *state) evaluate(expr hcl.Expression, ctx *hcl.EvalContext) (cty.Value, 
 		if size := sizeOf(val); size.over() {
 			b.failed = tooLarge(expr.Range().Ptr(), "This value holds", size, fixValue)
 		}
+	}
+	if b.stopped != nil {
+		s.stopped = b.stopped
+		return cty.DynamicVal, nil
 	}
 	if b.failed != nil {
 		return cty.DynamicVal, append(diags, b.failed)
@@ -75,6 +87,12 @@ type budget struct {
 	// syntax maps the evaluated copies of subexpressions back to the parsed
 	// ones, for the diagnostics hcl attaches expressions to.
 	syntax map[hcl.Expression]hcl.Expression
+
+	// interrupt is the load's context; once it is cancelled, the
+	// evaluation stops, with stopped the error that says so.
+	interrupt context.Context
+	stopped   *hcl.Diagnostic
+	steps     int // guarded subexpressions evaluated
 }
 
 // refuse stops the evaluation because a function's result would pass the
@@ -101,18 +119,18 @@ type guarded struct {
 // expressions being built around it now hold.
 func (g *guarded) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 	b := g.budget
-	if b.failed != nil {
+	rng := g.Range()
+	if b.failed != nil || b.interrupted(rng) {
 		return cty.DynamicVal, nil
 	}
 	held := b.held
-	rng := g.Range()
 	b.stack = append(b.stack, rng)
 	val, diags := g.Expression.Value(ctx)
 	b.stack = b.stack[:len(b.stack)-1]
 	// What this subexpression's own parts held is now either in val or
 	// dropped.
 	b.held = held
-	if b.failed != nil {
+	if b.failed != nil || b.stopped != nil {
 		return cty.DynamicVal, diags
 	}
 	size := sizeOf(val)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,6 +38,14 @@ func (l *Loader) Files() map[string]*hcl.File {
 // returns a Graph only when there are no error diagnostics; warnings may
 // accompany it.
 func (l *Loader) Load(path string, opts Options) (*Graph, hcl.Diagnostics) {
+	return l.LoadContext(context.Background(), path, opts)
+}
+
+// LoadContext is Load, stopped when ctx is cancelled: between files and
+// within the evaluation of any expression. An interrupted load returns no
+// Graph and, with the errors found so far, one "Interrupted" error that
+// points at the expression being evaluated, if any.
+func (l *Loader) LoadContext(ctx context.Context, path string, opts Options) (*Graph, hcl.Diagnostics) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, hcl.Diagnostics{{
@@ -75,6 +84,9 @@ func (l *Loader) Load(path string, opts Options) (*Graph, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	var files []*hcl.File
 	for _, p := range paths {
+		if ctx.Err() != nil {
+			return nil, append(diags, interrupted(ctx, nil))
+		}
 		src, err := os.ReadFile(p)
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{
@@ -91,7 +103,7 @@ func (l *Loader) Load(path string, opts Options) (*Graph, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	g, lDiags := l.load(paths, files, opts)
+	g, lDiags := l.load(ctx, paths, files, opts)
 	return g, append(diags, lDiags...)
 }
 
@@ -102,13 +114,19 @@ func (l *Loader) LoadSource(filename string, src []byte, opts Options) (*Graph, 
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	g, lDiags := l.load([]string{filename}, []*hcl.File{f}, opts)
+	g, lDiags := l.load(context.Background(), []string{filename}, []*hcl.File{f}, opts)
 	return g, append(diags, lDiags...)
 }
 
 // parse parses one HCL native-syntax file and records it in l.files,
-// replacing any earlier file of the same name.
+// replacing any earlier file of the same name. A file that nests too deep
+// to parse safely is not parsed (see nestingDiag).
 func (l *Loader) parse(filename string, src []byte) (*hcl.File, hcl.Diagnostics) {
+	if d := nestingDiag(src, filename, false); d != nil {
+		f := &hcl.File{Body: hcl.EmptyBody(), Bytes: src}
+		l.files[filename] = f
+		return f, hcl.Diagnostics{d}
+	}
 	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	if f != nil {
 		l.files[filename] = f
@@ -116,15 +134,22 @@ func (l *Loader) parse(filename string, src []byte) (*hcl.File, hcl.Diagnostics)
 	return f, diags
 }
 
-// load decodes, evaluates and validates the parsed files of one graph.
-func (l *Loader) load(names []string, files []*hcl.File, opts Options) (*Graph, hcl.Diagnostics) {
-	s := &state{loader: l, opts: opts, files: names, seen: map[string]bool{}}
+// load decodes, evaluates and validates the parsed files of one graph,
+// unless ctx is cancelled first.
+func (l *Loader) load(ctx context.Context, names []string, files []*hcl.File, opts Options) (*Graph, hcl.Diagnostics) {
+	s := &state{loader: l, opts: opts, files: names, seen: map[string]bool{}, interrupt: ctx}
 	for _, f := range files {
 		s.decodeFile(f)
 	}
 	s.decodeVariables()
 	s.evalLocals()
-	g := s.build()
+	var g *Graph
+	if !s.stop(nil) {
+		g = s.build()
+	}
+	if s.stop(nil) {
+		return nil, append(s.diags, s.stopped)
+	}
 	if s.diags.HasErrors() {
 		return nil, s.diags
 	}

@@ -170,8 +170,14 @@ func (s *state) setRaw(v *varDecl, raw, source string) {
 		return
 	}
 	filename := fmt.Sprintf("<value for var.%s>", v.name)
-	expr, diags := hclsyntax.ParseExpression([]byte(raw), filename, hcl.InitialPos)
 	s.loader.files[filename] = &hcl.File{Body: hcl.EmptyBody(), Bytes: []byte(raw)}
+	if d := nestingDiag([]byte(raw), filename, true); d != nil {
+		d.Detail += fmt.Sprintf(" The value from %s is read as an HCL expression of type %s.", source, typeexpr.TypeString(v.typ))
+		s.diags = append(s.diags, s.redact(v, hcl.Diagnostics{d})...)
+		v.value, v.hasValue, v.valueRange = cty.DynamicVal, true, nil
+		return
+	}
+	expr, diags := hclsyntax.ParseExpression([]byte(raw), filename, hcl.InitialPos)
 	if diags.HasErrors() {
 		for _, d := range diags {
 			d.Detail += fmt.Sprintf(" The value from %s is read as an HCL expression of type %s.", source, typeexpr.TypeString(v.typ))
@@ -257,6 +263,11 @@ func (s *state) loadVarFile(path string) {
 	var f *hcl.File
 	var diags hcl.Diagnostics
 	if strings.HasSuffix(path, ".json") {
+		if d := jsonNestingDiag(src, path); d != nil {
+			s.loader.files[path] = &hcl.File{Body: hcl.EmptyBody(), Bytes: src}
+			s.diags = append(s.diags, d)
+			return
+		}
 		f, diags = hcljson.Parse(src, path)
 		if f != nil {
 			s.loader.files[path] = f

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -180,13 +181,18 @@ func (e *env) pathArg(fs *flag.FlagSet, pos []string) (string, bool) {
 }
 
 // load loads the graph at path ("." when empty) with the command's variables
-// and the process environment, returning the diagnostics unprinted.
+// and the process environment, returning the diagnostics unprinted. A
+// signal stops it with an "Interrupted" error (see env.ctx).
 func (e *env) load(path string, vars varFlags) (*config.Graph, map[string]*hcl.File, hcl.Diagnostics) {
 	if path == "" {
 		path = "."
 	}
+	ctx := e.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	l := config.NewLoader()
-	g, diags := l.Load(path, config.Options{VarArgs: vars.args, Env: e.environ})
+	g, diags := l.LoadContext(ctx, path, config.Options{VarArgs: vars.args, Env: e.environ})
 	return g, l.Files(), diags
 }
 
@@ -218,10 +224,12 @@ func (e *env) printDiags(files map[string]*hcl.File, diags hcl.Diagnostics) {
 	}
 	width, color := e.terminal(e.stderr)
 	var buf bytes.Buffer
-	w := hcl.NewDiagnosticTextWriter(&buf, files, width, color)
 	for _, d := range diags {
 		buf.Reset()
-		if err := w.WriteDiagnostic(d); err != nil {
+		// A long line or value is cut to a bounded excerpt (snippet.go).
+		xfiles, xd := excerpt(files, d)
+		w := hcl.NewDiagnosticTextWriter(&buf, xfiles, width, color)
+		if err := w.WriteDiagnostic(xd); err != nil {
 			fmt.Fprintf(e.stderr, "dge: write diagnostic %q: %v\n", d.Summary, err)
 			continue
 		}

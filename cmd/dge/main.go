@@ -39,6 +39,10 @@ type env struct {
 	// completion reads a command's flags this way.
 	onFlagSet func(*flag.FlagSet)
 
+	// ctx is the command's context, cancelled at SIGINT or SIGTERM: loading
+	// a graph stops then (see load).
+	ctx context.Context
+
 	// urlLists and passwords are the broker block's secrets, once a
 	// command has read them, for scrub.
 	urlLists  []string
@@ -75,6 +79,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func (e *env) dispatch(ctx context.Context, args []string) int {
+	e.ctx = ctx
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		e.usage(e.stdout)
 		if len(args) == 0 {
