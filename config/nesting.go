@@ -69,6 +69,16 @@ func nestingDiag(src []byte, filename string, expr bool) *hcl.Diagnostic {
 	return nil
 }
 
+// CheckNesting returns an error diagnostic when a native-syntax file nests
+// an expression deeper than dge (and hcl's recursive parser) can take, or
+// nil. Call it before anything parses src: dge fmt does, as the loader does.
+func CheckNesting(src []byte, filename string) hcl.Diagnostics {
+	if d := nestingDiag(src, filename, false); d != nil {
+		return hcl.Diagnostics{d}
+	}
+	return nil
+}
+
 func tooDeep(subject *hcl.Range, depth int) *hcl.Diagnostic {
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,

@@ -114,7 +114,10 @@ func (e *env) fmtStdin(check, diff bool) int {
 // format returns src in canonical form. A syntax error is printed as a
 // diagnostic and format returns false.
 func (e *env) format(filename string, src []byte) ([]byte, bool) {
-	_, diags := hclsyntax.ParseConfig(src, filename, hcl.Pos{Line: 1, Column: 1})
+	diags := config.CheckNesting(src, filename)
+	if !diags.HasErrors() {
+		_, diags = hclsyntax.ParseConfig(src, filename, hcl.Pos{Line: 1, Column: 1})
+	}
 	if diags.HasErrors() {
 		e.printDiags(map[string]*hcl.File{filename: {Bytes: src}}, diags)
 		return nil, false

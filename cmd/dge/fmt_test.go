@@ -136,3 +136,18 @@ func TestFmtMissingPath(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 1 and the error", code, stderr)
 	}
 }
+
+// TestFmtNestingTooDeep: dge fmt parses as validate does, so it refuses a
+// file nested too deep before its parser recurses (100,000 brackets
+// overflowed the stack).
+func TestFmtNestingTooDeep(t *testing.T) {
+	deep := "locals {\n  x = " + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "\n}\n"
+	dir := writeTemp(t, map[string]string{"a.dge.hcl": deep})
+	code, _, stderr := cliRun(t, "", "fmt", dir)
+	if code != 1 || !strings.Contains(stderr, "Nesting too deep") || !strings.Contains(stderr, filepath.Join(dir, "a.dge.hcl")+":2:") {
+		t.Errorf("exit %d, stderr %.500s; want 1 and Nesting too deep at line 2", code, stderr)
+	}
+	if len(stderr) > 10<<10 {
+		t.Errorf("the diagnostic is %d bytes; want a bounded excerpt", len(stderr))
+	}
+}
