@@ -310,9 +310,9 @@ func (c *amqpConn) Channel(ctx context.Context, window int) (Channel, error) {
 		ch:         ch,
 		maxHeaders: maxHeadersIn(c.c.Config.FrameSize),
 		window:     make(chan struct{}, window),
-		returns:  ch.NotifyReturn(make(chan amqp.Return, window)),
-		returned: map[returnKey][]amqp.Return{},
-		done:     make(chan struct{}),
+		returns:    ch.NotifyReturn(make(chan amqp.Return, window)),
+		returned:   map[returnKey][]amqp.Return{},
+		done:       make(chan struct{}),
 	}
 	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
 	go func() {
@@ -336,12 +336,12 @@ func (c *amqpConn) Channel(ctx context.Context, window int) (Channel, error) {
 // unconfirmed publishes, so the reader can never block on it (amqp091 drops
 // a notification that blocks for 5 s).
 type amqpChannel struct {
-	ch     *amqp.Channel
+	ch *amqp.Channel
 	// maxHeaders bounds a publish's encoded headers so that its content
 	// header fits one frame of the connection (see checkPublish).
 	maxHeaders int
-	window chan struct{} // semaphore: publishes not yet resolved by Wait
-	done   chan struct{}
+	window     chan struct{} // semaphore: publishes not yet resolved by Wait
+	done       chan struct{}
 
 	// rpc keeps channel RPCs (basic.qos, basic.consume, basic.cancel,
 	// channel.close) from running while a publish is being written: amqp091

@@ -108,7 +108,9 @@ var fuzzMutations = []func(r *rand.Rand, p *amqp.Publishing){
 	func(r *rand.Rand, p *amqp.Publishing) {
 		p.Headers[[]string{HeaderFirstSeen, HeaderPollSince}[r.Intn(2)]] = []any{"yesterday", int32(3), "2999-01-01T00:00:00Z"}[r.Intn(3)]
 	},
-	func(r *rand.Rand, p *amqp.Publishing) { p.Headers[HeaderSuspect] = []any{"yes", int32(1), true}[r.Intn(3)] },
+	func(r *rand.Rand, p *amqp.Publishing) {
+		p.Headers[HeaderSuspect] = []any{"yes", int32(1), true}[r.Intn(3)]
+	},
 	func(r *rand.Rand, p *amqp.Publishing) {
 		p.Headers[[]string{HeaderCrashes, HeaderRedriven}[r.Intn(2)]] = []any{"2", amqp.Table{"n": 1}, int64(1 << 50), int32(-3)}[r.Intn(4)]
 	},
