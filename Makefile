@@ -64,9 +64,12 @@ bench: broker
 	go test -run '^$$' -bench BenchmarkScale -benchtime 1x -count=1 -timeout 20m ./apply/
 
 ## chaos: the fault tests at full size (a few minutes): a private 3-node cluster losing the
-##        node that leads its queues, and 5,000 arith runs through 60 SIGKILLs of random node
-##        instances, and operator policies capping the graph's queues; prints a "chaos:" line of
-##        figures per test (runs, lost, duplicates, parked)
+##        node that leads its queues, 5,000 arith runs through 60 SIGKILLs of random node
+##        instances, operator policies capping the graph's queues, and 2,000 messages with random
+##        bad headers among 4,000 normal ones; prints a "chaos:" line of figures per test
+##        (runs, lost, duplicates, parked)
 chaos: broker
 	DGE_CHAOS_RUNS=5000 DGE_CHAOS_KILLS=60 go test -count=1 -timeout 30m -v \
 		-run '^(TestCluster|TestArithKillStorm|TestChainOperatorPolicy)$$' ./internal/e2e/ | tee /dev/stderr | grep '^chaos:'
+	DGE_CHAOS_HEADERS=2000 go test -count=1 -timeout 10m -v \
+		-run '^TestConformanceRabbitMQ$$/^HeaderFuzz$$' ./runtime/ | tee /dev/stderr | grep '^chaos:'

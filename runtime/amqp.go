@@ -307,12 +307,13 @@ func (c *amqpConn) Channel(ctx context.Context, window int) (Channel, error) {
 		return nil, fmt.Errorf("enable publisher confirms: %w", err)
 	}
 	ac := &amqpChannel{
-		ch:       ch,
-		window:   make(chan struct{}, window),
-		returns:  ch.NotifyReturn(make(chan amqp.Return, window)),
-		returned: map[returnKey][]amqp.Return{},
-		done:     make(chan struct{}),
-		confirms: newConfirmLog(),
+		ch:         ch,
+		maxHeaders: maxHeadersIn(c.c.Config.FrameSize),
+		window:     make(chan struct{}, window),
+		returns:    ch.NotifyReturn(make(chan amqp.Return, window)),
+		returned:   map[returnKey][]amqp.Return{},
+		done:       make(chan struct{}),
+		confirms:   newConfirmLog(),
 	}
 	// Registered before the first publish, so that it hears every confirm;
 	// its buffer holds a window's worth, so the reader never waits on it.
@@ -339,9 +340,12 @@ func (c *amqpConn) Channel(ctx context.Context, window int) (Channel, error) {
 // unconfirmed publishes, so the reader can never block on it (amqp091 drops
 // a notification that blocks for 5 s).
 type amqpChannel struct {
-	ch     *amqp.Channel
-	window chan struct{} // semaphore: publishes not yet resolved by Wait
-	done   chan struct{}
+	ch *amqp.Channel
+	// maxHeaders bounds a publish's encoded headers so that its content
+	// header fits one frame of the connection (see checkPublish).
+	maxHeaders int
+	window     chan struct{} // semaphore: publishes not yet resolved by Wait
+	done       chan struct{}
 
 	// rpc keeps channel RPCs (basic.qos, basic.consume, basic.cancel,
 	// channel.close) from running while a publish is being written: amqp091
@@ -498,6 +502,10 @@ func (c *amqpChannel) Ack(tag uint64, multiple bool) error { return c.ch.Ack(tag
 func (c *amqpChannel) Reject(tag uint64) error { return c.ch.Reject(tag, false) }
 
 func (c *amqpChannel) Publish(ctx context.Context, exchange, key string, m Message) (Confirmation, error) {
+	p := toAMQP(m)
+	if err := checkPublish(p, c.maxHeaders); err != nil {
+		return nil, fmt.Errorf("publish to %s with key %s: %w", exchange, key, err)
+	}
 	select {
 	case c.window <- struct{}{}:
 	case <-ctx.Done():
@@ -505,7 +513,6 @@ func (c *amqpChannel) Publish(ctx context.Context, exchange, key string, m Messa
 	case <-c.done:
 		return nil, fmt.Errorf("publish to %s with key %s: %w", exchange, key, amqp.ErrClosed)
 	}
-	p := toAMQP(m)
 	c.rpc.RLock()
 	dc, err := c.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false, p)
 	c.rpc.RUnlock()
@@ -581,6 +588,17 @@ func (c *amqpChannel) takeReturn(id returnKey) (amqp.Return, bool) {
 	return rs[0], true
 }
 
+// maxHeadersIn returns how many bytes of headers a publish may carry on a
+// connection with frames of frameSize bytes (0 or less: unlimited): its
+// content header frame holds them beside the other properties, up to 9
+// short strings and a few fixed fields.
+func maxHeadersIn(frameSize int) int {
+	if frameSize <= 0 {
+		return 1 << 30
+	}
+	return frameSize - 4096
+}
+
 func toAMQP(m Message) amqp.Publishing {
 	h := make(amqp.Table, len(m.Headers)+5)
 	for k, v := range m.Headers {
@@ -623,20 +641,20 @@ func fromAMQP(d amqp.Delivery) Delivery {
 	}
 	for k, v := range d.Headers {
 		switch k {
-		case HeaderRunID:
+		case HeaderRunID, HeaderSource, HeaderTraceParent, HeaderTraceState:
 			if s, ok := v.(string); ok {
-				out.RunID = s
+				out.setField(k, s)
+			} else {
+				out.setHeader(k, v, len(d.Headers)) // for the border check (checkDelivery)
 			}
-		case HeaderSource:
-			out.Source, _ = v.(string)
-		case HeaderAttempt:
-			out.Attempt = toInt(v)
-		case HeaderTraceParent:
-			out.TraceParent, _ = v.(string)
-		case HeaderTraceState:
-			out.TraceState, _ = v.(string)
-		case "x-delivery-count":
-			out.DeliveryCount = toInt(v)
+		case HeaderAttempt, "x-delivery-count":
+			if _, ok := intValue(v); !ok {
+				out.setHeader(k, v, len(d.Headers))
+			} else if k == HeaderAttempt {
+				out.Attempt = toInt(v)
+			} else {
+				out.DeliveryCount = toInt(v)
+			}
 		case "x-death":
 			out.Deaths = parseDeaths(v)
 			out.setHeader(k, v, len(d.Headers))
@@ -645,6 +663,20 @@ func fromAMQP(d amqp.Delivery) Delivery {
 		}
 	}
 	return out
+}
+
+// setField sets the field of d that carries string header k.
+func (d *Delivery) setField(k, s string) {
+	switch k {
+	case HeaderRunID:
+		d.RunID = s
+	case HeaderSource:
+		d.Source = s
+	case HeaderTraceParent:
+		d.TraceParent = s
+	case HeaderTraceState:
+		d.TraceState = s
+	}
 }
 
 // setHeader sets a header of d, making the map (sized for n) on first use:

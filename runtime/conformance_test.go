@@ -38,11 +38,13 @@ func TestConformanceMemory(t *testing.T) {
 	t.Parallel()
 	testTransport(t, memorySetup)
 	testNodes(t, memorySetup)
+	t.Run("HeaderFuzz", func(t *testing.T) { t.Parallel(); testHeaderFuzz(t, memorySetup) })
 }
 
 func TestConformanceRabbitMQ(t *testing.T) {
 	testTransport(t, rabbitSetup)
 	testNodes(t, rabbitSetup)
+	t.Run("HeaderFuzz", func(t *testing.T) { t.Parallel(); testHeaderFuzz(t, rabbitSetup) })
 }
 
 // confGraph has one queue of each role: "work" (process), "join"

@@ -23,10 +23,15 @@ const previewSize = 1024
 // Decode decodes body as exactly one JSON value of type T, strictly: an
 // unknown object field, a top-level null (unless T is a pointer or an
 // interface), a value of the wrong type, and anything after the value are
-// errors. Every path that reads a message body (publish, the nodes,
-// consume, local, dgetest) decodes with it.
+// errors, and so are a UTF-8 byte order mark and bytes that are not UTF-8
+// (encoding/json would silently turn them into U+FFFD). Every path that
+// reads a message body (publish, the nodes, consume, local, dgetest)
+// decodes with it.
 func Decode[T any](body []byte) (T, error) {
 	var v T
+	if err := checkUTF8(body); err != nil {
+		return v, err
+	}
 	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
 		switch reflect.TypeFor[T]().Kind() {
 		case reflect.Pointer, reflect.Interface:
@@ -46,6 +51,29 @@ func Decode[T any](body []byte) (T, error) {
 		return v, errors.New("unexpected data after the JSON value")
 	}
 	return v, nil
+}
+
+// utf8BOM is the UTF-8 encoding of U+FEFF, the byte order mark.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// checkUTF8 refuses a body JSON may not be: one that starts with a byte
+// order mark (RFC 8259 forbids it), or is not valid UTF-8.
+func checkUTF8(body []byte) error {
+	if bytes.HasPrefix(body, utf8BOM) {
+		return errors.New("body starts with a UTF-8 byte order mark (EF BB BF); send JSON without it")
+	}
+	if utf8.Valid(body) {
+		return nil
+	}
+	at := 0
+	for at < len(body) {
+		r, size := utf8.DecodeRune(body[at:])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		at += size
+	}
+	return fmt.Errorf("body is not valid UTF-8: byte %#02x at offset %d; send JSON text encoded as UTF-8", body[at], at)
 }
 
 func typeName[T any]() string {

@@ -40,7 +40,7 @@
 //	x-dge-run-id      the run, created by publish and carried through every hop
 //	x-dge-source      address of the node that published the message ("start.start")
 //	x-dge-attempt     attempt of the handler call that produced it; on a parked copy, attempts made
-//	x-dge-reason      parked copies: max-attempts, permanent, decode, timeout, incomplete-group, member-failed, delivery-limit
+//	x-dge-reason      parked copies: max-attempts, permanent, decode, bad-header, timeout, incomplete-group, member-failed, delivery-limit
 //	x-dge-error       parked copies: the last error
 //	x-dge-node        parked copies: the node that parked it
 //	x-dge-first-seen  aggregate parts rotated to the queue's tail: when the aggregate first saw them
@@ -108,7 +108,12 @@
 // 1 (which only a publisher writes, and which RabbitMQ 3.10 would keep
 // adding to) parks the message as decode; a x-delivery-count on a first
 // delivery is ignored; x-dge-first-seen and x-dge-poll-since in the future
-// count as now.
+// count as now. Every header and property a node reads or copies is checked
+// when it admits the message (see header.go): a run ID, message ID or
+// x-dge-source over 255 bytes or not UTF-8, a runtime header of the wrong
+// type, a malformed x-death, a value AMQP cannot carry or over 32 KiB of
+// headers park that message alone with reason bad-header, x-dge-error
+// naming the header; its parked copy leaves the bad values out.
 //
 // # Crash loops
 //

@@ -53,7 +53,7 @@ const (
 	HeaderRunID     = "x-dge-run-id"     // the run the message belongs to
 	HeaderSource    = "x-dge-source"     // address of the node that published it
 	HeaderAttempt   = "x-dge-attempt"    // attempt of the handler that produced it; on a parked copy, attempts made
-	HeaderReason    = "x-dge-reason"     // parked copies: max-attempts, permanent, decode, timeout, incomplete-group, member-failed, delivery-limit
+	HeaderReason    = "x-dge-reason"     // parked copies: max-attempts, permanent, decode, bad-header, timeout, incomplete-group, member-failed, delivery-limit
 	HeaderError     = "x-dge-error"      // parked copies: the last error's text
 	HeaderNode      = "x-dge-node"       // parked copies: address of the node that parked it
 	HeaderFirstSeen = "x-dge-first-seen" // aggregate parts: when the aggregate first saw the part (RFC 3339, UTC)

@@ -338,11 +338,18 @@ func cloneMessage(m Message) Message {
 	for k, v := range m.Headers {
 		switch k {
 		case HeaderRunID, HeaderSource, HeaderAttempt, "x-delivery-count":
+			if _, ok := intValue(v); !ok && (k == HeaderAttempt || k == "x-delivery-count") {
+				h[k] = v // a forged value of the wrong type, as AMQP delivers it
+			} else if _, ok := v.(string); !ok && (k == HeaderRunID || k == HeaderSource) {
+				h[k] = v
+			}
 		case HeaderTraceParent, HeaderTraceState:
 			// Fields, as the AMQP transport delivers them; a field set
 			// wins over a header.
 			if s, ok := v.(string); ok {
 				messageCarrier{&m}.setIfEmpty(k, s)
+			} else {
+				h[k] = v
 			}
 		default:
 			h[k] = v

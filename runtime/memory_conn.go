@@ -334,6 +334,11 @@ func (c *memChannel) Reject(tag uint64) error {
 }
 
 func (c *memChannel) Publish(ctx context.Context, exchange, key string, m Message) (Confirmation, error) {
+	// What AMQP cannot carry fails the publish, as on RabbitMQ with
+	// frames of its default size.
+	if err := checkPublish(toAMQP(m), maxHeadersIn(memFrameSize)); err != nil {
+		return nil, fmt.Errorf("publish to %s with key %s: %w", exchange, key, err)
+	}
 	select {
 	case c.window <- struct{}{}:
 	case <-ctx.Done():
@@ -359,6 +364,10 @@ func (c *memChannel) Publish(ctx context.Context, exchange, key string, m Messag
 	}
 	return conf, nil
 }
+
+// memFrameSize is the frame size the in-memory broker's publishes must fit,
+// RabbitMQ's default frame_max.
+const memFrameSize = 128 << 10
 
 // memConfirmation is resolved when created: the in-memory broker routes
 // and stores a message synchronously.

@@ -117,12 +117,17 @@ type session struct {
 }
 
 // admit decides whether delivery d may be handled, parking it when not: a
+// header or property the runtime cannot use or copy (checkDelivery), a
 // forged dead-letter history, a crash loop (see parkCrashLoop), or an
 // arrival past the node's max_attempts. It returns the delivery's attempt.
 func (s *session) admit(d Delivery) (attempt int, ok bool) {
 	r := s.r
 	q := r.n.in.Queue
 	attempt = d.attempt(q)
+	if bad := checkDelivery(d); bad != nil {
+		s.parkBadHeader(d, attempt, bad)
+		return 0, false
+	}
 	if err := d.forgedDeath(q); err != nil {
 		s.park(d, 1, "decode", err.Error())
 		return 0, false
@@ -150,7 +155,10 @@ func (s *session) handle(d Delivery) {
 	r.m.consumed.Add(1)
 	r.m.inFlight.Add(1)
 	defer r.m.inFlight.Add(-1)
-	if d.RunID == "" {
+	f, notice := noticeOf(d.Message)
+	if d.RunID == "" && !notice {
+		// (A notice without a run ID tells no one anything: forwardNotice
+		// discards it.)
 		d.RunID = s.externalRunID(d)
 	}
 	if t := r.e.tracer; t != nil {
@@ -160,7 +168,7 @@ func (s *session) handle(d Delivery) {
 	if !ok {
 		return
 	}
-	if f, ok := noticeOf(d.Message); ok {
+	if notice {
 		s.forwardNotice(d, attempt, f)
 		return
 	}
@@ -278,6 +286,12 @@ func (s *session) publishThenAck(d Delivery, attempt int, outs []out) {
 	confs := make([]Confirmation, 0, len(outs))
 	for _, o := range outs {
 		c, err := s.ch.Publish(s.ctx, o.exchange, o.key, o.msg)
+		if errors.Is(err, errUnpublishable) {
+			// The transport refused this output, the channel untouched:
+			// d's fault, d's alone.
+			s.unpublishable(d, attempt, o.key, err, confs)
+			return
+		}
 		if err != nil {
 			// The channel is gone (or the shutdown timeout passed): the
 			// broker redelivers d.
@@ -312,6 +326,19 @@ func (s *session) publishThenAck(d Delivery, attempt int, outs []out) {
 			r.log.WarnContext(spanContext(context.Background(), span), "output not confirmed; retrying the input", "run_id", runID, "message_id", messageID, "error", err.Error())
 		},
 	})
+}
+
+// unpublishable parks d, one of whose outputs (to queue key) the transport
+// refused with err; the outputs published before it (confs) are left to
+// their fate, their confirmations taken so that they free the channel's
+// publish window.
+func (s *session) unpublishable(d Delivery, attempt int, key string, err error, confs []Confirmation) {
+	go func() {
+		for _, c := range confs {
+			_ = c.Wait(s.ctx)
+		}
+	}()
+	s.park(d, attempt, "permanent", fmt.Sprintf("output to %s: %v", key, err))
 }
 
 // fail handles a handler error: park when permanent or out of attempts,
@@ -400,6 +427,7 @@ func (s *session) parkWith(d Delivery, attempt int, reason, errText string, o pa
 		d.span.SetStatus(codes.Error, "parked ("+reason+"): "+errText)
 	}
 	ctx := spanContext(s.ctx, d.span)
+	errText = clipText(errText)
 	h := make(map[string]any, len(d.Headers)+4)
 	for k, v := range d.Headers {
 		h[k] = v
@@ -417,6 +445,13 @@ func (s *session) parkWith(d Delivery, attempt int, reason, errText string, o pa
 	r.log.ErrorContext(ctx, "parking message", "run_id", d.RunID, "message_id", d.MessageID, "attempt", attempt,
 		"reason", reason, "error", errText, "dead_queue", q+topology.SuffixDead)
 	c, err := s.ch.Publish(s.ctx, r.e.g.WorkExchange, q+topology.SuffixDead, m)
+	if errors.Is(err, errUnpublishable) {
+		// Never expected (admit checked d): park the body with the
+		// parking headers alone rather than leave d unsettled.
+		r.log.ErrorContext(ctx, "parked copy refused; parking it without its other headers", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
+		m.Headers = map[string]any{HeaderReason: reason, HeaderError: errText, HeaderNode: h[HeaderNode]}
+		c, err = s.ch.Publish(s.ctx, r.e.g.WorkExchange, q+topology.SuffixDead, m)
+	}
 	confs := []Confirmation{c}
 	runID := d.RunID
 	notify := o.notify && runID != "" && len(r.n.to) > 0
