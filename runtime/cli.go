@@ -18,6 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dgehq/dge/internal/redact"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -52,7 +53,7 @@ func run(ctx context.Context, g Graph, args []string, getenv func(string) string
 	// Whatever reaches stderr (logs, errors, flag messages) passes a scrub
 	// of the broker URLs' passwords, the last guard behind the redaction
 	// each message does itself.
-	stderr = newScrubWriter(stderr, getenv(amqpURLEnv))
+	stderr = redact.Writer(stderr, getenv(amqpURLEnv))
 	c := &cli{g: g, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, prog: g.Name}
 	if c.prog == "" {
 		c.prog = "dge-graph"
