@@ -29,11 +29,13 @@ const DefaultAMQPURL = "amqp://guest:guest@127.0.0.1:5672/"
 // Main is the whole command line of a generated program: it runs the
 // subcommand named by args (os.Args[1:]) and returns the exit code. Output
 // goes to os.Stdout, logs (JSON, level from DGE_LOG) and errors to
-// os.Stderr. SIGINT and SIGTERM stop it gracefully.
-func Main(g Graph, args []string) int {
+// os.Stderr. SIGINT and SIGTERM stop it gracefully. The local subcommand
+// runs the graph on the broker local returns for it. Generated programs
+// call package cli's Main, which passes package memory's broker.
+func Main(g Graph, args []string, local func(Graph) LocalBroker) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return run(ctx, g, args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	return runCLI(ctx, g, args, os.Getenv, os.Stdin, os.Stdout, os.Stderr, local)
 }
 
 // cli is one invocation of a generated program.
@@ -47,14 +49,16 @@ type cli struct {
 	// tp traces the program's messages (see startTracing); nil: tracing
 	// is off.
 	tp trace.TracerProvider
+	// local returns the broker the local subcommand runs the graph on.
+	local func(Graph) LocalBroker
 }
 
-func run(ctx context.Context, g Graph, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+func runCLI(ctx context.Context, g Graph, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer, local func(Graph) LocalBroker) int {
 	// Whatever reaches stderr (logs, errors, flag messages) passes a scrub
 	// of the broker URLs' passwords, the last guard behind the redaction
 	// each message does itself.
 	stderr = redact.Writer(stderr, getenv(amqpURLEnv))
-	c := &cli{g: g, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, prog: g.Name}
+	c := &cli{g: g, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, prog: g.Name, local: local}
 	if c.prog == "" {
 		c.prog = "dge-graph"
 	}

@@ -80,7 +80,7 @@ first.`, false)
 	var outMu sync.Mutex
 	var writeErr error
 	skipped := 0 // failure records not printed (without -envelope)
-	l, err := StartLocal(c.g, LocalOptions{
+	l, err := StartLocal(c.g, c.local(c.g), LocalOptions{
 		Logger:         log,
 		TracerProvider: c.tp,
 		OnResult: func(r Result) {

@@ -18,7 +18,7 @@ type transportSetup func(t *testing.T, g Graph) Transport
 
 // memorySetup is the in-memory broker.
 func memorySetup(t *testing.T, g Graph) Transport {
-	m := NewMemory(g, MemoryOptions{})
+	m := newMemory(g, 0, 0)
 	t.Cleanup(func() { m.Close() })
 	return m
 }

@@ -12,7 +12,7 @@ import (
 
 func TestMemoryQueuesAreTheTopology(t *testing.T) {
 	g := confGraph()
-	m := NewMemory(g, MemoryOptions{})
+	m := newMemory(g, 0, 0)
 	defer m.Close()
 	var want []string
 	for _, line := range strings.Split(Topology(g), "\n") {
@@ -28,7 +28,7 @@ func TestMemoryQueuesAreTheTopology(t *testing.T) {
 
 func TestMemoryIdleDroppedAndPending(t *testing.T) {
 	g := confGraph()
-	m := NewMemory(g, MemoryOptions{RetryDelay: time.Millisecond})
+	m := newMemory(g, time.Millisecond, 0)
 	defer m.Close()
 	c := dialClient(t, m)
 	if err := m.WaitIdle(t.Context()); err != nil {
@@ -69,7 +69,7 @@ func TestMemoryIdleDroppedAndPending(t *testing.T) {
 func TestMemoryCloseStopsEverything(t *testing.T) {
 	before := goruntime.NumGoroutine()
 	g := confGraph()
-	m := NewMemory(g, MemoryOptions{})
+	m := newMemory(g, 0, 0)
 	conn, err := m.Dial(t.Context(), "test")
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func TestMemoryCloseStopsEverything(t *testing.T) {
 }
 
 func TestMemoryAckErrors(t *testing.T) {
-	m := NewMemory(confGraph(), MemoryOptions{})
+	m := newMemory(confGraph(), 0, 0)
 	defer m.Close()
 	c := dialClient(t, m)
 	ch := c.channel()
