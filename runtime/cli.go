@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -227,29 +226,6 @@ func useAsDefault(log *slog.Logger) (restore func()) {
 	prev := slog.Default()
 	slog.SetDefault(log)
 	return func() { slog.SetDefault(prev) }
-}
-
-// envelope is a result as consume -envelope and local -envelope print it.
-type envelope struct {
-	Node      string          `json:"node"`
-	RunID     string          `json:"run_id"`
-	MessageID string          `json:"message_id"`
-	Result    json.RawMessage `json:"result"`
-}
-
-// envelopeLine returns r as one compact JSON line without its newline:
-// {"node":...,"run_id":...,"message_id":...,"result":...}, or for a failure
-// record {"node":...,"run_id":...,"message_id":...,"failed":{"node":...,
-// "reason":...,"error":...}}. It fails only when r.Body is not JSON.
-func envelopeLine(r Result) ([]byte, error) {
-	if r.Failed != nil {
-		return json.Marshal(noticeLine{Node: r.Node, RunID: r.RunID, MessageID: r.MessageID, Failed: *r.Failed})
-	}
-	b, err := json.Marshal(envelope{Node: r.Node, RunID: r.RunID, MessageID: r.MessageID, Result: r.Body})
-	if err != nil {
-		return nil, fmt.Errorf("result %s of run %s is not JSON: %w", r.MessageID, r.RunID, err)
-	}
-	return b, nil
 }
 
 func (c *cli) newEngine(name string) (*engine, error) {

@@ -93,7 +93,7 @@ first.`, false)
 			}
 			if *envelope {
 				var err error
-				if line, err = envelopeLine(r); err != nil {
+				if line, err = resultJSON(r); err != nil {
 					if writeErr == nil {
 						writeErr = err
 					}

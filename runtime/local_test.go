@@ -87,7 +87,7 @@ func TestLocalEnvelopeAndStart(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 2 and a request for -start", code, errs)
 	}
 	code, out, errs := execLocal(t, g, `{"value": 5}`, "-start", "b", "-envelope")
-	var env envelope
+	var env resultLine
 	if err := json.Unmarshal([]byte(out), &env); code != 0 || err != nil || env.Node != "terminate.result" || len(env.RunID) != 32 || len(env.MessageID) != 32 || string(env.Result) != `{"value":10}` {
 		t.Errorf("exit %d, stdout %q (%v), stderr %q; want an envelope with the result", code, out, err, errs)
 	}
