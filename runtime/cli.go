@@ -10,10 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -25,16 +22,22 @@ import (
 // graph's vhost is appended, path-escaped.
 const DefaultAMQPURL = "amqp://guest:guest@127.0.0.1:5672/"
 
-// Main is the whole command line of a generated program: it runs the
-// subcommand named by args (os.Args[1:]) and returns the exit code. Output
-// goes to os.Stdout, logs (JSON, level from DGE_LOG) and errors to
-// os.Stderr. SIGINT and SIGTERM stop it gracefully. The local subcommand
-// runs the graph on the broker local returns for it. Generated programs
-// call package cli's Main, which passes package memory's broker.
-func Main(g Graph, args []string, local func(Graph) LocalBroker) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return runCLI(ctx, g, args, os.Getenv, os.Stdin, os.Stdout, os.Stderr, local)
+// CommandLine is one run of a generated program's command line: the
+// process's arguments, environment and I/O, and what the library leaves to
+// package cli (github.com/dgehq/dge/runtime/cli), whose Main and Run fill
+// it in. The subcommands' code is still here; Run is its entry point.
+type CommandLine struct {
+	Args           []string            // the arguments after the program's name
+	Getenv         func(string) string // the environment (os.Getenv)
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Local returns the broker the local subcommand runs g on.
+	Local func(g Graph) LocalBroker
+	// StartTracing sets up tracing as the environment (getenv) asks, for
+	// program prog of graph graph, with stderr for the lines it writes. It
+	// returns the tracer provider (nil: tracing off) and stop, which
+	// flushes the last spans; an error is a usage error. Nil: tracing off.
+	StartTracing func(ctx context.Context, prog, graph string, getenv func(string) string, stderr io.Writer) (tp trace.TracerProvider, stop func(), err error)
 }
 
 // cli is one invocation of a generated program.
@@ -45,19 +48,23 @@ type cli struct {
 	stdout io.Writer
 	stderr io.Writer
 	prog   string
-	// tp traces the program's messages (see startTracing); nil: tracing
-	// is off.
+	// tp traces the program's messages (see CommandLine.StartTracing);
+	// nil: tracing is off.
 	tp trace.TracerProvider
 	// local returns the broker the local subcommand runs the graph on.
 	local func(Graph) LocalBroker
 }
 
-func runCLI(ctx context.Context, g Graph, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer, local func(Graph) LocalBroker) int {
+// Run runs the subcommand named by cl.Args with graph g until it ends or
+// ctx is cancelled (as SIGINT and SIGTERM do), and returns the exit code:
+// 0, 1 for a failure, 2 for a usage error.
+func (cl CommandLine) Run(ctx context.Context, g Graph) int {
+	args, getenv, stdin, stdout := cl.Args, cl.Getenv, cl.Stdin, cl.Stdout
 	// Whatever reaches stderr (logs, errors, flag messages) passes a scrub
 	// of the broker URLs' passwords, the last guard behind the redaction
 	// each message does itself.
-	stderr = redact.Writer(stderr, getenv(amqpURLEnv))
-	c := &cli{g: g, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, prog: g.Name, local: local}
+	stderr := redact.Writer(cl.Stderr, getenv(amqpURLEnv))
+	c := &cli{g: g, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, prog: g.Name, local: cl.Local}
 	if c.prog == "" {
 		c.prog = "dge-graph"
 	}
@@ -77,13 +84,16 @@ func runCLI(ctx context.Context, g Graph, args []string, getenv func(string) str
 		}
 		c.g.MaxBody = n
 	}
-	tp, stopTracing, err := c.startTracing(ctx)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", c.prog, err)
-		return 2
+	if cl.StartTracing != nil {
+		tp, stopTracing, err := cl.StartTracing(ctx, c.prog, c.g.Name, getenv, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", c.prog, err)
+			return 2
+		}
+		defer stopTracing()
+		c.tp = tp
 	}
-	defer stopTracing()
-	c.tp = tp
+	var err error
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "-h", "-help", "--help", "help":
 		c.usage(stdout)

@@ -59,6 +59,9 @@ first.`, false)
 		startNode = n
 	}
 
+	if c.local == nil {
+		return errors.New("local: no in-memory broker: run the command line through package cli (CommandLine.Local is nil)")
+	}
 	inputs, err := c.readInputs(startNode)
 	if err != nil {
 		return err

@@ -24,12 +24,11 @@ func SetNewMemory(f func(g Graph, retryDelay, pollInterval time.Duration) Memory
 	newMemory = f
 }
 
-// localMemory is the broker of the local subcommand, as package cli gives
-// it.
-func localMemory(g Graph) LocalBroker { return newMemory(g, 0, 0) }
+// run is a generated program's command line, run in-process: package
+// cli's Run, set by memory_hook_test.go as newMemory is.
+var run func(ctx context.Context, g Graph, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int
 
-// run is a generated program's command line, run in-process as package
-// cli's Main runs it.
-func run(ctx context.Context, g Graph, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return runCLI(ctx, g, args, getenv, stdin, stdout, stderr, localMemory)
+// SetRun sets run.
+func SetRun(f func(ctx context.Context, g Graph, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int) {
+	run = f
 }

@@ -5,6 +5,7 @@
 // -h and in the runtime's package documentation.
 //
 // It is a package of its own so that a program which embeds the runtime
-// (package runtime) to run nodes carries neither a command line nor the
-// in-memory broker (package memory) that the local subcommand runs on.
+// (package runtime) to run nodes carries neither the in-memory broker
+// (package memory) that the local subcommand runs on nor the OpenTelemetry
+// SDK and exporters that the OTEL_* variables set up (trace.go).
 package cli
