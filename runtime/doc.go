@@ -12,7 +12,7 @@
 // each node to the user's handler at compile time), and a main that calls
 // package cli's Main (github.com/dgehq/dge/runtime/cli). Its subcommands:
 // one per consuming node (kebab-case name), all, local, publish, consume
-// and topology; see Main and the program's -help.
+// and topology; see CommandLine and the program's -help.
 //
 // # Delivery
 //

@@ -11,7 +11,7 @@ import (
 
 // Graph is a dge graph as a generated program sees it: its broker names and
 // its nodes, each bound to the user's handler. dge generate writes one as a
-// package-level variable and passes it to Main.
+// package-level variable and passes it to package cli's Main.
 type Graph struct {
 	Name          string         // the graph's label, e.g. "arith"
 	Source        string         // relative path of the graph's source, for messages
