@@ -9,7 +9,6 @@ import (
 // MemoryBroker is package memory's Broker as the runtime's tests use it.
 type MemoryBroker interface {
 	LocalBroker
-	Live() int
 	Queues() []string
 }
 
