@@ -4,20 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/dgehq/dge/internal/redact"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -25,14 +22,22 @@ import (
 // graph's vhost is appended, path-escaped.
 const DefaultAMQPURL = "amqp://guest:guest@127.0.0.1:5672/"
 
-// Main is the whole command line of a generated program: it runs the
-// subcommand named by args (os.Args[1:]) and returns the exit code. Output
-// goes to os.Stdout, logs (JSON, level from DGE_LOG) and errors to
-// os.Stderr. SIGINT and SIGTERM stop it gracefully.
-func Main(g Graph, args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return run(ctx, g, args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+// CommandLine is one run of a generated program's command line: the
+// process's arguments, environment and I/O, and what the library leaves to
+// package cli (github.com/dgehq/dge/runtime/cli), whose Main and Run fill
+// it in. The subcommands' code is still here; Run is its entry point.
+type CommandLine struct {
+	Args           []string            // the arguments after the program's name
+	Getenv         func(string) string // the environment (os.Getenv)
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Local returns the broker the local subcommand runs g on.
+	Local func(g Graph) LocalBroker
+	// StartTracing sets up tracing as the environment (getenv) asks, for
+	// program prog of graph graph, with stderr for the lines it writes. It
+	// returns the tracer provider (nil: tracing off) and stop, which
+	// flushes the last spans; an error is a usage error. Nil: tracing off.
+	StartTracing func(ctx context.Context, prog, graph string, getenv func(string) string, stderr io.Writer) (tp trace.TracerProvider, stop func(), err error)
 }
 
 // cli is one invocation of a generated program.
@@ -43,17 +48,23 @@ type cli struct {
 	stdout io.Writer
 	stderr io.Writer
 	prog   string
-	// tp traces the program's messages (see startTracing); nil: tracing
-	// is off.
+	// tp traces the program's messages (see CommandLine.StartTracing);
+	// nil: tracing is off.
 	tp trace.TracerProvider
+	// local returns the broker the local subcommand runs the graph on.
+	local func(Graph) LocalBroker
 }
 
-func run(ctx context.Context, g Graph, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+// Run runs the subcommand named by cl.Args with graph g until it ends or
+// ctx is cancelled (as SIGINT and SIGTERM do), and returns the exit code:
+// 0, 1 for a failure, 2 for a usage error.
+func (cl CommandLine) Run(ctx context.Context, g Graph) int {
+	args, getenv, stdin, stdout := cl.Args, cl.Getenv, cl.Stdin, cl.Stdout
 	// Whatever reaches stderr (logs, errors, flag messages) passes a scrub
 	// of the broker URLs' passwords, the last guard behind the redaction
 	// each message does itself.
-	stderr = newScrubWriter(stderr, getenv(amqpURLEnv))
-	c := &cli{g: g, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, prog: g.Name}
+	stderr := redact.Writer(cl.Stderr, getenv(amqpURLEnv))
+	c := &cli{g: g, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, prog: g.Name, local: cl.Local}
 	if c.prog == "" {
 		c.prog = "dge-graph"
 	}
@@ -73,13 +84,16 @@ func run(ctx context.Context, g Graph, args []string, getenv func(string) string
 		}
 		c.g.MaxBody = n
 	}
-	tp, stopTracing, err := c.startTracing(ctx)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", c.prog, err)
-		return 2
+	if cl.StartTracing != nil {
+		tp, stopTracing, err := cl.StartTracing(ctx, c.prog, c.g.Name, getenv, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", c.prog, err)
+			return 2
+		}
+		defer stopTracing()
+		c.tp = tp
 	}
-	defer stopTracing()
-	c.tp = tp
+	var err error
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "-h", "-help", "--help", "help":
 		c.usage(stdout)
@@ -222,29 +236,6 @@ func useAsDefault(log *slog.Logger) (restore func()) {
 	prev := slog.Default()
 	slog.SetDefault(log)
 	return func() { slog.SetDefault(prev) }
-}
-
-// envelope is a result as consume -envelope and local -envelope print it.
-type envelope struct {
-	Node      string          `json:"node"`
-	RunID     string          `json:"run_id"`
-	MessageID string          `json:"message_id"`
-	Result    json.RawMessage `json:"result"`
-}
-
-// envelopeLine returns r as one compact JSON line without its newline:
-// {"node":...,"run_id":...,"message_id":...,"result":...}, or for a failure
-// record {"node":...,"run_id":...,"message_id":...,"failed":{"node":...,
-// "reason":...,"error":...}}. It fails only when r.Body is not JSON.
-func envelopeLine(r Result) ([]byte, error) {
-	if r.Failed != nil {
-		return json.Marshal(noticeLine{Node: r.Node, RunID: r.RunID, MessageID: r.MessageID, Failed: *r.Failed})
-	}
-	b, err := json.Marshal(envelope{Node: r.Node, RunID: r.RunID, MessageID: r.MessageID, Result: r.Body})
-	if err != nil {
-		return nil, fmt.Errorf("result %s of run %s is not JSON: %w", r.MessageID, r.RunID, err)
-	}
-	return b, nil
 }
 
 func (c *cli) newEngine(name string) (*engine, error) {

@@ -144,7 +144,7 @@ const (
 func (c *cli) printResult(ctx context.Context, w *bufio.Writer, log *slog.Logger, ch Channel, n Node, d Delivery, envelope bool) (consumed, error) {
 	if f, ok := noticeOf(d.Message); ok {
 		if envelope {
-			line, err := envelopeLine(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Failed: &f})
+			line, err := resultJSON(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Failed: &f})
 			if err != nil {
 				return 0, fmt.Errorf("consume: %w", err)
 			}
@@ -173,7 +173,7 @@ func (c *cli) printResult(ctx context.Context, w *bufio.Writer, log *slog.Logger
 	line := buf.Bytes()
 	if envelope {
 		var err error
-		if line, err = envelopeLine(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Body: line}); err != nil {
+		if line, err = resultJSON(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Body: line}); err != nil {
 			return 0, fmt.Errorf("consume: %w", err)
 		}
 	}

@@ -59,6 +59,9 @@ first.`, false)
 		startNode = n
 	}
 
+	if c.local == nil {
+		return errors.New("local: no in-memory broker: run the command line through package cli (CommandLine.Local is nil)")
+	}
 	inputs, err := c.readInputs(startNode)
 	if err != nil {
 		return err
@@ -80,7 +83,7 @@ first.`, false)
 	var outMu sync.Mutex
 	var writeErr error
 	skipped := 0 // failure records not printed (without -envelope)
-	l, err := StartLocal(c.g, LocalOptions{
+	l, err := StartLocal(c.g, c.local(c.g), LocalOptions{
 		Logger:         log,
 		TracerProvider: c.tp,
 		OnResult: func(r Result) {
@@ -93,7 +96,7 @@ first.`, false)
 			}
 			if *envelope {
 				var err error
-				if line, err = envelopeLine(r); err != nil {
+				if line, err = resultJSON(r); err != nil {
 					if writeErr == nil {
 						writeErr = err
 					}

@@ -10,8 +10,9 @@
 // Process, FanOut, Aggregate (or Join, for parts of different types, each
 // described by PartOf), Poll and Terminate (their type parameters tie
 // each node to the user's handler at compile time), and a main that calls
-// Main. Main's subcommands: one per consuming node (kebab-case name), all,
-// local, publish, consume and topology; see Main and the program's -help.
+// package cli's Main (github.com/dgehq/dge/runtime/cli). Its subcommands:
+// one per consuming node (kebab-case name), all, local, publish, consume
+// and topology; see CommandLine and the program's -help.
 //
 // # Delivery
 //
@@ -302,10 +303,11 @@
 // # Transports
 //
 // Node code talks to the broker only through the Transport interface. AMQP
-// is the RabbitMQ implementation. Memory is an in-memory broker holding a
+// is the RabbitMQ implementation. Package memory
+// (github.com/dgehq/dge/runtime/memory) is an in-memory broker holding a
 // graph's topology with the same semantics (checked against RabbitMQ by one
-// conformance suite); Local runs a whole graph on it in one process, for the
-// local subcommand and the dgetest package.
+// conformance suite); Local runs a whole graph on it (a LocalBroker) in one
+// process, for the local subcommand and the dgetest package.
 //
 // # Files
 //
@@ -315,10 +317,10 @@
 // call, outcome, parking; the handler call's log attributes), metrics.go,
 // aggregate.go and poll.go (those node kinds), notice.go (failure notices),
 // trace.go (spans and the trace context), acker.go, envelope.go (headers),
-// decode.go, failure.go, transport.go with
-// amqp.go and the in-memory broker (memory*.go), local.go (Local). The
-// generated program's command line is cli.go, cli_trace.go (OTEL_*) and the
-// cmd_*.go files: the
-// only files of the package that parse flags, print to the terminal or decide
-// an exit code.
+// decode.go, failure.go, transport.go with amqp.go (dialling, conversion),
+// dialerror.go (what a failed connection means) and url.go (Endpoints),
+// local.go (Local). The generated program's command line is cli.go,
+// cli_result.go (its output lines), cli_trace.go (OTEL_*) and the cmd_*.go
+// files: the only files of the package that parse flags, print to the
+// terminal or decide an exit code; package cli is its entry point.
 package runtime

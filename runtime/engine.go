@@ -140,7 +140,7 @@ func (e *engine) run(ctx context.Context, runs []*nodeRun) error {
 	b := backoff{min: 100 * time.Millisecond, max: 15 * time.Second}
 	first := true
 	if e.queueInterval > 0 {
-		e.metrics.addQueues(e.g.spec(), runs)
+		e.metrics.addQueues(e.g.Spec(), runs)
 	}
 	var lost Conn // the connection just lost, while its endpoint has others
 	for {
@@ -207,7 +207,7 @@ func (e *engine) run(ctx context.Context, runs []*nodeRun) error {
 
 // verify checks that every queue and exchange the nodes use exists.
 func (e *engine) verify(ctx context.Context, conn Conn, runs []*nodeRun) error {
-	spec := e.g.spec()
+	spec := e.g.Spec()
 	seenQ := map[string]bool{}
 	seenX := map[string]bool{}
 	for _, r := range runs {

@@ -11,7 +11,7 @@ import (
 
 // Graph is a dge graph as a generated program sees it: its broker names and
 // its nodes, each bound to the user's handler. dge generate writes one as a
-// package-level variable and passes it to Main.
+// package-level variable and passes it to package cli's Main.
 type Graph struct {
 	Name          string         // the graph's label, e.g. "arith"
 	Source        string         // relative path of the graph's source, for messages
@@ -53,8 +53,11 @@ func (g Graph) topologyGraph() topology.Graph {
 	return tg
 }
 
-// spec returns the objects g needs on its broker.
-func (g Graph) spec() topology.Topology {
+// Spec returns the objects g needs on its broker (exchanges, queues and
+// bindings, as package topology derives them and dge apply creates them):
+// what a transport that holds the topology itself, such as package memory's
+// broker, builds.
+func (g Graph) Spec() topology.Topology {
 	return topology.Build(g.topologyGraph())
 }
 
@@ -92,7 +95,7 @@ func (g Graph) check() error {
 // reject-publish); the delays and the delivery limit are in dge's policies,
 // which dge apply changes in place.
 func Topology(g Graph) string {
-	spec := g.spec()
+	spec := g.Spec()
 	nodes := map[string]Node{}
 	for _, n := range g.Nodes {
 		if n.kind != KindStart {

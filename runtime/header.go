@@ -369,6 +369,18 @@ func cleanForPark(d Delivery) (Delivery, []string) {
 // AMQP cannot carry (see checkPublish).
 var errUnpublishable = errors.New("message cannot be published")
 
+// DefaultFrameSize is RabbitMQ's default frame_max, the frame size the
+// in-memory broker holds publishes to.
+const DefaultFrameSize = 128 << 10
+
+// CheckPublishable reports, as an error wrapping the reason, whether m
+// cannot be published on a connection with frames of frameSize bytes: a
+// transport calls it before writing anything, so that such a message
+// fails its own publish and never the channel.
+func CheckPublishable(m Message, frameSize int) error {
+	return checkPublish(toAMQP(m), maxHeadersIn(frameSize))
+}
+
 // checkPublish checks a message before a transport publishes it, so that
 // a value AMQP cannot carry fails that one publish, never the channel:
 // short strings within 255 bytes, header names and values AMQP can carry,

@@ -24,13 +24,11 @@ type rawPublisher func(key string, p amqp.Publishing)
 func rawPublisherFor(t *testing.T, tr Transport, exchange string) rawPublisher {
 	t.Helper()
 	switch b := tr.(type) {
-	case *Memory:
+	case MemoryBroker:
 		return func(key string, p amqp.Publishing) {
 			d := fromAMQP(amqp.Delivery{Headers: p.Headers, MessageId: p.MessageId, CorrelationId: p.CorrelationId, Timestamp: p.Timestamp, Body: p.Body})
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			if b.route(b.exchanges[exchange], key, d.Message, nil) == 0 {
-				t.Fatalf("raw publish to %s: unroutable", key)
+			if err := b.Deliver(exchange, key, d.Message); err != nil {
+				t.Fatalf("raw publish to %s: %v", key, err)
 			}
 		}
 	case AMQP:

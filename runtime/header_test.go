@@ -94,7 +94,7 @@ func TestCheckDelivery(t *testing.T) {
 			if len(dropped) == 0 {
 				t.Errorf("cleanForPark left everything in")
 			}
-			if err := checkPublish(toAMQP(clean.Message), maxHeadersIn(memFrameSize)); err != nil {
+			if err := CheckPublishable(clean.Message, DefaultFrameSize); err != nil {
 				t.Errorf("the parked copy cannot be published: %v", err)
 			}
 		})

@@ -17,12 +17,12 @@ import (
 )
 
 // Local is a whole graph running in this process on an in-memory broker
-// (Memory): every consuming node in one engine, plus a consumer of every
-// terminate node's queue that collects the results. It backs the `local`
-// subcommand and the dgetest package.
+// (package memory's): every consuming node in one engine, plus a consumer
+// of every terminate node's queue that collects the results. It backs the
+// `local` subcommand and the dgetest package.
 type Local struct {
 	g        Graph
-	mem      *Memory
+	mem      LocalBroker
 	e        *engine
 	conn     Conn
 	onResult func(Result)
@@ -52,13 +52,37 @@ type Local struct {
 // one would rotate it round the queue many times.
 const localAggregatePrefetch = 1 << 24
 
+// LocalBroker is the broker a Local runs on: a Transport that holds the
+// graph's topology in this process and lets Local read its queues.
+// Package memory's Broker is one.
+type LocalBroker interface {
+	Transport
+	// WaitIdle blocks until no message is left outside the dead queues,
+	// or ctx ends.
+	WaitIdle(ctx context.Context) error
+	// Pending returns, per queue, the messages in it (ready, delayed or
+	// unacknowledged), leaving out dead queues and empty ones.
+	Pending() map[string]int
+	// Messages returns copies of the messages ready in queue, oldest
+	// first; an error wrapping ErrNotFound when there is no such queue.
+	Messages(queue string) ([]Delivery, error)
+	// Enqueued returns when each message ready in queue entered it, in the
+	// order of Messages.
+	Enqueued(queue string) ([]time.Time, error)
+	// ParkedSignal returns a channel closed when a dead queue next
+	// receives a message.
+	ParkedSignal() <-chan struct{}
+	// Dropped returns the number of dead-lettered messages no queue took
+	// (RabbitMQ's dead-letter cycle detection drops them).
+	Dropped() int
+	// Close closes every connection and stops the broker.
+	Close() error
+}
+
 // LocalOptions configures StartLocal.
 type LocalOptions struct {
 	// Logger receives the nodes' logs; nil discards them.
 	Logger *slog.Logger
-	// Memory adjusts the in-memory broker (shorter retry delays and poll
-	// intervals for tests).
-	Memory MemoryOptions
 	// OnResult, when set, is called with every result as it arrives, before
 	// it is acknowledged; calls are not concurrent for one terminate node.
 	OnResult func(Result)
@@ -86,10 +110,12 @@ type Result struct {
 	Failed    *RunFailure // where and why the run failed; nil for a result
 }
 
-// StartLocal starts every node of g on a new in-memory broker holding g's
-// topology. Close stops it.
-func StartLocal(g Graph, opts LocalOptions) (*Local, error) {
+// StartLocal starts every node of g on b, an in-memory broker holding g's
+// topology (memory.New(g, opts) makes one), and takes b over: Close
+// closes it, and so does a failed start.
+func StartLocal(g Graph, b LocalBroker, opts LocalOptions) (*Local, error) {
 	if err := g.check(); err != nil {
+		b.Close()
 		return nil, fmt.Errorf("invalid graph: %w", err)
 	}
 	log := opts.Logger
@@ -109,7 +135,7 @@ func StartLocal(g Graph, opts LocalOptions) (*Local, error) {
 		runs:      map[string]int{},
 		outcomes:  map[string]map[string]bool{},
 		g:         g,
-		mem:       NewMemory(g, opts.Memory),
+		mem:       b,
 		onResult:  opts.OnResult,
 		engineErr: make(chan error, 1),
 		changed:   make(chan struct{}),
@@ -454,7 +480,7 @@ func (l *Local) WaitParked(ctx context.Context, node string, n int) ([]Failure, 
 		addr = nd.Addr()
 	}
 	for {
-		signal := l.mem.parkedSignal()
+		signal := l.mem.ParkedSignal()
 		var got []Failure
 		for _, f := range l.Parked() {
 			if addr == "" || f.Node == addr {

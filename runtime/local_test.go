@@ -87,7 +87,7 @@ func TestLocalEnvelopeAndStart(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 2 and a request for -start", code, errs)
 	}
 	code, out, errs := execLocal(t, g, `{"value": 5}`, "-start", "b", "-envelope")
-	var env envelope
+	var env resultLine
 	if err := json.Unmarshal([]byte(out), &env); code != 0 || err != nil || env.Node != "terminate.result" || len(env.RunID) != 32 || len(env.MessageID) != 32 || string(env.Result) != `{"value":10}` {
 		t.Errorf("exit %d, stdout %q (%v), stderr %q; want an envelope with the result", code, out, err, errs)
 	}
@@ -179,7 +179,8 @@ func TestLocalEndsFailedRunsAtOnce(t *testing.T) {
 // failure record.
 func TestLocalTimeoutOptions(t *testing.T) {
 	t.Run("aggregate", func(t *testing.T) {
-		l, err := StartLocal(joinGraph("localaggtimeout", time.Hour), LocalOptions{AggregateTimeout: 100 * time.Millisecond})
+		g := joinGraph("localaggtimeout", time.Hour)
+		l, err := StartLocal(g, newMemory(g, 0, 0), LocalOptions{AggregateTimeout: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +207,7 @@ func TestLocalTimeoutOptions(t *testing.T) {
 	})
 	t.Run("poll", func(t *testing.T) {
 		g := pollGraph("localpolltimeout", 10*time.Millisecond, time.Hour, func(context.Context, num) (num, bool, error) { return num{}, false, nil })
-		l, err := StartLocal(g, LocalOptions{PollTimeout: 100 * time.Millisecond})
+		l, err := StartLocal(g, newMemory(g, 0, 0), LocalOptions{PollTimeout: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -151,12 +151,3 @@ func memberFailed(runID string, f RunFailure) string {
 	}
 	return s + "), so this part can never be joined"
 }
-
-// noticeLine is a failure record as consume -envelope and local -envelope
-// print it.
-type noticeLine struct {
-	Node      string     `json:"node"`
-	RunID     string     `json:"run_id"`
-	MessageID string     `json:"message_id"`
-	Failed    RunFailure `json:"failed"`
-}

@@ -344,7 +344,7 @@ func TestLocalLogsEachKeyOnce(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
 	}
-	var env2 envelope
+	var env2 resultLine
 	if err := json.Unmarshal([]byte(out.String()), &env2); err != nil {
 		t.Fatalf("stdout %q: %v", out.String(), err)
 	}
@@ -377,7 +377,7 @@ func TestConsumeEnvelope(t *testing.T) {
 	var results []string
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		var keys map[string]json.RawMessage
-		var e envelope
+		var e resultLine
 		if err := json.Unmarshal([]byte(line), &keys); err != nil {
 			t.Fatalf("line %q: %v", line, err)
 		}

@@ -74,14 +74,6 @@ func (c messageCarrier) Set(key, value string) {
 	}
 }
 
-// setIfEmpty sets key to value unless the message already has a value for
-// it.
-func (c messageCarrier) setIfEmpty(key, value string) {
-	if c.Get(key) == "" {
-		c.Set(key, value)
-	}
-}
-
 func (c messageCarrier) Keys() []string { return []string{HeaderTraceParent, HeaderTraceState} }
 
 // remote returns ctx with the span context m carries as its remote parent

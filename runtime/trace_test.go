@@ -27,7 +27,7 @@ func traceLocal(t *testing.T, g Graph) (*tracetest.SpanRecorder, *sdktrace.Trace
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	l, err := StartLocal(g, LocalOptions{TracerProvider: tp, Memory: MemoryOptions{RetryDelay: 10 * time.Millisecond}})
+	l, err := StartLocal(g, newMemory(g, 10*time.Millisecond, 0), LocalOptions{TracerProvider: tp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,8 @@ func hasEvent(s sdktrace.ReadOnlySpan, name string) bool {
 // TestTraceOffByDefault checks that without a tracer provider messages
 // carry no trace context.
 func TestTraceOffByDefault(t *testing.T) {
-	l, err := StartLocal(chainGraph("traceoff", double), LocalOptions{})
+	g := chainGraph("traceoff", double)
+	l, err := StartLocal(g, newMemory(g, 0, 0), LocalOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +379,7 @@ func TestTraceExporterErrors(t *testing.T) {
 // trace across it.
 func TestTracePassedThroughUntracedNode(t *testing.T) {
 	g := chainGraph("tracepass", double)
-	mem := NewMemory(g, MemoryOptions{})
+	mem := newMemory(g, 0, 0)
 	defer mem.Close()
 	e := &engine{g: &g, tr: mem, log: slog.New(slog.DiscardHandler), metrics: newMetrics(g.Name), shutdownTimeout: time.Second, connName: "tracepass"}
 	n, _ := g.node("double")

@@ -1,15 +1,14 @@
 package runtime
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	mrand "math/rand/v2"
 	"net/url"
 	"strconv"
 	"strings"
 
+	"github.com/dgehq/dge/internal/redact"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -28,8 +27,8 @@ func (e configError) Unwrap() error { return ErrConfig }
 // Endpoints is a list of broker URLs, the nodes of one cluster. Each
 // connection goes to one of them, picked at random so that instances spread
 // over the cluster; when it cannot be reached, or a connection to it is
-// lost, the others are tried at once. Endpoints never prints a password: see
-// RedactURL and Scrub.
+// lost, the others are tried at once. Endpoints never prints a password:
+// names and String are redacted, and Scrub hides them in any text.
 type Endpoints struct {
 	list  []Endpoint
 	raw   string // as written, for Scrub
@@ -64,7 +63,7 @@ func ParseEndpoints(list, vhost, from string) (*Endpoints, error) {
 		}
 		ep, v, err := parseEndpoint(s, vhost)
 		if err != nil {
-			return nil, configError{Scrub(fmt.Sprintf("%s: %s %v", where, RedactURL(s), err), list)}
+			return nil, configError{redact.Scrub(fmt.Sprintf("%s: %s %v", where, redact.URL(s), err), list)}
 		}
 		if i > 0 && v != eps.vhost {
 			return nil, configError{fmt.Sprintf("%s: the URLs name different vhosts (%q and %q): give them all the same vhost, or no path to use the graph's (%q)",
@@ -127,7 +126,7 @@ func parseEndpoint(s, vhost string) (Endpoint, string, error) {
 	u.Path = "/" + v
 	u.RawPath = "/" + url.PathEscape(v)
 	r := u.String()
-	return Endpoint{URL: r, Name: RedactURL(r)}, v, nil
+	return Endpoint{URL: r, Name: redact.URL(r)}, v, nil
 }
 
 // isSchemeName reports whether s is a URL scheme as RFC 3986 spells it, so
@@ -176,144 +175,5 @@ func (e *Endpoints) Round(skip string) []Endpoint {
 }
 
 // Scrub returns text with every URL of the endpoints and every password in
-// them replaced as Scrub does.
-func (e *Endpoints) Scrub(text string) string { return Scrub(text, e.raw) }
-
-// redacted replaces a password.
-const redacted = "xxxxx"
-
-// RedactURL returns s, one URL or several separated by commas, with each
-// password replaced by xxxxx. It works on URLs that do not parse, such as a
-// password holding an unescaped / # @ or ?: in each element, everything
-// between "://" and the last "@" is user information; the user name before
-// its first ":" is kept, and the rest replaced (all of it when there is no
-// ":"). Use it on every URL that reaches a log, an error or a plan.
-func RedactURL(s string) string {
-	parts := strings.Split(s, ",")
-	for i, p := range parts {
-		parts[i] = redactOne(p)
-	}
-	return strings.Join(parts, ",")
-}
-
-func redactOne(s string) string {
-	start := 0
-	if i := strings.Index(s, "://"); i >= 0 {
-		start = i + 3
-	}
-	at := strings.LastIndexByte(s[start:], '@')
-	if at < 0 {
-		return s
-	}
-	userinfo := s[start : start+at]
-	repl := redacted
-	if user, _, ok := strings.Cut(userinfo, ":"); ok && !strings.ContainsAny(user, "/?#@") {
-		repl = user + ":" + redacted
-	}
-	return s[:start] + repl + s[start+at:]
-}
-
-// Scrub returns text with every URL of list (one URL, or several separated
-// by commas, parsable or not) replaced by its redacted form, and every
-// password in list replaced by xxxxx, in the forms it takes in error text
-// and logs: as written, percent-decoded and -encoded, JSON-escaped, and the
-// pieces of it between reserved characters (Go's url.Parse quotes the URL
-// up to a "#"). Passwords shorter than 4 characters, or equal to their user
-// name, are left alone elsewhere in text: replacing them would garble it.
-func Scrub(text, list string) string {
-	if list == "" || !strings.Contains(list, "@") {
-		return text
-	}
-	for _, el := range strings.Split(list, ",") {
-		el = strings.TrimSpace(el)
-		if r := redactOne(el); r != el {
-			text = strings.ReplaceAll(text, el, r)
-		}
-	}
-	for _, p := range secrets(list) {
-		text = strings.ReplaceAll(text, p, redacted)
-	}
-	return text
-}
-
-// secrets returns the passwords of list in every form Scrub replaces,
-// longest first.
-func secrets(list string) []string {
-	seen := map[string]bool{}
-	var out []string
-	add := func(p, user string) {
-		if len(p) < 4 || p == user || seen[p] {
-			return
-		}
-		seen[p] = true
-		out = append(out, p)
-	}
-	for _, el := range strings.Split(list, ",") {
-		el = strings.TrimSpace(el)
-		start := 0
-		if i := strings.Index(el, "://"); i >= 0 {
-			start = i + 3
-		}
-		at := strings.LastIndexByte(el[start:], '@')
-		if at < 0 {
-			continue
-		}
-		user, pass, ok := strings.Cut(el[start:start+at], ":")
-		if !ok {
-			pass, user = user, ""
-		}
-		forms := []string{pass}
-		if d, err := url.PathUnescape(pass); err == nil {
-			forms = append(forms, d)
-		}
-		for _, f := range forms {
-			add(f, user)
-			add(url.QueryEscape(f), user)
-			add(url.PathEscape(f), user)
-			add(url.UserPassword("", f).String()[1:], user)
-			add(jsonEscape(f), user)
-			for _, piece := range strings.FieldsFunc(f, func(r rune) bool { return strings.ContainsRune("/#?@:", r) }) {
-				add(piece, user)
-			}
-		}
-	}
-	// Longest first, so a password is replaced whole before its pieces.
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && len(out[j]) > len(out[j-1]); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
-}
-
-// jsonEscape returns s as it appears inside a JSON string.
-func jsonEscape(s string) string {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	q := strings.TrimSpace(b.String())
-	return q[1 : len(q)-1]
-}
-
-// scrubWriter writes through w with Scrub applied for list: the last guard
-// that keeps a password out of a program's stderr.
-type scrubWriter struct {
-	w    io.Writer
-	list string
-}
-
-// newScrubWriter returns w itself when list holds no password.
-func newScrubWriter(w io.Writer, list string) io.Writer {
-	if len(secrets(list)) == 0 && RedactURL(list) == list {
-		return w
-	}
-	return &scrubWriter{w: w, list: list}
-}
-
-func (s *scrubWriter) Write(p []byte) (int, error) {
-	if _, err := io.WriteString(s.w, Scrub(string(p), s.list)); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
+// them replaced, as redact.Scrub does.
+func (e *Endpoints) Scrub(text string) string { return redact.Scrub(text, e.raw) }

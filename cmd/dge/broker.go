@@ -7,6 +7,7 @@ import (
 	"github.com/dgehq/dge/config"
 	"github.com/dgehq/dge/internal/amqpcount"
 	"github.com/dgehq/dge/internal/mgmt"
+	"github.com/dgehq/dge/internal/redact"
 	"github.com/dgehq/dge/plan"
 	"github.com/dgehq/dge/runtime"
 )
@@ -87,11 +88,11 @@ func (e *env) noteSecrets(b config.Broker) {
 
 // scrub removes from s every URL and password dge knows of: the broker
 // URLs of the environment and of the broker block, parsable or not (see
-// runtime.Scrub), and the management password. Everything dge prints on
+// redact.Scrub), and the management password. Everything dge prints on
 // failure passes through it.
 func (e *env) scrub(s string) string {
 	for _, list := range append([]string{e.getenv(mgmt.AMQPURLEnv), e.getenv(mgmt.URLEnv)}, e.urlLists...) {
-		s = runtime.Scrub(s, list)
+		s = redact.Scrub(s, list)
 	}
 	for _, p := range append([]string{e.getenv(mgmt.PasswordEnv)}, e.passwords...) {
 		if len(p) >= 4 && p != "guest" {

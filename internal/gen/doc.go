@@ -6,7 +6,8 @@
 //
 //	main.go    the wiring: a dge.Graph literal whose nodes bind the user's
 //	           handlers through generic runtime constructors, and a main
-//	           function that hands the command line to dge.Main
+//	           function that hands the command line to cli.Main
+//	           (github.com/dgehq/dge/runtime/cli)
 //	graph.dot  the graph drawn in Graphviz dot (internal/diagram)
 //	graph.mmd  the graph drawn in Mermaid (internal/diagram)
 //

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,7 +35,7 @@ var mainTemplate = template.Must(template.New("main.go.tmpl").
 type view struct {
 	Sources    []string // one "// Source:" line each
 	StdImports []string // `"context"`, `"os"`, `"time"`
-	Imports    []string // `behaviour "example.com/m/behaviour"`, `dge "github.com/dgehq/dge/runtime"`
+	Imports    []string // `behaviour "example.com/m/behaviour"`, `dge "github.com/dgehq/dge/runtime"`, `cli "github.com/dgehq/dge/runtime/cli"`
 
 	Name          string
 	Source        string
@@ -58,7 +59,7 @@ type nodeView struct {
 // the package-level names of main.go, and Go's predeclared identifiers
 // (checked through types.Universe), so the alias never shadows a name the
 // generated code uses.
-var reservedAliases = map[string]bool{"dge": true, "os": true, "time": true, "graph": true, "main": true}
+var reservedAliases = map[string]bool{"dge": true, "cli": true, "os": true, "time": true, "graph": true, "main": true}
 
 // builder accumulates the view and its diagnostics.
 type builder struct {
@@ -110,13 +111,11 @@ func newView(g *config.Graph) (*view, hcl.Diagnostics) {
 	if b.usesTime {
 		v.StdImports = append(v.StdImports, strconv.Quote("time"))
 	}
-	v.Imports = []string{
-		b.alias + " " + strconv.Quote(g.Handlers),
-		"dge " + strconv.Quote(RuntimePath),
-	}
+	imports := [][2]string{{b.alias, g.Handlers}, {"dge", RuntimePath}, {"cli", CLIPath}}
 	// Sorted by path, as goimports groups them.
-	if g.Handlers > RuntimePath {
-		v.Imports[0], v.Imports[1] = v.Imports[1], v.Imports[0]
+	slices.SortFunc(imports, func(a, b [2]string) int { return strings.Compare(a[1], b[1]) })
+	for _, imp := range imports {
+		v.Imports = append(v.Imports, imp[0]+" "+strconv.Quote(imp[1]))
 	}
 	return v, b.diags
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/dgehq/dge/config"
-	"github.com/dgehq/dge/runtime"
+	"github.com/dgehq/dge/internal/redact"
 )
 
 // The environment variables Resolve reads.
@@ -70,7 +70,7 @@ func Resolve(environ []string, b config.Broker) (Config, error) {
 		}
 		u, err := parseEndpoint(strings.TrimSpace(part))
 		if err != nil {
-			return Config{}, fmt.Errorf("management URL from %s: %s %v; fix %s", where, runtime.RedactURL(strings.TrimSpace(part)), err, from)
+			return Config{}, fmt.Errorf("management URL from %s: %s %v; fix %s", where, redact.URL(strings.TrimSpace(part)), err, from)
 		}
 		if u.User != nil {
 			if user != nil && user.String() != u.User.String() {

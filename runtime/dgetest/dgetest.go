@@ -7,6 +7,7 @@ import (
 	"time"
 
 	dge "github.com/dgehq/dge/runtime"
+	"github.com/dgehq/dge/runtime/memory"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -27,19 +28,20 @@ type Option func(*config)
 
 type config struct {
 	local   dge.LocalOptions
+	memory  memory.Options
 	timeout time.Duration
 }
 
 // RetryDelay replaces every edge's retry delay: how long a message whose
 // handler failed waits before its next attempt.
 func RetryDelay(d time.Duration) Option {
-	return func(c *config) { c.local.Memory.RetryDelay = d }
+	return func(c *config) { c.memory.RetryDelay = d }
 }
 
 // PollInterval replaces every poll node's interval: how long a check that
 // is not done waits before the next one.
 func PollInterval(d time.Duration) Option {
-	return func(c *config) { c.local.Memory.PollInterval = d }
+	return func(c *config) { c.memory.PollInterval = d }
 }
 
 // AggregateTimeout replaces every aggregate node's timeout: how long an
@@ -89,7 +91,7 @@ func Start(t TB, g dge.Graph, opts ...Option) *Harness {
 	for _, o := range opts {
 		o(&c)
 	}
-	l, err := dge.StartLocal(g, c.local)
+	l, err := dge.StartLocal(g, memory.New(g, c.memory), c.local)
 	if err != nil {
 		t.Fatalf("dgetest: start graph %q: %v", g.Name, err)
 	}

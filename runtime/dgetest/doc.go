@@ -1,6 +1,6 @@
 // Package dgetest runs a whole dge graph inside a Go test, on the runtime's
-// in-memory broker: no RabbitMQ, the same retry, parking, join and poll
-// semantics.
+// in-memory broker (package github.com/dgehq/dge/runtime/memory): no
+// RabbitMQ, the same retry, parking, join and poll semantics.
 //
 // Beside the main.go that dge generate writes (which declares the graph as
 // the package variable graph), a test in package main can run the graph,

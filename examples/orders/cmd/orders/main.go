@@ -10,6 +10,7 @@ import (
 
 	behaviour "github.com/dgehq/dge/examples/orders/behaviour"
 	dge "github.com/dgehq/dge/runtime"
+	cli "github.com/dgehq/dge/runtime/cli"
 )
 
 var graph = dge.Graph{
@@ -34,4 +35,4 @@ var graph = dge.Graph{
 	},
 }
 
-func main() { os.Exit(dge.Main(graph, os.Args[1:])) }
+func main() { os.Exit(cli.Main(graph, os.Args[1:])) }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	dge "github.com/dgehq/dge/runtime"
+	cli "github.com/dgehq/dge/runtime/cli"
 	behaviour "github.com/dgehq/dge/testdata/e2e/chain/behaviour"
 )
 
@@ -29,4 +30,4 @@ var graph = dge.Graph{
 	},
 }
 
-func main() { os.Exit(dge.Main(graph, os.Args[1:])) }
+func main() { os.Exit(cli.Main(graph, os.Args[1:])) }

@@ -9,6 +9,7 @@ import (
 
 	dgepkg "github.com/dgehq/dge/internal/gen/testdata/clash/dge"
 	dge "github.com/dgehq/dge/runtime"
+	cli "github.com/dgehq/dge/runtime/cli"
 )
 
 var graph = dge.Graph{
@@ -27,4 +28,4 @@ var graph = dge.Graph{
 	},
 }
 
-func main() { os.Exit(dge.Main(graph, os.Args[1:])) }
+func main() { os.Exit(cli.Main(graph, os.Args[1:])) }

@@ -9,6 +9,7 @@ import (
 
 	behaviour "github.com/dgehq/dge/internal/gen/testdata/multi/behaviour"
 	dge "github.com/dgehq/dge/runtime"
+	cli "github.com/dgehq/dge/runtime/cli"
 )
 
 var graph = dge.Graph{
@@ -30,4 +31,4 @@ var graph = dge.Graph{
 	},
 }
 
-func main() { os.Exit(dge.Main(graph, os.Args[1:])) }
+func main() { os.Exit(cli.Main(graph, os.Args[1:])) }

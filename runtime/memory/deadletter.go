@@ -1,9 +1,10 @@
-package runtime
+package memory
 
 import (
 	"maps"
 	"time"
 
+	dge "github.com/dgehq/dge/runtime"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -14,7 +15,7 @@ import (
 // there, and for every queue that would close a dead-letter cycle without a
 // rejection in it (see isDeadLetterCycle). The caller removes m from q and
 // uncounts it.
-func (b *Memory) deadLetter(q *memQueue, m *memMsg, reason string) {
+func (b *Broker) deadLetter(q *memQueue, m *memMsg, reason string) {
 	x := b.exchanges[q.dlx]
 	if x == nil {
 		b.dropped++
@@ -73,7 +74,7 @@ func addDeath(v any, queue, reason, exchange, key string) []any {
 		t, ok := e.(amqp.Table)
 		if ok && entry == nil && t["queue"] == queue && t["reason"] == reason {
 			entry = maps.Clone(t)
-			entry["count"] = int64(toInt(t["count"]) + 1)
+			entry["count"] = int64(deathCount(t) + 1)
 			continue
 		}
 		out = append(out, e)
@@ -91,8 +92,14 @@ func addDeath(v any, queue, reason, exchange, key string) []any {
 	return append([]any{entry}, out...)
 }
 
+// deathCount returns the count of x-death entry t, read as the runtime
+// reads it (any integer type, or a number in a string).
+func deathCount(t amqp.Table) int {
+	return dge.DeathsFromHeader([]any{t})[0].Count
+}
+
 // schedule arms q's expiry timer for its head message.
-func (b *Memory) schedule(q *memQueue) {
+func (b *Broker) schedule(q *memQueue) {
 	if q.ttl <= 0 || b.closed {
 		return
 	}
@@ -108,7 +115,7 @@ func (b *Memory) schedule(q *memQueue) {
 }
 
 // expire dead-letters q's expired head messages, then re-arms its timer.
-func (b *Memory) expire(q *memQueue) {
+func (b *Broker) expire(q *memQueue) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {

@@ -1,4 +1,4 @@
-package runtime
+package memory
 
 import (
 	"context"
@@ -7,26 +7,28 @@ import (
 	"maps"
 	"slices"
 	"sync"
+
+	dge "github.com/dgehq/dge/runtime"
 )
 
 // Dial opens a connection to the in-memory broker. The name is not used.
-func (b *Memory) Dial(ctx context.Context, name string) (Conn, error) {
+func (b *Broker) Dial(ctx context.Context, name string) (dge.Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return nil, errMemoryClosed
+		return nil, errClosed
 	}
 	c := &memConn{b: b, done: make(chan struct{}), chans: map[*memChannel]struct{}{}}
 	b.conns[c] = struct{}{}
 	return c, nil
 }
 
-// memConn is a connection to a Memory.
+// memConn is a connection to a Broker.
 type memConn struct {
-	b      *Memory
+	b      *Broker
 	done   chan struct{}
 	closed bool
 	chans  map[*memChannel]struct{}
@@ -61,7 +63,7 @@ func (c *memConn) CheckQueue(ctx context.Context, name string) (int, error) {
 	}
 	q := c.b.queues[name]
 	if q == nil {
-		return 0, fmt.Errorf("queue %q: %w", name, ErrNotFound)
+		return 0, fmt.Errorf("queue %q: %w", name, dge.ErrNotFound)
 	}
 	return len(q.ready), nil
 }
@@ -73,7 +75,7 @@ func (c *memConn) CheckExchange(ctx context.Context, name string) error {
 		return fmt.Errorf("check exchange %q: %w", name, errConnClosed)
 	}
 	if c.b.exchanges[name] == nil {
-		return fmt.Errorf("exchange %q: %w", name, ErrNotFound)
+		return fmt.Errorf("exchange %q: %w", name, dge.ErrNotFound)
 	}
 	return nil
 }
@@ -83,7 +85,7 @@ var (
 	errChannelClosed = errors.New("channel closed")
 )
 
-func (c *memConn) Channel(ctx context.Context, window int) (Channel, error) {
+func (c *memConn) Channel(ctx context.Context, window int) (dge.Channel, error) {
 	if window < 1 {
 		window = 1
 	}
@@ -105,7 +107,7 @@ func (c *memConn) Channel(ctx context.Context, window int) (Channel, error) {
 
 // memChannel is a channel of a memConn.
 type memChannel struct {
-	b      *Memory
+	b      *Broker
 	conn   *memConn
 	window chan struct{} // publishes not yet resolved by Wait
 	done   chan struct{}
@@ -186,7 +188,7 @@ func (c *memChannel) fail(err error) error {
 	return err
 }
 
-func (c *memChannel) Consume(ctx context.Context, queue string, prefetch int) (Consumer, error) {
+func (c *memChannel) Consume(ctx context.Context, queue string, prefetch int) (dge.Consumer, error) {
 	c.b.mu.Lock()
 	defer c.b.mu.Unlock()
 	if c.closed {
@@ -194,7 +196,7 @@ func (c *memChannel) Consume(ctx context.Context, queue string, prefetch int) (C
 	}
 	q := c.b.queues[queue]
 	if q == nil {
-		return nil, c.fail(fmt.Errorf("consume queue %q: %w", queue, ErrNotFound))
+		return nil, c.fail(fmt.Errorf("consume queue %q: %w", queue, dge.ErrNotFound))
 	}
 	if prefetch < 0 {
 		return nil, fmt.Errorf("consume queue %q: negative prefetch %d", queue, prefetch)
@@ -235,7 +237,7 @@ func (con *memConsumer) canTake() bool {
 // Next takes the queue's head message when the consumer may receive it,
 // making it an unacknowledged delivery of the channel. It returns false once
 // the consumer is cancelled or its channel closed.
-func (con *memConsumer) Next() (Delivery, bool) {
+func (con *memConsumer) Next() (dge.Delivery, bool) {
 	b := con.ch.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -243,7 +245,7 @@ func (con *memConsumer) Next() (Delivery, bool) {
 		con.q.cond.Wait()
 	}
 	if con.stopped || b.closed {
-		return Delivery{}, false
+		return dge.Delivery{}, false
 	}
 	q := con.q
 	m := q.ready[0]
@@ -333,10 +335,10 @@ func (c *memChannel) Reject(tag uint64) error {
 	return nil
 }
 
-func (c *memChannel) Publish(ctx context.Context, exchange, key string, m Message) (Confirmation, error) {
+func (c *memChannel) Publish(ctx context.Context, exchange, key string, m dge.Message) (dge.Confirmation, error) {
 	// What AMQP cannot carry fails the publish, as on RabbitMQ with
 	// frames of its default size.
-	if err := checkPublish(toAMQP(m), maxHeadersIn(memFrameSize)); err != nil {
+	if err := dge.CheckPublishable(m, dge.DefaultFrameSize); err != nil {
 		return nil, fmt.Errorf("publish to %s with key %s: %w", exchange, key, err)
 	}
 	select {
@@ -355,19 +357,15 @@ func (c *memChannel) Publish(ctx context.Context, exchange, key string, m Messag
 	x := c.b.exchanges[exchange]
 	if x == nil {
 		<-c.window
-		return nil, c.fail(fmt.Errorf("publish to %s with key %s: exchange %q: %w (NOT_FOUND; channel closed)", exchange, key, exchange, ErrNotFound))
+		return nil, c.fail(fmt.Errorf("publish to %s with key %s: exchange %q: %w (NOT_FOUND; channel closed)", exchange, key, exchange, dge.ErrNotFound))
 	}
 	conf := &memConfirmation{c: c}
 	if c.b.route(x, key, m, nil) == 0 {
 		conf.err = fmt.Errorf("publish to %s with key %s: %w: 312 NO_ROUTE (no queue is bound to that key: run \"dge apply\")",
-			exchange, key, ErrReturned)
+			exchange, key, dge.ErrReturned)
 	}
 	return conf, nil
 }
-
-// memFrameSize is the frame size the in-memory broker's publishes must fit,
-// RabbitMQ's default frame_max.
-const memFrameSize = 128 << 10
 
 // memConfirmation is resolved when created: the in-memory broker routes
 // and stores a message synchronously.

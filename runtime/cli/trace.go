@@ -1,9 +1,10 @@
-package runtime
+package cli
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -35,28 +36,29 @@ const traceFlushTimeout = 10 * time.Second
 // propagator), so that spans a handler starts with otel.Tracer join the
 // message's trace.
 //
-// It returns c's tracer provider (nil when tracing is off) and stop, which
-// flushes the last spans, restores the globals and must be called before
-// the program exits.
-func (c *cli) startTracing(ctx context.Context) (tp trace.TracerProvider, stop func(), err error) {
+// It returns the program's tracer provider (nil when tracing is off) and
+// stop, which flushes the last spans, restores the globals and must be
+// called before the program exits. prog names the program, graph its
+// graph (for the lines it logs to stderr).
+func startTracing(ctx context.Context, prog, graph string, getenv func(string) string, stderr io.Writer) (tp trace.TracerProvider, stop func(), err error) {
 	none := func() {}
-	if strings.EqualFold(strings.TrimSpace(c.getenv("OTEL_SDK_DISABLED")), "true") {
+	if strings.EqualFold(strings.TrimSpace(getenv("OTEL_SDK_DISABLED")), "true") {
 		return nil, none, nil
 	}
 	var exporters []sdktrace.SpanExporter
-	for _, name := range strings.Split(c.getenv("OTEL_TRACES_EXPORTER"), ",") {
+	for _, name := range strings.Split(getenv("OTEL_TRACES_EXPORTER"), ",") {
 		switch name = strings.ToLower(strings.TrimSpace(name)); name {
 		case "", "none":
 		case "console":
-			x, err := stdouttrace.New(stdouttrace.WithWriter(c.stderr))
+			x, err := stdouttrace.New(stdouttrace.WithWriter(stderr))
 			if err != nil {
 				return nil, none, fmt.Errorf("OTEL_TRACES_EXPORTER=console: %w", err)
 			}
 			exporters = append(exporters, x)
 		case "otlp":
 			for _, k := range []string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
-				if p := c.getenv(k); p != "" && p != "http/protobuf" {
-					return nil, none, usageError{fmt.Sprintf("%s=%q: this program exports OTLP over HTTP only: set it to http/protobuf or unset it", k, p)}
+				if p := getenv(k); p != "" && p != "http/protobuf" {
+					return nil, none, fmt.Errorf("%s=%q: this program exports OTLP over HTTP only: set it to http/protobuf or unset it", k, p)
 				}
 			}
 			x, err := otlptracehttp.New(ctx)
@@ -65,20 +67,20 @@ func (c *cli) startTracing(ctx context.Context) (tp trace.TracerProvider, stop f
 			}
 			exporters = append(exporters, x)
 		default:
-			return nil, none, usageError{fmt.Sprintf("OTEL_TRACES_EXPORTER=%q: want otlp, console or none (or a comma-separated list of them)", c.getenv("OTEL_TRACES_EXPORTER"))}
+			return nil, none, fmt.Errorf("OTEL_TRACES_EXPORTER=%q: want otlp, console or none (or a comma-separated list of them)", getenv("OTEL_TRACES_EXPORTER"))
 		}
 	}
 	if len(exporters) == 0 {
 		return nil, none, nil
 	}
 	res, err := resource.New(ctx,
-		resource.WithAttributes(semconv.ServiceName(c.prog)),
+		resource.WithAttributes(semconv.ServiceName(prog)),
 		resource.WithFromEnv(), // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win
 		resource.WithTelemetrySDK())
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
 		return nil, none, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %w", err)
 	}
-	errLog := slog.New(slog.NewJSONHandler(c.stderr, nil)).With("graph", c.g.Name)
+	errLog := slog.New(slog.NewJSONHandler(stderr, nil)).With("graph", graph)
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
 		errLog.Warn("tracing", "error", err.Error())
 	}))

@@ -1,4 +1,4 @@
-package runtime
+package memory
 
 import (
 	"context"
@@ -9,10 +9,11 @@ import (
 	"sync"
 	"time"
 
+	dge "github.com/dgehq/dge/runtime"
 	"github.com/dgehq/dge/topology"
 )
 
-// Memory is an in-memory broker holding one graph's topology, as dge apply
+// Broker is an in-memory broker holding one graph's topology, as dge apply
 // creates it on RabbitMQ with quorum queues: the work, retry and (with poll
 // nodes) poll exchanges, direct routing; for every node's edge queue Q the
 // queues Q (dead-lettering to the retry exchange, with a delivery limit of
@@ -21,7 +22,7 @@ import (
 // work exchange), Q.dead, and for poll nodes Q.poll (TTL the node's
 // interval, dead-lettering to the work exchange); and their bindings.
 //
-// It implements Transport with the semantics the runtime relies on:
+// It implements runtime.Transport with the semantics the runtime relies on:
 // publisher confirms; mandatory publishes returned when no queue is bound
 // to the key; manual acknowledgements, single or multiple; per-consumer
 // prefetch; rejection dead-lettering with the message's routing key and an
@@ -38,9 +39,9 @@ import (
 // Messages are kept until acknowledged, in memory only: nothing survives
 // the process.
 //
-// A Memory is safe for concurrent use. Close stops its timers and closes
+// A Broker is safe for concurrent use. Close stops its timers and closes
 // every connection.
-type Memory struct {
+type Broker struct {
 	mu        sync.Mutex
 	closed    bool
 	exchanges map[string]*memExchange
@@ -52,8 +53,8 @@ type Memory struct {
 	parked    chan struct{}   // closed and replaced when a dead queue receives a message
 }
 
-// MemoryOptions adjusts a Memory's topology for tests.
-type MemoryOptions struct {
+// Options adjusts a Broker's topology for tests.
+type Options struct {
 	// RetryDelay, when positive, replaces every edge's retry delay (the TTL
 	// of every Q.retry).
 	RetryDelay time.Duration
@@ -84,25 +85,25 @@ type memQueue struct {
 
 // memMsg is one message stored in a queue.
 type memMsg struct {
-	m           Message // Headers owned by the broker
-	exchange    string  // the exchange it was last published or dead-lettered through
-	key         string  // its routing key
-	deliveries  int     // times it was delivered and returned (x-delivery-count)
+	m           dge.Message // Headers owned by the broker
+	exchange    string      // the exchange it was last published or dead-lettered through
+	key         string      // its routing key
+	deliveries  int         // times it was delivered and returned (x-delivery-count)
 	redelivered bool
 	expires     time.Time // with a ttl queue: when it dead-letters
 	enqueued    time.Time
 }
 
-// NewMemory returns an in-memory broker holding graph g's topology: the
+// New returns an in-memory broker holding graph g's topology: the
 // objects package topology derives for it, as dge apply creates them.
-func NewMemory(g Graph, opts MemoryOptions) *Memory {
-	b := &Memory{
+func New(g dge.Graph, opts Options) *Broker {
+	b := &Broker{
 		exchanges: map[string]*memExchange{},
 		queues:    map[string]*memQueue{},
 		conns:     map[*memConn]struct{}{},
 		parked:    make(chan struct{}),
 	}
-	spec := g.spec()
+	spec := g.Spec()
 	for _, x := range spec.Exchanges {
 		b.exchanges[x] = &memExchange{name: x, bindings: map[string][]*memQueue{}}
 	}
@@ -128,12 +129,12 @@ func NewMemory(g Graph, opts MemoryOptions) *Memory {
 	return b
 }
 
-var errMemoryClosed = errors.New("in-memory broker closed")
+var errClosed = errors.New("in-memory broker closed")
 
 // Close closes every connection (unacknowledged deliveries go back to their
 // queues) and stops every timer; messages are kept but no longer expire.
 // Dial fails afterwards.
-func (b *Memory) Close() error {
+func (b *Broker) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -161,11 +162,11 @@ func (b *Memory) Close() error {
 // ready, delayed (in Q.retry or Q.poll) or unacknowledged message anywhere
 // else. It returns ctx's error if ctx ends first, and an error once the
 // broker is closed.
-func (b *Memory) WaitIdle(ctx context.Context) error {
+func (b *Broker) WaitIdle(ctx context.Context) error {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return errMemoryClosed
+		return errClosed
 	}
 	if b.live == 0 {
 		b.mu.Unlock()
@@ -179,7 +180,7 @@ func (b *Memory) WaitIdle(ctx context.Context) error {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		if b.closed {
-			return errMemoryClosed
+			return errClosed
 		}
 		return nil
 	case <-ctx.Done():
@@ -188,8 +189,8 @@ func (b *Memory) WaitIdle(ctx context.Context) error {
 }
 
 // Dropped returns the number of dead-lettered messages that no queue took:
-// those RabbitMQ would drop too (see Memory).
-func (b *Memory) Dropped() int {
+// those RabbitMQ would drop too (see Broker).
+func (b *Broker) Dropped() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.dropped
@@ -197,7 +198,7 @@ func (b *Memory) Dropped() int {
 
 // parkedSignal returns a channel closed when a dead queue next receives a
 // message.
-func (b *Memory) parkedSignal() <-chan struct{} {
+func (b *Broker) ParkedSignal() <-chan struct{} {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.parked
@@ -205,7 +206,7 @@ func (b *Memory) parkedSignal() <-chan struct{} {
 
 // Pending returns, per queue, the messages in it (ready, delayed or
 // unacknowledged), leaving out dead queues and empty ones.
-func (b *Memory) Pending() map[string]int {
+func (b *Broker) Pending() map[string]int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := map[string]int{}
@@ -228,7 +229,7 @@ func (b *Memory) Pending() map[string]int {
 
 // Live returns the number of messages outside the dead queues: ready,
 // delayed or unacknowledged.
-func (b *Memory) Live() int {
+func (b *Broker) Live() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.live
@@ -236,14 +237,14 @@ func (b *Memory) Live() int {
 
 // Messages returns copies of the messages ready in queue, oldest first,
 // without removing them (unacknowledged deliveries are not included).
-func (b *Memory) Messages(queue string) ([]Delivery, error) {
+func (b *Broker) Messages(queue string) ([]dge.Delivery, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	q := b.queues[queue]
 	if q == nil {
-		return nil, fmt.Errorf("queue %q: %w", queue, ErrNotFound)
+		return nil, fmt.Errorf("queue %q: %w", queue, dge.ErrNotFound)
 	}
-	out := make([]Delivery, len(q.ready))
+	out := make([]dge.Delivery, len(q.ready))
 	for i, m := range q.ready {
 		out[i] = m.delivery(0)
 	}
@@ -252,12 +253,12 @@ func (b *Memory) Messages(queue string) ([]Delivery, error) {
 
 // Enqueued returns when each message ready in queue entered it, oldest
 // first, in the order of Messages.
-func (b *Memory) Enqueued(queue string) ([]time.Time, error) {
+func (b *Broker) Enqueued(queue string) ([]time.Time, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	q := b.queues[queue]
 	if q == nil {
-		return nil, fmt.Errorf("queue %q: %w", queue, ErrNotFound)
+		return nil, fmt.Errorf("queue %q: %w", queue, dge.ErrNotFound)
 	}
 	out := make([]time.Time, len(q.ready))
 	for i, m := range q.ready {
@@ -267,7 +268,7 @@ func (b *Memory) Enqueued(queue string) ([]time.Time, error) {
 }
 
 // Queues returns the names of the broker's queues, sorted.
-func (b *Memory) Queues() []string {
+func (b *Broker) Queues() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return slices.Sorted(maps.Keys(b.queues))
@@ -275,7 +276,7 @@ func (b *Memory) Queues() []string {
 
 // addLive counts n messages entering (n > 0) or leaving (n < 0) non-dead
 // queues, and wakes WaitIdle callers when none is left.
-func (b *Memory) addLive(q *memQueue, n int) {
+func (b *Broker) addLive(q *memQueue, n int) {
 	if q.dead {
 		return
 	}
@@ -289,7 +290,7 @@ func (b *Memory) addLive(q *memQueue, n int) {
 }
 
 // enqueue appends m to q.
-func (b *Memory) enqueue(q *memQueue, m *memMsg) {
+func (b *Broker) enqueue(q *memQueue, m *memMsg) {
 	m.enqueued = time.Now()
 	if q.ttl > 0 {
 		m.expires = m.enqueued.Add(q.ttl)
@@ -307,7 +308,7 @@ func (b *Memory) enqueue(q *memQueue, m *memMsg) {
 }
 
 // requeue puts returned messages back at the head of q, in order.
-func (b *Memory) requeue(q *memQueue, ms []*memMsg) {
+func (b *Broker) requeue(q *memQueue, ms []*memMsg) {
 	if len(ms) == 0 {
 		return
 	}
@@ -316,10 +317,27 @@ func (b *Memory) requeue(q *memQueue, ms []*memMsg) {
 	q.cond.Broadcast()
 }
 
+// Deliver routes m through exchange with routing key key as a producer
+// outside dge may publish it on RabbitMQ: without the checks a channel's
+// Publish makes, so that a test can hand a node whatever AMQP can deliver
+// (headers of any type or length). It fails when no queue is bound to key.
+func (b *Broker) Deliver(exchange, key string, m dge.Message) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	x, ok := b.exchanges[exchange]
+	if !ok {
+		return fmt.Errorf("deliver to exchange %s: %w", exchange, dge.ErrNotFound)
+	}
+	if b.route(x, key, m, nil) == 0 {
+		return fmt.Errorf("deliver to %s with key %s: %w", exchange, key, dge.ErrReturned)
+	}
+	return nil
+}
+
 // route delivers m (already published through exchange x) to every queue
 // bound to x with key for which skip (if not nil) is false, each getting
 // its own copy; it returns the number of queues.
-func (b *Memory) route(x *memExchange, key string, m Message, skip func(*memQueue) bool) int {
+func (b *Broker) route(x *memExchange, key string, m dge.Message, skip func(*memQueue) bool) int {
 	n := 0
 	for _, q := range x.bindings[key] {
 		if skip != nil && skip(q) {
@@ -333,21 +351,23 @@ func (b *Memory) route(x *memExchange, key string, m Message, skip func(*memQueu
 
 // cloneMessage copies m's headers, dropping those a transport carries in
 // Message fields or that the broker sets.
-func cloneMessage(m Message) Message {
+func cloneMessage(m dge.Message) dge.Message {
 	h := make(map[string]any, len(m.Headers))
 	for k, v := range m.Headers {
 		switch k {
-		case HeaderRunID, HeaderSource, HeaderAttempt, "x-delivery-count":
-			if _, ok := intValue(v); !ok && (k == HeaderAttempt || k == "x-delivery-count") {
-				h[k] = v // a forged value of the wrong type, as AMQP delivers it
-			} else if _, ok := v.(string); !ok && (k == HeaderRunID || k == HeaderSource) {
+		case dge.HeaderRunID, dge.HeaderSource, dge.HeaderAttempt, "x-delivery-count":
+			// Fields, as the AMQP transport delivers them, unless forged
+			// with the wrong type: those stay headers, for admit to park.
+			if !isInt(v) && (k == dge.HeaderAttempt || k == "x-delivery-count") {
+				h[k] = v
+			} else if _, ok := v.(string); !ok && (k == dge.HeaderRunID || k == dge.HeaderSource) {
 				h[k] = v
 			}
-		case HeaderTraceParent, HeaderTraceState:
+		case dge.HeaderTraceParent, dge.HeaderTraceState:
 			// Fields, as the AMQP transport delivers them; a field set
 			// wins over a header.
 			if s, ok := v.(string); ok {
-				messageCarrier{&m}.setIfEmpty(k, s)
+				setIfEmpty(&m, k, s)
 			} else {
 				h[k] = v
 			}
@@ -365,16 +385,37 @@ func cloneMessage(m Message) Message {
 	return m
 }
 
+// setIfEmpty sets m's trace context field for header key to value unless
+// it has one.
+// isInt reports whether v is an integer of a type AMQP delivers.
+func isInt(v any) bool {
+	switch v.(type) {
+	case int, int8, int16, int32, int64, uint8, uint16, uint32:
+		return true
+	}
+	return false
+}
+
+func setIfEmpty(m *dge.Message, key, value string) {
+	f := &m.TraceParent
+	if key == dge.HeaderTraceState {
+		f = &m.TraceState
+	}
+	if *f == "" {
+		*f = value
+	}
+}
+
 // delivery returns m as delivered with tag.
-func (m *memMsg) delivery(tag uint64) Delivery {
+func (m *memMsg) delivery(tag uint64) dge.Delivery {
 	msg := m.m
 	msg.Headers = maps.Clone(m.m.Headers)
 	msg.Body = slices.Clone(m.m.Body)
-	return Delivery{
+	return dge.Delivery{
 		Message:       msg,
 		Tag:           tag,
 		Redelivered:   m.redelivered,
-		Deaths:        parseDeaths(msg.Headers["x-death"]),
+		Deaths:        dge.DeathsFromHeader(msg.Headers["x-death"]),
 		DeliveryCount: m.deliveries,
 	}
 }
