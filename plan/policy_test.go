@@ -15,9 +15,9 @@ import (
 func policyGraph(qtype string) Topology {
 	quorum := qtype == "quorum"
 	t := Topology{Owner: Owner{Graph: "g"}, Vhost: "v"}
-	spec := topology.Build(topology.Graph{
+	spec := topology.Build(topology.Params{
 		Name: "g", QueueType: qtype, WorkExchange: "g.work", RetryExchange: "g.retry", PollExchange: "g.poll",
-		Edges: []topology.Edge{{Queue: "a", Retry: 5 * time.Second, MaxAttempts: 5}, {Queue: "p", Retry: 5 * time.Second, MaxAttempts: 5, Poll: true, Interval: time.Second}},
+		Edges: []topology.EdgeParams{{Queue: "a", Retry: 5 * time.Second, MaxAttempts: 5}, {Queue: "p", Retry: 5 * time.Second, MaxAttempts: 5, Poll: true, Interval: time.Second}},
 	})
 	for _, q := range spec.Queues {
 		args := topology.Arguments(q, quorum)

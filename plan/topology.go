@@ -118,7 +118,7 @@ type QueueMove struct {
 // dead-letter settings, which is harmless: arguments win.
 func Desired(g *config.Graph) Topology {
 	b := g.Broker
-	spec := topology.Build(TopologyGraph(g))
+	spec := topology.Build(TopologyParams(g))
 	quorum := spec.Quorum()
 	stamp := func() map[string]any { return map[string]any{GraphArg: g.Name} }
 
@@ -206,11 +206,11 @@ func moves(g *config.Graph, spec topology.Topology) []QueueMove {
 	return out
 }
 
-// TopologyGraph returns what package topology needs of g: its name, queue
+// TopologyParams returns what package topology needs of g: its name, queue
 // type, exchanges and, in node order, the edge of every node that has one.
-func TopologyGraph(g *config.Graph) topology.Graph {
+func TopologyParams(g *config.Graph) topology.Params {
 	b := g.Broker
-	tg := topology.Graph{
+	tg := topology.Params{
 		Name: g.Name, QueueType: string(b.QueueType),
 		WorkExchange: b.WorkExchange, RetryExchange: b.RetryExchange,
 	}
@@ -221,7 +221,7 @@ func TopologyGraph(g *config.Graph) topology.Graph {
 		if n.Edge == nil {
 			continue
 		}
-		tg.Edges = append(tg.Edges, topology.Edge{
+		tg.Edges = append(tg.Edges, topology.EdgeParams{
 			Queue: n.Edge.Queue, Retry: n.Edge.Retry, MaxAttempts: n.Edge.MaxAttempts,
 			Aggregate: n.Kind == config.KindAggregate, Poll: n.Kind == config.KindPoll, Interval: n.Interval,
 		})

@@ -36,8 +36,8 @@ func (g Graph) DeliveryLimit() int {
 }
 
 // topologyGraph returns what package topology needs of g.
-func (g Graph) topologyGraph() topology.Graph {
-	tg := topology.Graph{
+func (g Graph) topologyGraph() topology.Params {
+	tg := topology.Params{
 		Name: g.Name, QueueType: g.QueueType,
 		WorkExchange: g.WorkExchange, RetryExchange: g.RetryExchange, PollExchange: g.PollExchange,
 	}
@@ -45,7 +45,7 @@ func (g Graph) topologyGraph() topology.Graph {
 		if n.kind == KindStart {
 			continue
 		}
-		tg.Edges = append(tg.Edges, topology.Edge{
+		tg.Edges = append(tg.Edges, topology.EdgeParams{
 			Queue: n.in.Queue, Retry: n.in.Retry, MaxAttempts: n.in.MaxAttempts,
 			Aggregate: n.kind == KindAggregate, Poll: n.kind == KindPoll, Interval: n.interval,
 		})

@@ -201,7 +201,7 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 	if rate != nil {
 		r = *rate
 	}
-	spec := topology.Build(plan.TopologyGraph(g))
+	spec := topology.Build(plan.TopologyParams(g))
 	began := time.Now()
 	var span parkedSpan
 	n, err := actParked(ctx, e.stdout, m, edges, f, sub, *limit, r, spec.Work, &span)
@@ -217,7 +217,7 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 // parkedEdges returns the graph's edges (one, with -node) and their dead
 // queues; an unknown address is an error naming the valid ones.
 func parkedEdges(g *config.Graph, node string) ([]parkedEdge, error) {
-	spec := topology.Build(plan.TopologyGraph(g))
+	spec := topology.Build(plan.TopologyParams(g))
 	var out []parkedEdge
 	var valid []string
 	for _, n := range g.Nodes {

@@ -207,7 +207,7 @@ func buildStatus(g *config.Graph, queues []mgmt.QueueStatus, policies []plan.Dia
 	for _, q := range queues {
 		live[q.Name] = q
 	}
-	spec := topology.Build(plan.TopologyGraph(g))
+	spec := topology.Build(plan.TopologyParams(g))
 	r := &statusReport{FormatVersion: statusFormatVersion, Graph: g.Name, Vhost: g.Broker.Vhost, Edges: []statusRow{}, Problems: []string{}}
 	for _, n := range g.Nodes {
 		if n.Edge == nil {
