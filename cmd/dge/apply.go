@@ -87,7 +87,7 @@ derived from the management URL if unset).`)
 // for apply, plan.NewDestroy for destroy), shows it, refuses it when it has
 // errors, asks for "yes" unless autoApprove, and executes it, keeping the
 // messages of replaced queues when keep. cmd names the command in messages.
-func (e *env) planAndExecute(ctx context.Context, cmd string, g *config.Graph, build func(plan.Topology, *plan.Snapshot, plan.Options) (*plan.Plan, error), autoApprove, keep bool, opts apply.Options) int {
+func (e *env) planAndExecute(ctx context.Context, cmd string, g *config.Graph, build func(plan.Objects, *plan.Snapshot, plan.Options) (*plan.Plan, error), autoApprove, keep bool, opts apply.Options) int {
 	client, cfg, err := e.managementClient(g.Broker)
 	if err != nil {
 		return e.fail(cmd, err)
