@@ -88,13 +88,13 @@ func (g Graph) check() error {
 	return nil
 }
 
-// Topology renders the exchanges, queues and bindings graph g expects on
+// TopologyText renders the exchanges, queues and bindings graph g expects on
 // its broker (package topology's derivation, which dge plan uses too), one
 // object per line, in node order. Dead-lettering is a queue argument (no
 // policy can turn it off; on quorum queues at-least-once, with overflow
 // reject-publish); the delays and the delivery limit are in dge's policies,
 // which dge apply changes in place.
-func Topology(g Graph) string {
+func (g Graph) TopologyText() string {
 	spec := g.Spec()
 	nodes := map[string]Node{}
 	for _, n := range g.Nodes {

@@ -160,7 +160,7 @@ func TestTopologyReadersAgree(t *testing.T) {
 				if !slices.Equal(checkedX, apply.Exchanges) {
 					t.Errorf("the program checks exchanges %v at start, dge apply creates %v", checkedX, apply.Exchanges)
 				}
-				listing := Topology(rg)
+				listing := rg.TopologyText()
 				for name := range apply.Queues {
 					if !strings.Contains(listing, "queue  "+name+" ") && !strings.Contains(listing, " "+name+"  ") {
 						t.Errorf("the topology subcommand does not list queue %s:\n%s", name, listing)
