@@ -282,10 +282,7 @@ func (row statusRow) problems(missing []string) []string {
 			row.Node, queueList(missing)))
 	}
 	if row.Parked > 0 {
-		them := "them"
-		if row.Parked == 1 {
-			them = "it"
-		}
+		them := config.PluralForm(row.Parked, "it", "them")
 		out = append(out, fmt.Sprintf("%s: %s parked in %s: dge parked list -node %s says why; once the cause is fixed, move %s back to %s with dge parked redrive -node %s",
 			row.Node, messages(row.Parked), row.Queue+topology.SuffixDead, row.Node, them, row.Queue, row.Node))
 	}
@@ -304,10 +301,7 @@ func messages(n int64) string { return config.Plural(n, "message") }
 
 // queueList names queues: "queue a" or "queues a, b".
 func queueList(names []string) string {
-	if len(names) == 1 {
-		return "queue " + names[0]
-	}
-	return "queues " + strings.Join(names, ", ")
+	return config.PluralForm(len(names), "queue", "queues") + " " + strings.Join(names, ", ")
 }
 
 // diagramStatus returns the counts dge graph -status draws.
