@@ -143,11 +143,7 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 		fmt.Fprintf(e.stderr, "dge %s: -rate %g is negative; give 0 (no pacing) or more messages a second\n", cmd, *rate)
 		return exitError
 	}
-	path, ok := e.pathArg(fs, pos)
-	if !ok {
-		return exitError
-	}
-	g, ok := e.loadGraph(path, vars)
+	g, ok := e.loadArg(fs, pos, vars)
 	if !ok {
 		return exitError
 	}

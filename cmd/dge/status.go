@@ -64,11 +64,7 @@ DGE_MANAGEMENT_PASSWORD; the broker block's settings win).`)
 	if *watch > 0 && *check {
 		return e.failf("status", "-check and -watch do not combine: -check answers once, for a script")
 	}
-	path, ok := e.pathArg(fs, pos)
-	if !ok {
-		return exitError
-	}
-	g, ok := e.loadGraph(path, vars)
+	g, ok := e.loadArg(fs, pos, vars)
 	if !ok {
 		return exitError
 	}
