@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dgehq/dge/config"
 	"github.com/dgehq/dge/plan"
 )
 
@@ -207,17 +208,10 @@ func causes(ctx context.Context, errs []error) error {
 	}
 	sort.Slice(real, func(i, j int) bool { return real[i].Error() < real[j].Error() })
 	if cancelled > 0 {
-		real = append(real, fmt.Errorf("%d other %s in flight %s cancelled because of %s", cancelled,
-			plural(cancelled, "change", "changes"), plural(cancelled, "was", "were"), plural(len(real), "this error", "these errors")))
+		real = append(real, fmt.Errorf("%s in flight %s cancelled because of %s", config.Plural(cancelled, "other change"),
+			config.PluralForm(cancelled, "was", "were"), config.PluralForm(len(real), "this error", "these errors")))
 	}
 	return errors.Join(real...)
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 func (a *applier) started(c plan.Change) {

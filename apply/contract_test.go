@@ -59,7 +59,7 @@ func (b *refusingBroker) DeleteQueue(_ context.Context, _, name string, ifEmpty 
 func TestBrokerContract(t *testing.T) {
 	s := spec{vhost: "v", queueType: "classic", retry: "5s"}
 	top := plan.Desired(s.graph(t))
-	snap := &plan.Snapshot{Topology: top}
+	snap := &plan.Snapshot{Objects: top}
 	snap.Owner = plan.Owner{}
 	snap.Normalize()
 	other := errors.New("delete queue out: the broker is on fire")

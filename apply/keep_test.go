@@ -14,9 +14,9 @@ import (
 	"github.com/dgehq/dge/plan"
 )
 
-// oldTopology is what a dge before the dead-letter arguments created for s:
+// oldObjects is what a dge before the dead-letter arguments created for s:
 // the same objects and policies, but queues stamped only.
-func oldTopology(t *testing.T, s spec) plan.Topology {
+func oldObjects(t *testing.T, s spec) plan.Objects {
 	t.Helper()
 	top := plan.Desired(s.graph(t))
 	for i, q := range top.Queues {
@@ -29,8 +29,8 @@ func oldTopology(t *testing.T, s spec) plan.Topology {
 	return top
 }
 
-// applyTopology makes the vhost hold top.
-func (f *fixture) applyTopology(t *testing.T, top plan.Topology) {
+// applyObjects makes the vhost hold top.
+func (f *fixture) applyObjects(t *testing.T, top plan.Objects) {
 	t.Helper()
 	snap, err := f.client.Read(t.Context(), f.vh.Name)
 	if err != nil {
@@ -158,7 +158,7 @@ func TestKeepMessagesUpgradesOldQueues(t *testing.T) {
 		t.Run(qt, func(t *testing.T) {
 			f := newFixture(t)
 			s := spec{vhost: f.vh.Name, queueType: qt, retry: "10m", poll: true}
-			f.applyTopology(t, oldTopology(t, s))
+			f.applyObjects(t, oldObjects(t, s))
 			const n = 500
 			f.publishNumbered(t, "a_in", n)
 			f.publishNumbered(t, "p_in.retry", 3)
@@ -213,7 +213,7 @@ func TestKeepMessagesUpgradesOldQueues(t *testing.T) {
 func TestKeepMessagesRefusesConsumers(t *testing.T) {
 	f := newFixture(t)
 	s := spec{vhost: f.vh.Name, queueType: "quorum", retry: "5s"}
-	f.applyTopology(t, oldTopology(t, s))
+	f.applyObjects(t, oldObjects(t, s))
 	f.publishNumbered(t, "a_in", 5)
 	ch, err := f.conn.Channel()
 	if err != nil {
@@ -350,7 +350,7 @@ func TestKeepMessagesChangesTheQueueType(t *testing.T) {
 		t.Run(c.from+" to "+c.to, func(t *testing.T) {
 			f := newFixture(t)
 			before := spec{vhost: f.vh.Name, queueType: c.from, retry: "5s"}
-			f.applyTopology(t, plan.Desired(before.graph(t)))
+			f.applyObjects(t, plan.Desired(before.graph(t)))
 			const n = 2000
 			f.publishNumbered(t, "a_in", n)
 

@@ -168,7 +168,7 @@ func BenchmarkScale(b *testing.B) {
 }
 
 // readOneByOne GETs every object of t individually, 10 at a time.
-func readOneByOne(ctx context.Context, rt http.RoundTripper, cfg mgmt.Config, vhost string, t plan.Topology) error {
+func readOneByOne(ctx context.Context, rt http.RoundTripper, cfg mgmt.Config, vhost string, t plan.Objects) error {
 	esc := url.PathEscape
 	vh := esc(vhost)
 	var paths []string

@@ -31,6 +31,14 @@ func TestPlural(t *testing.T) {
 	}
 }
 
+func TestPluralForm(t *testing.T) {
+	for n, want := range map[int]string{0: "were", 1: "was", 2: "were"} {
+		if got := config.PluralForm(n, "was", "were"); got != want {
+			t.Errorf("PluralForm(%d, was, were) = %q, want %q", n, got, want)
+		}
+	}
+}
+
 // TestTooFewAggregateInputsCounted checks that the detail of "Too few
 // aggregate inputs" counts in English: "0 inputs", "1 input".
 func TestTooFewAggregateInputsCounted(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 // a *ConflictError when a desired queue or exchange is held by a foreign
 // object, or when an adopt name is stamped by another graph or is not an
 // object the graph declares.
-func New(want Topology, snap *Snapshot, opts Options) (*Plan, error) {
+func New(want Objects, snap *Snapshot, opts Options) (*Plan, error) {
 	o := newOwner(want.Owner)
 	if err := conflicts(want, snap, o); err != nil {
 		return nil, err
@@ -25,8 +25,8 @@ func New(want Topology, snap *Snapshot, opts Options) (*Plan, error) {
 // NewDestroy plans the removal of every object in the snapshot that the
 // owner of want owns (stamped by its graph or adopted, and its dge.<graph>.
 // policies). Only want's Owner and Vhost are used.
-func NewDestroy(want Topology, snap *Snapshot, opts Options) (*Plan, error) {
-	empty := Topology{Owner: want.Owner, Vhost: want.Vhost}
+func NewDestroy(want Objects, snap *Snapshot, opts Options) (*Plan, error) {
+	empty := Objects{Owner: want.Owner, Vhost: want.Vhost}
 	o := newOwner(want.Owner)
 	var errs []Conflict
 	for _, n := range want.Owner.Adopt {
@@ -127,7 +127,7 @@ func replaceOn[T object](attrs func(cur, want T) []string) func(cur, want T) (Ac
 	}
 }
 
-func diff(want Topology, snap *Snapshot, o owner, opts Options, destroy bool) *Plan {
+func diff(want Objects, snap *Snapshot, o owner, opts Options, destroy bool) *Plan {
 	w := o.classify(snap)
 	p := &Plan{
 		FormatVersion: FormatVersion,
@@ -194,7 +194,7 @@ func diff(want Topology, snap *Snapshot, o owner, opts Options, destroy bool) *P
 // a program of the graph's older version still running, whose deliveries
 // and later publishes the move would miss. A moved block whose source is
 // gone changes nothing.
-func markMoves(p *Plan, want Topology) []Diagnostic {
+func markMoves(p *Plan, want Objects) []Diagnostic {
 	desired := map[string]bool{}
 	for _, q := range want.Queues {
 		desired[q.Name] = true
@@ -229,7 +229,7 @@ func markMoves(p *Plan, want Topology) []Diagnostic {
 
 // pendingMoves lists, in snapshot order, the owned temporary queues of
 // apply -keep-messages that hold the messages of a desired queue.
-func pendingMoves(want Topology, snap *Snapshot, w owned) []PendingMove {
+func pendingMoves(want Objects, snap *Snapshot, w owned) []PendingMove {
 	wanted := map[string]bool{}
 	for _, q := range want.Queues {
 		wanted[q.Name] = true

@@ -1,10 +1,11 @@
 // Package plan computes what dge must change on a RabbitMQ vhost to make it
 // hold the topology a graph needs.
 //
-// Desired derives that topology from a config.Graph: the exchanges, queues
-// and bindings package topology derives for every reader alike (the runtime
-// and its in-memory broker too), with plan's ownership stamp and a handful
-// of policies on top. A Snapshot is the live vhost, normalised
+// Desired derives that topology from a config.Graph, as Objects: the
+// exchanges, queues and bindings package topology derives for every reader
+// alike (the runtime and its in-memory broker too), with plan's ownership
+// stamp and a handful of policies on top. A Snapshot is the live vhost's
+// Objects, normalised
 // (an absent x-queue-type is classic, numbers compare by value, default
 // exchange bindings are dropped), read through the narrow Reader interface
 // that internal/mgmt implements with a constant number of management API

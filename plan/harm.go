@@ -86,7 +86,7 @@ func lossEffects(def map[string]any, keys []string) []string {
 // graph's queues and whatever else it matched: a leading negative
 // lookahead over the queues' names, which RabbitMQ's regular expressions
 // (PCRE) support and dge evaluates.
-func ExcludePattern(want Topology, pattern string) string {
+func ExcludePattern(want Objects, pattern string) string {
 	mine := strings.TrimPrefix(queuesPattern(want), "^")
 	if rest, ok := strings.CutPrefix(pattern, "^(?!"); ok {
 		if end := groupEnd(rest); end >= 0 {
@@ -101,7 +101,7 @@ func ExcludePattern(want Topology, pattern string) string {
 
 // queuesPattern matches the names of want's queues: each edge's queue and
 // its .retry, .dead and .poll, written once per edge.
-func queuesPattern(want Topology) string {
+func queuesPattern(want Objects) string {
 	suffixes := []string{topology.SuffixRetry, topology.SuffixDead, topology.SuffixPoll}
 	var bases []string
 	for _, q := range want.Queues {
@@ -125,7 +125,7 @@ func queuesPattern(want Topology) string {
 
 // setPolicyCommand is the rabbitmqctl command (set_policy or
 // set_operator_policy) that rewrites p with ExcludePattern's pattern.
-func setPolicyCommand(verb string, want Topology, p Policy) string {
+func setPolicyCommand(verb string, want Objects, p Policy) string {
 	def, _ := json.Marshal(p.Definition)
 	return fmt.Sprintf("rabbitmqctl %s -p %s --priority %d --apply-to %s %s %s %s", verb,
 		shellWord(want.Vhost), p.Priority, shellWord(p.ApplyTo), shellWord(p.Name), shellWord(ExcludePattern(want, p.Pattern)), shellWord(string(def)))

@@ -22,7 +22,7 @@ import (
 // some of want's queues with a setting that loses their messages (see
 // lossKeysOf), and a warning per such operator policy whose pattern dge
 // cannot evaluate and that the queue listing does not show applied.
-func checkOperatorPolicies(want Topology, snap *Snapshot, own []policyMatcher) []Diagnostic {
+func checkOperatorPolicies(want Objects, snap *Snapshot, own []policyMatcher) []Diagnostic {
 	var ms []policyMatcher
 	for _, p := range snap.OperatorPolicies {
 		ms = append(ms, newPolicyMatcher(p))
@@ -89,7 +89,7 @@ func checkOperatorPolicies(want Topology, snap *Snapshot, own []policyMatcher) [
 // operatorDiagnostic is the error (or, when dge cannot evaluate its
 // pattern, the warning) for one operator policy that loses messages of
 // the queues named.
-func operatorDiagnostic(want Topology, p Policy, queues, keys []string, sure bool) Diagnostic {
+func operatorDiagnostic(want Objects, p Policy, queues, keys []string, sure bool) Diagnostic {
 	shown := map[string]any{}
 	for _, k := range keys {
 		shown[k] = p.Definition[k]

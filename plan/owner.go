@@ -98,7 +98,7 @@ func (w owned) binding(b Binding) bool {
 // conflicts returns a *ConflictError listing, by kind and name, every adopt
 // name the graph cannot adopt and every desired queue or exchange a
 // foreign object holds; nil when there is none.
-func conflicts(want Topology, snap *Snapshot, o owner) error {
+func conflicts(want Objects, snap *Snapshot, o owner) error {
 	cs := adoptListConflicts(want, snap, o)
 	cs = append(cs, foreignConflicts(want, snap, o)...)
 	if len(cs) == 0 {
@@ -115,7 +115,7 @@ func conflicts(want Topology, snap *Snapshot, o owner) error {
 
 // adoptListConflicts checks each adopt name: the graph must declare it, and
 // no other graph may have stamped it.
-func adoptListConflicts(want Topology, snap *Snapshot, o owner) []Conflict {
+func adoptListConflicts(want Objects, snap *Snapshot, o owner) []Conflict {
 	var cs []Conflict
 	declared := map[string]bool{}
 	for _, e := range want.Exchanges {
@@ -161,7 +161,7 @@ func adoptConflicts(name string, snap *Snapshot, o owner) []Conflict {
 
 // foreignConflicts reports the desired exchanges and queues whose name a
 // live object the graph does not own holds.
-func foreignConflicts(want Topology, snap *Snapshot, o owner) []Conflict {
+func foreignConflicts(want Objects, snap *Snapshot, o owner) []Conflict {
 	var cs []Conflict
 	foreign := func(kind Kind, name string, args map[string]any) {
 		ok, why := o.owns(name, args)

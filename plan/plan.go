@@ -53,9 +53,9 @@ type Plan struct {
 	// LiveFingerprint is a hash of the live objects the plan touches or
 	// depends on; apply refuses a saved plan when it no longer matches.
 	LiveFingerprint string `json:"live_fingerprint"`
-	// Desired is the topology the plan was made for (empty for a destroy
+	// Desired is the objects the plan was made for (empty for a destroy
 	// plan but for its Owner and Vhost).
-	Desired Topology `json:"desired"`
+	Desired Objects `json:"desired"`
 	// Diagnostics are problems of the live vhost found beside the changes
 	// (see CheckPolicies); apply refuses a plan with an error among them.
 	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`

@@ -72,7 +72,7 @@ func (p *Plan) CheckFresh(snap *Snapshot) error {
 // on: every live object at a desired name, and every live object the owner
 // of want owns (with its bindings). Message and consumer counts and the
 // policy a queue shows are left out: they move all the time.
-func Fingerprint(want Topology, snap *Snapshot) string {
+func Fingerprint(want Objects, snap *Snapshot) string {
 	o := newOwner(want.Owner)
 	w := o.classify(snap)
 	ownedPol := map[string]bool{}

@@ -255,7 +255,7 @@ type finding struct {
 // override dge's, naming the queues and what the policy disables, and a
 // warning per policy that dge cannot evaluate and nothing shows winning;
 // errors first.
-func CheckPolicies(want Topology, snap *Snapshot) []Diagnostic {
+func CheckPolicies(want Objects, snap *Snapshot) []Diagnostic {
 	var ms []policyMatcher
 	for _, p := range snap.Policies {
 		if !OwnsPolicy(want.Owner.Graph, p.Name) {
@@ -341,7 +341,7 @@ func caps(q Queue, ms []policyMatcher, snap *Snapshot) []finding {
 
 // policyDiagnostics groups findings by policy into diagnostics, errors
 // first, each group by policy name.
-func policyDiagnostics(want Topology, snap *Snapshot, found []finding) []Diagnostic {
+func policyDiagnostics(want Objects, snap *Snapshot, found []finding) []Diagnostic {
 	byPolicy := map[string][]finding{}
 	for _, f := range found {
 		byPolicy[f.policy.Name] = append(byPolicy[f.policy.Name], f)
@@ -382,7 +382,7 @@ func listNames(names []string) string {
 	return strings.Join(names[:show], ", ") + fmt.Sprintf(" and %d more", len(names)-show)
 }
 
-func policyError(want Topology, snap *Snapshot, fs []finding) Diagnostic {
+func policyError(want Objects, snap *Snapshot, fs []finding) Diagnostic {
 	p := fs[0].policy
 	names := queueNames(fs)
 	how := fs[0].how
@@ -427,7 +427,7 @@ func policyError(want Topology, snap *Snapshot, fs []finding) Diagnostic {
 }
 
 // disabled says what dge loses on the queues a foreign policy governs.
-func disabled(want Topology, snap *Snapshot, p Policy, fs []finding) []string {
+func disabled(want Objects, snap *Snapshot, p Policy, fs []finding) []string {
 	var work, quorumWork, retry, poll, quorum, bare, capped []string
 	capKeys := map[string]bool{}
 	liveQueue := map[string]Queue{}
@@ -512,7 +512,7 @@ func policyRole(graph, name string) topology.Role {
 // true for RabbitMQ 3.10. An operator policy is no way out: it merges with
 // dge's policies, and its expires, message-ttl, max-length and
 // delivery-limit lose dge's messages as surely (checkOperatorPolicies).
-func policyFix(want Topology, p Policy, how string) string {
+func policyFix(want Objects, p Policy, how string) string {
 	var sb strings.Builder
 	sb.WriteString("To fix: exclude dge's queues from its pattern, e.g.\n")
 	sb.WriteString("    " + setPolicyCommand("set_policy", want, p))
@@ -523,7 +523,7 @@ func policyFix(want Topology, p Policy, how string) string {
 	return sb.String()
 }
 
-func policyWarning(want Topology, fs []finding) Diagnostic {
+func policyWarning(want Objects, fs []finding) Diagnostic {
 	p := fs[0].policy
 	names := queueNames(fs)
 	return Diagnostic{

@@ -12,12 +12,12 @@ import (
 
 // policyGraph is a small desired topology: quorum queues a (work), a.retry,
 // a.dead, p (work), p.retry, p.poll, p.dead, with dge's policies.
-func policyGraph(qtype string) Topology {
+func policyGraph(qtype string) Objects {
 	quorum := qtype == "quorum"
-	t := Topology{Owner: Owner{Graph: "g"}, Vhost: "v"}
-	spec := topology.Build(topology.Graph{
+	t := Objects{Owner: Owner{Graph: "g"}, Vhost: "v"}
+	spec := topology.Build(topology.Params{
 		Name: "g", QueueType: qtype, WorkExchange: "g.work", RetryExchange: "g.retry", PollExchange: "g.poll",
-		Edges: []topology.Edge{{Queue: "a", Retry: 5 * time.Second, MaxAttempts: 5}, {Queue: "p", Retry: 5 * time.Second, MaxAttempts: 5, Poll: true, Interval: time.Second}},
+		Edges: []topology.EdgeParams{{Queue: "a", Retry: 5 * time.Second, MaxAttempts: 5}, {Queue: "p", Retry: 5 * time.Second, MaxAttempts: 5, Poll: true, Interval: time.Second}},
 	})
 	for _, q := range spec.Queues {
 		args := topology.Arguments(q, quorum)
@@ -40,8 +40,8 @@ func policyGraph(qtype string) Topology {
 
 // liveOf is the snapshot of a vhost where want was applied, plus extra
 // policies; shown maps queue names to the policy column.
-func liveOf(want Topology, extra []Policy, shown map[string]string) *Snapshot {
-	s := &Snapshot{Topology: Topology{Vhost: want.Vhost, Queues: want.Queues}, Stats: map[string]QueueStats{}}
+func liveOf(want Objects, extra []Policy, shown map[string]string) *Snapshot {
+	s := &Snapshot{Objects: Objects{Vhost: want.Vhost, Queues: want.Queues}, Stats: map[string]QueueStats{}}
 	s.Policies = append(append([]Policy(nil), want.Policies...), extra...)
 	for q, p := range shown {
 		s.Stats[q] = QueueStats{Policy: p}
@@ -161,7 +161,7 @@ func TestCheckPolicies(t *testing.T) {
 func TestCheckPoliciesBeforeDgesPoliciesExist(t *testing.T) {
 	// A first apply: the live vhost has only the foreign policy.
 	want := policyGraph("quorum")
-	snap := &Snapshot{Topology: Topology{Vhost: "v", Policies: []Policy{{Name: "ops", Pattern: ".*", ApplyTo: "queues", Priority: 200}}}}
+	snap := &Snapshot{Objects: Objects{Vhost: "v", Policies: []Policy{{Name: "ops", Pattern: ".*", ApplyTo: "queues", Priority: 200}}}}
 	ds := CheckPolicies(want, snap)
 	if len(ds) != 1 || ds[0].Severity != SeverityError || len(ds[0].Queues) != 5 {
 		t.Fatalf("diagnostics %+v; want one error over the 5 governed queues", ds)

@@ -18,7 +18,7 @@ type Reader interface {
 // Snapshot is the live state of a vhost: its objects, normalised, and the
 // message and consumer counts of its queues. Its Owner is empty.
 type Snapshot struct {
-	Topology
+	Objects
 	// Stats holds each queue's counts by queue name. The management API
 	// refreshes them every 5 seconds by default, so they may lag.
 	Stats map[string]QueueStats `json:"stats,omitempty"`

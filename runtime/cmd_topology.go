@@ -16,6 +16,6 @@ broker (dge apply creates them).`, false)
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("topology: unexpected argument %q", fs.Arg(0))}
 	}
-	_, err := io.WriteString(c.stdout, Topology(c.g))
+	_, err := io.WriteString(c.stdout, c.g.TopologyText())
 	return err
 }

@@ -36,8 +36,8 @@ func (g Graph) DeliveryLimit() int {
 }
 
 // topologyGraph returns what package topology needs of g.
-func (g Graph) topologyGraph() topology.Graph {
-	tg := topology.Graph{
+func (g Graph) topologyGraph() topology.Params {
+	tg := topology.Params{
 		Name: g.Name, QueueType: g.QueueType,
 		WorkExchange: g.WorkExchange, RetryExchange: g.RetryExchange, PollExchange: g.PollExchange,
 	}
@@ -45,7 +45,7 @@ func (g Graph) topologyGraph() topology.Graph {
 		if n.kind == KindStart {
 			continue
 		}
-		tg.Edges = append(tg.Edges, topology.Edge{
+		tg.Edges = append(tg.Edges, topology.EdgeParams{
 			Queue: n.in.Queue, Retry: n.in.Retry, MaxAttempts: n.in.MaxAttempts,
 			Aggregate: n.kind == KindAggregate, Poll: n.kind == KindPoll, Interval: n.interval,
 		})
@@ -88,13 +88,13 @@ func (g Graph) check() error {
 	return nil
 }
 
-// Topology renders the exchanges, queues and bindings graph g expects on
+// TopologyText renders the exchanges, queues and bindings graph g expects on
 // its broker (package topology's derivation, which dge plan uses too), one
 // object per line, in node order. Dead-lettering is a queue argument (no
 // policy can turn it off; on quorum queues at-least-once, with overflow
 // reject-publish); the delays and the delivery limit are in dge's policies,
 // which dge apply changes in place.
-func Topology(g Graph) string {
+func (g Graph) TopologyText() string {
 	spec := g.Spec()
 	nodes := map[string]Node{}
 	for _, n := range g.Nodes {

@@ -144,7 +144,7 @@ func TestTopologyReadersAgree(t *testing.T) {
 				// The generated program: the graph it is given, its start-up
 				// check and its topology subcommand.
 				rg := generatedGraph(cfg)
-				if diff := cmp.Diff(plan.TopologyGraph(cfg), rg.topologyGraph()); diff != "" {
+				if diff := cmp.Diff(plan.TopologyParams(cfg), rg.topologyGraph()); diff != "" {
 					t.Errorf("the generated program's graph differs from dge plan's (-plan +program):\n%s", diff)
 				}
 				spec := rg.Spec()
@@ -160,7 +160,7 @@ func TestTopologyReadersAgree(t *testing.T) {
 				if !slices.Equal(checkedX, apply.Exchanges) {
 					t.Errorf("the program checks exchanges %v at start, dge apply creates %v", checkedX, apply.Exchanges)
 				}
-				listing := Topology(rg)
+				listing := rg.TopologyText()
 				for name := range apply.Queues {
 					if !strings.Contains(listing, "queue  "+name+" ") && !strings.Contains(listing, " "+name+"  ") {
 						t.Errorf("the topology subcommand does not list queue %s:\n%s", name, listing)
@@ -177,7 +177,7 @@ func TestTopologyReadersAgree(t *testing.T) {
 
 				// The tests' declarations: every argument dge apply sets, and
 				// beyond those only what apply keeps in policies.
-				declared := brokertest.DeclaredArguments(plan.TopologyGraph(cfg))
+				declared := brokertest.DeclaredArguments(plan.TopologyParams(cfg))
 				for _, q := range desired.Queues {
 					want := plan.NormalizeMap(q.Arguments)
 					if q.Type == topology.Quorum {

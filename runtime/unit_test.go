@@ -142,7 +142,7 @@ func TestAckerAcksOnlyPrefixesOfSettledTags(t *testing.T) {
 
 func TestTopologyNamesEveryObject(t *testing.T) {
 	g := pollGraph("g", 0, 0, nil)
-	got := Topology(g)
+	got := g.TopologyText()
 	for _, want := range []string{"exchange  g.work", "exchange  g.retry", "exchange  g.poll", "queue     input ", "queue     input.retry", "queue     input.dead", "queue     input.poll", "g.poll -> input.poll", "queue     result.dead"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("topology lacks %q:\n%s", want, got)

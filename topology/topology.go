@@ -34,19 +34,20 @@ func TTL(d time.Duration) time.Duration {
 	return max(d.Truncate(time.Millisecond), time.Millisecond)
 }
 
-// Graph is what the topology depends on, whatever language described the
-// graph.
-type Graph struct {
+// Params is what Build derives a graph's topology from, whatever language
+// described the graph: config.Graph (through plan.TopologyParams) and the
+// runtime's Graph both reduce to it.
+type Params struct {
 	Name          string
 	QueueType     string // Quorum or Classic; "" means DefaultType
 	WorkExchange  string
 	RetryExchange string
-	PollExchange  string // needed only when an edge polls
-	Edges         []Edge // in node order
+	PollExchange  string       // needed only when an edge polls
+	Edges         []EdgeParams // in node order
 }
 
-// Edge is the queue that feeds one node.
-type Edge struct {
+// EdgeParams are the parameters of the queue that feeds one node.
+type EdgeParams struct {
 	Queue       string
 	Retry       time.Duration // the retry delay
 	MaxAttempts int
@@ -123,7 +124,7 @@ func (t Topology) EdgeQueues(q string) []Queue {
 // DeliveryLimit returns the delivery limit of a graph's quorum work queues:
 // the largest max_attempts of its edges (0 when there are none). One value
 // for every work queue, so that one policy can carry it.
-func DeliveryLimit(edges []Edge) int {
+func DeliveryLimit(edges []EdgeParams) int {
 	limit := 0
 	for _, e := range edges {
 		limit = max(limit, e.MaxAttempts)
@@ -131,15 +132,15 @@ func DeliveryLimit(edges []Edge) int {
 	return limit
 }
 
-// Build returns the objects graph g needs.
-func Build(g Graph) Topology {
+// Build returns the objects the graph described by g needs.
+func Build(g Params) Topology {
 	t := Topology{QueueType: g.QueueType}
 	if t.QueueType == "" {
 		t.QueueType = DefaultType
 	}
 	t.Work = g.WorkExchange
 	t.Exchanges = []string{g.WorkExchange, g.RetryExchange}
-	polls := slices.ContainsFunc(g.Edges, func(e Edge) bool { return e.Poll })
+	polls := slices.ContainsFunc(g.Edges, func(e EdgeParams) bool { return e.Poll })
 	if polls {
 		t.Exchanges = append(t.Exchanges, g.PollExchange)
 	}

@@ -8,9 +8,9 @@ import (
 )
 
 func TestBuild(t *testing.T) {
-	g := Graph{
+	g := Params{
 		Name: "g", WorkExchange: "g.work", RetryExchange: "g.retry", PollExchange: "g.poll",
-		Edges: []Edge{
+		Edges: []EdgeParams{
 			{Queue: "a", Retry: 1500 * time.Microsecond, MaxAttempts: 3, Aggregate: true},
 			{Queue: "p", Retry: time.Second, MaxAttempts: 7, Poll: true, Interval: 0},
 		},

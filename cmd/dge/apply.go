@@ -44,50 +44,83 @@ needs -auto-approve or a saved plan, and errors are diagnostic lines too.
 Environment: as for dge plan, plus DGE_AMQP_URL (used to count messages
 exactly before deleting a queue and to move them with -keep-messages;
 derived from the management URL if unset).`)
-	var vars varFlags
-	vars.register(fs)
-	autoApprove := fs.Bool("auto-approve", false, "do not ask for confirmation")
-	allowLoss := fs.Bool("allow-message-loss", false, "delete or replace queues even when they hold messages or have consumers")
+	c := e.addChangeFlags(fs, "delete or replace queues even when they hold messages or have consumers")
 	keep := fs.Bool("keep-messages", false, "replace queues that hold messages by moving their messages aside and back (their consumers must be stopped)")
-	parallelism := addParallelism(fs)
-	e.addJSON(fs, jsonStreamUsage)
-	e.addNoColor(fs)
-	pos, code, done := e.parseArgs(fs, args)
+	path, code, done := e.parseChange(fs, c, args)
 	if done {
 		return code
 	}
-	e.startStream()
-	path, ok := e.pathArg(fs, pos)
-	if !ok {
-		return exitError
-	}
-	if *parallelism < 1 {
-		return e.failf("apply", "-parallelism must be at least 1, got %d", *parallelism)
-	}
-	opts := apply.Options{Parallelism: *parallelism, AllowMessageLoss: *allowLoss}
+	opts := c.options()
 
 	if isPlanFile(path) {
-		if len(vars.args) > 0 {
+		if len(c.vars.args) > 0 {
 			return e.failf("apply", "-var and -var-file cannot change a saved plan; run dge plan again with them")
 		}
 		return e.applySaved(ctx, path, *keep, opts)
 	}
-	if e.json && !*autoApprove {
+	if e.json && !c.autoApprove {
 		return e.failf("apply", "apply -json needs -auto-approve or a saved plan\nWith -json there is no prompt to answer. Review the plan (dge plan -out FILE), then run dge apply -json FILE, or run dge apply -json -auto-approve.")
 	}
 
-	g, ok := e.loadGraph(path, vars)
+	g, ok := e.loadGraph(path, c.vars)
 	if !ok {
 		return exitError
 	}
-	return e.planAndExecute(ctx, "apply", g, plan.New, *autoApprove, *keep, opts)
+	return e.planAndExecute(ctx, "apply", g, plan.New, c.autoApprove, *keep, opts)
+}
+
+// changeFlags are the flags dge apply and dge destroy share.
+type changeFlags struct {
+	vars        varFlags
+	autoApprove bool
+	allowLoss   bool
+	parallelism int
+}
+
+// addChangeFlags registers on fs the flags apply and destroy share:
+// -var, -var-file, -auto-approve, -allow-message-loss (with usage
+// allowLoss), -parallelism, -json and -no-color.
+func (e *env) addChangeFlags(fs *flag.FlagSet, allowLoss string) *changeFlags {
+	c := &changeFlags{}
+	c.vars.register(fs)
+	fs.BoolVar(&c.autoApprove, "auto-approve", false, "do not ask for confirmation")
+	fs.BoolVar(&c.allowLoss, "allow-message-loss", false, allowLoss)
+	fs.IntVar(&c.parallelism, "parallelism", apply.DefaultParallelism, "at most `N` management API requests at once, within each phase (exchanges, queues, bindings, policies)")
+	e.addJSON(fs, "print the plan and the progress as JSON, one object a line (machine-readable UI); needs -auto-approve or, for apply, a saved plan")
+	e.addNoColor(fs)
+	return c
+}
+
+// parseChange parses the command line of apply or destroy into c, starts
+// the machine-readable UI when -json asks for it, and returns the PATH
+// argument ("." when absent) once -parallelism is checked. When it returns
+// done, the command must return code.
+func (e *env) parseChange(fs *flag.FlagSet, c *changeFlags, args []string) (path string, code int, done bool) {
+	pos, code, done := e.parseArgs(fs, args)
+	if done {
+		return "", code, true
+	}
+	e.startStream()
+	path, ok := e.pathArg(fs, pos)
+	if !ok {
+		return "", exitError, true
+	}
+	if c.parallelism < 1 {
+		return "", e.failf(strings.TrimPrefix(fs.Name(), "dge "), "-parallelism must be at least 1, got %d", c.parallelism), true
+	}
+	return path, 0, false
+}
+
+// options returns the apply options the flags ask for.
+func (c *changeFlags) options() apply.Options {
+	return apply.Options{Parallelism: c.parallelism, AllowMessageLoss: c.allowLoss}
 }
 
 // planAndExecute reads the graph's vhost, builds a plan with build (plan.New
 // for apply, plan.NewDestroy for destroy), shows it, refuses it when it has
 // errors, asks for "yes" unless autoApprove, and executes it, keeping the
 // messages of replaced queues when keep. cmd names the command in messages.
-func (e *env) planAndExecute(ctx context.Context, cmd string, g *config.Graph, build func(plan.Topology, *plan.Snapshot, plan.Options) (*plan.Plan, error), autoApprove, keep bool, opts apply.Options) int {
+func (e *env) planAndExecute(ctx context.Context, cmd string, g *config.Graph, build func(plan.Objects, *plan.Snapshot, plan.Options) (*plan.Plan, error), autoApprove, keep bool, opts apply.Options) int {
 	client, cfg, err := e.managementClient(g.Broker)
 	if err != nil {
 		return e.fail(cmd, err)
@@ -169,14 +202,6 @@ func (e *env) mover(b config.Broker, cfg mgmt.Config, p *plan.Plan, keep bool) (
 	}
 	return nil, fmt.Errorf("apply moves messages (of renamed queues, or with -keep-messages) over AMQP, and no AMQP URL (from %s) works: %s; set %s to the broker's AMQP URL",
 		from, e.scrub(strings.Join(msgs, "; ")), mgmt.AMQPURLEnv)
-}
-
-// jsonStreamUsage is the usage of apply's and destroy's -json.
-const jsonStreamUsage = "print the plan and the progress as JSON, one object a line (machine-readable UI); needs -auto-approve or, for apply, a saved plan"
-
-// addParallelism registers apply's and destroy's -parallelism.
-func addParallelism(fs *flag.FlagSet) *int {
-	return fs.Int("parallelism", apply.DefaultParallelism, "at most `N` management API requests at once, within each phase (exchanges, queues, bindings, policies)")
 }
 
 // startStream begins the machine-readable UI of apply -json and destroy

@@ -208,6 +208,17 @@ func (e *env) loadGraph(path string, vars varFlags) (*config.Graph, bool) {
 	return g, true
 }
 
+// loadArg loads the graph named by the command's PATH argument ("." when
+// absent) and prints its diagnostics. It returns false, the problem
+// reported, when there is more than one PATH or the graph has errors.
+func (e *env) loadArg(fs *flag.FlagSet, pos []string, vars varFlags) (*config.Graph, bool) {
+	path, ok := e.pathArg(fs, pos)
+	if !ok {
+		return nil, false
+	}
+	return e.loadGraph(path, vars)
+}
+
 // printDiags writes diagnostics to e.stderr with source snippets, coloured
 // only when stderr is a terminal and neither -no-color nor NO_COLOR is set.
 // Each location reads file:line:col (hcl writes "file line N"), so editors

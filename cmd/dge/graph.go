@@ -36,11 +36,7 @@ labelled "no consumer".`)
 	default:
 		return e.failf("graph", "unknown -format %q; use -format dot, mermaid or json", *format)
 	}
-	path, ok := e.pathArg(fs, pos)
-	if !ok {
-		return exitError
-	}
-	g, ok := e.loadGraph(path, vars)
+	g, ok := e.loadArg(fs, pos, vars)
 	if !ok {
 		return exitError
 	}

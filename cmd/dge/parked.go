@@ -143,11 +143,7 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 		fmt.Fprintf(e.stderr, "dge %s: -rate %g is negative; give 0 (no pacing) or more messages a second\n", cmd, *rate)
 		return exitError
 	}
-	path, ok := e.pathArg(fs, pos)
-	if !ok {
-		return exitError
-	}
-	g, ok := e.loadGraph(path, vars)
+	g, ok := e.loadArg(fs, pos, vars)
 	if !ok {
 		return exitError
 	}
@@ -201,7 +197,7 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 	if rate != nil {
 		r = *rate
 	}
-	spec := topology.Build(plan.TopologyGraph(g))
+	spec := topology.Build(plan.TopologyParams(g))
 	began := time.Now()
 	var span parkedSpan
 	n, err := actParked(ctx, e.stdout, m, edges, f, sub, *limit, r, spec.Work, &span)
@@ -217,7 +213,7 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 // parkedEdges returns the graph's edges (one, with -node) and their dead
 // queues; an unknown address is an error naming the valid ones.
 func parkedEdges(g *config.Graph, node string) ([]parkedEdge, error) {
-	spec := topology.Build(plan.TopologyGraph(g))
+	spec := topology.Build(plan.TopologyParams(g))
 	var out []parkedEdge
 	var valid []string
 	for _, n := range g.Nodes {

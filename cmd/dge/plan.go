@@ -55,11 +55,7 @@ certificate), PEM files.`)
 	if done {
 		return code
 	}
-	path, ok := e.pathArg(fs, pos)
-	if !ok {
-		return exitError
-	}
-	g, ok := e.loadGraph(path, vars)
+	g, ok := e.loadArg(fs, pos, vars)
 	if !ok {
 		return exitError
 	}

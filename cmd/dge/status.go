@@ -64,11 +64,7 @@ DGE_MANAGEMENT_PASSWORD; the broker block's settings win).`)
 	if *watch > 0 && *check {
 		return e.failf("status", "-check and -watch do not combine: -check answers once, for a script")
 	}
-	path, ok := e.pathArg(fs, pos)
-	if !ok {
-		return exitError
-	}
-	g, ok := e.loadGraph(path, vars)
+	g, ok := e.loadArg(fs, pos, vars)
 	if !ok {
 		return exitError
 	}
@@ -207,7 +203,7 @@ func buildStatus(g *config.Graph, queues []mgmt.QueueStatus, policies []plan.Dia
 	for _, q := range queues {
 		live[q.Name] = q
 	}
-	spec := topology.Build(plan.TopologyGraph(g))
+	spec := topology.Build(plan.TopologyParams(g))
 	r := &statusReport{FormatVersion: statusFormatVersion, Graph: g.Name, Vhost: g.Broker.Vhost, Edges: []statusRow{}, Problems: []string{}}
 	for _, n := range g.Nodes {
 		if n.Edge == nil {
@@ -282,10 +278,7 @@ func (row statusRow) problems(missing []string) []string {
 			row.Node, queueList(missing)))
 	}
 	if row.Parked > 0 {
-		them := "them"
-		if row.Parked == 1 {
-			them = "it"
-		}
+		them := config.PluralForm(row.Parked, "it", "them")
 		out = append(out, fmt.Sprintf("%s: %s parked in %s: dge parked list -node %s says why; once the cause is fixed, move %s back to %s with dge parked redrive -node %s",
 			row.Node, messages(row.Parked), row.Queue+topology.SuffixDead, row.Node, them, row.Queue, row.Node))
 	}
@@ -304,10 +297,7 @@ func messages(n int64) string { return config.Plural(n, "message") }
 
 // queueList names queues: "queue a" or "queues a, b".
 func queueList(names []string) string {
-	if len(names) == 1 {
-		return "queue " + names[0]
-	}
-	return "queues " + strings.Join(names, ", ")
+	return config.PluralForm(len(names), "queue", "queues") + " " + strings.Join(names, ", ")
 }
 
 // diagramStatus returns the counts dge graph -status draws.

@@ -368,7 +368,7 @@ func TestStatusAgreesWithPlanOnPolicies(t *testing.T) {
 			if tc.name == "operator excluding dge's queues" {
 				tc.operators[0].Pattern = plan.ExcludePattern(want, ".*")
 			}
-			snap := &plan.Snapshot{Topology: want, Stats: map[string]plan.QueueStats{}, OperatorPolicies: tc.operators}
+			snap := &plan.Snapshot{Objects: want, Stats: map[string]plan.QueueStats{}, OperatorPolicies: tc.operators}
 			snap.Owner = plan.Owner{}
 			snap.Policies = append(append([]plan.Policy(nil), want.Policies...), tc.policies...)
 			var queues []mgmt.QueueStatus

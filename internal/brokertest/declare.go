@@ -18,7 +18,7 @@ const GraphArg = "x-dge-graph"
 // keeps in policies so that it can change it in place (the retry and poll
 // delays, the delivery limit) is given as queue arguments here, which the
 // runtime cannot tell apart.
-func Declare(conn *amqp.Connection, g topology.Graph) error {
+func Declare(conn *amqp.Connection, g topology.Params) error {
 	ch, err := conn.Channel()
 	if err != nil {
 		return fmt.Errorf("open channel: %w", err)
@@ -46,7 +46,7 @@ func Declare(conn *amqp.Connection, g topology.Graph) error {
 
 // DeclaredArguments returns, by queue name, the arguments Declare gives each
 // queue of g.
-func DeclaredArguments(g topology.Graph) map[string]amqp.Table {
+func DeclaredArguments(g topology.Params) map[string]amqp.Table {
 	spec := topology.Build(g)
 	out := map[string]amqp.Table{}
 	for _, q := range spec.Queues {

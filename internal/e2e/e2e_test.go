@@ -96,7 +96,7 @@ func newEnv(t *testing.T, dir, pkg string) *env {
 	}
 	vh := brokertest.NewVhost(t)
 	conn := vh.Dial(t)
-	if err := brokertest.Declare(conn, plan.TopologyGraph(g)); err != nil {
+	if err := brokertest.Declare(conn, plan.TopologyParams(g)); err != nil {
 		t.Fatalf("declare topology: %v", err)
 	}
 	return &env{t: t, vh: vh, conn: conn, bin: bin}

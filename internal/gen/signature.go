@@ -91,16 +91,3 @@ func HandlerSignature(n *config.Node) (sig Signature, ok bool) {
 func OnFailureSignature() Signature {
 	return Signature{Params: []Slot{{Kind: SlotFailure, Note: "the parked message"}}}
 }
-
-// Messages returns the message types sig names, in order, each once.
-func (sig Signature) Messages() []string {
-	var names []string
-	seen := map[string]bool{}
-	for _, s := range append(append([]Slot(nil), sig.Params...), sig.Results...) {
-		if (s.Kind == SlotMessage || s.Kind == SlotMessages) && !seen[s.Message] {
-			seen[s.Message] = true
-			names = append(names, s.Message)
-		}
-	}
-	return names
-}

@@ -19,7 +19,7 @@ func TestBrokerQueuesAreTheTopology(t *testing.T) {
 	m := New(g, Options{})
 	defer m.Close()
 	var want []string
-	for _, line := range strings.Split(dge.Topology(g), "\n") {
+	for _, line := range strings.Split(g.TopologyText(), "\n") {
 		if f := strings.Fields(line); len(f) > 1 && f[0] == "queue" {
 			want = append(want, f[1])
 		}

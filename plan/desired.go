@@ -27,80 +27,7 @@ const (
 	PolicyApplyTo = "queues"
 )
 
-// Exchange is an exchange as dge compares it.
-type Exchange struct {
-	Name       string         `json:"name"`
-	Type       string         `json:"type"`
-	Durable    bool           `json:"durable"`
-	AutoDelete bool           `json:"auto_delete"`
-	Internal   bool           `json:"internal"`
-	Arguments  map[string]any `json:"arguments,omitempty"`
-}
-
-// Queue is a queue as dge compares it. Type is the queue type ("classic",
-// "quorum", "stream"); Arguments never hold x-queue-type, which Type
-// replaces.
-type Queue struct {
-	Name       string         `json:"name"`
-	Type       string         `json:"type"`
-	Durable    bool           `json:"durable"`
-	AutoDelete bool           `json:"auto_delete"`
-	Arguments  map[string]any `json:"arguments,omitempty"`
-}
-
-// Binding is a binding from an exchange to a queue or an exchange.
-// DestinationType is "queue" or "exchange".
-type Binding struct {
-	Source          string         `json:"source"`
-	Destination     string         `json:"destination"`
-	DestinationType string         `json:"destination_type"`
-	RoutingKey      string         `json:"routing_key"`
-	Arguments       map[string]any `json:"arguments,omitempty"`
-}
-
-// Policy is a vhost policy.
-type Policy struct {
-	Name       string         `json:"name"`
-	Pattern    string         `json:"pattern"`
-	ApplyTo    string         `json:"apply_to"`
-	Priority   int            `json:"priority"`
-	Definition map[string]any `json:"definition"`
-}
-
-// Owner says which live objects a graph owns: those stamped with its name,
-// and the unstamped queues and exchanges it adopts.
-type Owner struct {
-	Graph string   `json:"graph"`
-	Adopt []string `json:"adopt,omitempty"`
-}
-
-// Topology is a set of broker objects in one vhost, each list sorted by
-// name (bindings by source, destination, routing key).
-type Topology struct {
-	Owner     Owner      `json:"owner"`
-	Vhost     string     `json:"vhost"`
-	Exchanges []Exchange `json:"exchanges"`
-	Queues    []Queue    `json:"queues"`
-	Bindings  []Binding  `json:"bindings"`
-	Policies  []Policy   `json:"policies"`
-	// Moves are the queue renames of the graph's moved blocks, each edge
-	// queue's companions included, sorted by From.
-	Moves []QueueMove `json:"moves,omitempty"`
-}
-
-// QueueMove says where the messages of a renamed queue go: apply moves
-// them from From to To, publishing to Exchange with RoutingKey when
-// Exchange is set (a retry or poll queue, whose messages dead-letter with
-// the routing key they were published with), else to To through the
-// default exchange.
-type QueueMove struct {
-	From       string `json:"from"`
-	To         string `json:"to"`
-	Exchange   string `json:"exchange,omitempty"`
-	RoutingKey string `json:"routing_key,omitempty"`
-}
-
-// Desired returns the topology graph g needs (docs/design.md, "The
+// Desired returns the objects graph g needs (docs/design.md, "The
 // topology a graph needs"): the objects package topology
 // derives from its edges (exchanges; per edge Q, Q.retry, Q.dead and Q.poll
 // for a poll node; their bindings), each queue and exchange stamped with
@@ -116,13 +43,13 @@ type QueueMove struct {
 // place is left to the policies alone: the retry and poll delays
 // (message-ttl) and the work queues' delivery-limit. The policies repeat the
 // dead-letter settings, which is harmless: arguments win.
-func Desired(g *config.Graph) Topology {
+func Desired(g *config.Graph) Objects {
 	b := g.Broker
-	spec := topology.Build(TopologyGraph(g))
+	spec := topology.Build(TopologyParams(g))
 	quorum := spec.Quorum()
 	stamp := func() map[string]any { return map[string]any{GraphArg: g.Name} }
 
-	t := Topology{
+	t := Objects{
 		Owner: Owner{Graph: g.Name, Adopt: sortedCopy(b.Adopt)},
 		Vhost: b.Vhost,
 	}
@@ -206,11 +133,11 @@ func moves(g *config.Graph, spec topology.Topology) []QueueMove {
 	return out
 }
 
-// TopologyGraph returns what package topology needs of g: its name, queue
+// TopologyParams returns what package topology needs of g: its name, queue
 // type, exchanges and, in node order, the edge of every node that has one.
-func TopologyGraph(g *config.Graph) topology.Graph {
+func TopologyParams(g *config.Graph) topology.Params {
 	b := g.Broker
-	tg := topology.Graph{
+	tg := topology.Params{
 		Name: g.Name, QueueType: string(b.QueueType),
 		WorkExchange: b.WorkExchange, RetryExchange: b.RetryExchange,
 	}
@@ -221,7 +148,7 @@ func TopologyGraph(g *config.Graph) topology.Graph {
 		if n.Edge == nil {
 			continue
 		}
-		tg.Edges = append(tg.Edges, topology.Edge{
+		tg.Edges = append(tg.Edges, topology.EdgeParams{
 			Queue: n.Edge.Queue, Retry: n.Edge.Retry, MaxAttempts: n.Edge.MaxAttempts,
 			Aggregate: n.Kind == config.KindAggregate, Poll: n.Kind == config.KindPoll, Interval: n.Interval,
 		})
@@ -287,12 +214,4 @@ func sortedCopy(s []string) []string {
 	c := append([]string(nil), s...)
 	sort.Strings(c)
 	return c
-}
-
-// sort puts every list in its canonical order.
-func (t *Topology) sort() {
-	sort.Slice(t.Exchanges, func(i, j int) bool { return t.Exchanges[i].Name < t.Exchanges[j].Name })
-	sort.Slice(t.Queues, func(i, j int) bool { return t.Queues[i].Name < t.Queues[j].Name })
-	sort.Slice(t.Bindings, func(i, j int) bool { return t.Bindings[i].key() < t.Bindings[j].key() })
-	sort.Slice(t.Policies, func(i, j int) bool { return t.Policies[i].Name < t.Policies[j].Name })
 }
