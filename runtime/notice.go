@@ -1,6 +1,10 @@
 package runtime
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/dgehq/dge/envelope"
+)
 
 // A failure notice says that a run failed upstream: a message of the run
 // was parked at some node X. It travels X's output edges like a result,
@@ -16,9 +20,9 @@ import "fmt"
 
 // The headers of a failure notice. HeaderFailedNode marks a message as one.
 const (
-	HeaderFailedNode   = "x-dge-failed-node"   // failure notices: address of the node where the run's message was parked
-	HeaderFailedReason = "x-dge-failed-reason" // failure notices: the park reason there (permanent, max-attempts, ...)
-	HeaderFailedError  = "x-dge-failed-error"  // failure notices: the error text there
+	HeaderFailedNode   = envelope.HeaderFailedNode   // failure notices: address of the node where the run's message was parked
+	HeaderFailedReason = envelope.HeaderFailedReason // failure notices: the park reason there (permanent, max-attempts, ...)
+	HeaderFailedError  = envelope.HeaderFailedError  // failure notices: the error text there
 )
 
 // RunFailure says where and why a run failed: the node that parked a
