@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
@@ -16,119 +14,6 @@ import (
 // aggregatePrefetch is the least prefetch an aggregate consumes with: its
 // window holds the parts of every pending group.
 const aggregatePrefetch = 2000
-
-// recentRunsSize is how many joined runs an aggregate remembers, to tell a
-// late duplicate part from the first part of a new group.
-const recentRunsSize = 1 << 16
-
-// recentRuns is a bounded set of run IDs, the oldest forgotten first. The
-// acker adds to it when a group's output is confirmed; the aggregate loop
-// reads it.
-type recentRuns struct {
-	mu   sync.Mutex
-	set  map[string]struct{}
-	ring []string
-	next int
-}
-
-func newRecentRuns(n int) *recentRuns {
-	return &recentRuns{set: make(map[string]struct{}, n), ring: make([]string, n)}
-}
-
-func (r *recentRuns) add(id string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.set[id]; ok {
-		return
-	}
-	if old := r.ring[r.next]; old != "" {
-		delete(r.set, old)
-	}
-	r.ring[r.next] = id
-	r.next = (r.next + 1) % len(r.ring)
-	r.set[id] = struct{}{}
-}
-
-// remove forgets id (its ring slot stays until reused).
-func (r *recentRuns) remove(id string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.set, id)
-}
-
-func (r *recentRuns) has(id string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.set[id]
-	return ok
-}
-
-// aggPart is one held part of a group: delivered, not yet acknowledged.
-type aggPart struct {
-	d         Delivery
-	from      int // index in the node's from list
-	value     any
-	attempt   int
-	firstSeen time.Time // when the aggregate first saw this part (header), for the group timeout
-	heldSince time.Time // when this copy arrived, for rotation
-	// suspect is set when this part, or a copy of it, came back from a
-	// consumer that died or lost its channel: its group may have been in the
-	// handler then. crashes counts the handler calls of its group that may
-	// have ended that way (HeaderCrashes).
-	suspect bool
-	crashes int
-}
-
-// aggGroup is the parts of one run seen so far.
-type aggGroup struct {
-	runID string
-	parts []*aggPart // by from index; nil where missing
-	have  int
-	gone  bool // released, or every part rotated away
-}
-
-// aggState is an aggregate node's join on one channel. Only the session's
-// aggregate loop touches it.
-type aggState struct {
-	groups  map[string]*aggGroup
-	held    int // parts held in groups
-	maxHold time.Duration
-	// order holds the pending groups oldest first (and, lazily pruned,
-	// some that are gone), so that a full window gives up its newest group.
-	order []*aggGroup
-}
-
-// newGroup opens a group for a run.
-func (a *aggState) newGroup(runID string, parts int) *aggGroup {
-	g := &aggGroup{runID: runID, parts: make([]*aggPart, parts)}
-	a.groups[runID] = g
-	if len(a.order) > 2*len(a.groups)+64 {
-		a.order = slices.DeleteFunc(a.order, func(g *aggGroup) bool { return g.gone })
-	}
-	a.order = append(a.order, g)
-	return g
-}
-
-// forget removes a group from the pending ones.
-func (a *aggState) forget(g *aggGroup) {
-	g.gone = true
-	if a.groups[g.runID] == g {
-		delete(a.groups, g.runID)
-	}
-}
-
-// newestGroup returns the pending group opened last, or nil.
-func (a *aggState) newestGroup() *aggGroup {
-	for len(a.order) > 0 {
-		g := a.order[len(a.order)-1]
-		if !g.gone {
-			return g
-		}
-		a.order[len(a.order)-1] = nil
-		a.order = a.order[:len(a.order)-1]
-	}
-	return nil
-}
 
 // aggregateLoop consumes an aggregate node's queue. The queue has a single
 // active consumer, so one instance sees every part; the parts stay
@@ -498,17 +383,6 @@ func (s *session) aggOldest() *aggPart {
 		}
 	}
 	return oldest
-}
-
-// newestPart returns the part of g that arrived last, or nil.
-func (g *aggGroup) newestPart() *aggPart {
-	var newest *aggPart
-	for _, p := range g.parts {
-		if p != nil && (newest == nil || !p.heldSince.Before(newest.heldSince)) {
-			newest = p
-		}
-	}
-	return newest
 }
 
 // aggRotateOldest re-publishes the part held longest to the tail of the
