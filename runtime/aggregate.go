@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dgehq/dge/envelope"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -22,6 +23,7 @@ const aggregatePrefetch = 2000
 func (s *session) aggregateLoop(deliveries <-chan Delivery) {
 	r := s.r
 	s.agg = &aggState{groups: map[string]*aggGroup{}, maxHold: min(max(r.n.timeout/10, time.Second), 5*time.Minute)}
+	s.claimNotice = s.aggClaimNotice
 	tickEvery := min(max(r.n.timeout/20, 100*time.Millisecond), 5*time.Second)
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
@@ -73,7 +75,7 @@ func (s *session) aggAdd(d Delivery) {
 		}
 	}
 	if idx < 0 {
-		s.park(d, attempt, "permanent", fmt.Sprintf("part from %q, which is not one of the aggregate's inputs %s", d.Source, strings.Join(r.n.from, ", ")))
+		s.park(d, attempt, envelope.Permanent, fmt.Sprintf("part from %q, which is not one of the aggregate's inputs %s", d.Source, strings.Join(r.n.from, ", ")))
 		return
 	}
 	if f, ok := noticeOf(d.Message); ok {
@@ -81,13 +83,13 @@ func (s *session) aggAdd(d Delivery) {
 		return
 	}
 	if d.RunID == "" {
-		s.park(d, attempt, "permanent", "part without a run ID cannot be joined")
+		s.park(d, attempt, envelope.Permanent, "part without a run ID cannot be joined")
 		return
 	}
 	if s.agg.groups[d.RunID] == nil && r.failed.has(d.RunID) && !r.joined.has(d.RunID) {
 		if _, ok := d.Headers[HeaderRedriven]; !ok {
 			// Its run failed: a notice came, or this node parked its group.
-			s.parkWith(d, attempt, "member-failed", fmt.Sprintf("run %s failed upstream, so this part can never be joined", d.RunID), parkOpts{})
+			s.parkWith(d, attempt, envelope.MemberFailed, fmt.Sprintf("run %s failed upstream, so this part can never be joined", d.RunID), parkOpts{})
 			return
 		}
 		// dge parked redrive put the run back: let it join again, and
@@ -97,11 +99,11 @@ func (s *session) aggAdd(d Delivery) {
 	}
 	v, message, err := r.n.decodePart(idx, d.Body, r.maxBody)
 	if err != nil {
-		s.park(d, attempt, "decode", fmt.Sprintf("decode %s: %v", message, err))
+		s.park(d, attempt, envelope.Decode, fmt.Sprintf("decode %s: %v", message, err))
 		// The run failed here: its parts held so far can never be joined.
 		if g := s.agg.groups[d.RunID]; g != nil {
 			s.aggRelease(g)
-			s.aggParkParts(g, "member-failed", memberFailed(d.RunID, RunFailure{Node: r.addr, Reason: "decode"}), false)
+			s.aggParkParts(g, envelope.MemberFailed, memberFailed(d.RunID, RunFailure{Node: r.addr, Reason: string(envelope.Decode)}), false)
 		}
 		return
 	}
@@ -173,7 +175,7 @@ func (s *session) aggJoin(g *aggGroup) {
 	if t := s.r.aggCrashThreshold(); t > 0 && crashes >= t {
 		s.aggRelease(g)
 		msg := fmt.Sprintf("the handler was called %d times for this group without it being settled (its consumer crashed or lost its channel each time)", crashes)
-		s.aggParkParts(g, "delivery-limit", msg, true)
+		s.aggParkParts(g, envelope.DeliveryLimit, msg, true)
 		return
 	}
 	for _, p := range g.parts {
@@ -210,7 +212,7 @@ func (s *session) aggRelease(g *aggGroup) {
 // errText. With notify, the first part carries the run's one failure notice
 // downstream and on_failure is called per part; without (member-failed:
 // the run failed elsewhere, which was reported there), neither.
-func (s *session) aggParkParts(g *aggGroup, reason, errText string, notify bool) {
+func (s *session) aggParkParts(g *aggGroup, reason envelope.Reason, errText string, notify bool) {
 	first := true
 	for _, p := range g.parts {
 		if p == nil {
@@ -256,7 +258,7 @@ func (s *session) aggComplete(g *aggGroup) {
 	if reason := r.parkReason(err, attempt); reason != "" {
 		// Each part's park is a span of its own, a child of the part's
 		// context.
-		spanEvent(span, "park", attrReason.String(reason), attrError.String(err.Error()))
+		spanEvent(span, "park", attrReason.String(string(reason)), attrError.String(err.Error()))
 		endSpan(span, nil)
 		s.aggParkParts(g, reason, err.Error(), true)
 	} else {
@@ -349,7 +351,7 @@ func (s *session) aggSweep(now time.Time) {
 			s.aggRelease(g)
 			msg := fmt.Sprintf("group of run %s incomplete after %s (timeout %s): have %s, missing %s",
 				g.runID, now.Sub(first).Round(time.Millisecond), r.n.timeout, strings.Join(have, ", "), strings.Join(missing, ", "))
-			s.aggParkParts(g, "incomplete-group", msg, true)
+			s.aggParkParts(g, envelope.IncompleteGroup, msg, true)
 		}
 	}
 	for s.ctx.Err() == nil {

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"fmt"
+
+	"github.com/dgehq/dge/envelope"
 )
 
 // aggNotice takes in a failure notice at an aggregate: the run will never
@@ -31,7 +33,7 @@ func (s *session) aggNotice(d Delivery, attempt int, f RunFailure) {
 	r.failed.add(d.RunID)
 	if g := s.agg.groups[d.RunID]; g != nil {
 		s.aggRelease(g)
-		s.aggParkParts(g, "member-failed", memberFailed(d.RunID, f), false)
+		s.aggParkParts(g, envelope.MemberFailed, memberFailed(d.RunID, f), false)
 	}
 	s.aggForwardNotice(d, attempt, f)
 }
@@ -64,6 +66,20 @@ func (s *session) aggForwardNotice(d Delivery, attempt int, f RunFailure) {
 			r.failed.remove(runID)
 		},
 	})
+}
+
+// aggClaimNotice claims the run's one failure notice for a part the
+// aggregate parks (see parkNotices): ok is false when the aggregate sent
+// it already, or is sending it (r.failed); otherwise the run is marked
+// failed, id is the notice's, the same whichever part carries it, and
+// release unmarks the run should the park fail.
+func (s *session) aggClaimNotice(runID string) (id string, release func(), ok bool) {
+	r := s.r
+	if r.failed.has(runID) {
+		return "", nil, false
+	}
+	r.failed.add(runID)
+	return "failed:" + runID, func() { r.failed.remove(runID) }, true
 }
 
 // memberFailed is the error text of a part parked because its run failed

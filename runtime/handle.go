@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dgehq/dge/envelope"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -24,16 +25,16 @@ func (s *session) admit(d Delivery) (attempt int, ok bool) {
 		return 0, false
 	}
 	if err := d.forgedDeath(q); err != nil {
-		s.park(d, 1, "decode", err.Error())
+		s.park(d, 1, envelope.Decode, err.Error())
 		return 0, false
 	}
 	if s.parkCrashLoop(d, attempt) {
 		return 0, false
 	}
 	if r.n.in.MaxAttempts > 0 && attempt > r.n.in.MaxAttempts {
-		reason := "max-attempts"
+		reason := envelope.MaxAttempts
 		if d.lastDeathReason(q) == "delivery_limit" {
-			reason = "delivery-limit"
+			reason = envelope.DeliveryLimit
 		}
 		s.park(d, attempt-1, reason, fmt.Sprintf("arrived for attempt %d of at most %d", attempt, r.n.in.MaxAttempts))
 		return 0, false
@@ -69,7 +70,7 @@ func (s *session) handle(d Delivery) {
 	}
 	in, err := r.n.decodeBody(d.Body, r.maxBody)
 	if err != nil {
-		s.park(d, attempt, "decode", fmt.Sprintf("decode %s: %v", r.n.in.Message, err))
+		s.park(d, attempt, envelope.Decode, fmt.Sprintf("decode %s: %v", r.n.in.Message, err))
 		return
 	}
 	var body []byte // every output's body
@@ -82,7 +83,7 @@ func (s *session) handle(d Delivery) {
 		}
 		body, err = json.Marshal(out)
 		if err != nil {
-			s.park(d, attempt, "permanent", fmt.Sprintf("encode output %T: %v", out, err))
+			s.park(d, attempt, envelope.Permanent, fmt.Sprintf("encode output %T: %v", out, err))
 			return
 		}
 	case KindFanOut:
@@ -91,7 +92,7 @@ func (s *session) handle(d Delivery) {
 		s.handlePoll(d, attempt, in)
 		return
 	default:
-		s.park(d, attempt, "permanent", "node kind "+string(r.n.kind)+" does not consume")
+		s.park(d, attempt, envelope.Permanent, "node kind "+string(r.n.kind)+" does not consume")
 		return
 	}
 	var one [1]out
@@ -219,7 +220,7 @@ func (s *session) unpublishable(d Delivery, attempt int, key string, err error, 
 			_ = c.Wait(s.ctx)
 		}
 	}()
-	s.park(d, attempt, "permanent", fmt.Sprintf("output to %s: %v", key, err))
+	s.park(d, attempt, envelope.Permanent, fmt.Sprintf("output to %s: %v", key, err))
 }
 
 // fail handles a handler error: park when permanent or out of attempts,
@@ -245,21 +246,18 @@ func (s *session) fail(d Delivery, attempt int, err error) {
 }
 
 // parkReason decides what a handler error at attempt means, for every node
-// kind: "permanent" or "max-attempts" to park the input, "" to retry it.
-func (r *nodeRun) parkReason(err error, attempt int) string {
+// kind: envelope.Permanent or envelope.MaxAttempts to park the input, ""
+// to retry it.
+func (r *nodeRun) parkReason(err error, attempt int) envelope.Reason {
 	switch {
 	case IsPermanent(err):
-		return "permanent"
+		return envelope.Permanent
 	case r.n.in.MaxAttempts > 0 && attempt >= r.n.in.MaxAttempts:
-		return "max-attempts"
+		return envelope.MaxAttempts
 	}
 	return ""
 }
 
-// park publishes a copy of d to Q.dead with the reason in its headers, and
-// acks d once the copy is confirmed; then calls the graph's OnFailure. If
-// the copy is not confirmed, d is rejected (and comes back after the retry
-// delay) so nothing is lost.
 // parkCrashLoop parks a delivery the broker has handed out so often without
 // it being settled (each time a consumer died or lost its channel holding
 // it) that it is one redelivery short of the queue's delivery-limit, and
@@ -273,7 +271,7 @@ func (s *session) parkCrashLoop(d Delivery, attempt int) bool {
 	if t == 0 || n < t {
 		return false
 	}
-	s.park(d, attempt, "delivery-limit", fmt.Sprintf(
+	s.park(d, attempt, envelope.DeliveryLimit, fmt.Sprintf(
 		"delivered %d times without being settled (its consumer crashed or lost its channel each time); parked before the queue's delivery-limit of %d makes the broker dead-letter it",
 		n+1, limit))
 	return true

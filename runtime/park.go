@@ -1,15 +1,97 @@
 package runtime
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/dgehq/dge/envelope"
 	"github.com/dgehq/dge/topology"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
 
-func (s *session) park(d Delivery, attempt int, reason, errText string) {
+// Parking: a message the runtime gives up on is published, as a copy with
+// the reason (an envelope.Reason) and the error in its headers, to its
+// edge's dead queue Q.dead, and acked once the copy is confirmed; then the
+// graph's on_failure is called. If the copy is not confirmed, the message
+// is rejected (and comes back after the retry delay), so nothing is lost.
+// newParked builds the copy and publishParked publishes it, for every node
+// kind (session.park) and for the results the consume command and Local
+// read (parkResult).
+
+// deadQueue returns the dead queue of edge queue q.
+func deadQueue(q string) string { return q + topology.SuffixDead }
+
+// parked is the parked copy of a delivery, ready to publish.
+type parked struct {
+	msg     Message
+	node    string // address of the node that parks it
+	queue   string // the edge queue it came from
+	reason  envelope.Reason
+	errText string // clipped to fit a header
+}
+
+// newParked returns the copy of d that node parks from edge queue q with
+// reason and errText after attempt attempts: d's headers with the parking
+// headers added, and, when d is traced (d.span), the park recorded on its
+// span and the copy continuing its trace, so that a redriven copy
+// continues the run's trace under the park.
+func newParked(d Delivery, node, q string, attempt int, reason envelope.Reason, errText string) parked {
+	p := parked{node: node, queue: q, reason: reason, errText: clipText(errText)}
+	if d.span != nil {
+		d.span.AddEvent("park", trace.WithAttributes(
+			attrReason.String(string(reason)), attrError.String(p.errText),
+			attrDeadQueue.String(deadQueue(q))))
+		d.span.SetStatus(codes.Error, "parked ("+string(reason)+"): "+p.errText)
+	}
+	h := make(map[string]any, len(d.Headers)+3)
+	for k, v := range d.Headers {
+		h[k] = v
+	}
+	h[HeaderReason] = string(reason)
+	h[HeaderError] = p.errText
+	h[HeaderNode] = node
+	p.msg = d.Message
+	p.msg.Headers = h
+	p.msg.Attempt = attempt
+	if d.span != nil {
+		carry(d.span, &p.msg)
+	}
+	return p
+}
+
+// publishParked publishes p to its dead queue through exchange on ch.
+// Should the transport refuse the copy (never expected: admit checked the
+// delivery's headers), it publishes the body with the parking headers
+// alone rather than leave the delivery unsettled.
+func publishParked(ctx context.Context, ch Channel, exchange string, log *slog.Logger, p parked) (Confirmation, error) {
+	c, err := ch.Publish(ctx, exchange, deadQueue(p.queue), p.msg)
+	if errors.Is(err, errUnpublishable) {
+		log.ErrorContext(ctx, "parked copy refused; parking it without its other headers", "run_id", p.msg.RunID, "message_id", p.msg.MessageID, "error", err.Error())
+		m := p.msg
+		m.Headers = map[string]any{HeaderReason: string(p.reason), HeaderError: p.errText, HeaderNode: p.node}
+		c, err = ch.Publish(ctx, exchange, deadQueue(p.queue), m)
+	}
+	return c, err
+}
+
+// failure returns what the graph's on_failure learns of p, a copy of d
+// parked now.
+func (p parked) failure(d Delivery) Failure {
+	return Failure{
+		Node: p.node, Queue: p.queue, RunID: d.RunID, MessageID: d.MessageID, Attempt: p.msg.Attempt,
+		Reason: string(p.reason), Error: p.errText, Body: preview(d.Body), BodySize: len(d.Body), ParkedAt: time.Now().UTC(),
+	}
+}
+
+// park parks d, which a node gave up on after attempt attempts, with
+// reason and errText, sending a failure notice of its run downstream and
+// calling on_failure (see parkWith).
+func (s *session) park(d Delivery, attempt int, reason envelope.Reason, errText string) {
 	s.parkWith(d, attempt, reason, errText, parkOpts{notify: true, report: true})
 }
 
@@ -22,78 +104,31 @@ type parkOpts struct {
 	report bool
 }
 
-// parkWith parks d as park does, doing what o says besides.
-func (s *session) parkWith(d Delivery, attempt int, reason, errText string, o parkOpts) {
+// parkWith parks d as park does, doing what o says besides: it publishes
+// the parked copy and the notices, and hands their confirmations to the
+// acker, which acks d once all are confirmed.
+func (s *session) parkWith(d Delivery, attempt int, reason envelope.Reason, errText string, o parkOpts) {
 	r := s.r
-	q := r.n.in.Queue
 	if t := r.e.tracer; t != nil && d.span == nil {
 		// An aggregate's part has no span of its own until it is parked.
 		d.span = t.startProcess(s.ctx, r, &d)
 	}
 	if d.span != nil {
 		d.span.SetAttributes(attrAttempt.Int(attempt))
-		d.span.AddEvent("park", trace.WithAttributes(
-			attrReason.String(reason), attrError.String(errText),
-			attrDeadQueue.String(q+topology.SuffixDead)))
-		d.span.SetStatus(codes.Error, "parked ("+reason+"): "+errText)
 	}
+	p := newParked(d, r.addr, r.n.in.Queue, attempt, reason, errText)
 	ctx := spanContext(s.ctx, d.span)
-	errText = clipText(errText)
-	h := make(map[string]any, len(d.Headers)+4)
-	for k, v := range d.Headers {
-		h[k] = v
-	}
-	h[HeaderReason] = reason
-	h[HeaderError] = errText
-	h[HeaderNode] = r.n.Addr()
-	m := d.Message
-	m.Headers = h
-	m.Attempt = attempt
-	if d.span != nil {
-		// A redriven copy continues the run's trace under the park.
-		carry(d.span, &m)
-	}
 	r.log.ErrorContext(ctx, "parking message", "run_id", d.RunID, "message_id", d.MessageID, "attempt", attempt,
-		"reason", reason, "error", errText, "dead_queue", q+topology.SuffixDead)
-	c, err := s.ch.Publish(s.ctx, r.e.g.WorkExchange, q+topology.SuffixDead, m)
-	if errors.Is(err, errUnpublishable) {
-		// Never expected (admit checked d): park the body with the
-		// parking headers alone rather than leave d unsettled.
-		r.log.ErrorContext(ctx, "parked copy refused; parking it without its other headers", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
-		m.Headers = map[string]any{HeaderReason: reason, HeaderError: errText, HeaderNode: h[HeaderNode]}
-		c, err = s.ch.Publish(s.ctx, r.e.g.WorkExchange, q+topology.SuffixDead, m)
-	}
+		"reason", string(reason), "error", p.errText, "dead_queue", deadQueue(p.queue))
+	c, err := publishParked(s.ctx, s.ch, r.e.g.WorkExchange, r.log, p)
 	confs := []Confirmation{c}
-	runID := d.RunID
-	notify := o.notify && runID != "" && len(r.n.to) > 0
-	if notify && r.n.kind == KindAggregate && r.failed.has(runID) {
-		notify = false // this aggregate sent the run's one notice already
+	var release func() // undoes the claim of the run's notice (see claimNotice)
+	if err == nil && o.notify && d.RunID != "" && len(r.n.to) > 0 {
+		confs, release, err = s.parkNotices(d, attempt, p, confs)
 	}
-	if err == nil && notify {
-		// The run is over: say so downstream, before d is settled.
-		f := RunFailure{Node: r.addr, Reason: reason, Error: errText}
-		if nf, ok := noticeOf(d.Message); ok {
-			f = nf // a notice that could not be passed on passes on its own failure
-		}
-		id := d.MessageID
-		if r.n.kind == KindAggregate {
-			id = "failed:" + runID // one notice per run, however many parts
-			r.failed.add(runID)
-		}
-		for _, o := range r.notices(runID, id, attempt, f) {
-			// The notice continues the run's trace under the park.
-			continueTrace(d.span, d.Message, &o.msg)
-			var nc Confirmation
-			if nc, err = s.ch.Publish(s.ctx, o.exchange, o.key, o.msg); err != nil {
-				break
-			}
-			confs = append(confs, nc)
-		}
-	}
-	aggNotify := notify && r.n.kind == KindAggregate
 	if err != nil {
-		if aggNotify {
-			r.failed.remove(runID)
+		if release != nil {
+			release()
 		}
 		endSpan(d.span, err)
 		r.log.WarnContext(ctx, "park failed; the message will be redelivered", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
@@ -102,17 +137,13 @@ func (s *session) parkWith(d Delivery, attempt int, reason, errText string, o pa
 		}
 		return
 	}
-	f := Failure{
-		Node: r.n.Addr(), Queue: q, RunID: d.RunID, MessageID: d.MessageID, Attempt: attempt,
-		Reason: reason, Error: errText, Body: preview(d.Body), BodySize: len(d.Body),
-	}
 	s.acker.submit(ackItem{
 		tag:   d.Tag,
 		confs: confs,
 		span:  d.span,
 		ok: func() {
 			r.m.parked.Add(1)
-			f.ParkedAt = time.Now().UTC()
+			f := p.failure(d)
 			if r.debug {
 				r.handled(d.span, f.RunID, f.MessageID, attempt, d.received, "parked")
 			}
@@ -121,10 +152,68 @@ func (s *session) parkWith(d Delivery, attempt int, reason, errText string, o pa
 			}
 		},
 		failed: func(err error) {
-			if aggNotify {
-				r.failed.remove(runID)
+			if release != nil {
+				release()
 			}
 			r.log.ErrorContext(ctx, "parked copy not confirmed; rejecting for a retry", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
 		},
 	})
+}
+
+// parkNotices publishes the failure notices of d's run, parked here as p,
+// on every output of the node, and returns confs with their
+// confirmations added. The run is over: it is said downstream before d is
+// settled. A node that sends one notice per run (an aggregate) claims it
+// first through s.claimNotice: when it was sent already, nothing is
+// published; release (nil: nothing) undoes the claim should the park fail.
+func (s *session) parkNotices(d Delivery, attempt int, p parked, confs []Confirmation) (_ []Confirmation, release func(), err error) {
+	r := s.r
+	id := d.MessageID
+	if s.claimNotice != nil {
+		var ok bool
+		if id, release, ok = s.claimNotice(d.RunID); !ok {
+			return confs, nil, nil
+		}
+	}
+	f := RunFailure{Node: r.addr, Reason: string(p.reason), Error: p.errText}
+	if nf, ok := noticeOf(d.Message); ok {
+		f = nf // a notice that could not be passed on passes on its own failure
+	}
+	for _, o := range r.notices(d.RunID, id, attempt, f) {
+		// The notice continues the run's trace under the park.
+		continueTrace(d.span, d.Message, &o.msg)
+		c, err := s.ch.Publish(s.ctx, o.exchange, o.key, o.msg)
+		if err != nil {
+			return confs, release, err
+		}
+		confs = append(confs, c)
+	}
+	return confs, release, nil
+}
+
+// parkResult parks a result that does not decode as its terminate node's
+// type, as the consume subcommand and Local do: a copy goes to Q.dead with
+// reason decode, the delivery is acked once the copy is confirmed, and the
+// graph's on_failure is called.
+func parkResult(ctx context.Context, g *Graph, log *slog.Logger, ch Channel, n Node, d Delivery, decErr error) error {
+	q := n.in.Queue
+	p := newParked(d, n.Addr(), q, d.attempt(q), envelope.Decode, fmt.Sprintf("decode %s: %v", n.in.Message, decErr))
+	log.ErrorContext(spanContext(ctx, d.span), "parking result that does not decode", "node", n.Addr(), "message_id", d.MessageID, "run_id", d.RunID,
+		"error", decErr.Error(), "dead_queue", deadQueue(q))
+	conf, err := publishParked(ctx, ch, g.WorkExchange, log, p)
+	if err == nil {
+		err = conf.Wait(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("consume: park undecodable result in %s: %w", deadQueue(q), err)
+	}
+	if err := ch.Ack(d.Tag, false); err != nil {
+		return fmt.Errorf("consume: ack parked result: %w", err)
+	}
+	if g.OnFailure != nil {
+		var calls sync.WaitGroup
+		g.callOnFailure(spanContext(ctx, d.span), log, &calls, p.failure(d))
+		calls.Wait()
+	}
+	return nil
 }

@@ -103,4 +103,8 @@ type session struct {
 	acker *acker
 	win   *window   // the consumer and its prefetch window
 	agg   *aggState // aggregate nodes only
+	// claimNotice, when set, claims the one failure notice a node sends
+	// per run when it parks a message of the run (see parkNotices): an
+	// aggregate's (aggClaimNotice).
+	claimNotice func(runID string) (id string, release func(), ok bool)
 }
