@@ -197,7 +197,7 @@ func (r *nodeRun) aggCrashThreshold() int {
 	return crashThreshold(limit)
 }
 
-// release forgets a group's parts (their fate is now with the acker).
+// aggRelease forgets a group's parts (their fate is now with the acker).
 func (s *session) aggRelease(g *aggGroup) {
 	s.agg.forget(g)
 	for _, p := range g.parts {

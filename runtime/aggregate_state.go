@@ -6,13 +6,17 @@ import (
 	"time"
 )
 
-// recentRunsSize is how many joined runs an aggregate remembers, to tell a
-// late duplicate part from the first part of a new group.
+// recentRunsSize is how many runs an aggregate remembers in each of its
+// sets: the joined ones, to tell a late duplicate part from the first part
+// of a new group, and the failed ones, to park their later parts.
 const recentRunsSize = 1 << 16
 
-// recentRuns is a bounded set of run IDs, the oldest forgotten first. The
-// acker adds to it when a group's output is confirmed; the aggregate loop
-// reads it.
+// recentRuns is a bounded set of run IDs, the oldest forgotten first, safe
+// for concurrent use. An aggregate node keeps two (nodeRun.joined and
+// nodeRun.failed): the acker adds a run to joined when its group's output
+// is confirmed; the aggregate loop adds a run to failed when it claims the
+// run's failure notice, and the acker removes it again when that park or
+// notice is not confirmed. The aggregate loop reads both.
 type recentRuns struct {
 	mu   sync.Mutex
 	set  map[string]struct{}

@@ -18,7 +18,7 @@ type Failure struct {
 	RunID     string    // the run the message belongs to
 	MessageID string    // the message's stable ID
 	Attempt   int       // attempts made, counting the last one
-	Reason    string    // why: "max-attempts", "permanent", "decode", "timeout", "incomplete-group", ...
+	Reason    string    // why: an envelope.Reason ("max-attempts", "permanent", "decode", "timeout", ...)
 	Error     string    // the last error's text, if any
 	Body      []byte    // the body's first 1 KiB (the whole message stays in Q.dead)
 	BodySize  int       // the whole body's size in bytes

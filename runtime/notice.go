@@ -28,7 +28,7 @@ const (
 // carries them to the graph's terminate nodes.
 type RunFailure struct {
 	Node   string `json:"node"`   // address of the node that parked the message, e.g. "process.charge"
-	Reason string `json:"reason"` // the park reason: "permanent", "max-attempts", "decode", "timeout", ...
+	Reason string `json:"reason"` // the park reason there, an envelope.Reason: "permanent", "max-attempts", ...
 	Error  string `json:"error"`  // the error's text, if any
 }
 
