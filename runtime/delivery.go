@@ -1,5 +1,9 @@
 package runtime
 
+// The conversion between the runtime's Message and Delivery and the AMQP
+// client's Publishing and Delivery: the runtime's own headers travel as
+// fields of Message, the others as its Headers.
+
 import (
 	"strconv"
 	"time"
@@ -7,6 +11,9 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
+// toAMQP returns the publishing of m: persistent JSON, its run ID as the
+// correlation ID, the runtime's headers (and the trace context) added to
+// m's, and now as its timestamp when m has none.
 func toAMQP(m Message) amqp.Publishing {
 	h := make(amqp.Table, len(m.Headers)+5)
 	for k, v := range m.Headers {
@@ -36,6 +43,9 @@ func toAMQP(m Message) amqp.Publishing {
 	}
 }
 
+// fromAMQP returns the Delivery of d: the runtime's headers moved to their
+// fields when they have the right type (otherwise kept as headers, for the
+// border check, checkDelivery), the x-death history parsed.
 func fromAMQP(d amqp.Delivery) Delivery {
 	out := Delivery{
 		Message: Message{
@@ -96,6 +106,8 @@ func (d *Delivery) setHeader(k string, v any, n int) {
 	d.Headers[k] = v
 }
 
+// parseDeaths reads an x-death header, skipping entries that are not
+// tables.
 func parseDeaths(v any) []Death {
 	list, _ := v.([]any)
 	var out []Death
@@ -111,6 +123,8 @@ func parseDeaths(v any) []Death {
 	return out
 }
 
+// toInt reads an integer of any AMQP width, or a decimal string; 0 for
+// anything else.
 func toInt(v any) int {
 	switch n := v.(type) {
 	case int:
