@@ -6,18 +6,20 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dgehq/dge/envelope"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // Headers of a parked message that redrive drops so the message starts
-// afresh (the names match package runtime's, which apply does not import).
+// afresh.
 var redriveDropped = []string{
-	"x-death", "x-dge-attempt", "x-dge-first-seen", "x-dge-poll-since",
-	"x-dge-reason", "x-dge-error", "x-dge-node",
+	"x-death", envelope.HeaderAttempt, envelope.HeaderFirstSeen, envelope.HeaderPollSince,
+	envelope.HeaderReason, envelope.HeaderError, envelope.HeaderNode,
 }
 
-// HeaderRedriven counts how many times a message was redriven.
-const HeaderRedriven = "x-dge-redriven"
+// HeaderRedriven counts how many times a message was redriven: the header
+// nodes copy to their outputs (envelope.HeaderRedriven).
+const HeaderRedriven = envelope.HeaderRedriven
 
 // ParkedOp is what Parked does with the messages its filter selects.
 type ParkedOp int

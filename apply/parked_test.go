@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	amqp "github.com/rabbitmq/amqp091-go"
-
-	dgeruntime "github.com/dgehq/dge/runtime"
 )
 
 // TestRedriveHeaders: a redriven copy loses its death history and its
@@ -53,13 +51,5 @@ func TestRedriveHeaders(t *testing.T) {
 				t.Errorf("RedriveHeaders changed its input: %v, was %v", tc.in, before)
 			}
 		})
-	}
-}
-
-// TestRedrivenHeaderIsTheRuntimes: nodes copy the runtime's HeaderRedriven
-// to their outputs, so redrive must write that very header.
-func TestRedrivenHeaderIsTheRuntimes(t *testing.T) {
-	if HeaderRedriven != dgeruntime.HeaderRedriven {
-		t.Errorf("apply.HeaderRedriven = %q, runtime.HeaderRedriven = %q: they must agree", HeaderRedriven, dgeruntime.HeaderRedriven)
 	}
 }

@@ -4,11 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/dgehq/dge/envelope"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -17,119 +16,6 @@ import (
 // window holds the parts of every pending group.
 const aggregatePrefetch = 2000
 
-// recentRunsSize is how many joined runs an aggregate remembers, to tell a
-// late duplicate part from the first part of a new group.
-const recentRunsSize = 1 << 16
-
-// recentRuns is a bounded set of run IDs, the oldest forgotten first. The
-// acker adds to it when a group's output is confirmed; the aggregate loop
-// reads it.
-type recentRuns struct {
-	mu   sync.Mutex
-	set  map[string]struct{}
-	ring []string
-	next int
-}
-
-func newRecentRuns(n int) *recentRuns {
-	return &recentRuns{set: make(map[string]struct{}, n), ring: make([]string, n)}
-}
-
-func (r *recentRuns) add(id string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.set[id]; ok {
-		return
-	}
-	if old := r.ring[r.next]; old != "" {
-		delete(r.set, old)
-	}
-	r.ring[r.next] = id
-	r.next = (r.next + 1) % len(r.ring)
-	r.set[id] = struct{}{}
-}
-
-// remove forgets id (its ring slot stays until reused).
-func (r *recentRuns) remove(id string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.set, id)
-}
-
-func (r *recentRuns) has(id string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.set[id]
-	return ok
-}
-
-// aggPart is one held part of a group: delivered, not yet acknowledged.
-type aggPart struct {
-	d         Delivery
-	from      int // index in the node's from list
-	value     any
-	attempt   int
-	firstSeen time.Time // when the aggregate first saw this part (header), for the group timeout
-	heldSince time.Time // when this copy arrived, for rotation
-	// suspect is set when this part, or a copy of it, came back from a
-	// consumer that died or lost its channel: its group may have been in the
-	// handler then. crashes counts the handler calls of its group that may
-	// have ended that way (HeaderCrashes).
-	suspect bool
-	crashes int
-}
-
-// aggGroup is the parts of one run seen so far.
-type aggGroup struct {
-	runID string
-	parts []*aggPart // by from index; nil where missing
-	have  int
-	gone  bool // released, or every part rotated away
-}
-
-// aggState is an aggregate node's join on one channel. Only the session's
-// aggregate loop touches it.
-type aggState struct {
-	groups  map[string]*aggGroup
-	held    int // parts held in groups
-	maxHold time.Duration
-	// order holds the pending groups oldest first (and, lazily pruned,
-	// some that are gone), so that a full window gives up its newest group.
-	order []*aggGroup
-}
-
-// newGroup opens a group for a run.
-func (a *aggState) newGroup(runID string, parts int) *aggGroup {
-	g := &aggGroup{runID: runID, parts: make([]*aggPart, parts)}
-	a.groups[runID] = g
-	if len(a.order) > 2*len(a.groups)+64 {
-		a.order = slices.DeleteFunc(a.order, func(g *aggGroup) bool { return g.gone })
-	}
-	a.order = append(a.order, g)
-	return g
-}
-
-// forget removes a group from the pending ones.
-func (a *aggState) forget(g *aggGroup) {
-	g.gone = true
-	if a.groups[g.runID] == g {
-		delete(a.groups, g.runID)
-	}
-}
-
-// newestGroup returns the pending group opened last, or nil.
-func (a *aggState) newestGroup() *aggGroup {
-	for len(a.order) > 0 {
-		g := a.order[len(a.order)-1]
-		if !g.gone {
-			return g
-		}
-		a.order[len(a.order)-1] = nil
-		a.order = a.order[:len(a.order)-1]
-	}
-	return nil
-}
-
 // aggregateLoop consumes an aggregate node's queue. The queue has a single
 // active consumer, so one instance sees every part; the parts stay
 // unacknowledged (held by the broker) until their group's output is
@@ -137,6 +23,7 @@ func (a *aggState) newestGroup() *aggGroup {
 func (s *session) aggregateLoop(deliveries <-chan Delivery) {
 	r := s.r
 	s.agg = &aggState{groups: map[string]*aggGroup{}, maxHold: min(max(r.n.timeout/10, time.Second), 5*time.Minute)}
+	s.claimNotice = s.aggClaimNotice
 	tickEvery := min(max(r.n.timeout/20, 100*time.Millisecond), 5*time.Second)
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
@@ -188,7 +75,7 @@ func (s *session) aggAdd(d Delivery) {
 		}
 	}
 	if idx < 0 {
-		s.park(d, attempt, "permanent", fmt.Sprintf("part from %q, which is not one of the aggregate's inputs %s", d.Source, strings.Join(r.n.from, ", ")))
+		s.park(d, attempt, envelope.Permanent, fmt.Sprintf("part from %q, which is not one of the aggregate's inputs %s", d.Source, strings.Join(r.n.from, ", ")))
 		return
 	}
 	if f, ok := noticeOf(d.Message); ok {
@@ -196,13 +83,13 @@ func (s *session) aggAdd(d Delivery) {
 		return
 	}
 	if d.RunID == "" {
-		s.park(d, attempt, "permanent", "part without a run ID cannot be joined")
+		s.park(d, attempt, envelope.Permanent, "part without a run ID cannot be joined")
 		return
 	}
 	if s.agg.groups[d.RunID] == nil && r.failed.has(d.RunID) && !r.joined.has(d.RunID) {
 		if _, ok := d.Headers[HeaderRedriven]; !ok {
 			// Its run failed: a notice came, or this node parked its group.
-			s.parkWith(d, attempt, "member-failed", fmt.Sprintf("run %s failed upstream, so this part can never be joined", d.RunID), parkOpts{})
+			s.parkWith(d, attempt, envelope.MemberFailed, fmt.Sprintf("run %s failed upstream, so this part can never be joined", d.RunID), parkOpts{})
 			return
 		}
 		// dge parked redrive put the run back: let it join again, and
@@ -212,11 +99,11 @@ func (s *session) aggAdd(d Delivery) {
 	}
 	v, message, err := r.n.decodePart(idx, d.Body, r.maxBody)
 	if err != nil {
-		s.park(d, attempt, "decode", fmt.Sprintf("decode %s: %v", message, err))
+		s.park(d, attempt, envelope.Decode, fmt.Sprintf("decode %s: %v", message, err))
 		// The run failed here: its parts held so far can never be joined.
 		if g := s.agg.groups[d.RunID]; g != nil {
 			s.aggRelease(g)
-			s.aggParkParts(g, "member-failed", memberFailed(d.RunID, RunFailure{Node: r.addr, Reason: "decode"}), false)
+			s.aggParkParts(g, envelope.MemberFailed, memberFailed(d.RunID, RunFailure{Node: r.addr, Reason: string(envelope.Decode)}), false)
 		}
 		return
 	}
@@ -288,7 +175,7 @@ func (s *session) aggJoin(g *aggGroup) {
 	if t := s.r.aggCrashThreshold(); t > 0 && crashes >= t {
 		s.aggRelease(g)
 		msg := fmt.Sprintf("the handler was called %d times for this group without it being settled (its consumer crashed or lost its channel each time)", crashes)
-		s.aggParkParts(g, "delivery-limit", msg, true)
+		s.aggParkParts(g, envelope.DeliveryLimit, msg, true)
 		return
 	}
 	for _, p := range g.parts {
@@ -310,7 +197,7 @@ func (r *nodeRun) aggCrashThreshold() int {
 	return crashThreshold(limit)
 }
 
-// release forgets a group's parts (their fate is now with the acker).
+// aggRelease forgets a group's parts (their fate is now with the acker).
 func (s *session) aggRelease(g *aggGroup) {
 	s.agg.forget(g)
 	for _, p := range g.parts {
@@ -325,7 +212,7 @@ func (s *session) aggRelease(g *aggGroup) {
 // errText. With notify, the first part carries the run's one failure notice
 // downstream and on_failure is called per part; without (member-failed:
 // the run failed elsewhere, which was reported there), neither.
-func (s *session) aggParkParts(g *aggGroup, reason, errText string, notify bool) {
+func (s *session) aggParkParts(g *aggGroup, reason envelope.Reason, errText string, notify bool) {
 	first := true
 	for _, p := range g.parts {
 		if p == nil {
@@ -371,7 +258,7 @@ func (s *session) aggComplete(g *aggGroup) {
 	if reason := r.parkReason(err, attempt); reason != "" {
 		// Each part's park is a span of its own, a child of the part's
 		// context.
-		spanEvent(span, "park", attrReason.String(reason), attrError.String(err.Error()))
+		spanEvent(span, "park", attrReason.String(string(reason)), attrError.String(err.Error()))
 		endSpan(span, nil)
 		s.aggParkParts(g, reason, err.Error(), true)
 	} else {
@@ -464,7 +351,7 @@ func (s *session) aggSweep(now time.Time) {
 			s.aggRelease(g)
 			msg := fmt.Sprintf("group of run %s incomplete after %s (timeout %s): have %s, missing %s",
 				g.runID, now.Sub(first).Round(time.Millisecond), r.n.timeout, strings.Join(have, ", "), strings.Join(missing, ", "))
-			s.aggParkParts(g, "incomplete-group", msg, true)
+			s.aggParkParts(g, envelope.IncompleteGroup, msg, true)
 		}
 	}
 	for s.ctx.Err() == nil {
@@ -498,17 +385,6 @@ func (s *session) aggOldest() *aggPart {
 		}
 	}
 	return oldest
-}
-
-// newestPart returns the part of g that arrived last, or nil.
-func (g *aggGroup) newestPart() *aggPart {
-	var newest *aggPart
-	for _, p := range g.parts {
-		if p != nil && (newest == nil || !p.heldSince.Before(newest.heldSince)) {
-			newest = p
-		}
-	}
-	return newest
 }
 
 // aggRotateOldest re-publishes the part held longest to the tail of the

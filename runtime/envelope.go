@@ -1,12 +1,16 @@
 package runtime
 
-import "time"
+import (
+	"time"
+
+	"github.com/dgehq/dge/envelope"
+)
 
 // Headers the runtime writes on aggregate parts it rotates to count crash
 // loops over handler calls only (see aggJoin).
 const (
-	HeaderSuspect = "x-dge-suspect" // aggregate parts: came back from a consumer that died or lost its channel
-	HeaderCrashes = "x-dge-crashes" // aggregate parts: handler calls of the part's group that may have crashed
+	HeaderSuspect = envelope.HeaderSuspect // aggregate parts: came back from a consumer that died or lost its channel
+	HeaderCrashes = envelope.HeaderCrashes // aggregate parts: handler calls of the part's group that may have crashed
 )
 
 // maxHeaderCount bounds a count read from a header: counts past it mean
@@ -48,20 +52,22 @@ func headerTime(h map[string]any, key string, now time.Time) time.Time {
 	return t
 }
 
-// The headers the runtime sets on every message it publishes.
+// The headers the runtime sets on every message it publishes, and on some.
+// They are package envelope's, which names them for the commands that read
+// them too.
 const (
-	HeaderRunID     = "x-dge-run-id"     // the run the message belongs to
-	HeaderSource    = "x-dge-source"     // address of the node that published it
-	HeaderAttempt   = "x-dge-attempt"    // attempt of the handler that produced it; on a parked copy, attempts made
-	HeaderReason    = "x-dge-reason"     // parked copies: max-attempts, permanent, decode, bad-header, timeout, incomplete-group, member-failed, delivery-limit
-	HeaderError     = "x-dge-error"      // parked copies: the last error's text
-	HeaderNode      = "x-dge-node"       // parked copies: address of the node that parked it
-	HeaderFirstSeen = "x-dge-first-seen" // aggregate parts: when the aggregate first saw the part (RFC 3339, UTC)
-	HeaderPollSince = "x-dge-poll-since" // poll messages: when polling started (RFC 3339, UTC)
-	// HeaderRedriven counts how often dge parked redrive put a message back
-	// (apply.HeaderRedriven). Nodes copy it to their outputs, so that an
-	// aggregate lets a redriven run join again after it failed.
-	HeaderRedriven = "x-dge-redriven"
+	HeaderRunID     = envelope.HeaderRunID     // the run the message belongs to
+	HeaderSource    = envelope.HeaderSource    // address of the node that published it
+	HeaderAttempt   = envelope.HeaderAttempt   // attempt of the handler that produced it; on a parked copy, attempts made
+	HeaderReason    = envelope.HeaderReason    // parked copies: why, an envelope.Reason (max-attempts, permanent, decode, ...)
+	HeaderError     = envelope.HeaderError     // parked copies: the last error's text
+	HeaderNode      = envelope.HeaderNode      // parked copies: address of the node that parked it
+	HeaderFirstSeen = envelope.HeaderFirstSeen // aggregate parts: when the aggregate first saw the part (RFC 3339, UTC)
+	HeaderPollSince = envelope.HeaderPollSince // poll messages: when polling started (RFC 3339, UTC)
+	// HeaderRedriven counts how often dge parked redrive put a message back.
+	// Nodes copy it to their outputs, so that an aggregate lets a redriven
+	// run join again after it failed.
+	HeaderRedriven = envelope.HeaderRedriven
 )
 
 // redrivenHeaders returns the headers of an output of a message with headers h:
@@ -79,6 +85,6 @@ func redrivenHeaders(h map[string]any) map[string]any {
 // carries the context of the span that published it (Message.TraceParent
 // and Message.TraceState; see tracer).
 const (
-	HeaderTraceParent = "traceparent"
-	HeaderTraceState  = "tracestate"
+	HeaderTraceParent = envelope.HeaderTraceParent
+	HeaderTraceState  = envelope.HeaderTraceState
 )

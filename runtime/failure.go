@@ -7,10 +7,6 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
-	"github.com/dgehq/dge/topology"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Failure describes a message the runtime parked in its edge's dead queue
@@ -22,7 +18,7 @@ type Failure struct {
 	RunID     string    // the run the message belongs to
 	MessageID string    // the message's stable ID
 	Attempt   int       // attempts made, counting the last one
-	Reason    string    // why: "max-attempts", "permanent", "decode", "timeout", "incomplete-group", ...
+	Reason    string    // why: an envelope.Reason ("max-attempts", "permanent", "decode", "timeout", ...)
 	Error     string    // the last error's text, if any
 	Body      []byte    // the body's first 1 KiB (the whole message stays in Q.dead)
 	BodySize  int       // the whole body's size in bytes
@@ -63,48 +59,6 @@ func Permanent(err error) error {
 func IsPermanent(err error) bool {
 	var p permanentError
 	return errors.As(err, &p)
-}
-
-// parkResult parks a result that does not decode as its terminate node's
-// type, as the consume subcommand and Local do: a copy goes to Q.dead with
-// reason decode, the delivery is acked once the copy is confirmed, and the
-// graph's on_failure is called.
-func parkResult(ctx context.Context, g *Graph, log *slog.Logger, ch Channel, n Node, d Delivery, decErr error) error {
-	h := map[string]any{}
-	for k, v := range d.Headers {
-		h[k] = v
-	}
-	h[HeaderReason] = "decode"
-	h[HeaderError] = fmt.Sprintf("decode %s: %v", n.in.Message, decErr)
-	h[HeaderNode] = n.Addr()
-	m := d.Message
-	m.Headers = h
-	m.Attempt = d.attempt(n.in.Queue)
-	if d.span != nil {
-		d.span.AddEvent("park", trace.WithAttributes(attrReason.String("decode"), attrError.String(h[HeaderError].(string)),
-			attrDeadQueue.String(n.in.Queue+topology.SuffixDead)))
-		d.span.SetStatus(codes.Error, "parked (decode): "+h[HeaderError].(string))
-		carry(d.span, &m)
-	}
-	log.ErrorContext(spanContext(ctx, d.span), "parking result that does not decode", "node", n.Addr(), "message_id", d.MessageID, "run_id", d.RunID,
-		"error", decErr.Error(), "dead_queue", n.in.Queue+topology.SuffixDead)
-	conf, err := ch.Publish(ctx, g.WorkExchange, n.in.Queue+topology.SuffixDead, m)
-	if err == nil {
-		err = conf.Wait(ctx)
-	}
-	if err != nil {
-		return fmt.Errorf("consume: park undecodable result in %s.dead: %w", n.in.Queue, err)
-	}
-	if err := ch.Ack(d.Tag, false); err != nil {
-		return fmt.Errorf("consume: ack parked result: %w", err)
-	}
-	if g.OnFailure != nil {
-		var calls sync.WaitGroup
-		g.callOnFailure(spanContext(ctx, d.span), log, &calls, Failure{Node: n.Addr(), Queue: n.in.Queue, RunID: d.RunID, MessageID: d.MessageID, Attempt: m.Attempt,
-			Reason: "decode", Error: h[HeaderError].(string), Body: preview(d.Body), BodySize: len(d.Body), ParkedAt: time.Now().UTC()})
-		calls.Wait()
-	}
-	return nil
 }
 
 // callOnFailure calls the graph's failure handler, if any, in a goroutine

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/dgehq/dge/envelope"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -22,10 +23,6 @@ import (
 // writes a publish's frames one by one, and one that cannot be encoded
 // leaves a half-written message on the connection, which the broker
 // closes.
-
-// reasonBadHeader is the park reason of a message with a header or
-// property the runtime cannot use or copy.
-const reasonBadHeader = "bad-header"
 
 // Limits of what the runtime takes in and sends.
 const (
@@ -320,7 +317,7 @@ func cleanForPark(d Delivery) (Delivery, []string) {
 	var dropped []string
 	if checkShortString("message_id", d.MessageID) != nil {
 		// A stable stand-in: the same for every redelivery.
-		d.MessageID = deriveID(d.MessageID, nil, "", reasonBadHeader)
+		d.MessageID = deriveID(d.MessageID, nil, "", string(envelope.BadHeader))
 		dropped = append(dropped, "message_id")
 	}
 	if checkShortString(HeaderRunID, d.RunID) != nil {
@@ -432,5 +429,5 @@ func (s *session) parkBadHeader(d Delivery, attempt int, bad *badHeader) {
 	if len(dropped) > 0 {
 		errText += "; the parked copy leaves out " + strings.Join(dropped, ", ")
 	}
-	s.park(clean, attempt, reasonBadHeader, errText)
+	s.park(clean, attempt, envelope.BadHeader, errText)
 }

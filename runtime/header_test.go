@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dgehq/dge/envelope"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -33,8 +34,8 @@ func TestLongRunIDParkedAlone(t *testing.T) {
 	}
 	parked := h.waitMessages("input.dead", 1)
 	d := parked[0]
-	if d.MessageId != "bad" || d.Headers[HeaderReason] != reasonBadHeader {
-		t.Fatalf("parked %s with reason %v, want bad with %s", d.MessageId, d.Headers[HeaderReason], reasonBadHeader)
+	if d.MessageId != "bad" || d.Headers[HeaderReason] != string(envelope.BadHeader) {
+		t.Fatalf("parked %s with reason %v, want bad with %s", d.MessageId, d.Headers[HeaderReason], envelope.BadHeader)
 	}
 	if e, _ := d.Headers[HeaderError].(string); !strings.Contains(e, "header x-dge-run-id: 256 bytes") {
 		t.Errorf("x-dge-error %q, want it to name x-dge-run-id and its size", e)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/dgehq/dge/envelope"
 )
 
 // handlePoll checks one poll job. Not done: a copy (same IDs, with the time
@@ -18,7 +20,7 @@ func (s *session) handlePoll(d Delivery, attempt int, in any) {
 	now := time.Now().UTC()
 	since := headerTime(d.Headers, HeaderPollSince, now)
 	if r.n.timeout > 0 && now.Sub(since) > r.n.timeout {
-		s.park(d, attempt, "timeout", fmt.Sprintf("not done after %s (polling since %s, timeout %s)",
+		s.park(d, attempt, envelope.Timeout, fmt.Sprintf("not done after %s (polling since %s, timeout %s)",
 			now.Sub(since).Round(time.Second), since.Format(time.RFC3339), r.n.timeout))
 		return
 	}
@@ -76,7 +78,7 @@ func (s *session) handlePoll(d Delivery, attempt int, in any) {
 	}
 	body, err := json.Marshal(v)
 	if err != nil {
-		s.park(d, attempt, "permanent", fmt.Sprintf("encode output %T: %v", v, err))
+		s.park(d, attempt, envelope.Permanent, fmt.Sprintf("encode output %T: %v", v, err))
 		return
 	}
 	to := r.n.to[0]

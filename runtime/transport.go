@@ -170,11 +170,6 @@ type Death struct {
 	Count  int
 }
 
-// DeathsFromHeader returns the dead-letter history held by v, an x-death
-// header value as RabbitMQ writes it (a list of tables, most recent first),
-// as Delivery.Deaths: for a Transport that builds deliveries itself.
-func DeathsFromHeader(v any) []Death { return parseDeaths(v) }
-
 // attempt returns the number of this delivery's attempt on queue: 1, plus
 // every time it was dead-lettered from queue, for any reason (rejected by a
 // handler error, or delivery_limit after a crash loop).

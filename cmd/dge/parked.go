@@ -14,9 +14,9 @@ import (
 
 	"github.com/dgehq/dge/apply"
 	"github.com/dgehq/dge/config"
+	"github.com/dgehq/dge/envelope"
 	"github.com/dgehq/dge/internal/mgmt"
 	"github.com/dgehq/dge/plan"
-	"github.com/dgehq/dge/runtime"
 	"github.com/dgehq/dge/topology"
 )
 
@@ -53,8 +53,8 @@ type parkedFilter struct {
 }
 
 func (f parkedFilter) match(d amqp.Delivery) bool {
-	return (f.reason == "" || headerString(d.Headers, runtime.HeaderReason) == f.reason) &&
-		(f.run == "" || headerString(d.Headers, runtime.HeaderRunID) == f.run)
+	return (f.reason == "" || headerString(d.Headers, envelope.HeaderReason) == f.reason) &&
+		(f.run == "" || headerString(d.Headers, envelope.HeaderRunID) == f.run)
 }
 
 func (f parkedFilter) String() string {
@@ -115,7 +115,7 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 	vars.register(fs)
 	var f parkedFilter
 	fs.StringVar(&f.node, "node", "", "only the node with address `ADDR` (e.g. process.double)")
-	fs.StringVar(&f.reason, "reason", "", "only messages parked for reason `R` (max-attempts, permanent, decode, timeout, ...)")
+	fs.StringVar(&f.reason, "reason", "", "only messages parked for reason `R` ("+reasonList()+")")
 	fs.StringVar(&f.run, "run", "", "only messages of run `ID`")
 	var dryRun, autoApprove *bool
 	var limit *int64
@@ -311,10 +311,20 @@ func describeParked(pe parkedEdge, d amqp.Delivery) parkedMessage {
 		preview += "..."
 	}
 	return parkedMessage{
-		Node: pe.node, Queue: pe.dead, RunID: headerString(d.Headers, runtime.HeaderRunID), MessageID: d.MessageId,
-		Reason: headerString(d.Headers, runtime.HeaderReason), Error: headerString(d.Headers, runtime.HeaderError),
-		Attempt: headerInt(d.Headers, runtime.HeaderAttempt), ParkedAt: at, Body: preview,
+		Node: pe.node, Queue: pe.dead, RunID: headerString(d.Headers, envelope.HeaderRunID), MessageID: d.MessageId,
+		Reason: headerString(d.Headers, envelope.HeaderReason), Error: headerString(d.Headers, envelope.HeaderError),
+		Attempt: headerInt(d.Headers, envelope.HeaderAttempt), ParkedAt: at, Body: preview,
 	}
+}
+
+// reasonList returns the park reasons, for a flag's usage.
+func reasonList() string {
+	rs := envelope.Reasons()
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
 }
 
 // parkedCount is how many matching messages one node holds for one reason.
@@ -337,7 +347,7 @@ func countParked(ctx context.Context, m *apply.Mover, edges []parkedEdge, f park
 			rest = limit - total
 		}
 		n, err := m.Parked(ctx, pe.dead, apply.ParkedOptions{Op: apply.ParkedList, Match: f.match, Limit: rest, Visit: func(d amqp.Delivery) error {
-			r := headerString(d.Headers, runtime.HeaderReason)
+			r := headerString(d.Headers, envelope.HeaderReason)
 			i := slices.IndexFunc(out, func(c parkedCount) bool { return c.node == pe.node && c.reason == r })
 			if i < 0 {
 				out = append(out, parkedCount{node: pe.node, reason: r})

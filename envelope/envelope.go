@@ -1,0 +1,85 @@
+// Package envelope names what dge writes on a message besides its body:
+// the AMQP headers of its messages, parked copies and failure notices, and
+// the reasons a node parks a message for. The runtime that writes them and
+// the commands that read them (dge parked) share these names. The package
+// depends on nothing, so importing it brings no broker client or tracing
+// library with it.
+package envelope
+
+// The headers the runtime sets on every message it publishes.
+const (
+	HeaderRunID   = "x-dge-run-id"  // the run the message belongs to
+	HeaderSource  = "x-dge-source"  // address of the node that published it
+	HeaderAttempt = "x-dge-attempt" // attempt of the handler that produced it; on a parked copy, attempts made
+)
+
+// The headers of a parked copy (a message in a dead queue, Q.dead).
+const (
+	HeaderReason = "x-dge-reason" // why it was parked: a Reason
+	HeaderError  = "x-dge-error"  // the last error's text
+	HeaderNode   = "x-dge-node"   // address of the node that parked it
+)
+
+// HeaderRedriven counts how often dge parked redrive put a message back.
+// Nodes copy it to their outputs, so that an aggregate lets a redriven run
+// join again after it failed.
+const HeaderRedriven = "x-dge-redriven"
+
+// Headers of the messages of some node kinds.
+const (
+	HeaderFirstSeen = "x-dge-first-seen" // aggregate parts: when the aggregate first saw the part (RFC 3339, UTC)
+	HeaderPollSince = "x-dge-poll-since" // poll messages: when polling started (RFC 3339, UTC)
+	HeaderSuspect   = "x-dge-suspect"    // aggregate parts: came back from a consumer that died or lost its channel
+	HeaderCrashes   = "x-dge-crashes"    // aggregate parts: handler calls of the part's group that may have crashed
+)
+
+// The headers of a failure notice, which tells the nodes downstream that a
+// run failed. HeaderFailedNode marks a message as one.
+const (
+	HeaderFailedNode   = "x-dge-failed-node"   // address of the node where the run's message was parked
+	HeaderFailedReason = "x-dge-failed-reason" // the park Reason there
+	HeaderFailedError  = "x-dge-failed-error"  // the error text there
+)
+
+// The W3C trace context headers: every message a traced runtime publishes
+// carries the context of the span that published it.
+const (
+	HeaderTraceParent = "traceparent"
+	HeaderTraceState  = "tracestate"
+)
+
+// Reason says why a node parked a message: the value of HeaderReason on
+// the parked copy, and of HeaderFailedReason on the failure notice it sent.
+type Reason string
+
+// The reasons the runtime parks a message for.
+const (
+	// MaxAttempts: the handler failed on the edge's last attempt, or the
+	// message arrived past it.
+	MaxAttempts Reason = "max-attempts"
+	// Permanent: the handler returned an error marked permanent, or the
+	// node could not encode or publish its output.
+	Permanent Reason = "permanent"
+	// Decode: the body does not decode as the edge's message type, or the
+	// message carries a forged dead-letter history.
+	Decode Reason = "decode"
+	// BadHeader: a header or property the runtime cannot use or copy.
+	BadHeader Reason = "bad-header"
+	// Timeout: a poll job was not done within the node's timeout.
+	Timeout Reason = "timeout"
+	// IncompleteGroup: an aggregate's group of a run was not complete
+	// within the node's timeout.
+	IncompleteGroup Reason = "incomplete-group"
+	// MemberFailed: an aggregate's part whose run failed elsewhere, so
+	// that it can never be joined.
+	MemberFailed Reason = "member-failed"
+	// DeliveryLimit: the message was delivered so often without being
+	// settled (a crash loop) that it is one short of the queue's
+	// delivery-limit, or the broker dead-lettered it for that limit.
+	DeliveryLimit Reason = "delivery-limit"
+)
+
+// Reasons returns every reason the runtime parks a message for.
+func Reasons() []Reason {
+	return []Reason{MaxAttempts, Permanent, Decode, BadHeader, Timeout, IncompleteGroup, MemberFailed, DeliveryLimit}
+}

@@ -1,0 +1,291 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgehq/dge/envelope"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// admit decides whether delivery d may be handled, parking it when not: a
+// header or property the runtime cannot use or copy (checkDelivery), a
+// forged dead-letter history, a crash loop (see parkCrashLoop), or an
+// arrival past the node's max_attempts. It returns the delivery's attempt.
+func (s *session) admit(d Delivery) (attempt int, ok bool) {
+	r := s.r
+	q := r.n.in.Queue
+	attempt = d.attempt(q)
+	if bad := checkDelivery(d); bad != nil {
+		s.parkBadHeader(d, attempt, bad)
+		return 0, false
+	}
+	if err := d.forgedDeath(q); err != nil {
+		s.park(d, 1, envelope.Decode, err.Error())
+		return 0, false
+	}
+	if s.parkCrashLoop(d, attempt) {
+		return 0, false
+	}
+	if r.n.in.MaxAttempts > 0 && attempt > r.n.in.MaxAttempts {
+		reason := envelope.MaxAttempts
+		if d.lastDeathReason(q) == "delivery_limit" {
+			reason = envelope.DeliveryLimit
+		}
+		s.park(d, attempt-1, reason, fmt.Sprintf("arrived for attempt %d of at most %d", attempt, r.n.in.MaxAttempts))
+		return 0, false
+	}
+	return attempt, true
+}
+
+// handle processes one delivery of a process, fan_out or poll node.
+func (s *session) handle(d Delivery) {
+	r := s.r
+	if r.debug {
+		d.received = time.Now()
+	}
+	r.m.consumed.Add(1)
+	r.m.inFlight.Add(1)
+	defer r.m.inFlight.Add(-1)
+	f, notice := noticeOf(d.Message)
+	if d.RunID == "" && !notice {
+		// (A notice without a run ID tells no one anything: forwardNotice
+		// discards it.)
+		d.RunID = s.externalRunID(d)
+	}
+	if t := r.e.tracer; t != nil {
+		d.span = t.startProcess(s.ctx, r, &d)
+	}
+	attempt, ok := s.admit(d)
+	if !ok {
+		return
+	}
+	if notice {
+		s.forwardNotice(d, attempt, f)
+		return
+	}
+	in, err := r.n.decodeBody(d.Body, r.maxBody)
+	if err != nil {
+		s.park(d, attempt, envelope.Decode, fmt.Sprintf("decode %s: %v", r.n.in.Message, err))
+		return
+	}
+	var body []byte // every output's body
+	switch r.n.kind {
+	case KindProcess:
+		out, err := s.call(s.handlerContext(d.span, d.RunID, d.MessageID, attempt), func(ctx context.Context) (any, error) { return r.n.process(ctx, in) })
+		if err != nil {
+			s.fail(d, attempt, err)
+			return
+		}
+		body, err = json.Marshal(out)
+		if err != nil {
+			s.park(d, attempt, envelope.Permanent, fmt.Sprintf("encode output %T: %v", out, err))
+			return
+		}
+	case KindFanOut:
+		body = d.Body
+	case KindPoll:
+		s.handlePoll(d, attempt, in)
+		return
+	default:
+		s.park(d, attempt, envelope.Permanent, "node kind "+string(r.n.kind)+" does not consume")
+		return
+	}
+	var one [1]out
+	outs := one[:0]
+	if len(r.n.to) > 1 {
+		outs = make([]out, 0, len(r.n.to))
+	}
+	for _, to := range r.n.to {
+		outs = append(outs, out{exchange: r.e.g.WorkExchange, key: to, msg: s.output(d, to, attempt, body)})
+	}
+	s.publishThenAck(d, attempt, outs)
+}
+
+// output builds the message a node publishes to queue to for delivery d:
+// it carries the context of d's span, or, when the node does not trace, the
+// context d carries, so that a run stays one trace across it.
+func (s *session) output(d Delivery, to string, attempt int, body []byte) Message {
+	m := Message{
+		Body:      body,
+		MessageID: deriveID(d.MessageID, d.Body, s.r.addr, to),
+		RunID:     d.RunID,
+		Source:    s.r.addr,
+		Attempt:   attempt,
+		Headers:   redrivenHeaders(d.Headers),
+	}
+	continueTrace(d.span, d.Message, &m)
+	return m
+}
+
+// call runs a handler with ctx (see handlerContext), its latency measured
+// and its panic recovered as an ordinary error.
+func (s *session) call(ctx context.Context, f func(ctx context.Context) (any, error)) (v any, err error) {
+	start := time.Now()
+	defer func() {
+		took := time.Since(start)
+		s.r.m.latency.observe(took)
+		s.win.handled(took)
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler panicked: %v", p)
+		}
+	}()
+	return f(ctx)
+}
+
+// handlerContext returns the context of one handler call: the session's,
+// carrying span (nil: none) as the parent of the handler's own spans, and
+// the node, run ID, message ID (none for an aggregate's group) and attempt
+// for the lines the handler logs with it (see contextHandler).
+func (s *session) handlerContext(span trace.Span, runID, messageID string, attempt int) context.Context {
+	return context.WithValue(spanContext(s.ctx, span), logAttrsKey{}, &logAttrs{node: s.r.addr, runID: runID, messageID: messageID, attempt: attempt})
+}
+
+// handled logs, at debug level, how the handling of a delivery ended:
+// done (its outputs confirmed, it was acked), pending (a poll job went back
+// through Q.poll), retry (rejected for a retry through Q.retry), parked, or
+// redeliver (the channel was lost first: the broker redelivers it). span
+// (nil: none) traces the delivery. Call it only when r.debug.
+func (r *nodeRun) handled(span trace.Span, runID, messageID string, attempt int, received time.Time, outcome string) {
+	r.log.DebugContext(spanContext(context.Background(), span), "handled", "run_id", runID, "message_id", messageID, "attempt", attempt,
+		"duration", time.Since(received).String(), "outcome", outcome)
+}
+
+type out struct {
+	exchange, key string
+	msg           Message
+}
+
+// publishThenAck publishes every output and hands their confirmations to
+// the acker, which acks d once all are confirmed and routed, and rejects it
+// (a retry) otherwise. A publish that fails outright means the channel is
+// gone: d is left to the broker to redeliver.
+func (s *session) publishThenAck(d Delivery, attempt int, outs []out) {
+	confs := make([]Confirmation, 0, len(outs))
+	for _, o := range outs {
+		c, err := s.ch.Publish(s.ctx, o.exchange, o.key, o.msg)
+		if errors.Is(err, errUnpublishable) {
+			// The transport refused this output, the channel untouched:
+			// d's fault, d's alone.
+			s.unpublishable(d, attempt, o.key, err, confs)
+			return
+		}
+		if err != nil {
+			// The channel is gone (or the shutdown timeout passed): the
+			// broker redelivers d.
+			endSpan(d.span, err)
+			s.r.log.WarnContext(spanContext(s.ctx, d.span), "publish failed; the message will be redelivered", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
+			if s.r.debug {
+				s.r.handled(d.span, d.RunID, d.MessageID, attempt, d.received, "redeliver")
+			}
+			return
+		}
+		confs = append(confs, c)
+	}
+	// The callbacks capture what they need, not d: capturing d would move
+	// every delivery to the heap.
+	r, n, runID, messageID, span := s.r, int64(len(outs)), d.RunID, d.MessageID, d.span
+	ok := func() { r.m.acked.Add(1); r.m.published.Add(n) }
+	if r.debug {
+		received := d.received
+		ok = func() {
+			r.m.acked.Add(1)
+			r.m.published.Add(n)
+			r.handled(span, runID, messageID, attempt, received, "done")
+		}
+	}
+	s.acker.submit(ackItem{
+		tag:   d.Tag,
+		confs: confs,
+		span:  span,
+		ok:    ok,
+		failed: func(err error) {
+			r.m.retried.Add(1)
+			r.log.WarnContext(spanContext(context.Background(), span), "output not confirmed; retrying the input", "run_id", runID, "message_id", messageID, "error", err.Error())
+		},
+	})
+}
+
+// unpublishable parks d, one of whose outputs (to queue key) the transport
+// refused with err; the outputs published before it (confs) are left to
+// their fate, their confirmations taken so that they free the channel's
+// publish window.
+func (s *session) unpublishable(d Delivery, attempt int, key string, err error, confs []Confirmation) {
+	go func() {
+		for _, c := range confs {
+			_ = c.Wait(s.ctx)
+		}
+	}()
+	s.park(d, attempt, envelope.Permanent, fmt.Sprintf("output to %s: %v", key, err))
+}
+
+// fail handles a handler error: park when permanent or out of attempts,
+// otherwise reject for a retry through Q.retry.
+func (s *session) fail(d Delivery, attempt int, err error) {
+	r := s.r
+	if d.span != nil {
+		d.span.RecordError(err)
+		d.span.SetStatus(codes.Error, err.Error())
+	}
+	if reason := r.parkReason(err, attempt); reason != "" {
+		s.park(d, attempt, reason, err.Error())
+	} else {
+		r.m.retried.Add(1)
+		spanEvent(d.span, "retry", attrError.String(err.Error()), attrRetryIn.String(r.n.in.Retry.String()))
+		r.log.WarnContext(spanContext(s.ctx, d.span), "handler failed; retrying", "run_id", d.RunID, "message_id", d.MessageID, "attempt", attempt,
+			"retry_in", r.n.in.Retry.String(), "error", err.Error())
+		if r.debug {
+			r.handled(d.span, d.RunID, d.MessageID, attempt, d.received, "retry")
+		}
+		s.acker.submit(ackItem{tag: d.Tag, reject: true, span: d.span})
+	}
+}
+
+// parkReason decides what a handler error at attempt means, for every node
+// kind: envelope.Permanent or envelope.MaxAttempts to park the input, ""
+// to retry it.
+func (r *nodeRun) parkReason(err error, attempt int) envelope.Reason {
+	switch {
+	case IsPermanent(err):
+		return envelope.Permanent
+	case r.n.in.MaxAttempts > 0 && attempt >= r.n.in.MaxAttempts:
+		return envelope.MaxAttempts
+	}
+	return ""
+}
+
+// parkCrashLoop parks a delivery the broker has handed out so often without
+// it being settled (each time a consumer died or lost its channel holding
+// it) that it is one redelivery short of the queue's delivery-limit, and
+// reports whether it did. See crashThreshold for why the runtime must not
+// leave this to the broker. Classic queues report no delivery count, so
+// this never fires there.
+func (s *session) parkCrashLoop(d Delivery, attempt int) bool {
+	limit := s.r.deliveryLimit
+	t := crashThreshold(limit)
+	n := d.redeliveries()
+	if t == 0 || n < t {
+		return false
+	}
+	s.park(d, attempt, envelope.DeliveryLimit, fmt.Sprintf(
+		"delivered %d times without being settled (its consumer crashed or lost its channel each time); parked before the queue's delivery-limit of %d makes the broker dead-letter it",
+		n+1, limit))
+	return true
+}
+
+// crashThreshold returns the redelivery count at which the runtime parks a
+// message itself, one delivery before the broker's delivery-limit: a
+// message dead-lettered for delivery_limit would reach Q.retry and then be
+// dropped by RabbitMQ's dead-letter cycle detection when it expires there
+// (its cycle holds no rejection), so it must never get that far. The one
+// delivery to spare covers a crash while the park itself is in progress.
+func crashThreshold(limit int) int {
+	if limit <= 0 {
+		return 0
+	}
+	return max(limit-1, 1)
+}
