@@ -1,8 +1,10 @@
-package runtime
+package cli
 
 import (
 	"fmt"
 	"io"
+
+	dge "github.com/dgehq/dge/runtime"
 )
 
 // cmdTopology prints the broker objects the program expects.
@@ -16,6 +18,6 @@ broker (dge apply creates them).`, false)
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("topology: unexpected argument %q", fs.Arg(0))}
 	}
-	_, err := io.WriteString(c.stdout, Topology(c.g))
+	_, err := io.WriteString(c.stdout, dge.Topology(c.g))
 	return err
 }
