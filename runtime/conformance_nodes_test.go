@@ -36,7 +36,7 @@ func runNodesPrefetch(t *testing.T, tr Transport, g *Graph, prefetch int) *metri
 	}
 	var runs []*nodeRun
 	for _, n := range g.Nodes {
-		if n.consumes() {
+		if n.Consumes() {
 			runs = append(runs, e.newRun(n, prefetch, 0))
 		}
 	}
@@ -56,7 +56,7 @@ func runNodesPrefetch(t *testing.T, tr Transport, g *Graph, prefetch int) *metri
 // publish command does, and returns the run ID.
 func (c *client) publishRun(ch Channel, g Graph, start string, body []byte) string {
 	c.t.Helper()
-	n, ok := g.node(start)
+	n, ok := g.Node(start)
 	if !ok || n.kind != KindStart {
 		c.t.Fatalf("%s is not a start node", start)
 	}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"regexp"
@@ -262,11 +263,7 @@ func logField(logs, s, key string) string {
 // connection.blocked and connection.unblocked pair produces.
 func TestBlockedNoticeAndGauge(t *testing.T) {
 	var logs syncBuffer
-	c := &cli{g: Graph{Name: "g"}, getenv: func(string) string { return "" }, stderr: &logs}
-	log, err := c.logger()
-	if err != nil {
-		t.Fatal(err)
-	}
+	log := slog.New(NewLogHandler(slog.NewJSONHandler(&logs, nil))).With("graph", "g")
 	m := newMetrics("g")
 	notice := blockedNotice(log, m)
 	gauge := func() string {

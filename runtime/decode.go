@@ -8,7 +8,6 @@ import (
 	"io"
 	"reflect"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -167,24 +166,4 @@ func preview(body []byte) []byte {
 	}
 	out := append([]byte(nil), body[:cut]...)
 	return append(out, "… ("+strconv.Itoa(len(body))+" bytes)"...)
-}
-
-// parseByteSize parses a size in bytes: a whole number with an optional
-// KiB, MiB or GiB suffix ("16MiB").
-func parseByteSize(s string) (int, error) {
-	num, mult := strings.TrimSpace(s), 1
-	for _, u := range []struct {
-		suffix string
-		mult   int
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
-		if v, ok := strings.CutSuffix(num, u.suffix); ok {
-			num, mult = strings.TrimSpace(v), u.mult
-			break
-		}
-	}
-	n, err := strconv.Atoi(num)
-	if err != nil || n <= 0 || n > (1<<40)/mult {
-		return 0, fmt.Errorf("%q is not a size: want a positive whole number of bytes, optionally with KiB, MiB or GiB (e.g. 16MiB)", s)
-	}
-	return n * mult, nil
 }

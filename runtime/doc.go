@@ -13,9 +13,24 @@
 // Process, FanOut, Aggregate (or Join, for parts of different types, each
 // described by PartOf), Poll and Terminate (their type parameters tie
 // each node to the user's handler at compile time), and a main that calls
-// package cli's Main (github.com/dgehq/dge/runtime/cli). Its subcommands:
-// one per consuming node (kebab-case name), all, local, publish, consume
-// and topology; see CommandLine and the program's -help.
+// package cli's Main (github.com/dgehq/dge/runtime/cli). Its subcommands
+// (one per consuming node, by its kebab-case Command, all, local, publish,
+// consume and topology: see the program's -help) are package cli's; each
+// is a thin layer of flags and output over an entry point of this package,
+// which a program that embeds the runtime calls itself:
+//
+//   - RunNodes runs consuming nodes on one connection until its context
+//     ends (a node's subcommand, and all);
+//   - Publish starts runs at a start node and reports, per run, whether
+//     the broker confirmed it (publish; Graph.CheckInput checks an input);
+//   - Consume receives a terminate node's results, parking those that do
+//     not decode (consume);
+//   - StartLocal runs the whole graph in this process (local);
+//   - Topology renders what the graph expects on its broker (topology),
+//     and VerifyTopology checks that it is there.
+//
+// NewLogHandler gives the runtime's and the handlers' log lines the
+// attributes of the message being handled.
 //
 // # Delivery
 //
@@ -322,8 +337,9 @@
 // trace.go (spans and the trace context), acker.go, envelope.go (headers),
 // decode.go, failure.go, transport.go with amqp.go (dialling, conversion),
 // dialerror.go (what a failed connection means) and url.go (Endpoints),
-// local.go (Local). The generated program's command line is cli.go,
-// cli_result.go (its output lines), cli_trace.go (OTEL_*) and the cmd_*.go
-// files: the only files of the package that parse flags, print to the
-// terminal or decide an exit code; package cli is its entry point.
+// local.go (Local); the entry points for programs are run.go (RunNodes,
+// VerifyTopology, NewLogHandler), publish.go (Publish) and consume.go
+// (Consume). The package parses no flags, prints nothing to a terminal and
+// decides no exit code: the generated program's command line is package
+// cli's.
 package runtime

@@ -61,8 +61,8 @@ func (g Graph) Spec() topology.Topology {
 	return topology.Build(g.topologyGraph())
 }
 
-// check rejects a Graph that was not built by dge generate's constructors.
-func (g Graph) check() error {
+// Check rejects a Graph that was not built by dge generate's constructors.
+func (g Graph) Check() error {
 	if g.WorkExchange == "" || g.RetryExchange == "" {
 		return errors.New("WorkExchange and RetryExchange must be set")
 	}
@@ -139,9 +139,9 @@ func (g Graph) TopologyText() string {
 	return b.String()
 }
 
-// node returns the node named s: its name, its command (kebab-case) or its
+// Node returns the node named s: its name, its command (kebab-case) or its
 // address.
-func (g Graph) node(s string) (Node, bool) {
+func (g Graph) Node(s string) (Node, bool) {
 	for _, n := range g.Nodes {
 		if command(n.name) == s || n.name == s || n.Addr() == s {
 			return n, true

@@ -82,6 +82,15 @@ func (h *harness) env(k string) string {
 	return ""
 }
 
+// resultLine is a result as consume -envelope and local -envelope print it
+// (package cli writes it).
+type resultLine struct {
+	Node      string          `json:"node"`
+	RunID     string          `json:"run_id"`
+	MessageID string          `json:"message_id"`
+	Result    json.RawMessage `json:"result"`
+}
+
 // exec runs a command to completion.
 func (h *harness) exec(stdin string, args ...string) (code int, stdout, stderr string) {
 	h.t.Helper()

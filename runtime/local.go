@@ -114,7 +114,7 @@ type Result struct {
 // topology (memory.New(g, opts) makes one), and takes b over: Close
 // closes it, and so does a failed start.
 func StartLocal(g Graph, b LocalBroker, opts LocalOptions) (*Local, error) {
-	if err := g.check(); err != nil {
+	if err := g.Check(); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("invalid graph: %w", err)
 	}
@@ -181,7 +181,7 @@ func StartLocal(g Graph, b LocalBroker, opts LocalOptions) (*Local, error) {
 	}
 	var runs []*nodeRun
 	for _, n := range g.Nodes {
-		if n.consumes() {
+		if n.Consumes() {
 			prefetch := 0
 			if n.kind == KindAggregate {
 				prefetch = localAggregatePrefetch
@@ -290,7 +290,7 @@ func (g *Graph) terminates(start Node) int {
 // or address. When traced, the run's publish span is a child of the span
 // in ctx, if any, and otherwise starts the run's own trace.
 func (l *Local) Publish(ctx context.Context, start string, body []byte) (string, error) {
-	n, ok := l.g.node(start)
+	n, ok := l.g.Node(start)
 	if !ok || n.kind != KindStart {
 		return "", fmt.Errorf("%q is not a start node of graph %q (start nodes: %s)", start, l.g.Name, strings.Join(l.nodeNames(KindStart), ", "))
 	}
@@ -367,7 +367,7 @@ func (l *Local) WaitFailures(ctx context.Context, terminate string, n int) ([]Re
 }
 
 func (l *Local) waitTerminate(ctx context.Context, terminate string, n int, what string, list *[]Result) ([]Result, error) {
-	node, ok := l.g.node(terminate)
+	node, ok := l.g.Node(terminate)
 	if !ok || node.kind != KindTerminate {
 		return nil, fmt.Errorf("%q is not a terminate node of graph %q (terminate nodes: %s)", terminate, l.g.Name, strings.Join(l.nodeNames(KindTerminate), ", "))
 	}
@@ -473,7 +473,7 @@ func (l *Local) Parked() []Failure {
 func (l *Local) WaitParked(ctx context.Context, node string, n int) ([]Failure, error) {
 	addr := ""
 	if node != "" {
-		nd, ok := l.g.node(node)
+		nd, ok := l.g.Node(node)
 		if !ok {
 			return nil, fmt.Errorf("graph %q has no node %q", l.g.Name, node)
 		}

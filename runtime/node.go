@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -45,12 +46,19 @@ func (n Node) Addr() string { return string(n.kind) + "." + n.name }
 // Edge returns the queue that feeds the node (the zero Edge for start).
 func (n Node) Edge() Edge { return n.in }
 
+// Command returns the node's name in kebab-case, e.g. "rest-call": the
+// subcommand that runs it in a generated program. Graph.Node accepts it.
+func (n Node) Command() string { return command(n.name) }
+
+// command returns the kebab-case form of a node name.
+func command(name string) string { return strings.ReplaceAll(name, "_", "-") }
+
 // To returns the queues the node publishes to.
 func (n Node) To() []string { return append([]string(nil), n.to...) }
 
-// consumes reports whether the node runs as a consumer process of its own
-// (process, fan_out, aggregate, poll).
-func (n Node) consumes() bool {
+// Consumes reports whether the node runs as a consumer process of its own
+// (process, fan_out, aggregate, poll): what RunNodes runs.
+func (n Node) Consumes() bool {
 	switch n.kind {
 	case KindProcess, KindFanOut, KindAggregate, KindPoll:
 		return true

@@ -382,7 +382,7 @@ func TestTracePassedThroughUntracedNode(t *testing.T) {
 	mem := newMemory(g, 0, 0)
 	defer mem.Close()
 	e := &engine{g: &g, tr: mem, log: slog.New(slog.DiscardHandler), metrics: newMetrics(g.Name), shutdownTimeout: time.Second, connName: "tracepass"}
-	n, _ := g.node("double")
+	n, _ := g.Node("double")
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- e.run(ctx, []*nodeRun{e.newRun(n, 0, 0)}) }()

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	mrand "math/rand/v2"
 	"net/url"
 	"strconv"
@@ -172,6 +173,17 @@ func (e *Endpoints) Round(skip string) []Endpoint {
 		}
 	}
 	return out
+}
+
+// Transport returns the AMQP transport to e's endpoints. When log is not
+// nil, it logs when the broker blocks publishers on a connection (a
+// resource alarm) and when it stops.
+func (e *Endpoints) Transport(log *slog.Logger) AMQP {
+	a := AMQP{URL: e.raw, Vhost: e.vhost, eps: e}
+	if log != nil {
+		a.onBlocked = blockedNotice(log, nil)
+	}
+	return a
 }
 
 // Scrub returns text with every URL of the endpoints and every password in

@@ -25,11 +25,11 @@ func Main(g dge.Graph, args []string) int {
 // the environment comes from getenv, and cancelling ctx stops the command
 // as SIGTERM does. It returns the exit code.
 func Run(ctx context.Context, g dge.Graph, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return dge.CommandLine{
+	return commandLine{
 		Args: args, Getenv: getenv, Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		Local:        localBroker,
 		StartTracing: startTracing,
-	}.Run(ctx, g)
+	}.run(ctx, g)
 }
 
 // localBroker is the broker of the local subcommand: package memory's,

@@ -1,4 +1,4 @@
-package runtime
+package cli
 
 import (
 	"bufio"
@@ -10,29 +10,30 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/dgehq/dge/internal/redact"
+	dge "github.com/dgehq/dge/runtime"
 	"go.opentelemetry.io/otel/trace"
 )
 
-// DefaultAMQPURL is the broker URL used when DGE_AMQP_URL is unset; the
+// defaultAMQPURL is the broker URL used when DGE_AMQP_URL is unset; the
 // graph's vhost is appended, path-escaped.
-const DefaultAMQPURL = "amqp://guest:guest@127.0.0.1:5672/"
+const defaultAMQPURL = "amqp://guest:guest@127.0.0.1:5672/"
 
-// CommandLine is one run of a generated program's command line: the
-// process's arguments, environment and I/O, and what the library leaves to
-// package cli (github.com/dgehq/dge/runtime/cli), whose Main and Run fill
-// it in. The subcommands' code is still here; Run is its entry point.
-type CommandLine struct {
+// commandLine is one run of a generated program's command line: the
+// process's arguments, environment and I/O, and the in-memory broker and
+// the tracing that Run sets up.
+type commandLine struct {
 	Args           []string            // the arguments after the program's name
 	Getenv         func(string) string // the environment (os.Getenv)
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	// Local returns the broker the local subcommand runs g on.
-	Local func(g Graph) LocalBroker
+	Local func(g dge.Graph) dge.LocalBroker
 	// StartTracing sets up tracing as the environment (getenv) asks, for
 	// program prog of graph graph, with stderr for the lines it writes. It
 	// returns the tracer provider (nil: tracing off) and stop, which
@@ -42,7 +43,7 @@ type CommandLine struct {
 
 // cli is one invocation of a generated program.
 type cli struct {
-	g      Graph
+	g      dge.Graph
 	getenv func(string) string
 	stdin  io.Reader
 	stdout io.Writer
@@ -52,13 +53,13 @@ type cli struct {
 	// nil: tracing is off.
 	tp trace.TracerProvider
 	// local returns the broker the local subcommand runs the graph on.
-	local func(Graph) LocalBroker
+	local func(dge.Graph) dge.LocalBroker
 }
 
 // Run runs the subcommand named by cl.Args with graph g until it ends or
 // ctx is cancelled (as SIGINT and SIGTERM do), and returns the exit code:
 // 0, 1 for a failure, 2 for a usage error.
-func (cl CommandLine) Run(ctx context.Context, g Graph) int {
+func (cl commandLine) run(ctx context.Context, g dge.Graph) int {
 	args, getenv, stdin, stdout := cl.Args, cl.Getenv, cl.Stdin, cl.Stdout
 	// Whatever reaches stderr (logs, errors, flag messages) passes a scrub
 	// of the broker URLs' passwords, the last guard behind the redaction
@@ -68,7 +69,7 @@ func (cl CommandLine) Run(ctx context.Context, g Graph) int {
 	if c.prog == "" {
 		c.prog = "dge-graph"
 	}
-	if err := c.g.check(); err != nil {
+	if err := c.g.Check(); err != nil {
 		fmt.Fprintf(stderr, "%s: invalid graph: %v\n", c.prog, err)
 		return 1
 	}
@@ -109,18 +110,18 @@ func (cl CommandLine) Run(ctx context.Context, g Graph) int {
 	case "topology":
 		err = c.cmdTopology(rest)
 	default:
-		n, ok := c.g.node(cmd)
+		n, ok := c.g.Node(cmd)
 		if !ok {
 			fmt.Fprintf(stderr, "%s: unknown command %q\n\n", c.prog, cmd)
 			c.usage(stderr)
 			return 2
 		}
-		if !n.consumes() {
+		if !n.Consumes() {
 			fmt.Fprintf(stderr, "%s: %s does not run as a process: use \"%s %s %s\"\n", c.prog, n.Addr(), c.prog,
-				map[Kind]string{KindStart: "publish", KindTerminate: "consume"}[n.kind], command(n.name))
+				map[dge.Kind]string{dge.KindStart: "publish", dge.KindTerminate: "consume"}[n.Kind()], n.Command())
 			return 2
 		}
-		err = c.cmdNodes(ctx, cmd, rest, []Node{n})
+		err = c.cmdNodes(ctx, cmd, rest, []dge.Node{n})
 	}
 	switch {
 	case err == nil:
@@ -140,9 +141,6 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-// command returns the subcommand of a node name: kebab-case.
-func command(name string) string { return strings.ReplaceAll(name, "_", "-") }
-
 func (c *cli) usage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: %s <command> [flags] [args]\n\n", c.prog)
 	fmt.Fprintf(w, "Runs graph %q", c.g.Name)
@@ -152,8 +150,8 @@ func (c *cli) usage(w io.Writer) {
 	fmt.Fprintf(w, " on RabbitMQ vhost %q.\n\nNodes (each runs until SIGINT or SIGTERM):\n", c.g.Vhost)
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	for _, n := range c.g.Nodes {
-		if n.consumes() {
-			fmt.Fprintf(tw, "  %s\t%s, consumes queue %s\n", command(n.name), n.Addr(), n.in.Queue)
+		if n.Consumes() {
+			fmt.Fprintf(tw, "  %s\t%s, consumes queue %s\n", n.Command(), n.Addr(), n.Edge().Queue)
 		}
 	}
 	_ = tw.Flush()
@@ -168,16 +166,16 @@ func (c *cli) usage(w io.Writer) {
 	_ = tw.Flush()
 	var starts, ends []string
 	for _, n := range c.g.Nodes {
-		switch n.kind {
-		case KindStart:
-			starts = append(starts, command(n.name))
-		case KindTerminate:
-			ends = append(ends, command(n.name))
+		switch n.Kind() {
+		case dge.KindStart:
+			starts = append(starts, n.Command())
+		case dge.KindTerminate:
+			ends = append(ends, n.Command())
 		}
 	}
 	fmt.Fprintf(w, "\nStart nodes: %s\nTerminate nodes: %s\n", strings.Join(starts, ", "), strings.Join(ends, ", "))
 	fmt.Fprintf(w, "\nNode flags: -prefetch N, -concurrency N, -metrics-addr HOST:PORT, -shutdown-timeout D\n")
-	fmt.Fprintf(w, "Environment: DGE_AMQP_URL (default %s + vhost; several URLs separated by commas for a cluster;\n  amqps:// with cacertfile, certfile and keyfile query parameters for TLS),\n  DGE_LOG (debug, info, warn, error), DGE_CONNECTION_NAME (the AMQP connection's name),\n  OTEL_TRACES_EXPORTER (otlp, console: JSON spans on stderr, none) with the other OTEL_* variables\n", DefaultAMQPURL)
+	fmt.Fprintf(w, "Environment: DGE_AMQP_URL (default %s + vhost; several URLs separated by commas for a cluster;\n  amqps:// with cacertfile, certfile and keyfile query parameters for TLS),\n  DGE_LOG (debug, info, warn, error), DGE_CONNECTION_NAME (the AMQP connection's name),\n  OTEL_TRACES_EXPORTER (otlp, console: JSON spans on stderr, none) with the other OTEL_* variables\n", defaultAMQPURL)
 	fmt.Fprintf(w, "Run \"%s <command> -h\" for a command's flags.\n", c.prog)
 }
 
@@ -188,23 +186,17 @@ const amqpURLEnv = "DGE_AMQP_URL"
 // the graph's vhost. A URL without a path keeps the graph's vhost; one that
 // names another vhost is used, with a warning to log. Its error is a
 // permanent configuration error.
-func (c *cli) endpoints(log *slog.Logger) (*Endpoints, error) {
+func (c *cli) endpoints(log *slog.Logger) (*dge.Endpoints, error) {
 	u := c.getenv(amqpURLEnv)
 	if u == "" {
-		return ParseEndpoints(DefaultAMQPURL+url.PathEscape(c.g.Vhost), c.g.Vhost, "the default broker URL")
+		return dge.ParseEndpoints(defaultAMQPURL+url.PathEscape(c.g.Vhost), c.g.Vhost, "the default broker URL")
 	}
-	eps, err := ParseEndpoints(u, c.g.Vhost, amqpURLEnv)
+	eps, err := dge.ParseEndpoints(u, c.g.Vhost, amqpURLEnv)
 	if err == nil && eps.Vhost() != c.g.Vhost {
 		log.Warn(fmt.Sprintf("%s names vhost %q, not the graph's vhost %q: using %q (leave the URL's path out to use the graph's)",
 			amqpURLEnv, eps.Vhost(), c.g.Vhost, eps.Vhost()))
 	}
 	return eps, err
-}
-
-// transport returns the AMQP transport to eps, logging to log when the
-// broker blocks publishers (and setting m's gauge, when m is not nil).
-func transport(eps *Endpoints, log *slog.Logger, m *metrics) AMQP {
-	return AMQP{URL: eps.raw, Vhost: eps.Vhost(), eps: eps, onBlocked: blockedNotice(log, m)}
 }
 
 // logHandler is the runtime's JSON log handler on stderr at DGE_LOG's
@@ -217,7 +209,7 @@ func (c *cli) logHandler() (slog.Handler, error) {
 			return nil, usageError{fmt.Sprintf("DGE_LOG=%q: want debug, info, warn or error", s)}
 		}
 	}
-	return contextHandler{h: slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: level})}, nil
+	return dge.NewLogHandler(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: level})), nil
 }
 
 // logger is the program's logger: logHandler with the graph's name.
@@ -238,26 +230,20 @@ func useAsDefault(log *slog.Logger) (restore func()) {
 	return func() { slog.SetDefault(prev) }
 }
 
-func (c *cli) newEngine(name string) (*engine, error) {
+// connect returns the program's logger, the broker's endpoints and the
+// graph as it is on them: with the vhost they name.
+func (c *cli) connect() (*slog.Logger, *dge.Endpoints, dge.Graph, error) {
 	log, err := c.logger()
 	if err != nil {
-		return nil, err
+		return nil, nil, dge.Graph{}, err
 	}
 	eps, err := c.endpoints(log)
 	if err != nil {
-		return nil, err
+		return nil, nil, dge.Graph{}, err
 	}
-	m := newMetrics(c.g.Name)
-	return &engine{
-		g:               &c.g,
-		vhost:           eps.Vhost(),
-		tr:              transport(eps, log, m),
-		log:             log,
-		metrics:         m,
-		shutdownTimeout: 30 * time.Second,
-		connName:        c.connName(name),
-		tracer:          newTracer(c.tp),
-	}, nil
+	g := c.g
+	g.Vhost = eps.Vhost()
+	return log, eps, g, nil
 }
 
 // connName names the program's AMQP connection: DGE_CONNECTION_NAME, or
@@ -314,15 +300,15 @@ func (c *cli) brokerEnvHelp() string {
                        with the query parameters cacertfile, certfile and keyfile (PEM files)
   DGE_LOG              debug, info (default), warn or error
   DGE_CONNECTION_NAME  the AMQP connection's name, shown by the broker
-`, c.g.Vhost, DefaultAMQPURL)
+`, c.g.Vhost, defaultAMQPURL)
 }
 
 // nodeNames lists the subcommand names of the graph's nodes of kind k.
-func (c *cli) nodeNames(k Kind) string {
+func (c *cli) nodeNames(k dge.Kind) string {
 	var names []string
 	for _, n := range c.g.Nodes {
-		if n.kind == k {
-			names = append(names, command(n.name))
+		if n.Kind() == k {
+			names = append(names, n.Command())
 		}
 	}
 	return strings.Join(names, ", ")
@@ -330,7 +316,7 @@ func (c *cli) nodeNames(k Kind) string {
 
 // readInputs reads the start node's inputs for local from stdin and checks
 // every one before anything runs.
-func (c *cli) readInputs(n Node) ([][]byte, error) {
+func (c *cli) readInputs(n dge.Node) ([][]byte, error) {
 	bodies, err := c.readStdinMessages("local", n, "nothing was run")
 	if err != nil {
 		return nil, err
@@ -344,7 +330,7 @@ func (c *cli) readInputs(n Node) ([][]byte, error) {
 // readStdinMessages reads one JSON message per stdin line (blank lines
 // skipped) and checks each against the start node n's message type. cmd and
 // consequence name the command and what a bad line prevents, for errors.
-func (c *cli) readStdinMessages(cmd string, n Node, consequence string) ([][]byte, error) {
+func (c *cli) readStdinMessages(cmd string, n dge.Node, consequence string) ([][]byte, error) {
 	var bodies [][]byte
 	sc := bufio.NewScanner(c.stdin)
 	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
@@ -355,7 +341,7 @@ func (c *cli) readStdinMessages(cmd string, n Node, consequence string) ([][]byt
 		if len(s) == 0 {
 			continue
 		}
-		b, err := n.validateBody(s, c.g.maxBody())
+		b, err := c.g.CheckInput(n, s)
 		if err != nil {
 			return nil, fmt.Errorf("%s: stdin line %d is not a valid %s message: %v (%s)", cmd, line, n.Addr(), err, consequence)
 		}
@@ -365,4 +351,24 @@ func (c *cli) readStdinMessages(cmd string, n Node, consequence string) ([][]byt
 		return nil, fmt.Errorf("%s: read stdin: %w (%s)", cmd, err, consequence)
 	}
 	return bodies, nil
+}
+
+// parseByteSize parses a size in bytes: a whole number with an optional
+// KiB, MiB or GiB suffix ("16MiB").
+func parseByteSize(s string) (int, error) {
+	num, mult := strings.TrimSpace(s), 1
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if v, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(v), u.mult
+			break
+		}
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("%q is not a size: want a positive whole number of bytes, optionally with KiB, MiB or GiB (e.g. 16MiB)", s)
+	}
+	return n * mult, nil
 }

@@ -1,4 +1,4 @@
-package runtime
+package cli
 
 import (
 	"bufio"
@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	dge "github.com/dgehq/dge/runtime"
 )
 
 // cmdLocal runs the whole graph in this process on the in-memory broker:
@@ -35,33 +37,30 @@ first.`, false)
 	if *timeout < 0 {
 		return usageError{"local: -timeout must not be negative"}
 	}
-	var startNode Node
+	var startNode dge.Node
 	if *start == "" {
-		var starts []Node
+		var starts []dge.Node
 		for _, n := range c.g.Nodes {
-			if n.kind == KindStart {
+			if n.Kind() == dge.KindStart {
 				starts = append(starts, n)
 			}
 		}
 		if len(starts) != 1 {
 			var names []string
 			for _, n := range starts {
-				names = append(names, command(n.name))
+				names = append(names, n.Command())
 			}
 			return usageError{fmt.Sprintf("local: the graph has %d start nodes (%s): choose one with -start", len(starts), strings.Join(names, ", "))}
 		}
 		startNode = starts[0]
 	} else {
-		n, ok := c.g.node(*start)
-		if !ok || n.kind != KindStart {
+		n, ok := c.g.Node(*start)
+		if !ok || n.Kind() != dge.KindStart {
 			return usageError{fmt.Sprintf("local: -start %q is not a start node of graph %q", *start, c.g.Name)}
 		}
 		startNode = n
 	}
 
-	if c.local == nil {
-		return errors.New("local: no in-memory broker: run the command line through package cli (CommandLine.Local is nil)")
-	}
 	inputs, err := c.readInputs(startNode)
 	if err != nil {
 		return err
@@ -83,10 +82,11 @@ first.`, false)
 	var outMu sync.Mutex
 	var writeErr error
 	skipped := 0 // failure records not printed (without -envelope)
-	l, err := StartLocal(c.g, c.local(c.g), LocalOptions{
+	mem := c.local(c.g)
+	l, err := dge.StartLocal(c.g, mem, dge.LocalOptions{
 		Logger:         log,
 		TracerProvider: c.tp,
-		OnResult: func(r Result) {
+		OnResult: func(r dge.Result) {
 			line := r.Body
 			outMu.Lock()
 			defer outMu.Unlock()
@@ -126,7 +126,7 @@ first.`, false)
 		defer cancel()
 	}
 	for i, body := range inputs {
-		if _, err := l.Publish(ctx, startNode.name, body); err != nil {
+		if _, err := l.Publish(ctx, startNode.Name(), body); err != nil {
 			return fmt.Errorf("local: input %d: %w", i+1, err)
 		}
 	}
@@ -148,7 +148,7 @@ first.`, false)
 		fmt.Fprintf(c.stderr, "%s local: %s not printed (-envelope prints them)\n", c.prog, plural(skipped, "failure record"))
 	}
 	outMu.Unlock()
-	if dropped := l.mem.Dropped(); dropped > 0 {
+	if dropped := mem.Dropped(); dropped > 0 {
 		fmt.Fprintf(c.stderr, "%s local: %d messages dropped by dead-letter cycle detection (a crash loop past the delivery limit)\n", c.prog, dropped)
 	}
 	outMu.Lock()
@@ -178,7 +178,7 @@ first.`, false)
 // failure record at each terminate it reaches) or, should a run have
 // neither (a result that does not decode is parked at its terminate), until
 // nothing is left in flight. It returns ctx's error if ctx ends first.
-func waitEnded(ctx context.Context, l *Local) error {
+func waitEnded(ctx context.Context, l *dge.Local) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, 2)

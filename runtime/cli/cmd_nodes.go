@@ -1,13 +1,11 @@
-package runtime
+package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"strings"
-	"time"
+
+	dge "github.com/dgehq/dge/runtime"
 )
 
 func (c *cli) cmdAll(ctx context.Context, args []string) error {
@@ -24,21 +22,21 @@ messages in flight, for at most -shutdown-timeout.`, true)
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("all: unexpected argument %q", fs.Arg(0))}
 	}
-	var nodes []Node
+	var nodes []dge.Node
 	if *names == "" {
 		for _, n := range c.g.Nodes {
-			if n.consumes() {
+			if n.Consumes() {
 				nodes = append(nodes, n)
 			}
 		}
 	} else {
 		for _, s := range strings.Split(*names, ",") {
 			s = strings.TrimSpace(s)
-			n, ok := c.g.node(s)
+			n, ok := c.g.Node(s)
 			if !ok {
 				return usageError{fmt.Sprintf("all: unknown node %q", s)}
 			}
-			if !n.consumes() {
+			if !n.Consumes() {
 				return usageError{fmt.Sprintf("all: %s does not run as a process", n.Addr())}
 			}
 			nodes = append(nodes, n)
@@ -50,7 +48,7 @@ messages in flight, for at most -shutdown-timeout.`, true)
 	return c.runNodes(ctx, "all", nf, nodes)
 }
 
-func (c *cli) cmdNodes(ctx context.Context, name string, args []string, nodes []Node) error {
+func (c *cli) cmdNodes(ctx context.Context, name string, args []string, nodes []dge.Node) error {
 	fs := c.flagSet(name, name+" [flags]", c.nodeAbout(nodes[0]), true)
 	var nf nodeFlags
 	nf.register(fs)
@@ -64,52 +62,37 @@ func (c *cli) cmdNodes(ctx context.Context, name string, args []string, nodes []
 }
 
 // nodeAbout describes the subcommand of node n.
-func (c *cli) nodeAbout(n Node) string {
+func (c *cli) nodeAbout(n dge.Node) string {
 	return fmt.Sprintf(`
 Runs %s, which consumes queue %s,
 until SIGINT or SIGTERM; then finishes the messages in flight, for at most
 -shutdown-timeout. Run as many instances as the load needs: they share the
-queue.`, n.Addr(), n.in.Queue)
+queue.`, n.Addr(), n.Edge().Queue)
 }
 
-// queueReadInterval is how often a node serving metrics reads its queues'
-// message counts.
-const queueReadInterval = 5 * time.Second
-
-func (c *cli) runNodes(ctx context.Context, name string, nf nodeFlags, nodes []Node) error {
+// runNodes runs nodes as subcommand name: on the broker DGE_AMQP_URL
+// names, logging to stderr and, for the handlers, through slog.Default.
+func (c *cli) runNodes(ctx context.Context, name string, nf nodeFlags, nodes []dge.Node) error {
 	if nf.prefetch < 0 || nf.concurrency < 0 || nf.shutdownTimeout < 0 {
 		return usageError{"-prefetch, -concurrency and -shutdown-timeout must not be negative"}
 	}
-	e, err := c.newEngine(name)
+	log, eps, g, err := c.connect()
 	if err != nil {
 		return err
 	}
-	e.shutdownTimeout = nf.shutdownTimeout
-	defer useAsDefault(e.log)()
-	if nf.metricsAddr != "" {
-		ln, err := net.Listen("tcp", nf.metricsAddr)
-		if err != nil {
-			return fmt.Errorf("metrics: listen on %s: %w", nf.metricsAddr, err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", e.metrics)
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		defer srv.Close()
-		e.queueInterval = queueReadInterval
-		e.log.Info("serving metrics", "addr", ln.Addr().String())
+	shutdown := nf.shutdownTimeout
+	if shutdown == 0 {
+		shutdown = -1 // no time at all: RunOptions' 0 is its default
 	}
-	runs := make([]*nodeRun, len(nodes))
-	for i, n := range nodes {
-		runs[i] = e.newRun(n, nf.prefetch, nf.concurrency)
-	}
-	if a, ok := e.tr.(AMQP); ok {
-		e.log.Info("starting", "nodes", len(runs), "broker", a.eps.String())
-	}
-	err = e.run(ctx, runs)
-	var se errStartup
-	if errors.As(err, &se) {
-		return se.err
-	}
-	return err
+	defer useAsDefault(log)()
+	return dge.RunNodes(ctx, g, nodes, dge.RunOptions{
+		Transport:       eps.Transport(nil),
+		ConnectionName:  c.connName(name),
+		Logger:          log,
+		TracerProvider:  c.tp,
+		Prefetch:        nf.prefetch,
+		Concurrency:     nf.concurrency,
+		ShutdownTimeout: shutdown,
+		MetricsAddr:     nf.metricsAddr,
+	})
 }

@@ -1,8 +1,10 @@
-package runtime
+package cli
 
 import (
 	"encoding/json"
 	"fmt"
+
+	dge "github.com/dgehq/dge/runtime"
 )
 
 // The output format of consume -envelope and local -envelope: one JSON
@@ -11,10 +13,10 @@ import (
 // failureLine is a failure record as consume -envelope and local -envelope
 // print it.
 type failureLine struct {
-	Node      string     `json:"node"`
-	RunID     string     `json:"run_id"`
-	MessageID string     `json:"message_id"`
-	Failed    RunFailure `json:"failed"`
+	Node      string         `json:"node"`
+	RunID     string         `json:"run_id"`
+	MessageID string         `json:"message_id"`
+	Failed    dge.RunFailure `json:"failed"`
 }
 
 // resultLine is a result as consume -envelope and local -envelope print it.
@@ -29,7 +31,7 @@ type resultLine struct {
 // {"node":...,"run_id":...,"message_id":...,"result":...}, or for a failure
 // record {"node":...,"run_id":...,"message_id":...,"failed":{"node":...,
 // "reason":...,"error":...}}. It fails only when r.Body is not JSON.
-func resultJSON(r Result) ([]byte, error) {
+func resultJSON(r dge.Result) ([]byte, error) {
 	if r.Failed != nil {
 		return json.Marshal(failureLine{Node: r.Node, RunID: r.RunID, MessageID: r.MessageID, Failed: *r.Failed})
 	}
