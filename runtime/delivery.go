@@ -1,109 +1,114 @@
 package runtime
 
-// The conversion between the runtime's Message and Delivery and the AMQP
-// client's Publishing and Delivery: the runtime's own headers travel as
-// fields of Message, the others as its Headers.
+// A Message and the Delivery that brings it to a node, with what the
+// delivery's dead-letter history (x-death) and delivery count tell: the
+// attempt, a crash loop, a forged history.
 
 import (
-	"strconv"
+	"fmt"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/trace"
 )
 
-// toAMQP returns the publishing of m: persistent JSON, its run ID as the
-// correlation ID, the runtime's headers (and the trace context) added to
-// m's, and now as its timestamp when m has none.
-func toAMQP(m Message) amqp.Publishing {
-	h := make(amqp.Table, len(m.Headers)+5)
-	for k, v := range m.Headers {
-		h[k] = v
-	}
-	h[HeaderRunID] = m.RunID
-	h[HeaderSource] = m.Source
-	h[HeaderAttempt] = int32(m.Attempt)
-	if m.TraceParent != "" {
-		h[HeaderTraceParent] = m.TraceParent
-		if m.TraceState != "" {
-			h[HeaderTraceState] = m.TraceState
+// Message is a message body with its envelope.
+type Message struct {
+	Body      []byte
+	MessageID string         // stable across redeliveries
+	RunID     string         // the run the message belongs to
+	Source    string         // address of the node that produced it
+	Attempt   int            // the attempt of the producing handler, or of a parked message: attempts made
+	Timestamp time.Time      // when it was published
+	Headers   map[string]any // every other header, kept across hops where the runtime copies a message
+	// TraceParent and TraceState are the W3C trace context of the span that
+	// published the message (headers traceparent and tracestate), "" when
+	// it was not traced.
+	TraceParent, TraceState string
+}
+
+// Delivery is a Message received from a queue.
+type Delivery struct {
+	Message
+	Tag         uint64  // delivery tag, valid on the delivering channel only
+	Redelivered bool    // the broker delivered it before
+	Deaths      []Death // dead-letter history (x-death), most recent first
+	// DeliveryCount is the number of earlier deliveries from its current
+	// queue (quorum queues' x-delivery-count), 0 when unknown.
+	DeliveryCount int
+
+	// received is when the node took the delivery in, set only when its
+	// debug log is on (for the per-message line, see nodeRun.handled).
+	received time.Time
+	// span traces the node's handling of the delivery; nil when tracing is
+	// off (see tracer).
+	span trace.Span
+}
+
+// Death is one entry of a message's dead-letter history: how many times it
+// was dead-lettered from Queue for Reason.
+type Death struct {
+	Queue  string
+	Reason string // rejected, expired, delivery_limit, maxlen
+	Count  int
+}
+
+// attempt returns the number of this delivery's attempt on queue: 1, plus
+// every time it was dead-lettered from queue, for any reason (rejected by a
+// handler error, or delivery_limit after a crash loop).
+//
+// Redeliveries after a consumer crash (DeliveryCount) are not attempts: when
+// an instance dies, every message it had prefetched is redelivered, and those
+// innocent messages must not move towards Q.dead. A message that really
+// crashes its consumer over and over is bounded by the quorum work queue's
+// delivery-limit, whose dead-lettering is counted here.
+//
+// Counts come from headers, which a publisher can forge: a negative or
+// absurd count is clamped, so it can shorten what the runtime allows but
+// never extend it or overflow.
+func (d Delivery) attempt(queue string) int {
+	n := 1
+	for _, x := range d.Deaths {
+		if x.Queue == queue {
+			n += clampCount(x.Count)
 		}
 	}
-	ts := m.Timestamp
-	if ts.IsZero() {
-		ts = time.Now()
-	}
-	return amqp.Publishing{
-		Headers:       h,
-		ContentType:   "application/json",
-		DeliveryMode:  amqp.Persistent,
-		CorrelationId: m.RunID,
-		MessageId:     m.MessageID,
-		Timestamp:     ts,
-		Body:          m.Body,
-	}
+	return min(n, maxHeaderCount)
 }
 
-// fromAMQP returns the Delivery of d: the runtime's headers moved to their
-// fields when they have the right type (otherwise kept as headers, for the
-// border check, checkDelivery), the x-death history parsed.
-func fromAMQP(d amqp.Delivery) Delivery {
-	out := Delivery{
-		Message: Message{
-			Body:      d.Body,
-			MessageID: d.MessageId,
-			RunID:     d.CorrelationId,
-			Timestamp: d.Timestamp,
-		},
-		Tag:         d.DeliveryTag,
-		Redelivered: d.Redelivered,
-	}
-	for k, v := range d.Headers {
-		switch k {
-		case HeaderRunID, HeaderSource, HeaderTraceParent, HeaderTraceState:
-			if s, ok := v.(string); ok {
-				out.setField(k, s)
-			} else {
-				out.setHeader(k, v, len(d.Headers)) // for the border check (checkDelivery)
-			}
-		case HeaderAttempt, "x-delivery-count":
-			if _, ok := intValue(v); !ok {
-				out.setHeader(k, v, len(d.Headers))
-			} else if k == HeaderAttempt {
-				out.Attempt = toInt(v)
-			} else {
-				out.DeliveryCount = toInt(v)
-			}
-		case "x-death":
-			out.Deaths = parseDeaths(v)
-			out.setHeader(k, v, len(d.Headers))
-		default:
-			out.setHeader(k, v, len(d.Headers))
+// forgedDeath returns an error when d's dead-letter history for queue holds
+// an entry that only a publisher could have written: a count below 1. The
+// broker builds on a history it finds in a message (RabbitMQ before 3.13
+// adds to a published x-death's count), so such a message would never run
+// out of attempts; it is refused instead.
+func (d Delivery) forgedDeath(queue string) error {
+	for _, x := range d.Deaths {
+		if x.Queue == queue && x.Count < 1 {
+			return fmt.Errorf("forged x-death header: an entry for queue %q with count %d (the broker writes counts of 1 or more)", queue, x.Count)
 		}
 	}
-	return out
+	return nil
 }
 
-// setField sets the field of d that carries string header k.
-func (d *Delivery) setField(k, s string) {
-	switch k {
-	case HeaderRunID:
-		d.RunID = s
-	case HeaderSource:
-		d.Source = s
-	case HeaderTraceParent:
-		d.TraceParent = s
-	case HeaderTraceState:
-		d.TraceState = s
+// redeliveries returns how often the broker delivered d before without it
+// being settled: its delivery count, clamped, and 0 on a first delivery (a
+// x-delivery-count header there was written by a publisher, not the broker).
+func (d Delivery) redeliveries() int {
+	if !d.Redelivered {
+		return 0
 	}
+	return clampCount(d.DeliveryCount)
 }
 
-// setHeader sets a header of d, making the map (sized for n) on first use:
-// most deliveries carry no header but the runtime's own, which are fields.
-func (d *Delivery) setHeader(k string, v any, n int) {
-	if d.Headers == nil {
-		d.Headers = make(map[string]any, n)
+// lastDeathReason returns the reason of the most recent dead-lettering from
+// queue, or "".
+func (d Delivery) lastDeathReason(queue string) string {
+	for _, x := range d.Deaths {
+		if x.Queue == queue {
+			return x.Reason
+		}
 	}
-	d.Headers[k] = v
+	return ""
 }
 
 // parseDeaths reads an x-death header, skipping entries that are not
@@ -121,35 +126,6 @@ func parseDeaths(v any) []Death {
 		out = append(out, Death{Queue: q, Reason: r, Count: toInt(t["count"])})
 	}
 	return out
-}
-
-// toInt reads an integer of any AMQP width, or a decimal string; 0 for
-// anything else.
-func toInt(v any) int {
-	switch n := v.(type) {
-	case int:
-		return n
-	case int8:
-		return int(n)
-	case int16:
-		return int(n)
-	case int32:
-		return int(n)
-	case int64:
-		return int(n)
-	case uint8:
-		return int(n)
-	case uint16:
-		return int(n)
-	case uint32:
-		return int(n)
-	case uint64:
-		return int(n)
-	case string:
-		i, _ := strconv.Atoi(n)
-		return i
-	}
-	return 0
 }
 
 // DeathsFromHeader returns the dead-letter history held by v, an x-death
