@@ -84,7 +84,7 @@ func newBenchVhost(b *testing.B, name string, g *Graph) (*turnTB, brokertest.Vho
 	vh := brokertest.NewVhost(t)
 	conn := vh.Dial(t)
 	g.Vhost = vh.Name
-	if err := brokertest.Declare(conn, g.topologyGraph()); err != nil {
+	if err := brokertest.Declare(conn, g.topologyParams()); err != nil {
 		t.cleanup()
 		b.Fatal(err)
 	}

@@ -182,7 +182,7 @@ func benchTurn(b *testing.B, c *hopContender, round int) float64 {
 		Terminate[num]("out", benchEdge("out")),
 	)
 	g.Vhost = vh.Name
-	if err := brokertest.Declare(conn, g.topologyGraph()); err != nil {
+	if err := brokertest.Declare(conn, g.topologyParams()); err != nil {
 		b.Fatal(err)
 	}
 	fill(b, conn, g.WorkExchange, "in", c.n)

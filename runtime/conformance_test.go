@@ -28,7 +28,7 @@ func memorySetup(t *testing.T, g Graph) Transport {
 func rabbitSetup(t *testing.T, g Graph) Transport {
 	vh := brokertest.NewVhost(t)
 	conn := vh.Dial(t)
-	if err := brokertest.Declare(conn, g.topologyGraph()); err != nil {
+	if err := brokertest.Declare(conn, g.topologyParams()); err != nil {
 		t.Fatalf("declare topology: %v", err)
 	}
 	return AMQP{URL: vh.AMQPURL}

@@ -32,11 +32,11 @@ type Graph struct {
 // (0 when there are none). The broker dead-letters a message delivered more
 // often than that without being settled.
 func (g Graph) DeliveryLimit() int {
-	return topology.DeliveryLimit(g.topologyGraph().Edges)
+	return topology.DeliveryLimit(g.topologyParams().Edges)
 }
 
-// topologyGraph returns what package topology needs of g.
-func (g Graph) topologyGraph() topology.Params {
+// topologyParams returns what package topology needs of g.
+func (g Graph) topologyParams() topology.Params {
 	tg := topology.Params{
 		Name: g.Name, QueueType: g.QueueType,
 		WorkExchange: g.WorkExchange, RetryExchange: g.RetryExchange, PollExchange: g.PollExchange,
@@ -58,7 +58,7 @@ func (g Graph) topologyGraph() topology.Params {
 // what a transport that holds the topology itself, such as package memory's
 // broker, builds.
 func (g Graph) Spec() topology.Topology {
-	return topology.Build(g.topologyGraph())
+	return topology.Build(g.topologyParams())
 }
 
 // Check rejects a Graph that was not built by dge generate's constructors.

@@ -35,7 +35,7 @@ func newHarness(t *testing.T, g Graph) *harness {
 	vh := brokertest.NewVhost(t)
 	conn := vh.Dial(t)
 	g.Vhost = vh.Name
-	if err := brokertest.Declare(conn, g.topologyGraph()); err != nil {
+	if err := brokertest.Declare(conn, g.topologyParams()); err != nil {
 		t.Fatalf("declare topology: %v", err)
 	}
 	return &harness{t: t, vh: vh, conn: conn, g: g}

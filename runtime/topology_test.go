@@ -144,7 +144,7 @@ func TestTopologyReadersAgree(t *testing.T) {
 				// The generated program: the graph it is given, its start-up
 				// check and its topology subcommand.
 				rg := generatedGraph(cfg)
-				if diff := cmp.Diff(plan.TopologyParams(cfg), rg.topologyGraph()); diff != "" {
+				if diff := cmp.Diff(plan.TopologyParams(cfg), rg.topologyParams()); diff != "" {
 					t.Errorf("the generated program's graph differs from dge plan's (-plan +program):\n%s", diff)
 				}
 				spec := rg.Spec()
