@@ -110,6 +110,13 @@ func consumeOne(ctx context.Context, g *Graph, log *slog.Logger, ch Channel, n N
 	r := Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID}
 	what := "result"
 	if f, ok := noticeOf(d.Message); ok {
+		if d.RunID == "" {
+			discardNotice(log, n, d, f)
+			if err := ch.Ack(d.Tag, false); err != nil {
+				return false, fmt.Errorf("consume: ack failure notice without a run ID from queue %q: %w", n.in.Queue, err)
+			}
+			return true, nil
+		}
 		r.Failed, what = &f, "failure record"
 	} else {
 		var buf bytes.Buffer

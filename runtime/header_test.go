@@ -151,3 +151,28 @@ func TestNoticeWithoutRunIDDiscarded(t *testing.T) {
 		t.Errorf("result holds %d more messages, want 0", n)
 	}
 }
+
+// TestConsumeDiscardsNoticeWithoutRunID: a failure notice without a run ID
+// that reaches a terminate queue is no failure record (it names no run):
+// consume acknowledges and drops it, as the nodes before would, and prints
+// only the real result.
+func TestConsumeDiscardsNoticeWithoutRunID(t *testing.T) {
+	h := newHarness(t, chainGraph("forgedrecord", double))
+	h.publishRaw("result", nil, amqp.Publishing{MessageId: "forged", Headers: amqp.Table{
+		HeaderFailedNode: "process.elsewhere", HeaderFailedReason: "permanent", HeaderFailedError: "forged",
+	}})
+	h.publishRaw("result", []byte(`{"value": 42}`), amqp.Publishing{MessageId: "real", CorrelationId: "run-1", Headers: amqp.Table{HeaderRunID: "run-1"}})
+	code, out, errs := h.exec("", "consume", "result", "-n", "1", "-envelope", "-timeout", "1m")
+	if code != 0 {
+		t.Fatalf("consume exited %d: %s", code, errs)
+	}
+	if strings.Contains(out, "failed") || !strings.Contains(out, `"run_id":"run-1"`) || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+		t.Errorf("consume printed %q, want only run-1's result", out)
+	}
+	if !strings.Contains(errs, "failure notice without a run ID discarded") {
+		t.Errorf("consume did not say it discarded the notice: %s", errs)
+	}
+	if n := h.count("result"); n != 0 {
+		t.Errorf("result holds %d messages, want 0", n)
+	}
+}

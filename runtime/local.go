@@ -206,7 +206,11 @@ func (l *Local) collect(ch Channel, ds Deliveries, n Node) {
 			d.span = t.startResult(context.Background(), n, &d)
 		}
 		if f, ok := noticeOf(d.Message); ok {
-			l.record(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Failed: &f})
+			if d.RunID != "" {
+				l.record(Result{Node: n.Addr(), RunID: d.RunID, MessageID: d.MessageID, Failed: &f})
+			} else {
+				discardNotice(l.e.log, n, d, f)
+			}
 			err := ch.Ack(d.Tag, false)
 			if err != nil {
 				l.e.log.Error("ack failure record", "node", n.Addr(), "error", err.Error())

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"log/slog"
+
 	"github.com/dgehq/dge/envelope"
 )
 
@@ -80,4 +82,11 @@ func (s *session) forwardNotice(d Delivery, attempt int, f RunFailure) {
 	}
 	r.log.Debug("forwarding failure notice", "run_id", d.RunID, "failed_node", f.Node, "reason", f.Reason)
 	s.publishThenAck(d, attempt, r.notices(d.RunID, d.MessageID, attempt, f))
+}
+
+// discardNotice logs a failure notice without a run ID that reached
+// terminate node n: it tells no one which run failed, so it is no failure
+// record, and it is acknowledged and dropped, as the nodes before drop it.
+func discardNotice(log *slog.Logger, n Node, d Delivery, f RunFailure) {
+	log.Warn("failure notice without a run ID discarded", "node", n.Addr(), "message_id", d.MessageID, "failed_node", f.Node)
 }
