@@ -57,7 +57,7 @@ clean:
 ##        amqp091-go relays (pipelined and synchronous confirms), tracing off and on (console exporter to a
 ##        file, OTLP to a local receiver); a 3-hop graph with its producer vs 3 relays;
 ##        fairness of a 20 ms handler between instances; a diamond joined by an aggregate vs a process node;
-##        then a 1,000-node graph: apply from empty, plan (2 requests) vs per-object reads
+##        then a 1,000-node graph: apply from empty, plan (3 requests) vs per-object reads
 bench: broker
 	go test -run '^$$' -bench 'Benchmark(Hop|Pipeline)$$' -benchtime 20000x -count=1 -timeout 30m ./runtime/
 	go test -run '^$$' -bench 'Benchmark(Fairness|Diamond)$$' -benchtime 1x -count=1 -timeout 30m ./runtime/
