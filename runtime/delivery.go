@@ -5,7 +5,6 @@ package runtime
 // attempt, a crash loop, a forged history.
 
 import (
-	"fmt"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -51,64 +50,6 @@ type Death struct {
 	Queue  string
 	Reason string // rejected, expired, delivery_limit, maxlen
 	Count  int
-}
-
-// attempt returns the number of this delivery's attempt on queue: 1, plus
-// every time it was dead-lettered from queue, for any reason (rejected by a
-// handler error, or delivery_limit after a crash loop).
-//
-// Redeliveries after a consumer crash (DeliveryCount) are not attempts: when
-// an instance dies, every message it had prefetched is redelivered, and those
-// innocent messages must not move towards Q.dead. A message that really
-// crashes its consumer over and over is bounded by the quorum work queue's
-// delivery-limit, whose dead-lettering is counted here.
-//
-// Counts come from headers, which a publisher can forge: a negative or
-// absurd count is clamped, so it can shorten what the runtime allows but
-// never extend it or overflow.
-func (d Delivery) attempt(queue string) int {
-	n := 1
-	for _, x := range d.Deaths {
-		if x.Queue == queue {
-			n += clampCount(x.Count)
-		}
-	}
-	return min(n, maxHeaderCount)
-}
-
-// forgedDeath returns an error when d's dead-letter history for queue holds
-// an entry that only a publisher could have written: a count below 1. The
-// broker builds on a history it finds in a message (RabbitMQ before 3.13
-// adds to a published x-death's count), so such a message would never run
-// out of attempts; it is refused instead.
-func (d Delivery) forgedDeath(queue string) error {
-	for _, x := range d.Deaths {
-		if x.Queue == queue && x.Count < 1 {
-			return fmt.Errorf("forged x-death header: an entry for queue %q with count %d (the broker writes counts of 1 or more)", queue, x.Count)
-		}
-	}
-	return nil
-}
-
-// redeliveries returns how often the broker delivered d before without it
-// being settled: its delivery count, clamped, and 0 on a first delivery (a
-// x-delivery-count header there was written by a publisher, not the broker).
-func (d Delivery) redeliveries() int {
-	if !d.Redelivered {
-		return 0
-	}
-	return clampCount(d.DeliveryCount)
-}
-
-// lastDeathReason returns the reason of the most recent dead-lettering from
-// queue, or "".
-func (d Delivery) lastDeathReason(queue string) string {
-	for _, x := range d.Deaths {
-		if x.Queue == queue {
-			return x.Reason
-		}
-	}
-	return ""
 }
 
 // parseDeaths reads an x-death header, skipping entries that are not

@@ -70,17 +70,6 @@ const (
 	HeaderRedriven = envelope.HeaderRedriven
 )
 
-// redrivenHeaders returns the headers of an output of a message with headers h:
-// HeaderRedriven when h has it, else nil (the common case allocates
-// nothing).
-func redrivenHeaders(h map[string]any) map[string]any {
-	v, ok := h[HeaderRedriven]
-	if !ok {
-		return nil
-	}
-	return map[string]any{HeaderRedriven: v}
-}
-
 // The W3C trace context headers: every message a traced runtime publishes
 // carries the context of the span that published it (Message.TraceParent
 // and Message.TraceState; see tracer).

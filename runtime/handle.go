@@ -12,36 +12,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// admit decides whether delivery d may be handled, parking it when not: a
-// header or property the runtime cannot use or copy (checkDelivery), a
-// forged dead-letter history, a crash loop (see parkCrashLoop), or an
-// arrival past the node's max_attempts. It returns the delivery's attempt.
-func (s *session) admit(d Delivery) (attempt int, ok bool) {
-	r := s.r
-	q := r.n.in.Queue
-	attempt = d.attempt(q)
-	if bad := checkDelivery(d); bad != nil {
-		s.parkBadHeader(d, attempt, bad)
-		return 0, false
-	}
-	if err := d.forgedDeath(q); err != nil {
-		s.park(d, 1, envelope.Decode, err.Error())
-		return 0, false
-	}
-	if s.parkCrashLoop(d, attempt) {
-		return 0, false
-	}
-	if r.n.in.MaxAttempts > 0 && attempt > r.n.in.MaxAttempts {
-		reason := envelope.MaxAttempts
-		if d.lastDeathReason(q) == "delivery_limit" {
-			reason = envelope.DeliveryLimit
-		}
-		s.park(d, attempt-1, reason, fmt.Sprintf("arrived for attempt %d of at most %d", attempt, r.n.in.MaxAttempts))
-		return 0, false
-	}
-	return attempt, true
-}
-
 // handle processes one delivery of a process, fan_out or poll node.
 func (s *session) handle(d Delivery) {
 	r := s.r
@@ -104,22 +74,6 @@ func (s *session) handle(d Delivery) {
 		outs = append(outs, out{exchange: r.e.g.WorkExchange, key: to, msg: s.output(d, to, attempt, body)})
 	}
 	s.publishThenAck(d, attempt, outs)
-}
-
-// output builds the message a node publishes to queue to for delivery d:
-// it carries the context of d's span, or, when the node does not trace, the
-// context d carries, so that a run stays one trace across it.
-func (s *session) output(d Delivery, to string, attempt int, body []byte) Message {
-	m := Message{
-		Body:      body,
-		MessageID: deriveID(d.MessageID, d.Body, s.r.addr, to),
-		RunID:     d.RunID,
-		Source:    s.r.addr,
-		Attempt:   attempt,
-		Headers:   redrivenHeaders(d.Headers),
-	}
-	continueTrace(d.span, d.Message, &m)
-	return m
 }
 
 // call runs a handler with ctx (see handlerContext), its latency measured
@@ -256,36 +210,4 @@ func (r *nodeRun) parkReason(err error, attempt int) envelope.Reason {
 		return envelope.MaxAttempts
 	}
 	return ""
-}
-
-// parkCrashLoop parks a delivery the broker has handed out so often without
-// it being settled (each time a consumer died or lost its channel holding
-// it) that it is one redelivery short of the queue's delivery-limit, and
-// reports whether it did. See crashThreshold for why the runtime must not
-// leave this to the broker. Classic queues report no delivery count, so
-// this never fires there.
-func (s *session) parkCrashLoop(d Delivery, attempt int) bool {
-	limit := s.r.deliveryLimit
-	t := crashThreshold(limit)
-	n := d.redeliveries()
-	if t == 0 || n < t {
-		return false
-	}
-	s.park(d, attempt, envelope.DeliveryLimit, fmt.Sprintf(
-		"delivered %d times without being settled (its consumer crashed or lost its channel each time); parked before the queue's delivery-limit of %d makes the broker dead-letter it",
-		n+1, limit))
-	return true
-}
-
-// crashThreshold returns the redelivery count at which the runtime parks a
-// message itself, one delivery before the broker's delivery-limit: a
-// message dead-lettered for delivery_limit would reach Q.retry and then be
-// dropped by RabbitMQ's dead-letter cycle detection when it expires there
-// (its cycle holds no rejection), so it must never get that far. The one
-// delivery to spare covers a crash while the park itself is in progress.
-func crashThreshold(limit int) int {
-	if limit <= 0 {
-		return 0
-	}
-	return max(limit-1, 1)
 }

@@ -1,5 +1,9 @@
 package runtime
 
+// What a node's outputs carry besides their body: an ID derived from the
+// input's (the same for every redelivery), the run ID (given to a message
+// from outside dge that has none), the redrive count, the trace context.
+
 import (
 	"crypto/rand"
 	"crypto/sha256"
@@ -43,4 +47,31 @@ func newRunID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
 	return hex.EncodeToString(b[:])
+}
+
+// output builds the message a node publishes to queue to for delivery d:
+// it carries the context of d's span, or, when the node does not trace, the
+// context d carries, so that a run stays one trace across it.
+func (s *session) output(d Delivery, to string, attempt int, body []byte) Message {
+	m := Message{
+		Body:      body,
+		MessageID: deriveID(d.MessageID, d.Body, s.r.addr, to),
+		RunID:     d.RunID,
+		Source:    s.r.addr,
+		Attempt:   attempt,
+		Headers:   redrivenHeaders(d.Headers),
+	}
+	continueTrace(d.span, d.Message, &m)
+	return m
+}
+
+// redrivenHeaders returns the headers of an output of a message with headers h:
+// HeaderRedriven when h has it, else nil (the common case allocates
+// nothing).
+func redrivenHeaders(h map[string]any) map[string]any {
+	v, ok := h[HeaderRedriven]
+	if !ok {
+		return nil
+	}
+	return map[string]any{HeaderRedriven: v}
 }
