@@ -329,16 +329,24 @@
 //
 // # Files
 //
-// The library: node.go (Node, its constructors), graph.go (Graph, its
-// topology as package topology derives it), engine.go (connections,
-// reconnection, start-up check), session.go (one channel's consumer: admit,
-// call, outcome, parking; the handler call's log attributes), metrics.go,
-// aggregate.go and poll.go (those node kinds), notice.go (failure notices),
-// trace.go (spans and the trace context), acker.go, envelope.go (headers),
-// decode.go, failure.go, transport.go with amqp.go (dialling, conversion),
-// dialerror.go (what a failed connection means) and url.go (Endpoints),
-// local.go (Local); the entry points for programs are run.go (RunNodes,
-// VerifyTopology, NewLogHandler), publish.go (Publish) and consume.go
+// The library, in the order a delivery meets it: amqp.go (dialling, the
+// channel adapter) and amqp_convert.go (AMQP's types to Message and
+// Delivery, delivery.go), window.go (the consumer and its prefetch window),
+// session.go (one channel's workers), admit.go (may the delivery be
+// handled: header.go's border check, its history, a crash loop),
+// handle.go (the handler call and its outcome), output.go (what an output
+// carries: IDs, run ID, redrive count), park.go (the one park path, with
+// failure.go's Failure and notice.go's failure notices), acker.go (acks
+// once outputs are confirmed); aggregate.go, aggregate_state.go and
+// aggregate_notice.go, and poll.go, for those node kinds. Around them:
+// node.go (Node, its constructors), graph.go (Graph and its topology),
+// engine.go (connections, reconnection, start-up check), transport.go (the
+// interfaces a transport implements), envelope.go (header names, from
+// package envelope, and header reading), decode.go, trace.go, metrics.go,
+// loghandler.go (a handler call's log attributes), dialerror.go (what a
+// failed connection means), url.go (Endpoints), local.go (Local). The entry
+// points for programs are run.go (RunNodes, VerifyTopology,
+// NewLogHandler), publish.go (Publish) and consume.go
 // (Consume). The package parses no flags, prints nothing to a terminal and
 // decides no exit code: the generated program's command line is package
 // cli's.
