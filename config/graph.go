@@ -19,10 +19,16 @@ const (
 	KindAggregate Kind = "aggregate"
 	KindPoll      Kind = "poll"
 	KindTerminate Kind = "terminate"
+	// KindSplit's handler returns a list; each element leaves as an item
+	// of the split, a message of its own.
+	KindSplit Kind = "split"
+	// KindGather closes a split (Over): it fires once per split, when
+	// every item has arrived.
+	KindGather Kind = "gather"
 )
 
 // Kinds lists every node kind in the order the language documents them.
-var Kinds = []Kind{KindStart, KindProcess, KindFanOut, KindAggregate, KindPoll, KindTerminate}
+var Kinds = []Kind{KindStart, KindProcess, KindFanOut, KindAggregate, KindPoll, KindSplit, KindGather, KindTerminate}
 
 // QueueType is the RabbitMQ queue type of every queue a graph declares.
 type QueueType string
@@ -45,6 +51,9 @@ const (
 	DefaultAggregateTimeout = 10 * time.Minute
 	DefaultPollInterval     = 5 * time.Second
 	DefaultPollTimeout      = time.Hour
+	// DefaultGatherTimeout bounds how long a gather waits, from a split's
+	// first item, for the rest of its items.
+	DefaultGatherTimeout = time.Hour
 )
 
 // Graph is a loaded and validated dge graph: the model every later stage
@@ -126,9 +135,18 @@ type Node struct {
 	Handler string
 	// Interval is the delay between two checks of a poll node.
 	Interval time.Duration
-	// Timeout bounds a poll job's life, or how long an aggregate waits for
-	// the missing parts of a group, before the message is parked.
+	// Timeout bounds a poll job's life, how long an aggregate waits for
+	// the missing parts of a group, or how long a gather waits for the
+	// missing items of a split, before the message (or the split's
+	// state) is parked.
 	Timeout time.Duration
+	// Over is, for a gather, the split node it closes (`over =
+	// split.pages`); nil for every other kind.
+	Over *Node
+	// Zero names, for a gather in the fold form, a function of the
+	// handlers package that returns the accumulator's starting value
+	// (`zero = "NewSummary"`); empty: the accumulator type's zero value.
+	Zero string
 
 	// DeclRange is the range of the block header (`process "double"`).
 	DeclRange hcl.Range
@@ -136,6 +154,9 @@ type Node struct {
 	HandlerRange hcl.Range
 	// FromRanges holds the source range of each reference in From.
 	FromRanges []hcl.Range
+	// OverRange and ZeroRange are the ranges of a gather's `over` and
+	// `zero` expressions (empty when absent).
+	OverRange, ZeroRange hcl.Range
 }
 
 // Edge is the durable queue that carries messages into a node.

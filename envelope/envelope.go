@@ -33,6 +33,20 @@ const (
 	HeaderCrashes   = "x-dge-crashes"    // aggregate parts: handler calls of the part's group that may have crashed
 )
 
+// HeaderSplit says which splits a message is an item of: one frame per
+// split it is inside, the outermost first, joined by ";". A frame is
+// "<split node name>:<split ID>:<index>:<count>": the split ID is the same
+// for every redelivery of the split's input, the index counts from 0. A
+// frame with count 0 marks the message as the one a split of no items
+// sends to its gather (empty body). Nodes between a split and its gather
+// copy it from input to output; a gather removes the last frame.
+const HeaderSplit = "x-dge-split"
+
+// HeaderState marks a message of a gather's state queue (Q.state): a
+// checkpoint ("checkpoint"), or a marker the gather's instances exchange
+// to learn which of them is active ("hello", "sync").
+const HeaderState = "x-dge-state"
+
 // The headers of a failure notice, which tells the nodes downstream that a
 // run failed. HeaderFailedNode marks a message as one.
 const (
@@ -71,8 +85,12 @@ const (
 	// within the node's timeout.
 	IncompleteGroup Reason = "incomplete-group"
 	// MemberFailed: an aggregate's part whose run failed elsewhere, so
-	// that it can never be joined.
+	// that it can never be joined; or a gather's split that never
+	// completed after one of its items failed.
 	MemberFailed Reason = "member-failed"
+	// IncompleteSplit: a gather's split whose items had not all arrived
+	// within the node's timeout (its folded state is parked).
+	IncompleteSplit Reason = "incomplete-split"
 	// DeliveryLimit: the message was delivered so often without being
 	// settled (a crash loop) that it is one short of the queue's
 	// delivery-limit, or the broker dead-lettered it for that limit.
@@ -81,5 +99,5 @@ const (
 
 // Reasons returns every reason the runtime parks a message for.
 func Reasons() []Reason {
-	return []Reason{MaxAttempts, Permanent, Decode, BadHeader, Timeout, IncompleteGroup, MemberFailed, DeliveryLimit}
+	return []Reason{MaxAttempts, Permanent, Decode, BadHeader, Timeout, IncompleteGroup, MemberFailed, IncompleteSplit, DeliveryLimit}
 }

@@ -151,6 +151,7 @@ func TopologyParams(g *config.Graph) topology.Params {
 		tg.Edges = append(tg.Edges, topology.EdgeParams{
 			Queue: n.Edge.Queue, Retry: n.Edge.Retry, MaxAttempts: n.Edge.MaxAttempts,
 			Aggregate: n.Kind == config.KindAggregate, Poll: n.Kind == config.KindPoll, Interval: n.Interval,
+			Gather: n.Kind == config.KindGather,
 		})
 	}
 	return tg

@@ -48,6 +48,7 @@ func (g Graph) topologyParams() topology.Params {
 		tg.Edges = append(tg.Edges, topology.EdgeParams{
 			Queue: n.in.Queue, Retry: n.in.Retry, MaxAttempts: n.in.MaxAttempts,
 			Aggregate: n.kind == KindAggregate, Poll: n.kind == KindPoll, Interval: n.interval,
+			Gather: n.kind == KindGather,
 		})
 	}
 	return tg
@@ -120,6 +121,8 @@ func (g Graph) TopologyText() string {
 			what = "parking queue"
 		case topology.RolePoll:
 			what = fmt.Sprintf("poll delay queue, ttl %s (policy)", q.TTL)
+		case topology.RoleState:
+			what = "gather state queue (checkpoints)"
 		}
 		if q.DeadLetterExchange != "" {
 			what += fmt.Sprintf(", dead-letters to %s (argument)", q.DeadLetterExchange)

@@ -32,6 +32,17 @@ type Node struct {
 	process   func(ctx context.Context, in any) (any, error)
 	aggregate func(ctx context.Context, parts []any) (any, error)
 	poll      func(ctx context.Context, in any) (any, bool, error)
+
+	// split calls a split's handler: the number of items and the i-th.
+	split func(ctx context.Context, in any) (n int, item func(i int) any, err error)
+	// over names the split a gather closes (the split node's name).
+	over string
+	// A gather has either gatherList (the list form) or fold, zero and
+	// decodeAcc (the fold form); decode reads its items.
+	gatherList func(ctx context.Context, items []any) (any, error)
+	fold       func(ctx context.Context, acc, item any) (any, error)
+	zero       func() any
+	decodeAcc  func(body []byte) (any, error)
 }
 
 // Name returns the node's HCL name, e.g. "double".
@@ -57,10 +68,10 @@ func command(name string) string { return strings.ReplaceAll(name, "_", "-") }
 func (n Node) To() []string { return append([]string(nil), n.to...) }
 
 // Consumes reports whether the node runs as a consumer process of its own
-// (process, fan_out, aggregate, poll): what RunNodes runs.
+// (process, fan_out, aggregate, poll, split, gather): what RunNodes runs.
 func (n Node) Consumes() bool {
 	switch n.kind {
-	case KindProcess, KindFanOut, KindAggregate, KindPoll:
+	case KindProcess, KindFanOut, KindAggregate, KindPoll, KindSplit, KindGather:
 		return true
 	}
 	return false
@@ -198,6 +209,93 @@ func Poll[In, Out any](name string, in Edge, interval, timeout time.Duration,
 	}
 }
 
+// Split returns a node that calls handler once per message of its edge
+// and publishes each element of the list it returns as a message of its
+// own to the queue to: an item of the split, carrying its run, the split's
+// identity (the same for every redelivery of the input), its index and
+// the count (see the package doc's Split and gather). Nodes after it work
+// per item until the gather that closes it. A handler must return the same
+// list for the same input: a redelivered input publishes its items again,
+// with the same IDs, and the gather takes each index once. An empty list
+// is a split of no items: its gather fires with none.
+func Split[In, Item any](name string, in Edge, handler func(context.Context, In) ([]Item, error), to string) Node {
+	return Node{
+		name:   name,
+		kind:   KindSplit,
+		in:     in,
+		to:     []string{to},
+		decode: decodeJSON[In],
+		split: func(ctx context.Context, v any) (int, func(int) any, error) {
+			items, err := handler(ctx, v.(In))
+			return len(items), func(i int) any { return items[i] }, err
+		},
+	}
+}
+
+// Gather returns a node that closes the split named over: once every item
+// of a split has arrived it calls handler once, with the items in index
+// order, and publishes the result to the queue to, as an item of the
+// split around over, if any. Duplicates and redeliveries of an item are
+// taken once. The items folded so far are kept durably in the edge's
+// state queue (Q.state), so a crash loses none and counts none twice; the
+// list form keeps every item there, so it suits splits whose items fit in
+// one message of the graph's body limit. A split not complete after
+// timeout is parked. Use Fold for big splits.
+func Gather[Item, Out any](name string, in Edge, over string, timeout time.Duration,
+	handler func(context.Context, []Item) (Out, error), to string) Node {
+	return Node{
+		name:    name,
+		kind:    KindGather,
+		in:      in,
+		to:      []string{to},
+		over:    over,
+		timeout: timeout,
+		decode:  decodeJSON[Item],
+		gatherList: func(ctx context.Context, vs []any) (any, error) {
+			items := make([]Item, len(vs))
+			for i, v := range vs {
+				items[i] = v.(Item)
+			}
+			return handler(ctx, items)
+		},
+	}
+}
+
+// Fold returns a gather node (see Gather) in the fold form: it folds each
+// item of a split into an accumulator as the item arrives, starting from
+// zero() (nil: Acc's zero value), and once every item is folded publishes
+// the accumulator to the queue to. Its memory is bounded whatever the
+// count: it holds one accumulator per open split and the items of the
+// last checkpoint interval. Each item is folded exactly once although
+// delivery is at least once, but in the order items arrive, not index
+// order: the fold must not depend on order (a sum, a count, a merge), and
+// handler must return a new accumulator rather than change the one it is
+// given (it is given it again after an error).
+func Fold[Item, Acc any](name string, in Edge, over string, timeout time.Duration, zero func() Acc,
+	handler func(ctx context.Context, acc Acc, item Item) (Acc, error), to string) Node {
+	z := func() any {
+		if zero == nil {
+			var a Acc
+			return a
+		}
+		return zero()
+	}
+	return Node{
+		name:      name,
+		kind:      KindGather,
+		in:        in,
+		to:        []string{to},
+		over:      over,
+		timeout:   timeout,
+		decode:    decodeJSON[Item],
+		zero:      z,
+		decodeAcc: decodeJSON[Acc],
+		fold: func(ctx context.Context, acc, item any) (any, error) {
+			return handler(ctx, acc.(Acc), item.(Item))
+		},
+	}
+}
+
 // Terminate returns the graph's exit node: its queue holds results of type T
 // for `consume <name>` to read.
 func Terminate[T any](name string, in Edge) Node {
@@ -217,6 +315,8 @@ const (
 	KindAggregate Kind = "aggregate"
 	KindPoll      Kind = "poll"
 	KindTerminate Kind = "terminate"
+	KindSplit     Kind = "split"
+	KindGather    Kind = "gather"
 )
 
 // Edge is the queue that feeds a node, with the defaults already resolved by

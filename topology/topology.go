@@ -10,10 +10,11 @@ const (
 	SuffixRetry = ".retry"
 	SuffixDead  = ".dead"
 	SuffixPoll  = ".poll"
+	SuffixState = ".state"
 )
 
 // Suffixes lists every suffix derived queue names end in.
-var Suffixes = []string{SuffixRetry, SuffixDead, SuffixPoll}
+var Suffixes = []string{SuffixRetry, SuffixDead, SuffixPoll, SuffixState}
 
 // The queue types a graph can use.
 const (
@@ -53,6 +54,7 @@ type EdgeParams struct {
 	MaxAttempts int
 	Aggregate   bool          // the node joins parts: its queue has a single active consumer
 	Poll        bool          // the node polls: its edge has a delay queue Q.poll
+	Gather      bool          // the node gathers a split: its edge has a state queue Q.state
 	Interval    time.Duration // a poll node's interval
 }
 
@@ -65,6 +67,11 @@ const (
 	RoleRetry Role = "retry" // Q.retry: failed messages wait the retry delay
 	RoleDead  Role = "dead"  // Q.dead: parked messages
 	RolePoll  Role = "poll"  // Q.poll: a poll node's messages wait the interval
+	// RoleState is Q.state: a gather node's durable state (checkpoints of
+	// the splits it is gathering), read by its single active consumer. It
+	// has no dead-letter exchange, no TTL and no delivery limit: nothing
+	// may ever expire or dead-letter a checkpoint.
+	RoleState Role = "state"
 )
 
 // Queue is one queue of a graph.
@@ -76,7 +83,7 @@ type Queue struct {
 	// parking queues.
 	DeadLetterExchange string
 	TTL                time.Duration // retry and poll queues: how long a message waits
-	SingleActive       bool          // aggregate work queues
+	SingleActive       bool          // aggregate work queues, gather state queues
 	// DeliveryLimit bounds redeliveries of unsettled messages (work queues
 	// of quorum graphs); 0 means none.
 	DeliveryLimit int
@@ -88,7 +95,7 @@ type Binding struct {
 }
 
 // Topology is every object a graph needs, queues in edge order (Q, Q.retry,
-// Q.dead, Q.poll) and bindings likewise.
+// Q.dead, Q.poll, Q.state) and bindings likewise.
 type Topology struct {
 	QueueType string
 	Work      string // the exchange every output is published to, with its queue as routing key
@@ -110,7 +117,7 @@ func (t Topology) Queue(name string) (Queue, bool) {
 }
 
 // EdgeQueues returns the queues derived from edge queue q: Q, Q.retry,
-// Q.dead and, for a poll node, Q.poll.
+// Q.dead and, for a poll node, Q.poll, for a gather node, Q.state.
 func (t Topology) EdgeQueues(q string) []Queue {
 	var out []Queue
 	for _, x := range t.Queues {
@@ -160,6 +167,9 @@ func Build(g Params) Topology {
 		if e.Poll {
 			add(Queue{Name: q + SuffixPoll, Role: RolePoll, Edge: q, DeadLetterExchange: g.WorkExchange, TTL: TTL(e.Interval)}, g.PollExchange, q)
 		}
+		if e.Gather {
+			add(Queue{Name: q + SuffixState, Role: RoleState, Edge: q, SingleActive: true}, g.WorkExchange, q+SuffixState)
+		}
 	}
 	return t
 }
@@ -167,7 +177,8 @@ func Build(g Params) Topology {
 // Arguments returns the queue arguments delivery depends on for q (without
 // any ownership stamp): its dead-letter exchange and, on quorum queues, the
 // at-least-once dead-letter strategy (which needs overflow reject-publish);
-// a single active consumer for aggregate queues. RabbitMQ lets no policy
+// a single active consumer for aggregate work queues and gather state
+// queues. RabbitMQ lets no policy
 // override a queue argument, so a foreign policy of a higher priority
 // cannot make a rejected message vanish. The delays and the delivery limit
 // are not here: they must change in place, which only policies allow.
