@@ -32,6 +32,7 @@ var goldenCases = []goldenCase{
 	{"orders", "../../examples/orders", "../../examples/orders/cmd/orders"},
 	{"multi", "testdata/multi", "testdata/multi/cmd/multi"},
 	{"clash", "testdata/clash", "testdata/clash/cmd/clash"},
+	{"split", "testdata/split", "testdata/split/cmd/split"},
 }
 
 func load(t *testing.T, path string) *config.Graph {
