@@ -373,6 +373,8 @@ func testSplit(t *testing.T, setup transportSetup) {
 		}
 	})
 
+	t.Run("SmallWindow", func(t *testing.T) { t.Parallel(); testSplitWindow(t, setup) })
+
 	t.Run("HundredThousandItems", func(t *testing.T) {
 		t.Parallel()
 		var calls atomic.Int64
@@ -405,4 +407,37 @@ func testSplit(t *testing.T, setup transportSetup) {
 		}
 		t.Logf("%d items split and confirmed in %s: %.0f items/s", count, took.Round(time.Millisecond), count/took.Seconds())
 	})
+}
+
+// testSplitWindow runs splits on every worker of a node at once through a
+// small publish window: each split holds only its share of the window's
+// slots, so none of them waits forever for a slot another holds.
+func testSplitWindow(t *testing.T, setup transportSetup) {
+	var calls atomic.Int64
+	edge := testEdge("numbers")
+	edge.Prefetch, edge.Concurrency = 1, 4
+	g := testGraph("split-window",
+		Start[num]("start", "numbers"),
+		Split[num, num]("numbers", edge, upTo(&calls), "items"),
+		Terminate[num]("items", testEdge("items")),
+	)
+	tr := setup(t, g)
+	m := runNodes(t, tr, &g)
+	c := dialClient(t, tr)
+	const inputs, count = 8, 500
+	ch := c.channel()
+	for range inputs {
+		c.publishRun(ch, g, "start", fmt.Appendf(nil, `{"value":%d}`, count))
+	}
+	nm := m.node(g.Nodes[1])
+	deadline := time.Now().Add(confDeadline)
+	for nm.acked.Load() < inputs {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d inputs acked within %s, %d items published", nm.acked.Load(), inputs, confDeadline, nm.published.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ready, err := c.conn.CheckQueue(t.Context(), "items"); err != nil || ready != inputs*count {
+		t.Errorf("items queue holds %d (%v), want %d", ready, err, inputs*count)
+	}
 }
