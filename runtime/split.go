@@ -185,11 +185,7 @@ func (sp *splitPublish) publish(m Message) bool {
 			}
 			// The broker did not take an item: retry the input, once the
 			// items before are settled (their slots freed).
-			sp.pending = append([]Confirmation{settled{err}}, sp.pending...)
-			s.acker.submit(ackItem{tag: d.Tag, confs: sp.pending, span: d.span, failed: func(err error) {
-				r.m.retried.Add(1)
-				r.log.Warn("item not confirmed; retrying the split's input", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
-			}})
+			sp.retry(err)
 			return false
 		}
 	}
@@ -204,6 +200,18 @@ func (sp *splitPublish) publish(m Message) bool {
 	}
 	sp.pending = append(sp.pending, c)
 	return true
+}
+
+// retry hands the input to the acker to be rejected for a retry once the
+// items published so far are settled (their slots freed): the broker did
+// not take an item (err).
+func (sp *splitPublish) retry(err error) {
+	r, d := sp.s.r, sp.d
+	runID, messageID := d.RunID, d.MessageID
+	sp.s.acker.submit(ackItem{tag: d.Tag, confs: append([]Confirmation{settled{err}}, sp.pending...), span: d.span, failed: func(err error) {
+		r.m.retried.Add(1)
+		r.log.Warn("item not confirmed; retrying the split's input", "run_id", runID, "message_id", messageID, "error", err.Error())
+	}})
 }
 
 // abandon leaves the input to the broker to redeliver: the channel is gone

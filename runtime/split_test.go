@@ -3,8 +3,11 @@ package runtime
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 func TestOutputHeadersCarryRedriveAndSplit(t *testing.T) {
@@ -128,5 +131,45 @@ func TestSplitIDStable(t *testing.T) {
 	}
 	if strings.ContainsAny(id, ":;") {
 		t.Errorf("split ID %q holds a frame separator", id)
+	}
+}
+
+// TestUnroutableItemRetriesTheSplit: items the broker returns (no queue
+// bound to their key) are no success: the split's input is retried, both
+// when a split waits for its oldest item's confirmation itself (over its
+// share of the publish window) and when the acker waits for the last
+// ones, and parked at max_attempts.
+func TestUnroutableItemRetriesTheSplit(t *testing.T) {
+	var calls atomic.Int64
+	edge := testEdge("input")
+	edge.Prefetch, edge.Concurrency = 1, 1 // a window of 19: a split holds at most 19 unconfirmed items
+	g := testGraph("unroutable-split",
+		Start[num]("start", "input"),
+		Split[num, num]("numbers", edge, upTo(&calls), "nowhere"),
+		Terminate[num]("result", testEdge("result")),
+	)
+	h := newHarness(t, g)
+	ch, err := h.conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDeclare("nowhere", true, false, false, false, amqp.Table{"x-queue-type": "quorum"}); err != nil {
+		t.Fatal(err)
+	}
+	ch.Close()
+	h.background("numbers")
+	h.publishNums("start", 5, 100)
+	parked := map[int]bool{}
+	for _, d := range h.waitMessages("input.dead", 2) {
+		if d.Headers[HeaderReason] != "max-attempts" {
+			t.Errorf("reason %v, want max-attempts (unroutable items count as a failure)", d.Headers[HeaderReason])
+		}
+		parked[bodyValue(t, Delivery{Message: Message{Body: d.Body}})] = true
+	}
+	if !parked[5] || !parked[100] {
+		t.Errorf("parked %v, want the splits of 5 and of 100", parked)
+	}
+	if n := calls.Load(); n != 6 {
+		t.Errorf("split handler called %d times, want 6 (3 attempts of each input)", n)
 	}
 }
