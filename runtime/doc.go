@@ -11,7 +11,8 @@
 //
 // A generated program is a Graph value built with the constructors Start,
 // Process, FanOut, Aggregate (or Join, for parts of different types, each
-// described by PartOf), Poll and Terminate (their type parameters tie
+// described by PartOf), Poll, Split, Gather (or Fold) and Terminate (their
+// type parameters tie
 // each node to the user's handler at compile time), and a main that calls
 // package cli's Main (github.com/dgehq/dge/runtime/cli). Its subcommands
 // (one per consuming node, by its kebab-case Command, all, local, publish,
@@ -69,6 +70,9 @@
 //	x-dge-failed-node, x-dge-failed-reason, x-dge-failed-error
 //	                  failure notices (empty body): where and why the run failed
 //	x-dge-redriven    copies dge parked redrive put back, and their outputs
+//	x-dge-split       items of a split: the splits the message is inside, outermost first,
+//	                  "split:id:index:count" frames joined by ";" (see Split and gather)
+//	x-dge-state       a gather's state queue (Q.state): checkpoint, hello or sync
 //	traceparent       W3C trace context of the span that published it, when traced
 //	tracestate        (the same, vendor part)
 //
@@ -254,6 +258,45 @@
 // cannot complete and is parked as incomplete-group after the timeout; the
 // timeout must stay well below the broker's consumer timeout.
 //
+// # Split and gather
+//
+// A split node calls its handler once per delivery and publishes each
+// element of the list it returns as a message of its own to its output:
+// an item, whose x-dge-split is the input's frames plus the split's own
+// frame "name:id:index:count" (index from 0). The split ID is derived from
+// the input's message ID and run ID, and each item's message ID from the
+// split ID and the index, so a redelivered (or redriven) input publishes
+// the very same items again and the gather takes each index once; the
+// handler must return the same list for the same input. Items are
+// published as the list is walked, each encoded only when its turn comes,
+// with at most the channel's publish window divided by the node's
+// concurrency unconfirmed at once (the oldest confirmation is waited for
+// before the next publish), so every worker can split at once and no list
+// is ever copied whole; the input is acked once every item is confirmed,
+// and rejected for a retry when one is not. A split of no items publishes
+// one message with an empty body and the frame "name:id:0:0", the empty
+// split marker, so that its gather still fires, with no items. A list of
+// 2^31 items or more, an input inside 16 splits already, or items whose
+// x-dge-split would exceed 2,048 bytes park the input as permanent; so
+// does an item that does not encode or that the transport refuses, the
+// items published before it staying where they are (their gather parks
+// the split when its timeout passes). A split node's
+// dge_messages_published_total counts items.
+//
+// Process, fan_out and poll nodes copy x-dge-split from input to every
+// output (a poll check that is not done keeps it on its way through
+// Q.poll), and failure notices carry the x-dge-split of the message whose
+// failure they report, so that the gather closing its split learns which
+// split failed: a parked item's notice carries the item's frames; the
+// notice of a split's own input, parked, carries the input's frames. An
+// empty split marker reaching a process, fan_out, poll or split node is
+// forwarded as a notice is, without calling the handler: one copy per
+// output, frames unchanged (a split after an empty split adds no frame).
+// The border check parks with reason bad-header a message whose
+// x-dge-split does not parse (at most 16 frames and 2,048 bytes; each
+// index below its count, or 0 with a count of 0) or whose x-dge-state is
+// not checkpoint, hello or sync.
+//
 // # Lifecycle
 //
 // A node verifies at start, with passive declares each on a throwaway
@@ -338,7 +381,8 @@
 // carries: IDs, run ID, redrive count), park.go (the one park path, with
 // failure.go's Failure and notice.go's failure notices), acker.go (acks
 // once outputs are confirmed); aggregate.go, aggregate_state.go and
-// aggregate_notice.go, and poll.go, for those node kinds. Around them:
+// aggregate_notice.go, poll.go, and split.go, for those node kinds, with
+// split_frame.go (the frames of x-dge-split, which items carry). Around them:
 // node.go (Node, its constructors), graph.go (Graph and its topology),
 // engine.go (connections, reconnection, start-up check), transport.go (the
 // interfaces a transport implements), envelope.go (header names, from

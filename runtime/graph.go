@@ -85,6 +85,39 @@ func (g Graph) Check() error {
 		if n.kind == KindAggregate && len(n.from) < 2 {
 			return fmt.Errorf("%s joins %d inputs; an aggregate needs at least 2", n.Addr(), len(n.from))
 		}
+		if err := g.checkSplitGather(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSplitGather checks a split or gather node n of g: the functions its
+// constructor sets, and the split a gather closes.
+func (g Graph) checkSplitGather(n Node) error {
+	switch n.kind {
+	case KindSplit:
+		if n.split == nil || n.decode == nil || len(n.to) != 1 {
+			return fmt.Errorf("%s was not built by Split", n.Addr())
+		}
+	case KindGather:
+		list := n.gatherList != nil
+		fold := n.fold != nil && n.zero != nil && n.decodeAcc != nil
+		if n.decode == nil || list == fold || len(n.to) != 1 {
+			return fmt.Errorf("%s was not built by Gather or Fold", n.Addr())
+		}
+		if n.over == "" {
+			return fmt.Errorf("%s names no split to close (over)", n.Addr())
+		}
+		for _, m := range g.Nodes {
+			if m.name == n.over {
+				if m.kind != KindSplit {
+					return fmt.Errorf("%s closes %q, a %s node; over must name a split node", n.Addr(), n.over, m.kind)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("%s closes the split %q, which is not a node of the graph", n.Addr(), n.over)
 	}
 	return nil
 }

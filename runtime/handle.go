@@ -12,7 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// handle processes one delivery of a process, fan_out or poll node.
+// handle processes one delivery of a process, fan_out, poll or split node.
 func (s *session) handle(d Delivery) {
 	r := s.r
 	if r.debug {
@@ -38,6 +38,10 @@ func (s *session) handle(d Delivery) {
 		s.forwardNotice(d, attempt, f)
 		return
 	}
+	if emptySplit(d.Headers) {
+		s.forwardEmptySplit(d, attempt)
+		return
+	}
 	in, err := r.n.decodeBody(d.Body, r.maxBody)
 	if err != nil {
 		s.park(d, attempt, envelope.Decode, fmt.Sprintf("decode %s: %v", r.n.in.Message, err))
@@ -61,10 +65,20 @@ func (s *session) handle(d Delivery) {
 	case KindPoll:
 		s.handlePoll(d, attempt, in)
 		return
+	case KindSplit:
+		s.handleSplit(d, attempt, in)
+		return
 	default:
 		s.park(d, attempt, envelope.Permanent, "node kind "+string(r.n.kind)+" does not consume")
 		return
 	}
+	s.publishEach(d, attempt, body)
+}
+
+// publishEach publishes body as d's output to every queue the node feeds,
+// then hands d to the acker (see publishThenAck).
+func (s *session) publishEach(d Delivery, attempt int, body []byte) {
+	r := s.r
 	var one [1]out
 	outs := one[:0]
 	if len(r.n.to) > 1 {
@@ -74,6 +88,16 @@ func (s *session) handle(d Delivery) {
 		outs = append(outs, out{exchange: r.e.g.WorkExchange, key: to, msg: s.output(d, to, attempt, body)})
 	}
 	s.publishThenAck(d, attempt, outs)
+}
+
+// forwardEmptySplit passes the empty split marker d (the one message a
+// split of no items sends towards its gather) on through a process,
+// fan_out, poll or split node without calling its handler, as a notice
+// is: one copy per output, its body empty and its x-dge-split frames
+// unchanged, then d is acked.
+func (s *session) forwardEmptySplit(d Delivery, attempt int) {
+	s.r.log.Debug("forwarding an empty split's marker", "run_id", d.RunID, "message_id", d.MessageID)
+	s.publishEach(d, attempt, nil)
 }
 
 // call runs a handler with ctx (see handlerContext), its latency measured

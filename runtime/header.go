@@ -156,10 +156,37 @@ func checkHeader(k string, v any) *badHeader {
 		if _, ok := v.(string); !ok {
 			return &badHeader{k, fmt.Sprintf("a %s, want a string", typeOf(v))}
 		}
+	case HeaderSplit:
+		s, ok := v.(string)
+		if !ok {
+			return &badHeader{k, fmt.Sprintf("a %s, want split:id:index:count frames", typeOf(v))}
+		}
+		if _, err := parseSplitFrames(s); err != nil {
+			return &badHeader{k, err.Error()}
+		}
+	case envelope.HeaderState:
+		if s, ok := v.(string); !ok || !stateHeaderValues[s] {
+			return &badHeader{k, fmt.Sprintf("%s, want \"checkpoint\", \"hello\" or \"sync\"", quoteValue(v))}
+		}
 	case "x-death":
 		return checkDeaths(v)
 	}
 	return nil
+}
+
+// stateHeaderValues are the values envelope.HeaderState may take: a
+// gather's checkpoint, whose parked copy may be redriven onto the gather's
+// queue (the gather adopts it), and the markers the gather's instances
+// exchange to learn which of them is active.
+var stateHeaderValues = map[string]bool{"checkpoint": true, "hello": true, "sync": true}
+
+// quoteValue names a header value for an error text: a string quoted (its
+// start), any other value by its type.
+func quoteValue(v any) string {
+	if s, ok := v.(string); ok {
+		return quoteStart(s)
+	}
+	return "a " + typeOf(v)
 }
 
 // checkDeaths checks an x-death header: a list of tables, each with a

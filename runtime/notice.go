@@ -56,22 +56,35 @@ func noticeHeaders(f RunFailure) map[string]any {
 // each of its outputs, their IDs derived from id (stable across
 // redeliveries, so a duplicate notice has the same ID).
 func (r *nodeRun) notices(runID, id string, attempt int, f RunFailure) []out {
+	return r.noticesOf(nil, runID, id, attempt, f)
+}
+
+// noticesOf returns the notices of f (see notices) about a message with
+// headers h, which carry h's x-dge-split: the frames of the item whose
+// failure they report, so that the gather that closes its split learns
+// which split failed.
+func (r *nodeRun) noticesOf(h map[string]any, runID, id string, attempt int, f RunFailure) []out {
+	frames, inSplit := h[HeaderSplit]
 	outs := make([]out, 0, len(r.n.to))
 	for _, to := range r.n.to {
+		nh := noticeHeaders(f)
+		if inSplit {
+			nh[HeaderSplit] = frames
+		}
 		outs = append(outs, out{exchange: r.e.g.WorkExchange, key: to, msg: Message{
 			MessageID: deriveID(id, nil, r.addr+"#failed", to),
 			RunID:     runID,
 			Source:    r.addr,
 			Attempt:   attempt,
-			Headers:   noticeHeaders(f),
+			Headers:   nh,
 		}})
 	}
 	return outs
 }
 
-// forwardNotice passes a failure notice on through a process, fan_out or
-// poll node, without calling its handler: one notice per output, then d is
-// acked. A notice without a run ID tells no one anything; it is discarded.
+// forwardNotice passes a failure notice on through a process, fan_out,
+// poll or split node, without calling its handler: one notice per output,
+// its x-dge-split frames unchanged, then d is acked. A notice without a run ID tells no one anything; it is discarded.
 func (s *session) forwardNotice(d Delivery, attempt int, f RunFailure) {
 	r := s.r
 	r.m.notices.Add(1)
@@ -81,7 +94,7 @@ func (s *session) forwardNotice(d Delivery, attempt int, f RunFailure) {
 		return
 	}
 	r.log.Debug("forwarding failure notice", "run_id", d.RunID, "failed_node", f.Node, "reason", f.Reason)
-	s.publishThenAck(d, attempt, r.notices(d.RunID, d.MessageID, attempt, f))
+	s.publishThenAck(d, attempt, r.noticesOf(d.Headers, d.RunID, d.MessageID, attempt, f))
 }
 
 // discardNotice logs a failure notice without a run ID that reached

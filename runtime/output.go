@@ -2,7 +2,8 @@ package runtime
 
 // What a node's outputs carry besides their body: an ID derived from the
 // input's (the same for every redelivery), the run ID (given to a message
-// from outside dge that has none), the redrive count, the trace context.
+// from outside dge that has none), the redrive count, the splits the
+// input is an item of, the trace context.
 
 import (
 	"crypto/rand"
@@ -59,10 +60,29 @@ func (s *session) output(d Delivery, to string, attempt int, body []byte) Messag
 		RunID:     d.RunID,
 		Source:    s.r.addr,
 		Attempt:   attempt,
-		Headers:   redrivenHeaders(d.Headers),
+		Headers:   outputHeaders(d.Headers),
 	}
 	continueTrace(d.span, d.Message, &m)
 	return m
+}
+
+// outputHeaders returns the headers of an output of a process, fan_out or
+// poll node whose input has headers h: h's HeaderRedriven and HeaderSplit,
+// those it has, unchanged; nil when it has neither (the common case
+// allocates nothing).
+func outputHeaders(h map[string]any) map[string]any {
+	rv, redriven := h[HeaderRedriven]
+	sv, split := h[HeaderSplit]
+	switch {
+	case !split:
+		if !redriven {
+			return nil
+		}
+		return map[string]any{HeaderRedriven: rv}
+	case !redriven:
+		return map[string]any{HeaderSplit: sv}
+	}
+	return map[string]any{HeaderRedriven: rv, HeaderSplit: sv}
 }
 
 // redrivenHeaders returns the headers of an output of a message with headers h:

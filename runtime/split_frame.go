@@ -150,3 +150,13 @@ func splitNumber(s string) (int, error) {
 	}
 	return n, nil
 }
+
+// emptySplit reports whether a message with headers h is an empty split's
+// marker: its innermost frame has count 0. It reads only the header's end:
+// admit has checked that the header parses, and a frame's index and count
+// are decimal numbers without leading zeros, so the last frame is
+// "split:id:0:0" exactly when the value ends with ":0:0".
+func emptySplit(h map[string]any) bool {
+	s, ok := h[HeaderSplit].(string)
+	return ok && strings.HasSuffix(s, ":0:0")
+}
