@@ -111,9 +111,13 @@ func lossEffects(def map[string]any, keys []string) []string {
 }
 
 // stateQueuesNote says what the gather state queues named hold, and why
-// none of it may be lost.
+// none of it may be lost; with no names, of "such a queue".
 func stateQueuesNote(queues []string) string {
-	return fmt.Sprintf("The gather state queues (%s) hold each unfinished split's checkpoint: the accumulator and the indexes it holds, whose items are already acknowledged, so that the gather instance that takes over after a crash or a restart goes on from there.", listNames(queues))
+	const what = "each unfinished split's checkpoint: the accumulator and the indexes it holds, whose items are already acknowledged, so that the gather instance that takes over after a crash or a restart goes on from there."
+	if len(queues) == 0 {
+		return "Such a queue holds " + what
+	}
+	return fmt.Sprintf("The gather state queues (%s) hold %s", listNames(queues), what)
 }
 
 // stateLossEffects says, one line per key, what the keys of def do to the

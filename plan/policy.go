@@ -505,7 +505,7 @@ func disabled(want Objects, snap *Snapshot, p Policy, fs []finding) []string {
 	if len(state) > 0 {
 		keys := keysIn(stateLossKeys, stateKeys)
 		out = append(out, fmt.Sprintf("keeping the checkpoints of the gather state queues (%s), which its %s can lose. %s %s",
-			listNames(state), strings.Join(keys, ", "), stateQueuesNote(state), strings.Join(stateLossEffects(p.Definition, keys), " ")))
+			listNames(state), strings.Join(keys, ", "), stateQueuesNote(nil), strings.Join(stateLossEffects(p.Definition, keys), " ")))
 	}
 	if len(out) == 0 {
 		out = append(out, fmt.Sprintf("nothing dge needs on these work queues (%s) today, since their policy holds only what their arguments already set; but dge's policies must govern its queues for its in-place changes to take effect.", listNames(work)))
