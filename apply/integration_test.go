@@ -20,8 +20,10 @@ import (
 	"github.com/dgehq/dge/plan"
 )
 
-// spec describes the small test graph: start -> process a (queue a_in)
-// [-> poll p (queue p_in)] -> terminate out (queue out).
+// spec describes the small test graph: start [-> split s (queue s_in)] ->
+// process a (queue a_in) [-> poll p (queue p_in)] [-> gather g over s
+// (queue g_in, with its state queue g_in.state)] -> terminate out (queue
+// out).
 type spec struct {
 	vhost     string
 	queueType string
@@ -30,6 +32,7 @@ type spec struct {
 	adopt     []string
 	aQueue    string      // the queue of process a; "" means a_in
 	moved     [][2]string // moved blocks: from, to
+	gather    bool        // split s before a, gather g over s after it
 }
 
 func (s spec) hcl() string {
@@ -45,7 +48,12 @@ func (s spec) hcl() string {
 	if aQueue == "" {
 		aQueue = "a_in"
 	}
-	fmt.Fprintf(&b, "process \"a\" {\n  from = start.start\n  queue = %q\n  message = \"M\"\n  handler = \"A\"\n  retry = %q\n}\n", aQueue, s.retry)
+	aFrom := "start.start"
+	if s.gather {
+		b.WriteString("split \"s\" {\n  from = start.start\n  queue = \"s_in\"\n  message = \"L\"\n  handler = \"S\"\n}\n")
+		aFrom = "split.s"
+	}
+	fmt.Fprintf(&b, "process \"a\" {\n  from = %s\n  queue = %q\n  message = \"M\"\n  handler = \"A\"\n  retry = %q\n}\n", aFrom, aQueue, s.retry)
 	for _, m := range s.moved {
 		fmt.Fprintf(&b, "moved {\n  from = %q\n  to = %q\n}\n", m[0], m[1])
 	}
@@ -53,6 +61,10 @@ func (s spec) hcl() string {
 	if s.poll {
 		fmt.Fprintf(&b, "poll \"p\" {\n  from = process.a\n  queue = \"p_in\"\n  message = \"M\"\n  handler = \"P\"\n  retry = %q\n  interval = \"1s\"\n  timeout = \"1m\"\n}\n", s.retry)
 		from = "poll.p"
+	}
+	if s.gather {
+		fmt.Fprintf(&b, "gather \"g\" {\n  from = %s\n  over = split.s\n  queue = \"g_in\"\n  message = \"M\"\n  handler = \"G\"\n}\n", from)
+		from = "gather.g"
 	}
 	fmt.Fprintf(&b, "terminate \"out\" {\n  from = %s\n  queue = \"out\"\n  message = \"M\"\n}\n", from)
 	return b.String()
