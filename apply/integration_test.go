@@ -496,3 +496,38 @@ func TestDestroyLeavesForeignObjects(t *testing.T) {
 		t.Errorf("second destroy plans %d changes", len(p.Changes))
 	}
 }
+
+// TestDestroyKeepsCheckpoints: a gather's state queue that holds a
+// checkpoint falls under the safety rule, and the refusal says what would
+// be lost; with -allow-message-loss the destroy goes through.
+func TestDestroyKeepsCheckpoints(t *testing.T) {
+	f := newFixture(t)
+	s := spec{vhost: f.vh.Name, queueType: "quorum", retry: "5s", gather: true}
+	f.converge(t, s)
+	f.publish(t, "g_in.state", 1)
+
+	snap := mustRead(t, f)
+	p, err := plan.NewDestroy(plan.Desired(s.graph(t)), snap, plan.Options{DgeVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.apply(t, p, false)
+	var unsafe *apply.UnsafeError
+	if !errors.As(err, &unsafe) || len(unsafe.Queues) != 1 || unsafe.Queues[0].Name != "g_in.state" {
+		t.Fatalf("destroy with a checkpoint in g_in.state: %v; want a refusal naming g_in.state", err)
+	}
+	for _, w := range []string{"delete queue g_in.state: it holds 1 message", "checkpoints of unfinished splits", "-allow-message-loss"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("refusal lacks %q:\n%v", w, err)
+		}
+	}
+	if n, found := f.count(t, "g_in.state"); !found || n != 1 {
+		t.Fatalf("g_in.state after the refusal: found %v, %d messages; want it kept with its checkpoint", found, n)
+	}
+	if _, err := f.apply(t, p, true); err != nil {
+		t.Fatalf("destroy -allow-message-loss: %v", err)
+	}
+	if _, found := f.count(t, "g_in.state"); found {
+		t.Error("g_in.state survived destroy -allow-message-loss")
+	}
+}

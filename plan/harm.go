@@ -54,9 +54,12 @@ func lossKeysOf(def, own, args map[string]any) []string {
 // any value is a loss.
 var stateLossKeys = append(append([]string(nil), lossKeys...), "overflow", "dead-letter-exchange")
 
-// stateQueue reports whether q is a gather's state queue: ".state" is a
-// reserved suffix, so only topology's Q.state ends in it.
-func stateQueue(q Queue) bool { return strings.HasSuffix(q.Name, topology.SuffixState) }
+// StateQueue reports whether the graph's queue of that name is a gather's
+// state queue (Q.state, topology.RoleState): ".state" is a suffix the
+// language reserves, so no other queue of a graph ends in it.
+func StateQueue(name string) bool { return strings.HasSuffix(name, topology.SuffixState) }
+
+func stateQueue(q Queue) bool { return StateQueue(q.Name) }
 
 // lossKeysFor returns the keys of def that lose messages of q, whose own
 // dge policy definition is own (nil for none): lossKeysOf's, and for a
