@@ -2,7 +2,7 @@ package runtime
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -333,7 +333,6 @@ func testGather(t *testing.T, setup transportSetup) {
 }
 
 func isNotice(d Delivery) bool { _, ok := noticeOf(d.Message); return ok }
-
 
 // waitFor polls cond until it holds, failing the test after confDeadline.
 func waitFor(t *testing.T, what string, cond func() bool) {
