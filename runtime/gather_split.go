@@ -233,8 +233,8 @@ func (s *session) gatherNotice(d Delivery, attempt int, fs splitFrames, f RunFai
 	if st == nil {
 		st = s.openSplit(d, fs, top)
 	}
-	if st.failed != nil {
-		s.duplicate(d, "its split failed already")
+	if st.failed != nil || st.firing {
+		s.duplicate(d, "its split failed already, or is complete")
 		return
 	}
 	c := s.failSplit(st, f, attempt)
