@@ -159,6 +159,7 @@ func gatherNode(m *metrics, addr string) *nodeMetrics {
 }
 
 func testGather(t *testing.T, setup transportSetup) {
+	t.Run("KillsWithThreeInstances", func(t *testing.T) { t.Parallel(); testGatherKills(t, setup) })
 	t.Run("FoldSumWithDuplicates", func(t *testing.T) {
 		t.Parallel()
 		g := gatherGraph("gfold", true, time.Hour)
@@ -330,6 +331,57 @@ func testGather(t *testing.T, setup transportSetup) {
 		}
 		t.Logf("%d reconnects, %d duplicates dropped", m.reconnects.Load(), gatherNode(m, "gather.sum").gatherDuplicates.Load())
 	})
+}
+
+// testGatherKills folds splits on three gather instances while one of
+// them, at random, loses its connection every 200 ms: every sum must be
+// exact.
+func testGatherKills(t *testing.T, setup transportSetup) {
+	g := gatherGraph("gkills", true, time.Hour)
+	tr := setup(t, g)
+	var ks []*killable
+	var ms []*metrics
+	for i := range 3 {
+		k := &killable{Transport: tr}
+		m, _ := runEngine(t, k, &g, fmt.Sprint("i", i))
+		ks, ms = append(ks, k), append(ms, m)
+	}
+	c := dialClient(t, tr)
+	const splits, n = 10, 400
+	stop := make(chan struct{})
+	killed := make(chan int)
+	go func() {
+		kills := 0
+		defer func() { killed <- kills }()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			ks[(i*7)%3].kill()
+			kills++
+		}
+	}()
+	for s := range splits {
+		c.publishItems(g, fmt.Sprint("run", s), "", fmt.Sprint("s", s), n, seq(0, n)...)
+		ks[s%3].kill() // also between splits, for a broker as fast as the memory one
+	}
+	got := c.collectNums("result", splits)
+	close(stop)
+	kills := <-killed + splits
+	want := slices.Repeat([]int{n * (n + 1) / 2}, splits)
+	if !slices.Equal(got, want) {
+		t.Errorf("sums %v, want %v: every item folded exactly once", got, want)
+	}
+	dups := int64(0)
+	for _, m := range ms {
+		dups += gatherNode(m, "gather.sum").gatherDuplicates.Load()
+	}
+	t.Logf("%d kills, %d duplicates dropped", kills, dups)
+	if n, _ := c.conn.CheckQueue(t.Context(), "sum.dead"); n != 0 {
+		t.Errorf("%d parked, want none", n)
+	}
 }
 
 func isNotice(d Delivery) bool { _, ok := noticeOf(d.Message); return ok }
