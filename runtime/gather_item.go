@@ -25,6 +25,12 @@ func (s *session) gatherItem(d Delivery) {
 	if t := r.e.tracer; t != nil {
 		d.span = t.startProcess(s.ctx, r, &d)
 	}
+	if s.heldAlready(d) {
+		// Before admit: a copy of an item a checkpoint holds never
+		// reaches a handler, so its redeliveries are no crash loop.
+		s.duplicate(d, "its index is in already")
+		return
+	}
 	s.gather.claimed = false
 	attempt, ok := s.admit(d)
 	if !ok {
@@ -83,6 +89,27 @@ func (s *session) gatherItem(d Delivery) {
 		return
 	}
 	s.gatherTake(d, attempt, st, top.Index)
+}
+
+// heldAlready reports whether d is an item (not a notice or a state) whose
+// index the gather holds, or of a split it gathered already.
+func (s *session) heldAlready(d Delivery) bool {
+	if !d.Redelivered && d.DeliveryCount == 0 {
+		return false // the common case: checked after admit
+	}
+	if _, notice := noticeOf(d.Message); notice || stateKind(d) != "" {
+		return false
+	}
+	fs, err := splitFramesOf(d.Headers)
+	top, ok := fs.top()
+	if err != nil || !ok || top.Split != s.r.n.over {
+		return false
+	}
+	if s.r.joined.has(top.ID) {
+		return true
+	}
+	st := s.gather.states[top.ID]
+	return st != nil && st.count == top.Count && !top.empty() && st.bits.has(top.Index)
 }
 
 // gatherTake folds (or keeps) item index of st.
