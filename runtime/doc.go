@@ -297,6 +297,83 @@
 // index below its count, or 0 with a count of 0) or whose x-dge-state is
 // not checkpoint, hello or sync.
 //
+// # Gather
+//
+// A gather node (Gather, Fold) closes the split named by its over: each
+// item it receives carries, in x-dge-split, the frame of that split on top
+// (its ID, the item's index and the count). It keeps one state per split
+// ID: the indexes in (a bitset), and either the accumulator (the fold
+// form: each item is folded as it arrives, in arrival order) or the items'
+// JSON (the list form: the handler is called once with them in index
+// order). An index already in is a duplicate and is acked at once; an
+// item of another split, or whose count disagrees with its split's state,
+// is parked as permanent. When every index is in, the output is published
+// to the node's destination with the split's frame popped (the outer
+// frames, if any, in x-dge-split), its message ID derived from the split
+// ID, and x-dge-redriven when any item was redriven; the empty split
+// marker (count 0) completes its split with no items. A list handler's
+// error is retried in process after the edge's retry delay and parked
+// (the state, with reason permanent or max-attempts) at max_attempts.
+//
+// The state lives in the edge's state queue Q.state, not in memory alone.
+// Q.state has a single active consumer; every instance consumes it, on the
+// one channel it also consumes Q on, and publishes a hello marker to it.
+// The broker never says which consumer is active, so the first delivery
+// an instance gets from Q.state makes it the active one; standbys get
+// none. The active instance always holds one message of Q.state
+// unacknowledged (its token), so that when it dies the token, with every
+// checkpoint it held, goes back to the queue and the next instance in line
+// becomes active. Once active, an instance publishes a sync marker and
+// reads Q.state until the marker comes back: it then holds every message
+// that was there, including its predecessor's. Of the versions of each
+// split's state it keeps the highest (by epoch, the active instance's
+// number, above every one it read, then by sequence). Only then does it
+// publish its token, acknowledge the messages holding no current state,
+// and consume Q; so it never folds an item before it knows everything
+// folded before it.
+//
+// Every 100 ms while anything changed, at once when a split completes or
+// fails, and whenever the items taken in since the last one reach half
+// the prefetch window (at most 1000), the active instance publishes one
+// checkpoint to Q.state: the new version of every state changed since the
+// last one. Once it is confirmed, the items folded into it are
+// acknowledged, and so are the older messages of Q.state that no longer
+// hold a current version of any state (when a split is dropped, the other
+// states of its message are rewritten so that the message can go; past
+// 200 held messages the oldest ones' states are rewritten too, keeping the
+// held messages far below the 2000 a consumer of a quorum queue may hold).
+// So the fold is exactly once although delivery is at least once: an item
+// is acknowledged only after a confirmed checkpoint holds it; a crash at
+// any moment redelivers only items that no confirmed checkpoint holds
+// (folded again from the checkpoint that lacks them) or that one holds
+// (dropped by the bitset); a new active instance reads every checkpoint
+// before it folds anything. The output is at least once: a crash between
+// the output's confirm and the checkpoint that drops the state publishes
+// it again, with the same message ID. The memory of a fold is one
+// accumulator and bitset per open split plus the delivery tags of the
+// items since the last checkpoint, whatever the count.
+//
+// A failure notice whose top frame is the gather's split marks the split
+// failed and sends one notice downstream (the split's frame popped)
+// before the checkpoint that records it; later notices of the split are
+// acked. An item the gather parks (a bad header, a body that does not
+// decode, a fold error that is permanent or out of attempts) fails its
+// split the same way. A notice with no frame of the split (the split
+// itself parked its input) is forwarded unchanged. A failed split keeps
+// its state and folds later items: a redriven item can complete it, and
+// its output then goes out after the failure record, as a join's can. A
+// split not complete a timeout after its first item has its state parked
+// in Q.dead (reason incomplete-split, or member-failed when it had
+// failed; the error says which indexes are missing), with one notice
+// unless it sent one. dge parked redrive of that state puts it back on Q:
+// the gather adopts it (unless it holds the split with more items in, or
+// gathered it already) and the split completes once its missing items are
+// redriven too. The gather remembers the last 65,536 splits it gathered,
+// and acks their late duplicates; after a fail-over, a late duplicate of
+// an older split opens a state that is parked after the timeout. Files:
+// gather.go (the session), gather_leader.go (election and reading),
+// gather_item.go, gather_checkpoint.go, gather_split.go, gather_state.go.
+//
 // # Lifecycle
 //
 // A node verifies at start, with passive declares each on a throwaway

@@ -82,6 +82,19 @@ type nodeMetrics struct {
 	inFlight    atomic.Int64
 	window      atomic.Int64 // the prefetch window of its newest session
 	latency     histogram
+
+	// Gather nodes only.
+	gatherSplits      atomic.Int64 // open splits of the active instance
+	gatherPending     atomic.Int64 // items of those splits not yet in
+	gatherDuplicates  atomic.Int64 // deliveries that brought nothing new
+	gatherCheckpoints atomic.Int64 // checkpoints published to Q.state
+}
+
+// gatherOpen adds splits open splits with pending items not yet in (both
+// negative when splits close).
+func (n *nodeMetrics) gatherOpen(splits, pending int) {
+	n.gatherSplits.Add(int64(splits))
+	n.gatherPending.Add(int64(pending))
 }
 
 func (m *metrics) node(n Node) *nodeMetrics {
@@ -221,6 +234,10 @@ func (m *metrics) write(w io.Writer) error {
 		{"dge_messages_published_total", "Output messages published and confirmed.", func(n *nodeMetrics) int64 { return n.published.Load() }, "counter", nil},
 		{"dge_poll_checks_pending_total", "Poll checks that were not done and went back through the poll queue.", func(n *nodeMetrics) int64 { return n.polled.Load() }, "counter", []Kind{KindPoll}},
 		{"dge_aggregate_parts_rotated_total", "Aggregate parts re-published to the queue's tail to free the prefetch window.", func(n *nodeMetrics) int64 { return n.rotated.Load() }, "counter", []Kind{KindAggregate}},
+		{"dge_gather_splits_open", "Splits the gather's active instance holds open: some of their items are not in yet.", func(n *nodeMetrics) int64 { return n.gatherSplits.Load() }, "gauge", []Kind{KindGather}},
+		{"dge_gather_items_pending", "Items of the open splits not in yet.", func(n *nodeMetrics) int64 { return n.gatherPending.Load() }, "gauge", []Kind{KindGather}},
+		{"dge_gather_duplicates_total", "Items the gather received again (redeliveries, duplicates) and dropped.", func(n *nodeMetrics) int64 { return n.gatherDuplicates.Load() }, "counter", []Kind{KindGather}},
+		{"dge_gather_checkpoints_total", "Checkpoints of the gather's state published to its state queue.", func(n *nodeMetrics) int64 { return n.gatherCheckpoints.Load() }, "counter", []Kind{KindGather}},
 		{"dge_failure_notices_total", "Failure notices received: runs that failed upstream, passed on without calling the handler.", func(n *nodeMetrics) int64 { return n.notices.Load() }, "counter", nil},
 		{"dge_messages_in_flight", "Messages being handled now.", func(n *nodeMetrics) int64 { return n.inFlight.Load() }, "gauge", nil},
 		{"dge_prefetch_window", "The node's prefetch window: unacknowledged deliveries it may hold (adapted to its handling and confirm times unless fixed by -prefetch or the edge's prefetch).", func(n *nodeMetrics) int64 { return n.window.Load() }, "gauge", nil},

@@ -12,6 +12,9 @@ import (
 // shutdown timeout, wait for confirms, ack, close) or the channel is lost
 // (in-flight work is abandoned; the broker redelivers it).
 func (r *nodeRun) session(ctx context.Context, conn Conn) error {
+	if r.n.kind == KindGather {
+		return r.gatherSession(ctx, conn)
+	}
 	ch, err := conn.Channel(ctx, r.publishWindow())
 	if err != nil {
 		return err
@@ -103,6 +106,8 @@ type session struct {
 	acker *acker
 	win   *window   // the consumer and its prefetch window
 	agg   *aggState // aggregate nodes only
+	// gather is a gather node's state (gather nodes only).
+	gather *gather
 	// claimNotice, when set, claims the one failure notice a node sends
 	// per run when it parks a message of the run (see parkNotices): an
 	// aggregate's (aggClaimNotice).

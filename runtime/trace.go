@@ -18,6 +18,9 @@ const (
 	attrNode    = attribute.Key("dge.node")    // the address of the node handling or publishing it
 	attrAttempt = attribute.Key("dge.attempt") // the handler's attempt
 
+	// On a gather's span: the items of the split it gathers.
+	attrSplitCount = attribute.Key("dge.split.count")
+
 	// On the events "park" and "retry":
 	attrReason    = attribute.Key("dge.reason")     // why the message was parked (as in x-dge-reason)
 	attrError     = attribute.Key("dge.error")      // the error's text
@@ -243,3 +246,34 @@ func spanContext(ctx context.Context, span trace.Span) context.Context {
 	}
 	return trace.ContextWithSpan(ctx, span)
 }
+
+// startGather starts the CONSUMER span of gather r's call of its list
+// handler for split st: a child of the first item's context, with the
+// item count (dge.split.count) and links to at most maxGatherLinks items.
+func (t *tracer) startGather(ctx context.Context, r *nodeRun, st *splitState) trace.Span {
+	first := Message{TraceParent: st.traceParent, TraceState: st.traceState}
+	links := make([]trace.Link, 0, len(st.links))
+	for _, tp := range st.links {
+		m := Message{TraceParent: tp}
+		if sc := trace.SpanContextFromContext(remote(ctx, &m)); sc.IsValid() {
+			links = append(links, trace.Link{SpanContext: sc})
+		}
+	}
+	q := r.n.in.Queue
+	_, span := t.t.Start(remote(ctx, &first), r.spanName,
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithLinks(links...),
+		trace.WithAttributes(operationProcess...),
+		trace.WithAttributes(
+			semconv.MessagingDestinationName(q),
+			semconv.MessagingRabbitMQDestinationRoutingKey(q),
+			attrSplitCount.Int(st.count),
+			attrRunID.String(st.runID),
+			attrNode.String(r.addr),
+			attrAttempt.Int(st.attempt),
+		))
+	return span
+}
+
+// maxGatherLinks bounds the items a gather's span links.
+const maxGatherLinks = 32
