@@ -6,6 +6,11 @@
 // library with it.
 package envelope
 
+import (
+	"encoding/json"
+	"time"
+)
+
 // The headers the runtime sets on every message it publishes.
 const (
 	HeaderRunID   = "x-dge-run-id"  // the run the message belongs to
@@ -46,6 +51,61 @@ const HeaderSplit = "x-dge-split"
 // checkpoint ("checkpoint"), or a marker the gather's instances exchange
 // to learn which of them is active ("hello", "sync").
 const HeaderState = "x-dge-state"
+
+// The values of HeaderState.
+const (
+	// StateCheckpoint: a checkpoint of a gather (JSON: a Checkpoint), or
+	// the parked copy of one split's state, which dge parked redrive may
+	// put back on the gather's queue (the gather adopts it).
+	StateCheckpoint = "checkpoint"
+	// StateHello: an instance of a gather has started.
+	StateHello = "hello"
+	// StateSync: the active instance of a gather reads Q.state up to this
+	// marker before it takes items.
+	StateSync = "sync"
+)
+
+// Checkpoint is the JSON body of a message of a gather's state queue
+// marked StateCheckpoint: the current versions of some of its splits'
+// states, written by the active instance (Epoch) and read back by the
+// next. A gather's parked state of a split is a Checkpoint of one state.
+type Checkpoint struct {
+	Epoch   uint64       `json:"epoch"`
+	Session string       `json:"session,omitempty"`
+	States  []SplitState `json:"states"`
+}
+
+// SplitState is what a gather holds of one split: the indexes in, and
+// the accumulator (fold form) or the items (list form).
+type SplitState struct {
+	ID          string                  `json:"id"`                 // the split's ID (its frame's)
+	RunID       string                  `json:"run_id"`             // the run the split belongs to
+	Split       string                  `json:"split"`              // the split node's name
+	Outer       string                  `json:"outer,omitempty"`    // the frames around the split (HeaderSplit)
+	Count       int                     `json:"count"`              // items of the split
+	Have        []byte                  `json:"have"`               // the index set, little-endian bits
+	Epoch       uint64                  `json:"epoch"`              // the version: the writer's epoch,
+	Seq         uint64                  `json:"seq"`                // then its sequence
+	FirstSeen   time.Time               `json:"first_seen"`         // when its first item arrived
+	Attempt     int                     `json:"attempt"`            // of the list handler's call
+	Redriven    int                     `json:"redriven,omitempty"` // HeaderRedriven of its items
+	Failed      *Failure                `json:"failed"`             // where an item of it failed, if one did
+	Acc         json.RawMessage         `json:"acc,omitempty"`      // the fold form's accumulator
+	Items       map[int]json.RawMessage `json:"items,omitempty"`    // the list form's items by index
+	TraceParent string                  `json:"traceparent,omitempty"`
+	TraceState  string                  `json:"tracestate,omitempty"`
+}
+
+// Failure says where and why a run failed, as a failure notice's headers
+// do: the node that parked a message of the run, the Reason, the error.
+type Failure struct {
+	Node   string `json:"node"`
+	Reason string `json:"reason"`
+	Error  string `json:"error"`
+}
+
+// States returns every value HeaderState may take.
+func States() []string { return []string{StateCheckpoint, StateHello, StateSync} }
 
 // The headers of a failure notice, which tells the nodes downstream that a
 // run failed. HeaderFailedNode marks a message as one.

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
+
+	"github.com/dgehq/dge/envelope"
 )
 
 // Checkpoints: the active gather instance publishes to Q.state one message
@@ -32,7 +34,7 @@ func (s *session) checkpoint() {
 	if len(g.dirty) == 0 && len(g.pend) == 0 {
 		return
 	}
-	body := checkpointBody{Epoch: g.epoch, Session: g.session, States: make([]stateJSON, 0, len(g.dirty))}
+	body := envelope.Checkpoint{Epoch: g.epoch, Session: g.session, States: make([]envelope.SplitState, 0, len(g.dirty))}
 	var moved []*splitState
 	for _, st := range g.dirty {
 		st.dirty = false

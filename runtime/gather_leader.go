@@ -36,9 +36,9 @@ const HeaderState = envelope.HeaderState
 
 // The values of the x-dge-state header.
 const (
-	stateHello      = "hello"
-	stateSync       = "sync"
-	stateCheckpoint = "checkpoint"
+	stateHello      = envelope.StateHello
+	stateSync       = envelope.StateSync
+	stateCheckpoint = envelope.StateCheckpoint
 )
 
 // stateQueue returns the state queue of a gather's edge queue q.
@@ -121,7 +121,7 @@ func (s *session) load(ctx context.Context, first Delivery, states <-chan Delive
 	}
 	g.epoch = maxEpoch + 1
 	tokenID := fmt.Sprintf("%s-token", g.session)
-	body, _ := json.Marshal(checkpointBody{Epoch: g.epoch, Session: g.session, States: []stateJSON{}})
+	body, _ := json.Marshal(envelope.Checkpoint{Epoch: g.epoch, Session: g.session, States: []envelope.SplitState{}})
 	if _, err := s.statePublish(stateCheckpoint, tokenID, body); err != nil {
 		return false, fmt.Errorf("publish the token: %w", err)
 	}
@@ -170,7 +170,7 @@ func (s *session) nextState(ctx context.Context, states <-chan Delivery) (Delive
 // live state: a token, or a body that does not decode, which is logged).
 func (s *session) readCheckpoint(d Delivery) (uint64, *stateMsg) {
 	g := s.gather
-	var b checkpointBody
+	var b envelope.Checkpoint
 	if err := json.Unmarshal(d.Body, &b); err != nil {
 		s.r.log.Error("checkpoint in the state queue does not decode; dropping it", "message_id", d.MessageID, "error", err.Error())
 		return 0, nil

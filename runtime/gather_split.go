@@ -270,7 +270,7 @@ func (s *session) parkState(st *splitState, reason envelope.Reason, errText stri
 	j, err := encodeState(st)
 	var body []byte
 	if err == nil {
-		body, err = json.Marshal(checkpointBody{Epoch: s.gather.epoch, States: []stateJSON{j}})
+		body, err = json.Marshal(envelope.Checkpoint{Epoch: s.gather.epoch, States: []envelope.SplitState{j}})
 	}
 	if err != nil {
 		r.log.Error("state cannot be encoded; dropping it", "split_id", st.id, "error", err.Error())
@@ -307,7 +307,7 @@ func (s *session) parkState(st *splitState, reason envelope.Reason, errText stri
 // a state of it with more items in.
 func (s *session) adopt(d Delivery, attempt int) {
 	r := s.r
-	var b checkpointBody
+	var b envelope.Checkpoint
 	var st *splitState
 	err := json.Unmarshal(d.Body, &b)
 	if err == nil && len(b.States) != 1 {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dgehq/dge/envelope"
 )
 
 // A gather's state of one split, what its checkpoints carry, and the
@@ -135,45 +137,17 @@ func (st *splitState) missingText() string {
 	return t
 }
 
-// checkpointBody is the JSON body of a checkpoint in Q.state, and of a
-// parked state (one state).
-type checkpointBody struct {
-	Epoch   uint64      `json:"epoch"`
-	Session string      `json:"session,omitempty"`
-	States  []stateJSON `json:"states"`
-}
-
-// stateJSON is a splitState as a checkpoint carries it.
-type stateJSON struct {
-	ID          string                  `json:"id"`
-	RunID       string                  `json:"run_id"`
-	Split       string                  `json:"split"`
-	Outer       string                  `json:"outer,omitempty"`
-	Count       int                     `json:"count"`
-	Have        []byte                  `json:"have"`
-	Epoch       uint64                  `json:"epoch"`
-	Seq         uint64                  `json:"seq"`
-	FirstSeen   time.Time               `json:"first_seen"`
-	Attempt     int                     `json:"attempt"`
-	Redriven    int                     `json:"redriven,omitempty"`
-	Failed      *RunFailure             `json:"failed"`
-	Acc         json.RawMessage         `json:"acc,omitempty"`
-	Items       map[int]json.RawMessage `json:"items,omitempty"`
-	TraceParent string                  `json:"traceparent,omitempty"`
-	TraceState  string                  `json:"tracestate,omitempty"`
-}
-
 // encodeState returns st as a checkpoint carries it.
-func encodeState(st *splitState) (stateJSON, error) {
-	j := stateJSON{
+func encodeState(st *splitState) (envelope.SplitState, error) {
+	j := envelope.SplitState{
 		ID: st.id, RunID: st.runID, Split: st.split, Outer: st.outer, Count: st.count, Have: st.bits.bytes(),
 		Epoch: st.ver.epoch, Seq: st.ver.seq, FirstSeen: st.firstSeen, Attempt: st.attempt, Redriven: st.redriven,
-		Failed: st.failed, Items: st.items, TraceParent: st.traceParent, TraceState: st.traceState,
+		Failed: (*envelope.Failure)(st.failed), Items: st.items, TraceParent: st.traceParent, TraceState: st.traceState,
 	}
 	if st.items == nil {
 		acc, err := json.Marshal(st.acc)
 		if err != nil {
-			return stateJSON{}, fmt.Errorf("encode the accumulator %T of split %s: %w", st.acc, st.id, err)
+			return envelope.SplitState{}, fmt.Errorf("encode the accumulator %T of split %s: %w", st.acc, st.id, err)
 		}
 		j.Acc = acc
 	}
@@ -182,7 +156,7 @@ func encodeState(st *splitState) (stateJSON, error) {
 
 // decodeState reads a state of a checkpoint: decodeAcc reads the
 // accumulator (nil: the list form, whose items stay JSON).
-func decodeState(j stateJSON, decodeAcc func([]byte) (any, error)) (*splitState, error) {
+func decodeState(j envelope.SplitState, decodeAcc func([]byte) (any, error)) (*splitState, error) {
 	if j.ID == "" || j.Split == "" || j.Count < 0 || j.Count >= maxSplitCount {
 		return nil, fmt.Errorf("state without a split ID or name, or with a count of %d", j.Count)
 	}
@@ -193,7 +167,7 @@ func decodeState(j stateJSON, decodeAcc func([]byte) (any, error)) (*splitState,
 	st := &splitState{
 		id: j.ID, runID: j.RunID, split: j.Split, outer: j.Outer, count: j.Count, bits: b, have: b.len(),
 		ver: version{j.Epoch, j.Seq}, firstSeen: j.FirstSeen, attempt: j.Attempt, redriven: j.Redriven,
-		failed: j.Failed, traceParent: j.TraceParent, traceState: j.TraceState,
+		failed: (*RunFailure)(j.Failed), traceParent: j.TraceParent, traceState: j.TraceState,
 	}
 	if decodeAcc == nil {
 		st.items = j.Items

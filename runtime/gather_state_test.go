@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgehq/dge/envelope"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -96,11 +97,11 @@ func TestCheckpointCodec(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, err := json.Marshal(checkpointBody{Epoch: 3, States: []stateJSON{j}})
+		raw, err := json.Marshal(envelope.Checkpoint{Epoch: 3, States: []envelope.SplitState{j}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var back checkpointBody
+		var back envelope.Checkpoint
 		if err := json.Unmarshal(raw, &back); err != nil {
 			t.Fatal(err)
 		}
@@ -123,13 +124,16 @@ func TestCheckpointCodec(t *testing.T) {
 
 func TestDecodeStateRejects(t *testing.T) {
 	good, _ := encodeState(&splitState{id: "s", split: "numbers", count: 2, bits: newBitset(2), items: map[int]json.RawMessage{}})
-	for name, edit := range map[string]func(j *stateJSON){
-		"no ID":            func(j *stateJSON) { j.ID = "" },
-		"negative count":   func(j *stateJSON) { j.Count = -1 },
-		"short index set":  func(j *stateJSON) { j.Have = nil },
-		"item not in set":  func(j *stateJSON) { j.Items = map[int]json.RawMessage{1: json.RawMessage(`{}`)} },
-		"item past count":  func(j *stateJSON) { j.Have[0] = 0x4; j.Items = map[int]json.RawMessage{2: json.RawMessage(`{}`)} },
-		"items and bits ≠": func(j *stateJSON) { j.Have[0] = 0x1 },
+	for name, edit := range map[string]func(j *envelope.SplitState){
+		"no ID":           func(j *envelope.SplitState) { j.ID = "" },
+		"negative count":  func(j *envelope.SplitState) { j.Count = -1 },
+		"short index set": func(j *envelope.SplitState) { j.Have = nil },
+		"item not in set": func(j *envelope.SplitState) { j.Items = map[int]json.RawMessage{1: json.RawMessage(`{}`)} },
+		"item past count": func(j *envelope.SplitState) {
+			j.Have[0] = 0x4
+			j.Items = map[int]json.RawMessage{2: json.RawMessage(`{}`)}
+		},
+		"items and bits ≠": func(j *envelope.SplitState) { j.Have[0] = 0x1 },
 	} {
 		j := good
 		j.Have = slices.Clone(good.Have)

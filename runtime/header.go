@@ -165,20 +165,14 @@ func checkHeader(k string, v any) *badHeader {
 			return &badHeader{k, err.Error()}
 		}
 	case envelope.HeaderState:
-		if s, ok := v.(string); !ok || !stateHeaderValues[s] {
-			return &badHeader{k, fmt.Sprintf("%s, want \"checkpoint\", \"hello\" or \"sync\"", quoteValue(v))}
+		if s, ok := v.(string); !ok || !slices.Contains(envelope.States(), s) {
+			return &badHeader{k, fmt.Sprintf("%s, want one of %q", quoteValue(v), envelope.States())}
 		}
 	case "x-death":
 		return checkDeaths(v)
 	}
 	return nil
 }
-
-// stateHeaderValues are the values envelope.HeaderState may take: a
-// gather's checkpoint, whose parked copy may be redriven onto the gather's
-// queue (the gather adopts it), and the markers the gather's instances
-// exchange to learn which of them is active.
-var stateHeaderValues = map[string]bool{"checkpoint": true, "hello": true, "sync": true}
 
 // quoteValue names a header value for an error text: a string quoted (its
 // start), any other value by its type.

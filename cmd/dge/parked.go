@@ -122,10 +122,10 @@ type checkpointJSON struct {
 // splitStateOf reads a parked gather state; nil when d is none or its body
 // cannot be read (the body preview then shows it as it is).
 func splitStateOf(d amqp.Delivery) *parkedSplitState {
-	if headerString(d.Headers, envelope.HeaderState) != stateCheckpoint {
+	if headerString(d.Headers, envelope.HeaderState) != envelope.StateCheckpoint {
 		return nil
 	}
-	var c checkpointJSON
+	var c envelope.Checkpoint
 	if err := json.Unmarshal(d.Body, &c); err != nil || len(c.States) != 1 {
 		return nil
 	}
@@ -139,10 +139,6 @@ func splitStateOf(d amqp.Delivery) *parkedSplitState {
 	}
 	return out
 }
-
-// stateCheckpoint is the x-dge-state value of a checkpoint, and so of a
-// gather's parked state.
-const stateCheckpoint = "checkpoint"
 
 // String says what the parked state holds, for dge parked list.
 func (s parkedSplitState) String() string {
