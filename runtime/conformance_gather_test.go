@@ -20,15 +20,6 @@ import (
 // queue with their x-dge-split frames, as a split and the nodes after it
 // would send them.
 
-func TestConformanceGatherMemory(t *testing.T) {
-	t.Parallel()
-	testGather(t, memorySetup)
-}
-
-func TestConformanceGatherRabbitMQ(t *testing.T) {
-	testGather(t, rabbitSetup)
-}
-
 // sumFold is the fold of the test graphs: a sum.
 func sumFold(_ context.Context, acc, it num) (num, error) { return num{acc.Value + it.Value}, nil }
 

@@ -16,15 +16,6 @@ import (
 // graph dge validate accepts, but the runtime runs any Graph: these graphs
 // end in a terminate queue, which the tests read.
 
-func TestConformanceSplitMemory(t *testing.T) {
-	t.Parallel()
-	testSplit(t, memorySetup)
-}
-
-func TestConformanceSplitRabbitMQ(t *testing.T) {
-	testSplit(t, rabbitSetup)
-}
-
 // upTo splits a num v into the items 1..v (none for 0).
 func upTo(calls *atomic.Int64) func(context.Context, num) ([]num, error) {
 	return func(_ context.Context, n num) ([]num, error) {

@@ -38,12 +38,16 @@ func TestConformanceMemory(t *testing.T) {
 	t.Parallel()
 	testTransport(t, memorySetup)
 	testNodes(t, memorySetup)
+	t.Run("Split", func(t *testing.T) { testSplit(t, memorySetup) })
+	t.Run("Gather", func(t *testing.T) { testGather(t, memorySetup) })
 	t.Run("HeaderFuzz", func(t *testing.T) { t.Parallel(); testHeaderFuzz(t, memorySetup) })
 }
 
 func TestConformanceRabbitMQ(t *testing.T) {
 	testTransport(t, rabbitSetup)
 	testNodes(t, rabbitSetup)
+	t.Run("Split", func(t *testing.T) { testSplit(t, rabbitSetup) })
+	t.Run("Gather", func(t *testing.T) { testGather(t, rabbitSetup) })
 	t.Run("HeaderFuzz", func(t *testing.T) { t.Parallel(); testHeaderFuzz(t, rabbitSetup) })
 }
 

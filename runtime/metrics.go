@@ -88,6 +88,7 @@ type nodeMetrics struct {
 	gatherPending     atomic.Int64 // items of those splits not yet in
 	gatherDuplicates  atomic.Int64 // deliveries that brought nothing new
 	gatherCheckpoints atomic.Int64 // checkpoints published to Q.state
+	splitItems        atomic.Int64 // items a split published, confirmed
 }
 
 // gatherOpen adds splits open splits with pending items not yet in (both
@@ -234,6 +235,7 @@ func (m *metrics) write(w io.Writer) error {
 		{"dge_messages_published_total", "Output messages published and confirmed.", func(n *nodeMetrics) int64 { return n.published.Load() }, "counter", nil},
 		{"dge_poll_checks_pending_total", "Poll checks that were not done and went back through the poll queue.", func(n *nodeMetrics) int64 { return n.polled.Load() }, "counter", []Kind{KindPoll}},
 		{"dge_aggregate_parts_rotated_total", "Aggregate parts re-published to the queue's tail to free the prefetch window.", func(n *nodeMetrics) int64 { return n.rotated.Load() }, "counter", []Kind{KindAggregate}},
+		{"dge_split_items_total", "Items the split published and the broker confirmed (an empty split counts none).", func(n *nodeMetrics) int64 { return n.splitItems.Load() }, "counter", []Kind{KindSplit}},
 		{"dge_gather_splits_open", "Splits the gather's active instance holds open: some of their items are not in yet.", func(n *nodeMetrics) int64 { return n.gatherSplits.Load() }, "gauge", []Kind{KindGather}},
 		{"dge_gather_items_pending", "Items of the open splits not in yet.", func(n *nodeMetrics) int64 { return n.gatherPending.Load() }, "gauge", []Kind{KindGather}},
 		{"dge_gather_duplicates_total", "Items the gather received again (redeliveries, duplicates) and dropped.", func(n *nodeMetrics) int64 { return n.gatherDuplicates.Load() }, "counter", []Kind{KindGather}},

@@ -182,7 +182,11 @@ func TestMetricsFamiliesFollowNodeKinds(t *testing.T) {
 		"aggregate": Aggregate[num, num]("j", testEdge("c"), []string{"process.p", "fan_out.f"}, time.Minute, sum, "e"),
 		"poll": Poll[num, num]("q", testEdge("e"), time.Second, time.Minute,
 			func(_ context.Context, n num) (num, bool, error) { return n, true, nil }, "z"),
+		"split": Split[num, num]("s", testEdge("y"), func(_ context.Context, n num) ([]num, error) { return []num{n}, nil }, "x"),
+		"gather": Fold[num, num]("g", testEdge("x"), "s", time.Minute, nil,
+			func(_ context.Context, acc, n num) (num, error) { return num{acc.Value + n.Value}, nil }, "w"),
 	}
+	gatherFamilies := []string{"dge_gather_splits_open", "dge_gather_items_pending", "dge_gather_duplicates_total", "dge_gather_checkpoints_total"}
 	tests := []struct {
 		nodes      []string
 		want, none []string
@@ -194,6 +198,9 @@ func TestMetricsFamiliesFollowNodeKinds(t *testing.T) {
 		{[]string{"aggregate", "process"}, []string{"dge_aggregate_parts_rotated_total", "dge_handler_duration_seconds"},
 			[]string{"dge_poll_checks_pending_total", `dge_aggregate_parts_rotated_total{graph="g",node="process.p"`}},
 		{[]string{"poll"}, []string{"dge_poll_checks_pending_total"}, []string{"dge_aggregate_parts_rotated_total"}},
+		{[]string{"split"}, []string{"dge_split_items_total", "dge_handler_duration_seconds"}, gatherFamilies},
+		{[]string{"gather", "process"}, gatherFamilies,
+			[]string{"dge_split_items_total", `dge_gather_splits_open{graph="g",node="process.p"`}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.nodes, "+"), func(t *testing.T) {

@@ -147,7 +147,7 @@ func (sp *splitPublish) run(items splitItems) {
 			return
 		}
 	}
-	published := int64(max(items.n, 1))
+	published, itemCount := int64(max(items.n, 1)), int64(items.n)
 	d, span, attempt := sp.d, sp.d.span, sp.attempt
 	runID, messageID, received := d.RunID, d.MessageID, d.received
 	s.acker.submit(ackItem{
@@ -157,6 +157,7 @@ func (sp *splitPublish) run(items splitItems) {
 		ok: func() {
 			r.m.acked.Add(1)
 			r.m.published.Add(published)
+			r.m.splitItems.Add(itemCount)
 			if r.debug {
 				r.handled(span, runID, messageID, attempt, received, "done")
 			}
