@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -166,7 +167,7 @@ func checkHeader(k string, v any) *badHeader {
 		}
 	case envelope.HeaderState:
 		if s, ok := v.(string); !ok || !slices.Contains(envelope.States(), s) {
-			return &badHeader{k, fmt.Sprintf("%s, want one of %q", quoteValue(v), envelope.States())}
+			return &badHeader{k, fmt.Sprintf("%s, want %s", quoteValue(v), quotedList(envelope.States()))}
 		}
 	case "x-death":
 		return checkDeaths(v)
@@ -451,4 +452,16 @@ func (s *session) parkBadHeader(d Delivery, attempt int, bad *badHeader) {
 		errText += "; the parked copy leaves out " + strings.Join(dropped, ", ")
 	}
 	s.park(clean, attempt, envelope.BadHeader, errText)
+}
+
+// quotedList renders words as `"a", "b" or "c"`.
+func quotedList(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = strconv.Quote(w)
+	}
+	if len(q) < 2 {
+		return strings.Join(q, "")
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }

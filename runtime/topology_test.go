@@ -92,6 +92,14 @@ func generatedGraph(g *config.Graph) Graph {
 			node = Aggregate[msg, msg](n.Name, e, from, n.Timeout, func(context.Context, []msg) (msg, error) { return nil, nil }, first())
 		case config.KindPoll:
 			node = Poll[msg, msg](n.Name, e, n.Interval, n.Timeout, nil, first())
+		case config.KindSplit:
+			node = Split[msg, msg](n.Name, e, nil, first())
+		case config.KindGather:
+			over := ""
+			if n.Over != nil {
+				over = n.Over.Name
+			}
+			node = Gather[msg, msg](n.Name, e, over, n.Timeout, nil, first())
 		case config.KindTerminate:
 			node = Terminate[msg](n.Name, e)
 		}
