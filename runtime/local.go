@@ -427,7 +427,10 @@ func (l *Local) WaitRuns(ctx context.Context) error {
 // broker outside the dead queues (none ready, none waiting in a retry or
 // poll queue, none unacknowledged: every result was collected). Publish
 // every input first. An aggregate's incomplete group counts as unfinished
-// until its timeout parks it.
+// until its timeout parks it. A gather's state queue does not count (its
+// active instance always holds a message there): a split whose missing
+// items were parked upstream is left open in it, finished as far as
+// WaitIdle is concerned, until its timeout parks it.
 func (l *Local) WaitIdle(ctx context.Context) error {
 	return l.mem.WaitIdle(ctx)
 }

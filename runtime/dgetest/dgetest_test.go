@@ -178,3 +178,49 @@ func TestResultsDecodeStrictly(t *testing.T) {
 type Embedded struct {
 	Extra *int `json:"extra,omitempty"`
 }
+
+// TestWaitWithSplitAndGather checks that Wait returns once every split is
+// gathered, although a gather's state queue always holds its active
+// instance's token: the numbers 1..n of each run, each doubled on its own,
+// summed by a fold.
+func TestWaitWithSplitAndGather(t *testing.T) {
+	edge := func(q string) dge.Edge {
+		return dge.Edge{Queue: q, Message: "Number", Retry: time.Second, MaxAttempts: 3, Concurrency: 2}
+	}
+	g := dge.Graph{
+		Name: "splits", Vhost: "/", WorkExchange: "splits.work", RetryExchange: "splits.retry",
+		Nodes: []dge.Node{
+			dge.Start[Number]("start", "numbers"),
+			dge.Split[Number, Number]("numbers", edge("numbers"), func(_ context.Context, n Number) ([]Number, error) {
+				items := make([]Number, n.Value)
+				for i := range items {
+					items[i] = Number{i + 1}
+				}
+				return items, nil
+			}, "double"),
+			dge.Process[Number, Number]("double", edge("double"), func(_ context.Context, n Number) (Number, error) {
+				return Number{2 * n.Value}, nil
+			}, "sum"),
+			dge.Fold[Number, Number]("sum", edge("sum"), "numbers", time.Minute, nil, func(_ context.Context, acc, n Number) (Number, error) {
+				return Number{acc.Value + n.Value}, nil
+			}, "result"),
+			dge.Terminate[Number]("result", edge("result")),
+		},
+	}
+	h := dgetest.Start(t, g)
+	want := map[int]bool{}
+	for _, n := range []int{0, 1, 10, 100} {
+		h.Publish(t, "start", Number{Value: n})
+		want[n*(n+1)] = true
+	}
+	h.Wait(t)
+	for _, r := range dgetest.Results[Number](t, h, "result", len(want)) {
+		if !want[r.Value] {
+			t.Errorf("result %d, want one of %v", r.Value, want)
+		}
+		delete(want, r.Value)
+	}
+	if p := h.Parked(t, ""); len(p) != 0 {
+		t.Errorf("parked %v, want none", p)
+	}
+}

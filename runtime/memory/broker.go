@@ -47,7 +47,7 @@ type Broker struct {
 	exchanges map[string]*memExchange
 	queues    map[string]*memQueue
 	conns     map[*memConn]struct{}
-	live      int             // messages in non-dead queues: ready, delayed or unacknowledged
+	live      int             // messages in counted queues (not dead, not state): ready, delayed or unacknowledged
 	idle      []chan struct{} // closed when live drops to 0
 	dropped   int             // dead-lettered messages no queue took
 	parked    chan struct{}   // closed and replaced when a dead queue receives a message
@@ -69,8 +69,11 @@ type memExchange struct {
 }
 
 type memQueue struct {
-	name          string
-	dead          bool   // a parking queue: its messages do not count as live
+	name string
+	dead bool // a parking queue: its messages do not count as live
+	// state is set on a gather's state queue: its messages do not count as
+	// live either (a gather's active instance always holds one there).
+	state         bool
 	dlx           string // dead-letter exchange; "" for none
 	ttl           time.Duration
 	deliveryLimit int // 0: none
@@ -116,7 +119,7 @@ func New(g dge.Graph, opts Options) *Broker {
 			ttl = topology.TTL(opts.PollInterval)
 		}
 		mq := &memQueue{
-			name: q.Name, dead: q.Role == topology.RoleDead, dlx: q.DeadLetterExchange, ttl: ttl,
+			name: q.Name, dead: q.Role == topology.RoleDead, state: q.Role == topology.RoleState, dlx: q.DeadLetterExchange, ttl: ttl,
 			deliveryLimit: q.DeliveryLimit, singleActive: q.SingleActive, quorum: spec.Quorum(),
 			cond: sync.NewCond(&b.mu),
 		}
@@ -158,9 +161,9 @@ func (b *Broker) Close() error {
 	return nil
 }
 
-// WaitIdle blocks until no message is left outside the dead queues: no
-// ready, delayed (in Q.retry or Q.poll) or unacknowledged message anywhere
-// else. It returns ctx's error if ctx ends first, and an error once the
+// WaitIdle blocks until no message is left outside the dead queues and
+// gathers' state queues: no ready, delayed (in Q.retry or Q.poll) or
+// unacknowledged message anywhere else. It returns ctx's error if ctx ends first, and an error once the
 // broker is closed.
 func (b *Broker) WaitIdle(ctx context.Context) error {
 	b.mu.Lock()
@@ -205,20 +208,21 @@ func (b *Broker) ParkedSignal() <-chan struct{} {
 }
 
 // Pending returns, per queue, the messages in it (ready, delayed or
-// unacknowledged), leaving out dead queues and empty ones.
+// unacknowledged), leaving out dead queues, gathers' state queues and
+// empty ones.
 func (b *Broker) Pending() map[string]int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := map[string]int{}
 	for _, q := range b.queues {
-		if !q.dead && len(q.ready) > 0 {
+		if q.counted() && len(q.ready) > 0 {
 			out[q.name] += len(q.ready)
 		}
 	}
 	for c := range b.conns {
 		for ch := range c.chans {
 			for _, u := range ch.unacked {
-				if !u.q.dead {
+				if u.q.counted() {
 					out[u.q.name]++
 				}
 			}
@@ -227,8 +231,8 @@ func (b *Broker) Pending() map[string]int {
 	return out
 }
 
-// Live returns the number of messages outside the dead queues: ready,
-// delayed or unacknowledged.
+// Live returns the number of messages outside the dead queues and
+// gathers' state queues: ready, delayed or unacknowledged.
 func (b *Broker) Live() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -277,7 +281,7 @@ func (b *Broker) Queues() []string {
 // addLive counts n messages entering (n > 0) or leaving (n < 0) non-dead
 // queues, and wakes WaitIdle callers when none is left.
 func (b *Broker) addLive(q *memQueue, n int) {
-	if q.dead {
+	if !q.counted() {
 		return
 	}
 	b.live += n
@@ -419,3 +423,7 @@ func (m *memMsg) delivery(tag uint64) dge.Delivery {
 		DeliveryCount: m.deliveries,
 	}
 }
+
+// counted reports whether q's messages count as live (WaitIdle, Pending,
+// Live): not those of parking queues nor of gathers' state queues.
+func (q *memQueue) counted() bool { return !q.dead && !q.state }
