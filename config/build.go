@@ -22,6 +22,7 @@ func (s *state) build() *Graph {
 	s.buildBroker(g)
 	nodes := s.buildNodes()
 	s.link(nodes)
+	s.linkOver(nodes)
 	s.checkOutputs(nodes)
 	s.checkStartAndTerminate(g, nodes)
 	order, acyclic := s.sortNodes(nodes)
@@ -185,7 +186,7 @@ func (s *state) buildAdopt(attr *hcl.Attribute) []string {
 }
 
 // requiredHandler tells which kinds must name a handler.
-var requiredHandler = map[Kind]bool{KindProcess: true, KindAggregate: true, KindPoll: true}
+var requiredHandler = map[Kind]bool{KindProcess: true, KindAggregate: true, KindPoll: true, KindSplit: true, KindGather: true}
 
 // kindPurpose explains, for diagnostics, what a node of each kind does.
 var kindPurpose = map[Kind]string{
@@ -366,8 +367,9 @@ func (s *state) buildDelivery(d *nodeDecl, e *Edge) {
 	}
 }
 
-// buildTiming reads a poll's interval and timeout and an aggregate's
-// timeout over their defaults.
+// buildTiming reads a poll's interval and timeout, and an aggregate's or a
+// gather's timeout, over their defaults; for a gather also its over and
+// zero (split.go).
 func (s *state) buildTiming(d *nodeDecl, n *Node) {
 	switch d.kind {
 	case KindPoll:
@@ -389,6 +391,14 @@ func (s *state) buildTiming(d *nodeDecl, n *Node) {
 				n.Timeout = v
 			}
 		}
+	case KindGather:
+		n.Timeout = DefaultGatherTimeout
+		if attr, ok := d.attrs["timeout"]; ok {
+			if v, ok := s.evalDuration(attr, "timeout", false); ok {
+				n.Timeout = v
+			}
+		}
+		s.buildGather(d, n)
 	}
 }
 

@@ -91,6 +91,9 @@ type nodeDecl struct {
 	body      hcl.Body
 
 	from []*fromRef
+	// over is a gather's reference to the split it closes; nil for other
+	// kinds, or when the attribute is missing or not a reference.
+	over *fromRef
 	// consumers holds the references to this node in other nodes' from,
 	// each with the consuming node as target.
 	consumers []*fromRef
@@ -130,6 +133,8 @@ var fileSchema = &hcl.BodySchema{
 		{Type: string(KindFanOut), LabelNames: []string{"name"}},
 		{Type: string(KindAggregate), LabelNames: []string{"name"}},
 		{Type: string(KindPoll), LabelNames: []string{"name"}},
+		{Type: string(KindSplit), LabelNames: []string{"name"}},
+		{Type: string(KindGather), LabelNames: []string{"name"}},
 		{Type: string(KindTerminate), LabelNames: []string{"name"}},
 	},
 }
@@ -182,6 +187,8 @@ var nodeSchemas = map[Kind]*hcl.BodySchema{
 	KindFanOut:    nodeSchema(edgeAttrs("handler")...),
 	KindAggregate: nodeSchema(edgeAttrs("handler", "timeout")...),
 	KindPoll:      nodeSchema(edgeAttrs("handler", "interval", "timeout")...),
+	KindSplit:     nodeSchema(edgeAttrs("handler")...),
+	KindGather:    nodeSchema(edgeAttrs("handler", "over", "timeout", "zero")...),
 	KindTerminate: nodeSchema(edgeAttrs("handler")...),
 }
 
@@ -218,7 +225,7 @@ func (s *state) decodeFile(f *hcl.File) {
 	content, diags := f.Body.Content(fileSchema)
 	for _, d := range diags {
 		if d.Summary == "Unsupported argument" {
-			d.Detail += " A graph file holds only blocks: graph, broker, variable, locals, moved and the node blocks (start, process, fan_out, aggregate, poll, terminate). To name a value, define it in a locals block."
+			d.Detail += " A graph file holds only blocks: graph, broker, variable, locals, moved and the node blocks (start, process, fan_out, aggregate, poll, split, gather, terminate). To name a value, define it in a locals block."
 		}
 	}
 	s.diags = append(s.diags, diags...)

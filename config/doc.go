@@ -4,8 +4,13 @@
 //
 // A graph is every *.dge.hcl file of one folder (or one file). Its blocks
 // are `graph` (exactly one), `broker` (at most one), `variable`, `locals`,
-// `moved` (a renamed queue, Graph.Moved) and the node blocks `start`, `process`, `fan_out`, `aggregate`, `poll`
-// and `terminate`. docs/design.md ("The language") gives the language's
+// `moved` (a renamed queue, Graph.Moved) and the node blocks `start`,
+// `process`, `fan_out`, `aggregate`, `poll`, `split`, `gather` and
+// `terminate`. A split's handler returns a list whose elements leave as
+// items; a gather names the split it closes (`over = split.pages`, read as a
+// reference like from, Node.Over) and may name a zero function (`zero`,
+// Node.Zero) and a timeout (Node.Timeout, default DefaultGatherTimeout).
+// docs/design.md ("The language") gives the language's
 // rules and why; the README's "The language" lists every attribute.
 //
 // Loading follows hcl's own guide: the files are decoded against explicit

@@ -29,6 +29,8 @@ type nodeView struct {
 	Edge     *edgeView
 	Interval time.Duration
 	Timeout  time.Duration
+	// Over and Zero are a gather's split (by address) and zero function.
+	Over, Zero string
 }
 
 type edgeView struct {
@@ -41,7 +43,10 @@ func view(g *config.Graph) graphView {
 	v := graphView{Name: g.Name, Handlers: g.Handlers, OnFailure: g.OnFailure, Broker: g.Broker, Files: g.Files}
 	v.Broker.DeclRange = hcl.Range{}
 	for _, n := range g.Nodes {
-		nv := nodeView{Addr: n.Addr(), Handler: n.Handler, Interval: n.Interval, Timeout: n.Timeout}
+		nv := nodeView{Addr: n.Addr(), Handler: n.Handler, Interval: n.Interval, Timeout: n.Timeout, Zero: n.Zero}
+		if n.Over != nil {
+			nv.Over = n.Over.Addr()
+		}
 		for _, f := range n.From {
 			nv.From = append(nv.From, f.Addr())
 		}
@@ -219,6 +224,24 @@ func TestLoadGraphs(t *testing.T) {
 					{Addr: "aggregate.b_join", From: []string{"process.z_right", "process.c_left"}, To: []string{"terminate.a_end"},
 						Handler: "Join", Edge: edge("b_join", "Num"), Timeout: 30 * time.Second},
 					{Addr: "terminate.a_end", From: []string{"aggregate.b_join"}, Edge: edge("a_end", "Sum")},
+				},
+			},
+		},
+		{
+			name: "split and gather",
+			path: "../testdata/graphs/split",
+			want: graphView{
+				Name:     "fib",
+				Handlers: "example.com/fib/behaviour",
+				Broker:   defaultBroker("fib"),
+				Files:    []string{"../testdata/graphs/split/graph.dge.hcl"},
+				Nodes: []nodeView{
+					{Addr: "start.in", To: []string{"split.numbers"}},
+					{Addr: "split.numbers", From: []string{"start.in"}, To: []string{"process.fib"}, Handler: "Numbers", Edge: edge("numbers", "Range")},
+					{Addr: "process.fib", From: []string{"split.numbers"}, To: []string{"gather.sum"}, Handler: "FibAt", Edge: edge("fib", "Number")},
+					{Addr: "gather.sum", From: []string{"process.fib"}, To: []string{"terminate.total"}, Handler: "Sum", Edge: edge("sum", "Number"),
+						Over: "split.numbers", Zero: "NewTotal", Timeout: 30 * time.Minute},
+					{Addr: "terminate.total", From: []string{"gather.sum"}, Edge: edge("total", "Total")},
 				},
 			},
 		},

@@ -29,6 +29,33 @@ func edges(g *config.Graph) []edge {
 // label returns a node's label, "kind name".
 func label(n *config.Node) string { return string(n.Kind) + " " + n.Name }
 
+// message returns the message type an edge's label shows: the type that
+// travels on it, followed by " (items)" when it leaves a split, whose
+// output is one message per item of the handler's list.
+func (e edge) message() string {
+	m := e.To.InputFrom(e.From)
+	if e.From.Kind == config.KindSplit {
+		m += " (items)"
+	}
+	return m
+}
+
+// gathers returns the gathers of g that name the split they close, in
+// graph order: each is drawn with a dashed arrow from that split.
+func gathers(g *config.Graph) []*config.Node {
+	var gs []*config.Node
+	for _, n := range g.Nodes {
+		if n.Kind == config.KindGather && n.Over != nil {
+			gs = append(gs, n)
+		}
+	}
+	return gs
+}
+
+// gathersLabel labels the dashed arrow from a split to the gather that
+// closes it.
+const gathersLabel = "gathers"
+
 // dotShapes gives each node kind its Graphviz shape.
 var dotShapes = map[config.Kind]string{
 	config.KindStart:     "Mdiamond",
@@ -36,6 +63,8 @@ var dotShapes = map[config.Kind]string{
 	config.KindFanOut:    "trapezium",
 	config.KindAggregate: "invtrapezium",
 	config.KindPoll:      "hexagon",
+	config.KindSplit:     "house",
+	config.KindGather:    "invhouse",
 	config.KindTerminate: "Msquare",
 }
 
@@ -70,7 +99,7 @@ func DotStatus(g *config.Graph, s Status) []byte {
 	if es := edges(g); len(es) > 0 {
 		b.WriteString("\n")
 		for _, e := range es {
-			lines := []string{e.To.Edge.Queue, e.To.InputFrom(e.From)}
+			lines := []string{e.To.Edge.Queue, e.message()}
 			attrs := ""
 			if c, ok := s[e.To.Edge.Queue]; ok {
 				lines = append(lines, c.label())
@@ -81,6 +110,12 @@ func DotStatus(g *config.Graph, s Status) []byte {
 			fmt.Fprintf(&b, "  %s -> %s [label=%s%s];\n",
 				dotQuote(e.From.Addr()), dotQuote(e.To.Addr()), dotQuoteLines(lines...), attrs)
 		}
+	}
+	for _, n := range gathers(g) {
+		// constraint=false: the arrow does not pull the gather's rank
+		// towards the split; the message flow lays the picture out.
+		fmt.Fprintf(&b, "  %s -> %s [label=%s, style=dashed, constraint=false];\n",
+			dotQuote(n.Over.Addr()), dotQuote(n.Addr()), dotQuote(gathersLabel))
 	}
 	b.WriteString("}\n")
 	return b.Bytes()
@@ -125,6 +160,8 @@ var mermaidShapes = map[config.Kind][2]string{
 	config.KindFanOut:    {"[/", `\]`}, // trapezoid
 	config.KindAggregate: {`[\`, "/]"}, // inverted trapezoid
 	config.KindPoll:      {"{{", "}}"}, // hexagon
+	config.KindSplit:     {"[/", "/]"}, // parallelogram
+	config.KindGather:    {`[\`, `\]`}, // parallelogram leaning the other way
 	config.KindTerminate: {"[(", ")]"}, // cylinder: the results wait in a queue
 }
 
@@ -158,14 +195,18 @@ func MermaidStatus(g *config.Graph, s Status) []byte {
 	}
 	var red []string
 	for i, e := range edges(g) {
-		text := mermaidQuote(e.To.Edge.Queue + ": " + e.To.InputFrom(e.From))
+		text := mermaidQuote(e.To.Edge.Queue + ": " + e.message())
 		if c, ok := s[e.To.Edge.Queue]; ok {
-			text = mermaidQuoteLines(e.To.Edge.Queue+": "+e.To.InputFrom(e.From), c.label())
+			text = mermaidQuoteLines(e.To.Edge.Queue+": "+e.message(), c.label())
 			if c.Parked > 0 || c.Missing {
 				red = append(red, fmt.Sprint(i))
 			}
 		}
 		fmt.Fprintf(&b, "  %s -->|%s| %s\n", ids[e.From], text, ids[e.To])
+	}
+	// After the message flows, so linkStyle's link numbers above hold.
+	for _, n := range gathers(g) {
+		fmt.Fprintf(&b, "  %s -.->|%s| %s\n", ids[n.Over], mermaidQuote(gathersLabel), ids[n])
 	}
 	if len(marked) > 0 {
 		b.WriteString("  classDef noConsumer stroke:#d00,stroke-width:2px,stroke-dasharray:5 5\n")

@@ -7,9 +7,12 @@
 // time, paths or map order, so `dge generate` can commit the same bytes as
 // graph.dot and graph.mmd. Each node is labelled "kind name" and drawn with a
 // shape of its own kind; each edge is labelled with the queue that carries it
-// and the message type on it.
+// and the message type on it, marked "(items)" when it leaves a split (one
+// message per item). A dashed arrow labelled "gathers" runs from each split
+// to the gather that closes it; it carries no messages.
 //
 // DotStatus and MermaidStatus draw the same picture annotated with the live
 // counts dge status reads (a Status): ready, retrying and parked messages
-// on each edge, and the nodes without a consumer marked.
+// on each edge, and the nodes without a consumer marked. A gather's state
+// queue (Q.state) is no edge and is not drawn.
 package diagram

@@ -19,7 +19,11 @@ import (
 //   - every message type exists, is a named, non-generic type and can be
 //     encoded and decoded with encoding/json;
 //   - every handler exists and is a function with exactly the signature its
-//     node kind requires (HandlerSignature);
+//     node kind requires (HandlerSignature); a gather's handler takes either
+//     the list form or the fold form (GatherSignatures), and a report of
+//     one that takes neither shows both;
+//   - a gather's zero function, if any, is func() Acc (ZeroSignature), and
+//     its handler then takes the fold form;
 //   - the on_failure function, if any, is func(context.Context, runtime.Failure)
 //     (OnFailureSignature);
 //   - the dge runtime package resolves from opts.Dir, since the generated
@@ -29,7 +33,20 @@ import (
 // type or function, saying what was expected and what was found. A package
 // that does not load yields one diagnostic with the go command's errors.
 func Check(g *config.Graph, opts Options) hcl.Diagnostics {
-	c := &checker{g: g}
+	_, diags := check(g, opts)
+	return diags
+}
+
+// check is Check, also returning the form each gather's handler takes
+// (true: the fold form), for Generate to render.
+func check(g *config.Graph, opts Options) (folds map[*config.Node]bool, diags hcl.Diagnostics) {
+	c := &checker{g: g, folds: map[*config.Node]bool{}}
+	diags = c.check(opts)
+	return c.folds, diags
+}
+
+func (c *checker) check(opts Options) hcl.Diagnostics {
+	g := c.g
 	if g.Handlers == "" {
 		c.errorf(g.DeclRange, "Missing handlers package",
 			"The graph %q has no handlers attribute. Add handlers = \"<Go import path of your package>\" to the graph block.", g.Name)
@@ -110,6 +127,7 @@ type checker struct {
 	pkg      *types.Package
 	qualify  types.Qualifier
 	messages map[string]types.Type // resolved message types; nil value: bad type
+	folds    map[*config.Node]bool // each gather whose handler checked: true for the fold form
 	diags    hcl.Diagnostics
 }
 
@@ -245,9 +263,14 @@ type part struct {
 	note string
 }
 
-// handler checks the function a process, aggregate or poll node names,
-// against HandlerSignature.
+// handler checks the function a process, aggregate, poll, split or
+// gather node names, against HandlerSignature (GatherSignatures for a
+// gather).
 func (c *checker) handler(n *config.Node) {
+	if n.Kind == config.KindGather {
+		c.gather(n)
+		return
+	}
 	sig, ok := HandlerSignature(n)
 	if !ok {
 		return // not a handler node, or Render reports the problem
@@ -328,17 +351,33 @@ func (c *checker) lookupFailure() types.Type {
 // signature func(context.Context, params...) (results...).
 func (c *checker) function(name string, rng hcl.Range, what string, params, results []part) {
 	wantSig := c.sigString(params, results)
-	obj := c.pkg.Scope().Lookup(name)
-	if u := c.unexported(name); (obj == nil || !obj.Exported()) && u != nil {
-		c.errorf(rng, "Handler not exported",
-			"Package %s (%s) declares %s, a %s %s, which is not exported: the generated program, another package, cannot call it. Rename it %s in Go (its name must start with an upper-case letter). The %s must be %s.",
-			c.pkg.Name(), c.pkg.Path(), u.Name(), objKind(u), c.where(u), name, what, wantSig)
+	obj, sig := c.lookupFunc(name, rng, "Handler", what, "The "+what+" must be "+wantSig)
+	if sig == nil {
 		return
 	}
+	if reason := c.mismatch(sig, params, results); reason != "" {
+		c.errorf(rng, "Wrong handler signature",
+			"The %s must be\n  %s\nbut %s.%s (%s) is\n  %s\n%s.", what, wantSig, c.pkg.Name(), name, c.where(obj), types.TypeString(sig, c.qualify), reason)
+	}
+}
+
+// lookupFunc finds the function name of the handlers package and returns
+// it with its signature. When there is no such exported, non-generic
+// function it records a diagnostic at rng, titled with noun ("Handler"),
+// about the what, saying want (the signature it must have: "The handler
+// must be func(...)", with no final period), and returns a nil signature.
+func (c *checker) lookupFunc(name string, rng hcl.Range, noun, what, want string) (types.Object, *types.Signature) {
+	obj := c.pkg.Scope().Lookup(name)
+	if u := c.unexported(name); (obj == nil || !obj.Exported()) && u != nil {
+		c.errorf(rng, noun+" not exported",
+			"Package %s (%s) declares %s, a %s %s, which is not exported: the generated program, another package, cannot call it. Rename it %s in Go (its name must start with an upper-case letter). %s.",
+			c.pkg.Name(), c.pkg.Path(), u.Name(), objKind(u), c.where(u), name, want)
+		return nil, nil
+	}
 	if obj == nil || !obj.Exported() {
-		c.errorf(rng, "Handler not found",
-			"Package %s (%s) declares no exported function %s%s The %s must be %s.", c.pkg.Name(), c.pkg.Path(), name+".", c.suggest(name, isFunc), what, wantSig)
-		return
+		c.errorf(rng, noun+" not found",
+			"Package %s (%s) declares no exported function %s%s %s.", c.pkg.Name(), c.pkg.Path(), name+".", c.suggest(name, isFunc), want)
+		return nil, nil
 	}
 	var sig *types.Signature
 	switch o := obj.(type) {
@@ -348,18 +387,85 @@ func (c *checker) function(name string, rng hcl.Range, what string, params, resu
 		sig, _ = o.Type().Underlying().(*types.Signature)
 	}
 	if sig == nil {
-		c.errorf(rng, "Handler is not a function",
-			"The %s must be %s, but %s.%s is %s.", what, wantSig, c.pkg.Name(), name, c.describe(obj))
-		return
+		c.errorf(rng, noun+" is not a function",
+			"%s, but %s.%s is %s.", want, c.pkg.Name(), name, c.describe(obj))
+		return nil, nil
 	}
 	if sig.TypeParams().Len() > 0 {
-		c.errorf(rng, "Handler is generic",
-			"The %s must be %s, but %s.%s has type parameters (%s). Wrap it in a non-generic function with that signature.", what, wantSig, c.pkg.Name(), name, c.where(obj))
+		c.errorf(rng, noun+" is generic",
+			"%s, but %s.%s has type parameters (%s). Wrap it in a non-generic function with that signature.", want, c.pkg.Name(), name, c.where(obj))
+		return nil, nil
+	}
+	return obj, sig
+}
+
+// gather checks a gather's handler, which may take the list form or the
+// fold form (GatherSignatures), records which one it takes in c.folds, and
+// checks its zero function, if any, which needs the fold form.
+func (c *checker) gather(n *config.Node) {
+	list, fold, ok := GatherSignatures(n)
+	if !ok {
 		return
 	}
-	if reason := c.mismatch(sig, params, results); reason != "" {
-		c.errorf(rng, "Wrong handler signature",
-			"The %s must be\n  %s\nbut %s.%s (%s) is\n  %s\n%s.", what, wantSig, c.pkg.Name(), name, c.where(obj), types.TypeString(sig, c.qualify), reason)
+	lp, ok1 := c.parts(list.Params)
+	lr, ok2 := c.parts(list.Results)
+	fp, ok3 := c.parts(fold.Params)
+	fr, ok4 := c.parts(fold.Results)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return // a missing type is already reported
+	}
+	what := n.Addr() + " handler"
+	listSig, foldSig := c.sigString(lp, lr), c.sigString(fp, fr)
+	both := fmt.Sprintf("The %s must be either the list form\n  %s\n(called once per split with every item, in index order) or the fold form\n  %s\n(called once per item with the accumulator, which it returns)", what, listSig, foldSig)
+	obj, sig := c.lookupFunc(n.Handler, n.HandlerRange, "Handler", what, both)
+	isFold := false
+	if sig != nil {
+		listReason, foldReason := c.mismatch(sig, lp, lr), c.mismatch(sig, fp, fr)
+		switch {
+		case listReason == "":
+		case foldReason == "":
+			isFold = true
+		default:
+			// Explain the difference from the form its parameter count
+			// is closer to.
+			form, reason := "list", listReason
+			if sig.Params().Len() >= 3 {
+				form, reason = "fold", foldReason
+			}
+			c.errorf(n.HandlerRange, "Wrong handler signature",
+				"%s, but %s.%s (%s) is\n  %s\nAs the %s form: %s.", both, c.pkg.Name(), n.Handler, c.where(obj), types.TypeString(sig, c.qualify), form, reason)
+			sig = nil
+		}
+	}
+	if sig != nil {
+		c.folds[n] = isFold
+	}
+	if n.Zero == "" {
+		return
+	}
+	if sig != nil && !isFold {
+		c.errorf(n.ZeroRange, "Zero needs the fold form",
+			"zero = %q gives the fold form's accumulator its starting value, but %s.%s takes the list form %s, which gets every item at once and has no accumulator. Remove zero, or write %s in the fold form\n  %s",
+			n.Zero, c.pkg.Name(), n.Handler, listSig, n.Handler, foldSig)
+	}
+	acc := fr[0].t
+	want := fmt.Sprintf("The zero function of %s must be func() %s, returning the accumulator's starting value", n.Addr(), c.typ(acc))
+	zobj, zsig := c.lookupFunc(n.Zero, n.ZeroRange, "Zero function", "zero function of "+n.Addr(), want)
+	if zsig == nil {
+		return
+	}
+	var reason string
+	switch {
+	case zsig.Params().Len() != 0:
+		reason = fmt.Sprintf("It takes %s; it must take none", config.Plural(zsig.Params().Len(), "parameter"))
+	case zsig.Results().Len() != 1:
+		reason = fmt.Sprintf("It returns %s; it must return one, %s", config.Plural(zsig.Results().Len(), "value"), c.typ(acc))
+	case !types.Identical(zsig.Results().At(0).Type(), acc):
+		reason = fmt.Sprintf("It returns %s; it must return %s, %s", c.typ(zsig.Results().At(0).Type()), c.typ(acc), fr[0].note)
+	}
+	if reason != "" {
+		c.errorf(n.ZeroRange, "Wrong zero signature",
+			"%s, but %s.%s (%s) is\n  %s\n%s.", want, c.pkg.Name(), n.Zero, c.where(zobj), types.TypeString(zsig, c.qualify), reason)
 	}
 }
 

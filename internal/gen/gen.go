@@ -42,11 +42,15 @@ type Options struct {
 // renders the generated files (see Render). It returns the files keyed by
 // name (MainFile, DotFile, MermaidFile), or nil and error diagnostics; it
 // writes nothing.
+//
+// A gather is rendered in the form its handler takes, as Check finds it:
+// dge.Gather for the list form, dge.Fold for the fold form.
 func Generate(g *config.Graph, opts Options) (map[string][]byte, hcl.Diagnostics) {
-	if diags := Check(g, opts); diags.HasErrors() {
+	folds, diags := check(g, opts)
+	if diags.HasErrors() {
 		return nil, diags
 	}
-	return Render(g)
+	return render(g, folds)
 }
 
 // Render renders the generated files for g without loading the handlers
@@ -54,8 +58,20 @@ func Generate(g *config.Graph, opts Options) (map[string][]byte, hcl.Diagnostics
 // with the generated-code marker. Problems that would make main.go invalid
 // Go (an identifier that is not one, a node with the wrong number of
 // outputs) are error diagnostics, and then no files are returned.
+//
+// Since it does not load the handlers package, Render cannot see which
+// form a gather's handler takes: it renders a gather with a zero function
+// in the fold form (dge.Fold) and one without in the list form
+// (dge.Gather). Generate, which checks the handlers, renders each in the
+// form its handler takes.
 func Render(g *config.Graph) (map[string][]byte, hcl.Diagnostics) {
-	v, diags := newView(g)
+	return render(g, nil)
+}
+
+// render is Render with the form of each gather given by folds (true: the
+// fold form); nil decides as Render does.
+func render(g *config.Graph, folds map[*config.Node]bool) (map[string][]byte, hcl.Diagnostics) {
+	v, diags := newView(g, folds)
 	if diags.HasErrors() {
 		return nil, diags
 	}

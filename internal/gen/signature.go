@@ -17,6 +17,9 @@ type Slot struct {
 	Message string
 	// Note says what the slot carries, for diagnostics ("" for none).
 	Note string
+	// Name is the parameter's name in a stub ("" for the default: in,
+	// or parts for a slice).
+	Name string
 }
 
 // SlotKind is the kind of type a Slot has.
@@ -45,24 +48,37 @@ type Signature struct {
 //	aggregate with typed parts (message = ["A", "B"])
 //	          func(context.Context, A, B) (Out, error), one parameter per part
 //	poll      func(context.Context, In) (Out, bool, error)
+//	split     func(context.Context, In) ([]Out, error), Out the type of each item
+//	gather    func(context.Context, []In) (Out, error) (the list form), or
+//	          func(context.Context, Out, In) (Out, error) (the fold form)
+//	          when the gather names a zero function
 //
 // Out is the type the fed node expects from n: its message type, or the
 // part it takes from n when it is an aggregate with typed parts.
+//
+// A gather's handler may take either form (GatherSignatures gives both;
+// Check accepts either): the one HandlerSignature returns is the form a
+// stub is written in.
 //
 // It is the one rule both Check and Stubs follow. ok is false for a node
 // that calls no handler, or whose input or output is missing (validation
 // reports those).
 func HandlerSignature(n *config.Node) (sig Signature, ok bool) {
 	switch n.Kind {
-	case config.KindProcess, config.KindAggregate, config.KindPoll:
+	case config.KindProcess, config.KindAggregate, config.KindPoll, config.KindSplit:
+	case config.KindGather:
+		list, fold, ok := GatherSignatures(n)
+		if n.Zero != "" {
+			return fold, ok
+		}
+		return list, ok
 	default:
 		return Signature{}, false
 	}
-	if n.Edge == nil || len(n.To) == 0 || n.To[0].Edge == nil {
+	in, out, ok := inOut(n)
+	if !ok {
 		return Signature{}, false
 	}
-	in := Slot{Kind: SlotMessage, Message: n.Edge.Message, Note: fmt.Sprintf("the message type of queue %q", n.Edge.Queue)}
-	out := Slot{Kind: SlotMessage, Message: n.To[0].InputFrom(n), Note: fmt.Sprintf("the message type of queue %q, which %s reads", n.To[0].Edge.Queue, n.To[0].Addr())}
 	errSlot := Slot{Kind: SlotError}
 	switch n.Kind {
 	case config.KindAggregate:
@@ -81,9 +97,74 @@ func HandlerSignature(n *config.Node) (sig Signature, ok bool) {
 	case config.KindPoll:
 		done := Slot{Kind: SlotBool, Note: "done: false to check again after the interval"}
 		return Signature{Params: []Slot{in}, Results: []Slot{out, done, errSlot}}, true
+	case config.KindSplit:
+		items := Slot{Kind: SlotMessages, Message: out.Message, Name: "items",
+			Note: fmt.Sprintf("the split's items, each sent on its own to queue %q, which %s reads", n.To[0].Edge.Queue, n.To[0].Addr())}
+		return Signature{Params: []Slot{in}, Results: []Slot{items, errSlot}}, true
 	default:
 		return Signature{Params: []Slot{in}, Results: []Slot{out, errSlot}}, true
 	}
+}
+
+// GatherSignatures returns the two forms a gather's handler may take, with
+// Item the gather's message type and Out the message type of the node it
+// feeds:
+//
+//	list  func(context.Context, []Item) (Out, error): called once per split
+//	      with every item, in index order
+//	fold  func(context.Context, Out, Item) (Out, error): called once per
+//	      item with the accumulator, which it returns updated
+//
+// ok is false for a node that is not a gather, or whose input or output is
+// missing (validation reports those).
+func GatherSignatures(n *config.Node) (list, fold Signature, ok bool) {
+	if n.Kind != config.KindGather {
+		return Signature{}, Signature{}, false
+	}
+	in, out, ok := inOut(n)
+	if !ok {
+		return Signature{}, Signature{}, false
+	}
+	errSlot := Slot{Kind: SlotError}
+	items := Slot{Kind: SlotMessages, Message: in.Message, Name: "items",
+		Note: fmt.Sprintf("every item of the split of %s that reached queue %q, in index order", overAddr(n), n.Edge.Queue)}
+	list = Signature{Params: []Slot{items}, Results: []Slot{out, errSlot}}
+	acc := Slot{Kind: SlotMessage, Message: out.Message, Name: "acc", Note: "the accumulator: " + out.Note}
+	item := Slot{Kind: SlotMessage, Message: in.Message, Name: "item", Note: "one item: " + in.Note}
+	fold = Signature{Params: []Slot{acc, item}, Results: []Slot{{Kind: SlotMessage, Message: out.Message, Note: "the accumulator with the item folded in"}, errSlot}}
+	return list, fold, true
+}
+
+// ZeroSignature returns the signature of a gather's zero function, which
+// gives the fold's accumulator its starting value: func() Acc, with Acc
+// the message type of the node the gather feeds. ok is false as for
+// GatherSignatures.
+func ZeroSignature(n *config.Node) (acc Slot, ok bool) {
+	if n.Kind != config.KindGather {
+		return Slot{}, false
+	}
+	_, out, ok := inOut(n)
+	return out, ok
+}
+
+// inOut returns the slots of n's input message and of the message it
+// emits; ok is false when the edge or the output is missing.
+func inOut(n *config.Node) (in, out Slot, ok bool) {
+	if n.Edge == nil || len(n.To) == 0 || n.To[0].Edge == nil {
+		return Slot{}, Slot{}, false
+	}
+	in = Slot{Kind: SlotMessage, Message: n.Edge.Message, Note: fmt.Sprintf("the message type of queue %q", n.Edge.Queue)}
+	out = Slot{Kind: SlotMessage, Message: n.To[0].InputFrom(n), Note: fmt.Sprintf("the message type of queue %q, which %s reads", n.To[0].Edge.Queue, n.To[0].Addr())}
+	return in, out, true
+}
+
+// overAddr returns the address of the split a gather closes, or "its
+// over" when the loader left it unset.
+func overAddr(n *config.Node) string {
+	if n.Over == nil {
+		return "its over"
+	}
+	return n.Over.Addr()
 }
 
 // OnFailureSignature returns the signature of the graph's on_failure

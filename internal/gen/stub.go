@@ -27,9 +27,11 @@ type Stub struct {
 
 // Stubs returns the source of a Go file of package pkg that declares what
 // the graph g names and the handlers package lacks: every message type (an
-// empty struct to fill in) and every handler function, with exactly the
+// empty struct to fill in), every handler function, with exactly the
 // signature HandlerSignature (or OnFailureSignature) gives, whose body
-// returns an error saying the handler is not written yet. have reports
+// returns an error saying the handler is not written yet, and every
+// gather's zero function (ZeroSignature), which returns the accumulator
+// type's zero value. have reports
 // whether the package already declares a name at package level; those are
 // never declared again. With nothing to add, src is nil. The source is
 // gofmt-formatted and the same for the same graph and package.
@@ -71,6 +73,17 @@ func Stubs(g *config.Graph, pkg string, have func(name string) bool) (src []byte
 		}
 		s.handler(&funcs, n.Handler, n.Addr(), sig)
 		added = append(added, Stub{n.Handler, "handler of " + n.Addr()})
+	}
+	for _, n := range g.Nodes {
+		if n.Kind != config.KindGather || n.Zero == "" {
+			continue
+		}
+		acc, ok := ZeroSignature(n)
+		if !ok || !s.missing(n.Zero) {
+			continue
+		}
+		s.zero(&funcs, n.Zero, n.Addr(), acc)
+		added = append(added, Stub{n.Zero, "zero function of " + n.Addr()})
 	}
 	if g.OnFailure != "" && s.missing(g.OnFailure) {
 		s.onFailure(&funcs, g.OnFailure)
@@ -176,6 +189,8 @@ func (s *stubs) handler(w *bytes.Buffer, name, addr string, sig Signature) {
 	for i, p := range sig.Params {
 		pname := "in"
 		switch {
+		case p.Name != "":
+			pname = p.Name
 		case p.Kind == SlotMessages:
 			pname = "parts"
 		case p.Kind == SlotMessage && messageParams > 1:
@@ -192,13 +207,25 @@ func (s *stubs) handler(w *bytes.Buffer, name, addr string, sig Signature) {
 			results = append(results, "err error")
 			values = append(values, fmt.Sprintf("%s.New(%q)", s.use("errors"), addr+": handler "+name+" is not written yet"))
 		default:
-			results = append(results, "out "+s.typ(r))
-			values = append(values, "out")
+			rname := "out"
+			if r.Name != "" {
+				rname = r.Name
+			}
+			results = append(results, rname+" "+s.typ(r))
+			values = append(values, rname)
 		}
 	}
 	fmt.Fprintf(w, "// %s is the handler of %s. It is not written yet: it fails\n// every message, which is retried and then parked.\n", name, addr)
 	fmt.Fprintf(w, "func %s(ctx %s.Context, %s) (%s) {\n\treturn %s\n}\n\n",
 		name, ctx, strings.Join(params, ", "), strings.Join(results, ", "), strings.Join(values, ", "))
+}
+
+// zero writes the stub of the zero function of the gather at addr: it
+// returns the accumulator type's zero value, which is what the fold starts
+// from without a zero function, so the stub already works.
+func (s *stubs) zero(w *bytes.Buffer, name, addr string, acc Slot) {
+	fmt.Fprintf(w, "// %s returns the starting value of the accumulator %s folds\n// the items of a split into. It returns %s's zero value until you write it.\n", name, addr, acc.Message)
+	fmt.Fprintf(w, "func %s() %s {\n\tvar acc %s\n\treturn acc\n}\n\n", name, s.typ(acc), s.typ(acc))
 }
 
 // onFailure writes an on_failure stub that logs the parked message.

@@ -64,14 +64,17 @@ var reservedAliases = map[string]bool{"dge": true, "cli": true, "os": true, "tim
 // builder accumulates the view and its diagnostics.
 type builder struct {
 	g           *config.Graph
+	folds       map[*config.Node]bool // the gathers whose handler takes the fold form
 	alias       string
 	usesTime    bool
 	usesContext bool
 	diags       hcl.Diagnostics
 }
 
-func newView(g *config.Graph) (*view, hcl.Diagnostics) {
-	b := &builder{g: g}
+// newView builds the view of g. folds says which gathers' handlers take
+// the fold form (see Check); nil decides by the gather's zero attribute.
+func newView(g *config.Graph, folds map[*config.Node]bool) (*view, hcl.Diagnostics) {
+	b := &builder{g: g, folds: folds}
 	v := &view{}
 
 	if g.Handlers == "" {
@@ -190,10 +193,59 @@ func (b *builder) node(n *config.Node) (nodeView, bool) {
 			nv.Args = []string{name, b.edge(n.Edge), b.duration(n.Interval), b.duration(n.Timeout), handler, to}
 		}
 		return nv, true
+	case config.KindSplit:
+		in, inOK := b.inType(n)
+		item, outOK := b.outType(n)
+		handler := b.ref(n.Handler, n.HandlerRange, "handler")
+		if !inOK || !outOK || handler == "" || !b.singleOutput(n) {
+			return nv, false
+		}
+		nv.Ctor, nv.TypeArgs = "Split", []string{in, item}
+		nv.Args = []string{name, b.edge(n.Edge), handler, strconv.Quote(n.To[0].Edge.Queue)}
+		return nv, true
+	case config.KindGather:
+		return b.gather(n, nv, name)
 	}
 	b.errorf(n.DeclRange, "Unknown node kind",
 		"dge generate does not know how to run a %q node (%s). This is a bug: the loader accepted a kind the generator lacks; please report it.", n.Kind, n.Addr())
 	return nv, false
+}
+
+// gather renders a gather: a Gather for the list form, a Fold for the fold
+// form, which b.folds gives (without it, a gather with a zero function
+// takes the fold form and one without the list form).
+func (b *builder) gather(n *config.Node, nv nodeView, name string) (nodeView, bool) {
+	item, inOK := b.inType(n)
+	out, outOK := b.outType(n)
+	handler := b.ref(n.Handler, n.HandlerRange, "handler")
+	if n.Over == nil {
+		b.errorf(n.DeclRange, "Gather without a split",
+			"%s names no split to close, so the generated program cannot tell which items to gather. Add over = split.<name>, the innermost split open on its path.", n.Addr())
+		return nv, false
+	}
+	if !inOK || !outOK || handler == "" || !b.singleOutput(n) {
+		return nv, false
+	}
+	fold := n.Zero != ""
+	if b.folds != nil {
+		fold = b.folds[n]
+	}
+	to := strconv.Quote(n.To[0].Edge.Queue)
+	over := strconv.Quote(n.Over.Name)
+	if !fold {
+		nv.Ctor, nv.TypeArgs = "Gather", []string{item, out}
+		nv.Args = []string{name, b.edge(n.Edge), over, b.duration(n.Timeout), handler, to}
+		return nv, true
+	}
+	zero := "nil"
+	if n.Zero != "" {
+		if zero = b.ref(n.Zero, n.ZeroRange, "zero function"); zero == "" {
+			return nv, false
+		}
+	}
+	nv.Ctor, nv.TypeArgs = "Fold", []string{item, out}
+	nv.Args = []string{name, b.edge(n.Edge), over, b.duration(n.Timeout), zero, handler, to}
+	return nv, true
 }
 
 // join renders an aggregate with typed parts: a Join whose handler passes

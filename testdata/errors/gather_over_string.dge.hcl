@@ -1,0 +1,26 @@
+graph "g" {
+  handlers = "example.com/g/behaviour"
+}
+
+start "in" {}
+
+split "items" {
+  from    = start.in
+  queue   = "items"
+  message = "Batch"
+  handler = "Items"
+}
+
+gather "joined" {
+  from    = split.items
+  over    = "split.items" # ERROR: Invalid over reference
+  queue   = "joined"
+  message = "Item"
+  handler = "All"
+}
+
+terminate "out" {
+  from    = gather.joined
+  queue   = "out"
+  message = "Result"
+}

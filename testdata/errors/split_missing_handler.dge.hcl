@@ -1,0 +1,25 @@
+graph "g" {
+  handlers = "example.com/g/behaviour"
+}
+
+start "in" {}
+
+split "items" { # ERROR: Missing required argument
+  from    = start.in
+  queue   = "items"
+  message = "Batch"
+}
+
+gather "joined" {
+  from    = split.items
+  over    = split.items
+  queue   = "joined"
+  message = "Item"
+  handler = "All"
+}
+
+terminate "out" {
+  from    = gather.joined
+  queue   = "out"
+  message = "Result"
+}
