@@ -50,7 +50,7 @@ gather "chapter" {
   handler = "JoinPages" # the list form: func(context.Context, []behaviour.PageSummary) (behaviour.ChapterSummary, error)
 }
 
-gather "document" {
+gather "summary" {
   from    = gather.chapter
   over    = split.chapters # closes the outer split: the document's chapters
   queue   = "docs.document"
@@ -58,8 +58,8 @@ gather "document" {
   handler = "JoinChapters"
 }
 
-terminate "summary" {
-  from    = gather.document
-  queue   = "docs.summary"
+terminate "result" {
+  from    = gather.summary
+  queue   = "docs.result"
   message = "Summary"
 }

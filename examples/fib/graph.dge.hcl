@@ -22,7 +22,7 @@ start "start" {}
 split "numbers" {
   from    = start.start
   queue   = "numbers"
-  message = "Range"   # func(context.Context, behaviour.Range) ([]behaviour.Number, error)
+  message = "Range" # func(context.Context, behaviour.Range) ([]behaviour.Number, error)
   handler = "Numbers"
 }
 
