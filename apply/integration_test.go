@@ -20,8 +20,10 @@ import (
 	"github.com/dgehq/dge/plan"
 )
 
-// spec describes the small test graph: start -> process a (queue a_in)
-// [-> poll p (queue p_in)] -> terminate out (queue out).
+// spec describes the small test graph: start [-> split s (queue s_in)] ->
+// process a (queue a_in) [-> poll p (queue p_in)] [-> gather g over s
+// (queue g_in, with its state queue g_in.state)] -> terminate out (queue
+// out).
 type spec struct {
 	vhost     string
 	queueType string
@@ -30,6 +32,7 @@ type spec struct {
 	adopt     []string
 	aQueue    string      // the queue of process a; "" means a_in
 	moved     [][2]string // moved blocks: from, to
+	gather    bool        // split s before a, gather g over s after it
 }
 
 func (s spec) hcl() string {
@@ -45,7 +48,12 @@ func (s spec) hcl() string {
 	if aQueue == "" {
 		aQueue = "a_in"
 	}
-	fmt.Fprintf(&b, "process \"a\" {\n  from = start.start\n  queue = %q\n  message = \"M\"\n  handler = \"A\"\n  retry = %q\n}\n", aQueue, s.retry)
+	aFrom := "start.start"
+	if s.gather {
+		b.WriteString("split \"s\" {\n  from = start.start\n  queue = \"s_in\"\n  message = \"L\"\n  handler = \"S\"\n}\n")
+		aFrom = "split.s"
+	}
+	fmt.Fprintf(&b, "process \"a\" {\n  from = %s\n  queue = %q\n  message = \"M\"\n  handler = \"A\"\n  retry = %q\n}\n", aFrom, aQueue, s.retry)
 	for _, m := range s.moved {
 		fmt.Fprintf(&b, "moved {\n  from = %q\n  to = %q\n}\n", m[0], m[1])
 	}
@@ -53,6 +61,10 @@ func (s spec) hcl() string {
 	if s.poll {
 		fmt.Fprintf(&b, "poll \"p\" {\n  from = process.a\n  queue = \"p_in\"\n  message = \"M\"\n  handler = \"P\"\n  retry = %q\n  interval = \"1s\"\n  timeout = \"1m\"\n}\n", s.retry)
 		from = "poll.p"
+	}
+	if s.gather {
+		fmt.Fprintf(&b, "gather \"g\" {\n  from = %s\n  over = split.s\n  queue = \"g_in\"\n  message = \"M\"\n  handler = \"G\"\n}\n", from)
+		from = "gather.g"
 	}
 	fmt.Fprintf(&b, "terminate \"out\" {\n  from = %s\n  queue = \"out\"\n  message = \"M\"\n}\n", from)
 	return b.String()
@@ -482,5 +494,40 @@ func TestDestroyLeavesForeignObjects(t *testing.T) {
 	must(err)
 	if p.HasChanges() {
 		t.Errorf("second destroy plans %d changes", len(p.Changes))
+	}
+}
+
+// TestDestroyKeepsCheckpoints: a gather's state queue that holds a
+// checkpoint falls under the safety rule, and the refusal says what would
+// be lost; with -allow-message-loss the destroy goes through.
+func TestDestroyKeepsCheckpoints(t *testing.T) {
+	f := newFixture(t)
+	s := spec{vhost: f.vh.Name, queueType: "quorum", retry: "5s", gather: true}
+	f.converge(t, s)
+	f.publish(t, "g_in.state", 1)
+
+	snap := mustRead(t, f)
+	p, err := plan.NewDestroy(plan.Desired(s.graph(t)), snap, plan.Options{DgeVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.apply(t, p, false)
+	var unsafe *apply.UnsafeError
+	if !errors.As(err, &unsafe) || len(unsafe.Queues) != 1 || unsafe.Queues[0].Name != "g_in.state" {
+		t.Fatalf("destroy with a checkpoint in g_in.state: %v; want a refusal naming g_in.state", err)
+	}
+	for _, w := range []string{"delete queue g_in.state: it holds 1 message", "checkpoints of unfinished splits", "-allow-message-loss"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("refusal lacks %q:\n%v", w, err)
+		}
+	}
+	if n, found := f.count(t, "g_in.state"); !found || n != 1 {
+		t.Fatalf("g_in.state after the refusal: found %v, %d messages; want it kept with its checkpoint", found, n)
+	}
+	if _, err := f.apply(t, p, true); err != nil {
+		t.Fatalf("destroy -allow-message-loss: %v", err)
+	}
+	if _, found := f.count(t, "g_in.state"); found {
+		t.Error("g_in.state survived destroy -allow-message-loss")
 	}
 }

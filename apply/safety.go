@@ -60,6 +60,9 @@ func (e *UnsafeError) Error() string {
 			verb = "replace"
 		}
 		fmt.Fprintf(&sb, "\n  %s queue %s: it holds %s and has %s", verb, q.Name, config.Plural(q.Messages, "message"), config.Plural(q.Consumers, "consumer"))
+		if plan.StateQueue(q.Name) && q.Messages > 0 {
+			sb.WriteString(": it is a gather's state queue, whose messages are the checkpoints of unfinished splits (what the gather folded, of items already acknowledged); losing them, those splits never complete")
+		}
 	}
 	if keep {
 		sb.WriteString("\nstop the processes that consume from the queues to replace (the graph's nodes), then run dge apply -keep-messages again")

@@ -27,8 +27,10 @@ func (s *state) build() *Graph {
 	s.checkStartAndTerminate(g, nodes)
 	order, acyclic := s.sortNodes(nodes)
 	s.checkMessages(nodes)
+	s.checkGathers(nodes)
 	if acyclic {
 		s.checkAggregateStarts(nodes)
+		s.checkSplits(nodes, order)
 	}
 	s.checkQueues(nodes)
 	s.checkExchanges(g)

@@ -22,6 +22,19 @@
 // reference, never evaluated. Finally the nodes are linked and the whole
 // graph is validated, collecting every problem in one run.
 //
+// A split opens a region that its gather closes. Validation gives every
+// node the stack of splits open on its input path (a split pushes itself
+// for its successors, a gather pops the split it closes) and requires, in
+// split.go: that a gather's over is the innermost open split on its path;
+// that every path out of a split reaches its gather (a terminate, or a
+// node that feeds nothing, with a split open is an error naming the split
+// and the path); that a split has exactly one gather; and that an
+// aggregate's inputs all have the same stack, and an empty one, since a join
+// inside a split would mix the items of one run. Splits nest to any depth.
+// Whether a gather's handler takes the whole list or folds item by item is
+// read from its Go signature by the generator; config checks zero only as
+// a name.
+//
 // Variable values come, in rising precedence, from a variable's default, the
 // environment variable DGE_VAR_<name>, and the -var and -var-file arguments
 // in command-line order, as in Terraform. Values of variables declared

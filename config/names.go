@@ -106,7 +106,7 @@ func queueNameProblem(name string) string {
 	}
 	for _, suf := range derivedSuffixes {
 		if strings.HasSuffix(name, suf) {
-			return fmt.Sprintf("%q ends in %q, which dge reserves for the queues it derives from each edge (Q%s). Choose a name without that ending.", name, suf, strings.Join(derivedSuffixes, ", Q"))
+			return fmt.Sprintf("%q ends in %q, which dge reserves for the queues it derives from an edge queue Q (Q%s). Choose a name without that ending.", name, suf, strings.Join(derivedSuffixes, ", Q"))
 		}
 	}
 	return ""

@@ -1,8 +1,10 @@
 package config_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
@@ -70,5 +72,112 @@ terminate "out" {
 	}
 	if split.Output() != "Page" {
 		t.Errorf("split's output = %q, want its successor's message Page", split.Output())
+	}
+}
+
+// TestSplitGraphs loads the graphs with splits and checks each gather's
+// split and each node's output type.
+func TestSplitGraphs(t *testing.T) {
+	tests := []struct {
+		path    string
+		over    map[string]string // gather → split
+		outputs map[string]string // node → output type
+	}{
+		{
+			path:    "../testdata/graphs/split",
+			over:    map[string]string{"gather.sum": "split.numbers"},
+			outputs: map[string]string{"split.numbers": "Number", "process.fib": "Number", "gather.sum": "Total"},
+		},
+		{
+			path: "../testdata/graphs/split_nested",
+			over: map[string]string{"gather.page_texts": "split.pages", "gather.summaries": "split.docs"},
+			outputs: map[string]string{
+				"split.docs": "Document", "split.pages": "Page", "process.read": "PageText",
+				"gather.page_texts": "Summary", "gather.summaries": "Digest",
+			},
+		},
+		{
+			path:    "../testdata/graphs/split_poll",
+			over:    map[string]string{"gather.report": "split.tasks"},
+			outputs: map[string]string{"split.tasks": "Task", "poll.wait": "Done", "gather.report": "Report"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.path), func(t *testing.T) {
+			g, warnings := load(t, tt.path, config.Options{})
+			if len(warnings) > 0 {
+				t.Errorf("unexpected warnings: %q", warnings)
+			}
+			for _, n := range g.Nodes {
+				want, isGather := tt.over[n.Addr()]
+				switch {
+				case isGather && (n.Over == nil || n.Over.Addr() != want || n.Over != g.Node(want)):
+					t.Errorf("%s: Over = %v, want %s", n.Addr(), n.Over, want)
+				case !isGather && n.Over != nil:
+					t.Errorf("%s: Over = %s, want none", n.Addr(), n.Over.Addr())
+				}
+			}
+			for addr, want := range tt.outputs {
+				if got := g.Node(addr).Output(); got != want {
+					t.Errorf("%s: output %q, want %q", addr, got, want)
+				}
+			}
+		})
+	}
+}
+
+// nestedSplits returns a graph of depth splits nested in one another, each
+// closed by its gather in order, innermost first; swap exchanges the over
+// of the gathers of levels 1 and 2 (1 is the outermost), which closes an
+// outer split before an inner one.
+func nestedSplits(depth int, swap bool) string {
+	var b strings.Builder
+	b.WriteString("graph \"deep\" {\n  handlers = \"example.com/deep/behaviour\"\n}\nstart \"in\" {}\n")
+	prev := "start.in"
+	for i := 1; i <= depth; i++ {
+		fmt.Fprintf(&b, "split \"s%d\" {\n  from = %s\n  queue = \"s%d\"\n  message = \"T\"\n  handler = \"S%d\"\n}\n", i, prev, i, i)
+		prev = fmt.Sprintf("split.s%d", i)
+	}
+	for i := depth; i >= 1; i-- {
+		over := i
+		if swap && i <= 2 {
+			over = 3 - i
+		}
+		fmt.Fprintf(&b, "gather \"g%d\" {\n  from = %s\n  over = split.s%d\n  queue = \"g%d\"\n  message = \"T\"\n  handler = \"G%d\"\n}\n", i, prev, over, i, i)
+		prev = fmt.Sprintf("gather.g%d", i)
+	}
+	fmt.Fprintf(&b, "terminate \"out\" {\n  from = %s\n  queue = \"out\"\n  message = \"T\"\n}\n", prev)
+	return b.String()
+}
+
+// TestNestedSplitsAnyDepth checks that splits nest to any depth, and that
+// closing them out of order is reported at the gather that does.
+func TestNestedSplitsAnyDepth(t *testing.T) {
+	g := loadSource(t, nestedSplits(40, false))
+	for i := 1; i <= 40; i++ {
+		gather := g.Node(fmt.Sprintf("gather.g%d", i))
+		if gather == nil || gather.Over == nil || gather.Over.Name != fmt.Sprintf("s%d", i) {
+			t.Fatalf("gather.g%d does not close split.s%d: %v", i, i, gather)
+		}
+	}
+
+	path := filepath.Join(t.TempDir(), "graph.dge.hcl")
+	if err := os.WriteFile(path, []byte(nestedSplits(40, true)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l := config.NewLoader()
+	g, diags := l.Load(path, config.Options{})
+	if g != nil {
+		t.Fatal("a graph that closes split.s1 inside split.s2 loaded")
+	}
+	var summaries []string
+	for _, d := range diags {
+		summaries = append(summaries, d.Summary)
+	}
+	if len(diags) != 1 || diags[0].Summary != "Gather does not close the innermost split" {
+		t.Fatalf("diagnostics %q, want one \"Gather does not close the innermost split\":\n%s", summaries, renderDiags(l, diags))
+	}
+	if !strings.Contains(diags[0].Detail, "gather.g2 closes split.s1, but the innermost open split on its path is split.s2") {
+		t.Errorf("detail %q does not name the gather and both splits", diags[0].Detail)
 	}
 }

@@ -29,20 +29,24 @@ const (
 
 // Desired returns the objects graph g needs (docs/design.md, "The
 // topology a graph needs"): the objects package topology
-// derives from its edges (exchanges; per edge Q, Q.retry, Q.dead and Q.poll
-// for a poll node; their bindings), each queue and exchange stamped with
-// x-dge-graph, plus dge's policies: one for every work queue and one per
-// distinct retry delay and poll interval.
+// derives from its edges (exchanges; per edge Q, Q.retry, Q.dead, Q.poll
+// for a poll node and Q.state for a gather node; their bindings), each
+// queue and exchange stamped with x-dge-graph, plus dge's policies: one for
+// every work queue and one per distinct retry delay and poll interval.
 //
 // What delivery depends on and never changes is in queue arguments, which
 // RabbitMQ lets no policy override (topology.Arguments): every work queue
 // dead-letters to the retry exchange, every retry and poll queue to the work
 // exchange, on quorum queues with x-dead-letter-strategy at-least-once and
 // x-overflow reject-publish; aggregate work queues have a single active
-// consumer, which the runtime's join relies on. Only what must change in
-// place is left to the policies alone: the retry and poll delays
-// (message-ttl) and the work queues' delivery-limit. The policies repeat the
-// dead-letter settings, which is harmless: arguments win.
+// consumer, which the runtime's join relies on, and so do gather state
+// queues (Q.state), which hold the gather's checkpoints. No dge policy
+// matches a state queue (each pattern is anchored to its role's names): the
+// work queues' delivery-limit and dead-letter settings must never reach a
+// checkpoint. Only what must change in place is left to the policies
+// alone: the retry and poll delays (message-ttl) and the work queues'
+// delivery-limit. The policies repeat the dead-letter settings, which is
+// harmless: arguments win.
 func Desired(g *config.Graph) Objects {
 	b := g.Broker
 	spec := topology.Build(TopologyParams(g))
@@ -111,8 +115,8 @@ func Desired(g *config.Graph) Objects {
 }
 
 // moves lists the queue renames of g's moved blocks: the edge queue and
-// each of its companions (Q.retry, Q.dead, Q.poll) that the new edge has
-// too. A retry or poll message is published to its exchange with the new
+// each of its companions (Q.retry, Q.dead, Q.poll, Q.state) that the new
+// edge has too. A retry or poll message is published to its exchange with the new
 // edge queue as routing key, so that when its wait ends it dead-letters to
 // the new queue; it waits the full delay again.
 func moves(g *config.Graph, spec topology.Topology) []QueueMove {

@@ -1,6 +1,7 @@
 package plan_test
 
 import (
+	"regexp"
 	"testing"
 	"time"
 
@@ -200,6 +201,81 @@ func TestDesiredQueueArguments(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("queue arguments (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// fibsum builds the seed's split/gather graph by hand: start → split
+// numbers → process fib → gather sum → terminate total.
+func fibsum(qt config.QueueType) *config.Graph {
+	g := &config.Graph{Name: "fibsum", Broker: config.Broker{
+		Vhost: "/", QueueType: qt, WorkExchange: "fibsum.work", RetryExchange: "fibsum.retry", PollExchange: "fibsum.poll",
+	}}
+	edge := func(q, msg string) *config.Edge {
+		return &config.Edge{Queue: q, Message: msg, Retry: config.DefaultRetry, MaxAttempts: config.DefaultMaxAttempts,
+			Prefetch: config.DefaultPrefetch, Concurrency: config.DefaultConcurrency}
+	}
+	start := &config.Node{Kind: config.KindStart, Name: "in"}
+	split := &config.Node{Kind: config.KindSplit, Name: "numbers", From: []*config.Node{start}, Edge: edge("numbers", "Range"), Handler: "Numbers"}
+	fib := &config.Node{Kind: config.KindProcess, Name: "fib", From: []*config.Node{split}, Edge: edge("fib", "Number"), Handler: "FibAt"}
+	sum := &config.Node{Kind: config.KindGather, Name: "sum", From: []*config.Node{fib}, Over: split, Edge: edge("sum", "Number"),
+		Handler: "Sum", Zero: "NewTotal", Timeout: config.DefaultGatherTimeout}
+	total := &config.Node{Kind: config.KindTerminate, Name: "total", From: []*config.Node{sum}, Edge: edge("total", "Total")}
+	g.Nodes = []*config.Node{start, split, fib, sum, total}
+	for _, n := range g.Nodes {
+		for _, f := range n.From {
+			f.To = append(f.To, n)
+		}
+	}
+	return g
+}
+
+// TestDesiredGatherState: a gather's edge sum has a state queue sum.state
+// with a single active consumer and nothing that could expire, cap or
+// dead-letter a checkpoint: no dead-letter argument, and no policy of
+// dge's matches it (the work policy's delivery-limit and dead-letter
+// settings must not reach it).
+func TestDesiredGatherState(t *testing.T) {
+	for _, qt := range []config.QueueType{config.QueueQuorum, config.QueueClassic} {
+		t.Run(string(qt), func(t *testing.T) {
+			top := plan.Desired(fibsum(qt))
+			var state *plan.Queue
+			var names []string
+			for i, q := range top.Queues {
+				names = append(names, q.Name)
+				if q.Name == "sum.state" {
+					state = &top.Queues[i]
+				}
+			}
+			if state == nil {
+				t.Fatalf("no queue sum.state among %v", names)
+			}
+			want := map[string]any{plan.GraphArg: "fibsum", "x-single-active-consumer": true}
+			if diff := cmp.Diff(want, state.Arguments); diff != "" {
+				t.Errorf("sum.state arguments (-want +got):\n%s", diff)
+			}
+			if state.Type != string(qt) || !state.Durable || state.AutoDelete {
+				t.Errorf("sum.state: %+v", *state)
+			}
+			for _, q := range []string{"numbers.state", "fib.state", "total.state"} {
+				for _, n := range names {
+					if n == q {
+						t.Errorf("queue %s: only a gather's edge has a state queue", q)
+					}
+				}
+			}
+			for _, p := range top.Policies {
+				if regexp.MustCompile(p.Pattern).MatchString("sum.state") {
+					t.Errorf("dge's policy %s (pattern %q) matches sum.state", p.Name, p.Pattern)
+				}
+			}
+			bound := false
+			for _, b := range top.Bindings {
+				bound = bound || (b.Source == "fibsum.work" && b.Destination == "sum.state" && b.RoutingKey == "sum.state")
+			}
+			if !bound {
+				t.Errorf("no binding fibsum.work -> sum.state [sum.state] in %+v", top.Bindings)
 			}
 		})
 	}

@@ -27,7 +27,9 @@
 // them. What delivery depends on is therefore in queue arguments, which no
 // policy overrides (topology.Arguments), and New also reports, as error diagnostics
 // of the plan, every queue of the graph that another policy would govern
-// instead of dge's (CheckPolicies). apply refuses a plan with errors.
+// instead of dge's, or that a policy or operator policy would expire, cap
+// or dead-letter messages of, a gather's checkpoints in its state queue
+// Q.state above all (CheckPolicies). apply refuses a plan with errors.
 //
 // The temporary queues of apply -keep-messages (KeepName, marked with
 // KeepArg) are owned but never orphans: a plan lists the ones an

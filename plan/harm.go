@@ -46,6 +46,37 @@ func lossKeysOf(def, own, args map[string]any) []string {
 	return out
 }
 
+// stateLossKeys are the policy keys that lose or corrupt a gather's
+// checkpoints in its state queue (Q.state): lossKeys, plus overflow (what
+// the queue does at a length limit: drop its oldest checkpoints, refuse new
+// ones or dead-letter them) and dead-letter-exchange (where a checkpoint
+// goes instead of vanishing). dge sets none of them on a state queue, so
+// any value is a loss.
+var stateLossKeys = append(append([]string(nil), lossKeys...), "overflow", "dead-letter-exchange")
+
+// StateQueue reports whether the graph's queue of that name is a gather's
+// state queue (Q.state, topology.RoleState): ".state" is a suffix the
+// language reserves, so no other queue of a graph ends in it.
+func StateQueue(name string) bool { return strings.HasSuffix(name, topology.SuffixState) }
+
+func stateQueue(q Queue) bool { return StateQueue(q.Name) }
+
+// lossKeysFor returns the keys of def that lose messages of q, whose own
+// dge policy definition is own (nil for none): lossKeysOf's, and for a
+// state queue every key of stateLossKeys that def sets.
+func lossKeysFor(q Queue, def, own map[string]any) []string {
+	if !stateQueue(q) {
+		return lossKeysOf(def, own, q.Arguments)
+	}
+	var out []string
+	for _, k := range stateLossKeys {
+		if _, ok := def[k]; ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // ownValue is the lower of the values dge's own policy and the queue's
 // arguments set for key k.
 func ownValue(k string, own, args map[string]any) (float64, bool) {
@@ -82,6 +113,42 @@ func lossEffects(def map[string]any, keys []string) []string {
 	return out
 }
 
+// stateQueuesNote says what the gather state queues named hold, and why
+// none of it may be lost; with no names, of "such a queue".
+func stateQueuesNote(queues []string) string {
+	const what = "each unfinished split's checkpoint: the accumulator and the indexes it holds, whose items are already acknowledged, so that the gather instance that takes over after a crash or a restart goes on from there."
+	if len(queues) == 0 {
+		return "Such a queue holds " + what
+	}
+	return fmt.Sprintf("The gather state queues (%s) hold %s", listNames(queues), what)
+}
+
+// stateLossEffects says, one line per key, what the keys of def do to the
+// checkpoints of a gather's state queues. A lost checkpoint cannot be
+// rebuilt: the items it folded are acknowledged.
+func stateLossEffects(def map[string]any, keys []string) []string {
+	var out []string
+	lost := "a gather instance that takes over no longer has what was folded, so the split never completes (its state is parked as incomplete-split at the gather's timeout) or completes missing items"
+	for _, k := range keys {
+		v := formatValue(def[k])
+		switch k {
+		case "message-ttl":
+			out = append(out, fmt.Sprintf("message-ttl %s (ms): a checkpoint older than that expires and is dropped (a state queue has no dead-letter exchange): %s.", v, lost))
+		case "expires":
+			out = append(out, fmt.Sprintf("expires %s (ms): RabbitMQ deletes a state queue left unused that long (its gather stopped) with every checkpoint in it: %s.", v, lost))
+		case "max-length", "max-length-bytes":
+			out = append(out, fmt.Sprintf("%s %s: a state queue that reaches it drops its oldest checkpoints: %s.", k, v, lost))
+		case "delivery-limit":
+			out = append(out, fmt.Sprintf("delivery-limit %s: each failover of the gather's active instance redelivers its checkpoints; one delivered more often is dropped: %s.", v, lost))
+		case "overflow":
+			out = append(out, fmt.Sprintf("overflow %s: what a state queue does at a length limit (from this or an operator policy): drop checkpoints, refuse new ones (the gather stalls) or dead-letter them; a state queue must never have a limit.", v))
+		case "dead-letter-exchange":
+			out = append(out, fmt.Sprintf("dead-letter-exchange %s: a checkpoint the gather rejects or that the broker drops is dead-lettered there with its routing key, the state queue's name: through dge's work exchange it comes back to the state queue, where a superseded checkpoint may be adopted again and its items folded twice; elsewhere the gather's state leaves the graph.", v))
+		}
+	}
+	return out
+}
+
 // ExcludePattern returns pattern changed so that it matches none of the
 // graph's queues and whatever else it matched: a leading negative
 // lookahead over the queues' names, which RabbitMQ's regular expressions
@@ -100,9 +167,11 @@ func ExcludePattern(want Objects, pattern string) string {
 }
 
 // queuesPattern matches the names of want's queues: each edge's queue and
-// its .retry, .dead and .poll, written once per edge.
+// every suffix of topology.Suffixes (.retry, .dead, .poll, .state), written
+// once per edge; the suffixes an edge does not use yet are covered too, so
+// an exclusion stays right when the edge's node changes kind.
 func queuesPattern(want Objects) string {
-	suffixes := []string{topology.SuffixRetry, topology.SuffixDead, topology.SuffixPoll}
+	suffixes := slices.Clone(topology.Suffixes)
 	var bases []string
 	for _, q := range want.Queues {
 		base := q.Name

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -33,18 +34,22 @@ func checkOperatorPolicies(want Objects, snap *Snapshot, own []policyMatcher) []
 	type hold struct {
 		queues, sure []string // every queue, and those it surely governs
 		keys         map[string]bool
+		state        []Queue // the gather state queues among queues
 	}
 	holds := map[string]*hold{}
 	byName := map[string]Policy{}
-	add := func(p Policy, q string, keys []string, sure bool) {
+	add := func(p Policy, q Queue, keys []string, sure bool) {
 		h := holds[p.Name]
 		if h == nil {
 			h = &hold{keys: map[string]bool{}}
 			holds[p.Name], byName[p.Name] = h, p
 		}
-		h.queues = append(h.queues, q)
+		h.queues = append(h.queues, q.Name)
 		if sure {
-			h.sure = append(h.sure, q)
+			h.sure = append(h.sure, q.Name)
+		}
+		if stateQueue(q) {
+			h.state = append(h.state, q)
 		}
 		for _, k := range keys {
 			h.keys[k] = true
@@ -57,13 +62,13 @@ func checkOperatorPolicies(want Objects, snap *Snapshot, own []policyMatcher) []
 		}
 		top, unknown := governing(q.Name, q.Type, ms)
 		for _, p := range top {
-			if keys := lossKeysOf(p.Definition, mine, q.Arguments); len(keys) > 0 {
-				add(p, q.Name, keys, true)
+			if keys := lossKeysFor(q, p.Definition, mine); len(keys) > 0 {
+				add(p, q, keys, true)
 			}
 		}
 		for _, p := range unknown {
-			if keys := lossKeysOf(p.Definition, mine, q.Arguments); len(keys) > 0 {
-				add(p, q.Name, keys, snap.Stats[q.Name].OperatorPolicy == p.Name)
+			if keys := lossKeysFor(q, p.Definition, mine); len(keys) > 0 {
+				add(p, q, keys, snap.Stats[q.Name].OperatorPolicy == p.Name)
 			}
 		}
 	}
@@ -75,21 +80,22 @@ func checkOperatorPolicies(want Objects, snap *Snapshot, own []policyMatcher) []
 			queues = h.sure
 		}
 		sort.Strings(queues)
-		var keys []string
-		for _, k := range lossKeys {
-			if h.keys[k] {
-				keys = append(keys, k)
+		var state []string
+		for _, q := range h.state {
+			if slices.Contains(queues, q.Name) {
+				state = append(state, q.Name)
 			}
 		}
-		out = append(out, operatorDiagnostic(want, byName[name], queues, keys, len(h.sure) > 0))
+		sort.Strings(state)
+		out = append(out, operatorDiagnostic(want, byName[name], queues, state, keysIn(lossKeys, h.keys), len(h.sure) > 0))
 	}
 	return out
 }
 
 // operatorDiagnostic is the error (or, when dge cannot evaluate its
 // pattern, the warning) for one operator policy that loses messages of
-// the queues named.
-func operatorDiagnostic(want Objects, p Policy, queues, keys []string, sure bool) Diagnostic {
+// the queues named, of which state are gather state queues.
+func operatorDiagnostic(want Objects, p Policy, queues, state, keys []string, sure bool) Diagnostic {
 	shown := map[string]any{}
 	for _, k := range keys {
 		shown[k] = p.Definition[k]
@@ -106,9 +112,20 @@ func operatorDiagnostic(want Objects, p Policy, queues, keys []string, sure bool
 		fmt.Fprintf(&sb, "Operator policy %q (pattern %q, priority %d) uses what Go's regular expressions lack, so dge cannot tell whether it applies to these queues of graph %q; the queue listing does not show it applied yet: %s.",
 			p.Name, p.Pattern, p.Priority, want.Owner.Graph, listNames(queues))
 	}
-	sb.WriteString(" RabbitMQ merges an operator policy with dge's policies key by key, the stricter value winning, and no queue argument overrides it, so on these queues:")
-	for _, line := range lossEffects(p.Definition, keys) {
-		sb.WriteString("\n  - " + line)
+	sb.WriteString(" RabbitMQ merges an operator policy with dge's policies key by key, the stricter value winning, and no queue argument overrides it")
+	if len(state) == len(queues) {
+		sb.WriteString(".")
+	} else {
+		sb.WriteString(", so on these queues:")
+		for _, line := range lossEffects(p.Definition, keys) {
+			sb.WriteString("\n  - " + line)
+		}
+	}
+	if len(state) > 0 {
+		sb.WriteString("\n" + stateQueuesNote(state) + " There:")
+		for _, line := range stateLossEffects(p.Definition, keys) {
+			sb.WriteString("\n  - " + line)
+		}
 	}
 	fmt.Fprintf(&sb, "\nTo fix: exclude dge's queues from its pattern, e.g.\n    %s\nor give it a pattern that lists only the queues it should cap; then run dge plan again.",
 		setPolicyCommand("set_operator_policy", want, p))

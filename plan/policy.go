@@ -235,8 +235,8 @@ type finding struct {
 }
 
 // CheckPolicies judges every policy of the vhost against the graph's
-// queues, all of them alike (work, retry, poll, parking and terminate
-// queues), once want's policies are in place. It is the one rule plan,
+// queues, all of them alike (work, retry, poll, parking, state and
+// terminate queues), once want's policies are in place. It is the one rule plan,
 // apply and status apply.
 //
 // A policy other than dge's governs a queue when it wins by RabbitMQ's
@@ -247,7 +247,9 @@ type finding struct {
 // regular expressions). On a queue dge gives a policy (work, retry, poll)
 // that is an error: it replaces dge's settings. On a queue dge gives none
 // (parking queues) it is an error when its settings expire, cap, delete
-// or dead-letter messages (lossKeysOf). An operator policy, which merges
+// or dead-letter messages (lossKeysOf); on a gather's state queue (Q.state,
+// which holds its checkpoints) also when it sets overflow or a dead-letter
+// exchange, whatever the value (lossKeysFor). An operator policy, which merges
 // with dge's instead, is an error when it does that (see
 // checkOperatorPolicies).
 //
@@ -332,7 +334,7 @@ func caps(q Queue, ms []policyMatcher, snap *Snapshot) []finding {
 		}
 	}
 	for _, p := range top {
-		if keys := lossKeysOf(p.Definition, nil, q.Arguments); len(keys) > 0 {
+		if keys := lossKeysFor(q, p.Definition, nil); len(keys) > 0 {
 			found = append(found, finding{policy: p, queue: q, how: "caps", keys: keys})
 		}
 	}
@@ -403,6 +405,9 @@ func policyError(want Objects, snap *Snapshot, fs []finding) Diagnostic {
 			p.Name, p.Pattern, want.Owner.Graph, listNames(names))
 	case "caps":
 		summary = fmt.Sprintf("Policy %q (priority %d) can lose messages of %s", p.Name, p.Priority, config.Plural(len(names), "queue"))
+		if !slices.ContainsFunc(fs, func(f finding) bool { return !stateQueue(f.queue) }) {
+			summary = fmt.Sprintf("Policy %q (priority %d) can lose the checkpoints of %s", p.Name, p.Priority, config.Plural(len(names), "gather state queue"))
+		}
 		lead = fmt.Sprintf("Policy %q (pattern %q, priority %d) governs these queues of graph %q, which dge gives no policy of its own: %s.",
 			p.Name, p.Pattern, p.Priority, want.Owner.Graph, listNames(names))
 	default:
@@ -428,8 +433,8 @@ func policyError(want Objects, snap *Snapshot, fs []finding) Diagnostic {
 
 // disabled says what dge loses on the queues a foreign policy governs.
 func disabled(want Objects, snap *Snapshot, p Policy, fs []finding) []string {
-	var work, quorumWork, retry, poll, quorum, bare, capped []string
-	capKeys := map[string]bool{}
+	var work, quorumWork, retry, poll, quorum, bare, capped, state []string
+	capKeys, stateKeys := map[string]bool{}, map[string]bool{}
 	liveQueue := map[string]Queue{}
 	for _, q := range snap.Queues {
 		liveQueue[q.Name] = q
@@ -441,6 +446,13 @@ func disabled(want Objects, snap *Snapshot, p Policy, fs []finding) []string {
 			continue
 		}
 		seen[q.Name] = true
+		if f.how == "caps" && stateQueue(q) {
+			state = append(state, q.Name)
+			for _, k := range f.keys {
+				stateKeys[k] = true
+			}
+			continue
+		}
 		if f.how == "caps" {
 			capped = append(capped, q.Name)
 			for _, k := range f.keys {
@@ -486,17 +498,28 @@ func disabled(want Objects, snap *Snapshot, p Policy, fs []finding) []string {
 		out = append(out, fmt.Sprintf("dead-lettering out of %s declared by an older dge without dead-letter arguments (%s): a rejected message is dropped. Once the policy is fixed, dge apply re-creates them with the arguments (-keep-messages keeps their messages).", config.Plural(len(bare), "queue"), listNames(bare)))
 	}
 	if len(capped) > 0 {
-		var keys []string
-		for _, k := range lossKeys {
-			if capKeys[k] {
-				keys = append(keys, k)
-			}
-		}
+		keys := keysIn(lossKeys, capKeys)
 		out = append(out, fmt.Sprintf("keeping the messages of the queues dge gives no policy (%s), which its %s can lose. %s",
 			listNames(capped), strings.Join(keys, ", "), strings.Join(lossEffects(p.Definition, keys), " ")))
 	}
+	if len(state) > 0 {
+		keys := keysIn(stateLossKeys, stateKeys)
+		out = append(out, fmt.Sprintf("keeping the checkpoints of the gather state queues (%s), which its %s can lose. %s %s",
+			listNames(state), strings.Join(keys, ", "), stateQueuesNote(nil), strings.Join(stateLossEffects(p.Definition, keys), " ")))
+	}
 	if len(out) == 0 {
 		out = append(out, fmt.Sprintf("nothing dge needs on these work queues (%s) today, since their policy holds only what their arguments already set; but dge's policies must govern its queues for its in-place changes to take effect.", listNames(work)))
+	}
+	return out
+}
+
+// keysIn returns the keys of order that set holds, in order.
+func keysIn(order []string, set map[string]bool) []string {
+	var out []string
+	for _, k := range order {
+		if set[k] {
+			out = append(out, k)
+		}
 	}
 	return out
 }

@@ -75,7 +75,7 @@ func TestCheckPolicies(t *testing.T) {
 			severity: SeverityError, queues: all, summary: `Policy "ops" (priority 200) overrides dge's policies on 7 queues`,
 			detail: []string{"retry delays (a.retry, p.retry)", "poll intervals (p.poll)", "delivery-limit of the work queues (a, p)",
 				"max-length=1000000", "lower its priority below 100", "queues dge gives no policy (a.dead, p.dead), which its max-length can lose",
-				`    rabbitmqctl set_policy -p v --priority 200 --apply-to queues ops '^(?!(?:a|p)(?:\.retry|\.dead|\.poll)?$).*' '{"max-length":1000000}'`},
+				`    rabbitmqctl set_policy -p v --priority 200 --apply-to queues ops '^(?!(?:a|p)(?:\.retry|\.dead|\.poll|\.state)?$).*' '{"max-length":1000000}'`},
 			notIn: []string{"older dge", "at most once", "operator policy"}},
 		{name: "catch-all without settings that lose messages", qtype: "quorum", extra: []Policy{catchAll(200, map[string]any{"max-in-memory-length": float64(10)})},
 			severity: SeverityError, queues: governed, summary: `overrides dge's policies on 5 queues`},
@@ -85,7 +85,7 @@ func TestCheckPolicies(t *testing.T) {
 			severity: SeverityError, queues: []string{"a"}, summary: "on 1 queue"},
 		{name: "parking queues capped", qtype: "quorum", extra: []Policy{{Name: "ops", Pattern: `\.dead$`, ApplyTo: "queues", Priority: 200, Definition: map[string]any{"max-length": float64(1)}}},
 			severity: SeverityError, queues: []string{"a.dead", "p.dead"}, summary: `Policy "ops" (priority 200) can lose messages of 2 queues`,
-			detail: []string{"which dge gives no policy of its own: a.dead, p.dead", "drops its oldest message", `'^(?!(?:a|p)(?:\.retry|\.dead|\.poll)?$).*(?:\.dead$)'`},
+			detail: []string{"which dge gives no policy of its own: a.dead, p.dead", "drops its oldest message", `'^(?!(?:a|p)(?:\.retry|\.dead|\.poll|\.state)?$).*(?:\.dead$)'`},
 			notIn:  []string{"lower its priority"}},
 		{name: "parking queues with a message-ttl, any priority", qtype: "classic", extra: []Policy{{Name: "ops", Pattern: `\.dead$`, ApplyTo: "queues", Priority: 0, Definition: map[string]any{"message-ttl": float64(1000)}}},
 			severity: SeverityError, queues: []string{"a.dead", "p.dead"}, detail: []string{"from a parking queue (.dead) it is dropped"}},
@@ -247,7 +247,7 @@ func TestCheckOperatorPolicies(t *testing.T) {
 			// the retry queues' delay shortens, nothing is lost there.
 			severity: SeverityError, queues: []string{"a", "a.dead", "p", "p.dead"},
 			detail: []string{"dead-letter cycle", "messages_dlx", "no queue argument overrides it",
-				"rabbitmqctl set_operator_policy -p v --priority 0 --apply-to queues cap '^(?!(?:a|p)(?:\\.retry|\\.dead|\\.poll)?$).*' '{\"message-ttl\":2000}'"}},
+				"rabbitmqctl set_operator_policy -p v --priority 0 --apply-to queues cap '^(?!(?:a|p)(?:\\.retry|\\.dead|\\.poll|\\.state)?$).*' '{\"message-ttl\":2000}'"}},
 		{name: "max-length", qtype: "quorum", ops: op(".*", map[string]any{"max-length": float64(3)}),
 			severity: SeverityError, queues: all, detail: []string{"drops its oldest message"}},
 		{name: "max-length-bytes", qtype: "classic", ops: op(".*", map[string]any{"max-length-bytes": float64(3)}),
@@ -260,7 +260,7 @@ func TestCheckOperatorPolicies(t *testing.T) {
 			severity: SeverityError, queues: []string{"a.dead", "a.retry", "p.dead", "p.poll", "p.retry"}},
 		{name: "classic queues pass over delivery-limit", qtype: "classic", ops: op(".*", map[string]any{"delivery-limit": float64(1)})},
 		{name: "memory limits lose nothing", qtype: "quorum", ops: op(".*", map[string]any{"max-in-memory-length": float64(1)})},
-		{name: "dge's queues excluded", qtype: "quorum", ops: op(`^(?!(?:a|p)(?:\.retry|\.dead|\.poll)?$).*`, map[string]any{"max-length": float64(3)})},
+		{name: "dge's queues excluded", qtype: "quorum", ops: op(`^(?!(?:a|p)(?:\.retry|\.dead|\.poll|\.state)?$).*`, map[string]any{"max-length": float64(3)})},
 		{name: "parking queues only", qtype: "quorum", ops: op(`\.dead$`, map[string]any{"max-length": float64(1)}),
 			severity: SeverityError, queues: []string{"a.dead", "p.dead"}},
 		{name: "the highest priority applies", qtype: "quorum", ops: []Policy{
@@ -329,5 +329,129 @@ func TestExcludePattern(t *testing.T) {
 				t.Errorf("ExcludePattern(%q) = %q matches %s: %v, the original %v", p, got, other, g, w)
 			}
 		}
+	}
+}
+
+// gatherGraph is a small desired topology with a gather: queues a (work),
+// a.retry, a.dead, s (a gather's work queue), s.retry, s.dead and s.state,
+// with dge's policies.
+func gatherGraph(qtype string) Objects {
+	t := Objects{Owner: Owner{Graph: "g"}, Vhost: "v"}
+	spec := topology.Build(topology.Params{
+		Name: "g", QueueType: qtype, WorkExchange: "g.work", RetryExchange: "g.retry",
+		Edges: []topology.EdgeParams{{Queue: "a", Retry: 5 * time.Second, MaxAttempts: 5}, {Queue: "s", Retry: 5 * time.Second, MaxAttempts: 5, Gather: true}},
+	})
+	for _, q := range spec.Queues {
+		args := topology.Arguments(q, qtype == "quorum")
+		args[GraphArg] = "g"
+		t.Queues = append(t.Queues, Queue{Name: q.Name, Type: qtype, Durable: true, Arguments: args})
+	}
+	work := map[string]any{"dead-letter-exchange": "g.retry"}
+	if qtype == "quorum" {
+		work["delivery-limit"] = float64(5)
+	}
+	t.Policies = []Policy{
+		{Name: "dge.g.work", Pattern: Pattern([]string{"a", "s"}, ""), ApplyTo: "queues", Priority: PolicyPriority, Definition: work},
+		{Name: "dge.g.retry.5s", Pattern: Pattern([]string{"a", "s"}, ".retry"), ApplyTo: "queues", Priority: PolicyPriority,
+			Definition: map[string]any{"message-ttl": float64(5000), "dead-letter-exchange": "g.work"}},
+	}
+	return t
+}
+
+// TestCheckPoliciesStateQueue: a policy, foreign or operator, that could
+// expire, cap, drop or dead-letter a gather's checkpoints in its state
+// queue is an error worded for the checkpoints, whatever its priority and
+// whatever the value: dge sets none of these on a state queue. The fix's
+// exclusion covers .state.
+func TestCheckPoliciesStateQueue(t *testing.T) {
+	state := func(def map[string]any) []Policy {
+		return []Policy{{Name: "ops", Pattern: `\.state$`, ApplyTo: "queues", Priority: 0, Definition: def}}
+	}
+	const exclusion = `'^(?!(?:a|s)(?:\.retry|\.dead|\.poll|\.state)?$).*(?:\.state$)'`
+	for _, tc := range []struct {
+		name     string
+		qtype    string
+		extra    []Policy // foreign policies
+		ops      []Policy // operator policies
+		queues   []string // "" severity: none
+		summary  string
+		detail   []string
+		notIn    []string
+		severity Severity
+	}{
+		{name: "harmless settings", qtype: "quorum", extra: state(map[string]any{"max-in-memory-length": float64(10)})},
+		{name: "dead-letter-routing-key alone", qtype: "classic", extra: state(map[string]any{"dead-letter-routing-key": "x"})},
+		{name: "message-ttl", qtype: "quorum", extra: state(map[string]any{"message-ttl": float64(60000)}),
+			severity: SeverityError, queues: []string{"s.state"},
+			summary: `Policy "ops" (priority 0) can lose the checkpoints of 1 gather state queue`,
+			detail: []string{"keeping the checkpoints of the gather state queues (s.state), which its message-ttl can lose",
+				"already acknowledged", "a checkpoint older than that expires and is dropped", "completes missing items",
+				"rabbitmqctl set_policy -p v --priority 0 --apply-to queues ops " + exclusion},
+			notIn: []string{"parking queue", "lower its priority"}},
+		{name: "expires", qtype: "classic", extra: state(map[string]any{"expires": float64(3600000)}),
+			severity: SeverityError, queues: []string{"s.state"}, detail: []string{"deletes a state queue left unused"}},
+		{name: "max-length", qtype: "quorum", extra: state(map[string]any{"max-length": float64(1000000)}),
+			severity: SeverityError, queues: []string{"s.state"}, detail: []string{"drops its oldest checkpoints"}},
+		{name: "max-length-bytes", qtype: "classic", extra: state(map[string]any{"max-length-bytes": float64(1 << 30)}),
+			severity: SeverityError, queues: []string{"s.state"}, detail: []string{"max-length-bytes 1073741824: a state queue that reaches it"}},
+		{name: "overflow", qtype: "quorum", extra: state(map[string]any{"overflow": "reject-publish"}),
+			severity: SeverityError, queues: []string{"s.state"}, detail: []string{`overflow "reject-publish"`, "must never have a limit"}},
+		{name: "dead-letter-exchange", qtype: "classic", extra: state(map[string]any{"dead-letter-exchange": "g.work"}),
+			severity: SeverityError, queues: []string{"s.state"}, detail: []string{`dead-letter-exchange "g.work"`, "folded twice"}},
+		{name: "delivery-limit on quorum", qtype: "quorum", extra: state(map[string]any{"delivery-limit": float64(100)}),
+			severity: SeverityError, queues: []string{"s.state"}, detail: []string{"each failover of the gather's active instance redelivers"}},
+		{name: "classic queues pass over delivery-limit", qtype: "classic", extra: state(map[string]any{"delivery-limit": float64(1)})},
+		{name: "catch-all below dge's: the parking queues and the state queue", qtype: "quorum",
+			extra:    []Policy{{Name: "ops", Pattern: ".*", ApplyTo: "queues", Priority: 50, Definition: map[string]any{"max-length": float64(10)}}},
+			severity: SeverityError, queues: []string{"a.dead", "s.dead", "s.state"}, summary: "can lose messages of 3 queues",
+			detail: []string{"which its max-length can lose", "a parking queue (.dead) that reaches it drops its oldest message", "drops its oldest checkpoints"}},
+		{name: "operator message-ttl", qtype: "quorum", ops: state(map[string]any{"message-ttl": float64(60000)}),
+			severity: SeverityError, queues: []string{"s.state"},
+			detail: []string{"The gather state queues (s.state) hold each unfinished split's checkpoint", "expires and is dropped",
+				"rabbitmqctl set_operator_policy -p v --priority 0 --apply-to queues ops " + exclusion},
+			notIn: []string{"parking queue"}},
+		{name: "operator delivery-limit above dge's reaches the state queue", qtype: "quorum",
+			ops:      []Policy{{Name: "ops", Pattern: `^s`, ApplyTo: "queues", Priority: 0, Definition: map[string]any{"delivery-limit": float64(50)}}},
+			severity: SeverityError, queues: []string{"s.dead", "s.retry", "s.state"}, detail: []string{"before dge's own crash threshold", "each failover"}},
+		{name: "state queue excluded", qtype: "quorum", ops: []Policy{{Name: "ops", Pattern: `^(?!(?:a|s)(?:\.retry|\.dead|\.poll|\.state)?$).*`, ApplyTo: "queues", Priority: 0, Definition: map[string]any{"max-length": float64(1)}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := gatherGraph(tc.qtype)
+			snap := liveOf(want, tc.extra, nil)
+			snap.OperatorPolicies = tc.ops
+			ds := CheckPolicies(want, snap)
+			if tc.severity == "" {
+				if len(ds) > 0 {
+					t.Fatalf("got diagnostics %+v, want none", ds)
+				}
+				return
+			}
+			if len(ds) != 1 {
+				t.Fatalf("got %d diagnostics %+v, want 1", len(ds), ds)
+			}
+			d := ds[0]
+			if d.Severity != tc.severity || d.Policy != "ops" {
+				t.Errorf("severity %s, policy %q; want %s, ops", d.Severity, d.Policy, tc.severity)
+			}
+			if diff := cmp.Diff(tc.queues, d.Queues); diff != "" {
+				t.Errorf("queues (-want +got):\n%s", diff)
+			}
+			if !strings.Contains(d.Summary, tc.summary) {
+				t.Errorf("summary %q lacks %q", d.Summary, tc.summary)
+			}
+			for _, w := range tc.detail {
+				if !strings.Contains(d.Detail, w) {
+					t.Errorf("detail lacks %q:\n%s", w, d.Detail)
+				}
+			}
+			for _, w := range tc.notIn {
+				if strings.Contains(d.Detail, w) {
+					t.Errorf("detail has %q:\n%s", w, d.Detail)
+				}
+			}
+			if !strings.Contains(d.Detail, "To fix: exclude dge's queues") {
+				t.Errorf("detail lacks the fix:\n%s", d.Detail)
+			}
+		})
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"strings"
+	"time"
 
 	"github.com/dgehq/dge/config"
 )
@@ -18,7 +20,9 @@ type graphJSON struct {
 }
 
 // graphJSONNode is one block of the graph; queue and message are those of
-// the edge queue feeding it (absent for start).
+// the edge queue feeding it (absent for start). Over, Zero and Timeout are
+// a gather's: the address of the split it closes, its zero function (absent
+// when it has none) and how long it waits for a split's items ("1h30m").
 type graphJSONNode struct {
 	Address string   `json:"address"`
 	Kind    string   `json:"kind"`
@@ -28,16 +32,21 @@ type graphJSONNode struct {
 	Parts   []string `json:"parts,omitempty"`
 	Output  string   `json:"output,omitempty"`
 	Handler string   `json:"handler,omitempty"`
+	Over    string   `json:"over,omitempty"`
+	Zero    string   `json:"zero,omitempty"`
+	Timeout string   `json:"timeout,omitempty"`
 	From    []string `json:"from"`
 	To      []string `json:"to"`
 }
 
-// graphJSONEdge is one message flow: From's output into To's queue.
+// graphJSONEdge is one message flow: From's output into To's queue. Items
+// is true on the edges leaving a split, which carry one message per item.
 type graphJSONEdge struct {
 	From    string `json:"from"`
 	To      string `json:"to"`
 	Queue   string `json:"queue"`
 	Message string `json:"message"`
+	Items   bool   `json:"items,omitempty"`
 }
 
 // graphToJSON returns g as indented JSON: nodes in graph order (start to
@@ -50,10 +59,16 @@ func graphToJSON(g *config.Graph) ([]byte, error) {
 			Address: n.Addr(), Kind: string(n.Kind), Name: n.Name,
 			Output: n.Output(), Handler: n.Handler, From: addrs(n.From), To: addrs(n.To),
 		}
+		if n.Kind == config.KindGather {
+			if n.Over != nil {
+				jn.Over = n.Over.Addr()
+			}
+			jn.Zero, jn.Timeout = n.Zero, durationJSON(n.Timeout)
+		}
 		if n.Edge != nil {
 			jn.Queue, jn.Message, jn.Parts = n.Edge.Queue, n.Edge.Message, n.Edge.Parts
 			for _, f := range n.From {
-				out.Edges = append(out.Edges, graphJSONEdge{From: f.Addr(), To: n.Addr(), Queue: n.Edge.Queue, Message: n.InputFrom(f)})
+				out.Edges = append(out.Edges, graphJSONEdge{From: f.Addr(), To: n.Addr(), Queue: n.Edge.Queue, Message: n.InputFrom(f), Items: f.Kind == config.KindSplit})
 			}
 		}
 		out.Nodes = append(out.Nodes, jn)
@@ -63,6 +78,22 @@ func graphToJSON(g *config.Graph) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// durationJSON writes d as a duration the graph language reads, without
+// zero trailing units: "1h", "30m", "1h30m", "1m30.5s"; "" for 0.
+func durationJSON(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // addrs returns the addresses of ns, never nil so JSON shows [].

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestGraphGolden(t *testing.T) {
@@ -51,4 +52,41 @@ func TestGraphJSON(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q; want 0 and nothing", code, stderr)
 	}
 	checkGolden(t, "graph/arith.json", []byte(stdout))
+}
+
+// TestGraphJSONSplit checks -format json for split and gather nodes
+// against a golden file: a gather's over, zero and timeout, and the items
+// mark on the edges leaving a split.
+func TestGraphJSONSplit(t *testing.T) {
+	code, stdout, stderr := cliRun(t, "", "graph", "-format", "json", "../../internal/gen/testdata/split")
+	if code != 0 || stderr != "" {
+		t.Fatalf("exit %d, stderr %q; want 0 and nothing", code, stderr)
+	}
+	checkGolden(t, "graph/split.json", []byte(stdout))
+	for _, want := range []string{
+		`"over": "split.numbers",` + "\n" + `      "zero": "NewTotal",` + "\n" + `      "timeout": "30m",`,
+		`"over": "split.pages",` + "\n" + `      "timeout": "1h",`,
+		`"over": "split.documents",` + "\n" + `      "timeout": "2h",`,
+		`"from": "split.numbers",` + "\n" + `      "to": "process.fib",` + "\n" + `      "queue": "fib",` + "\n" + `      "message": "Number",` + "\n" + `      "items": true`,
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("graph JSON lacks\n%s\n%s", want, stdout)
+		}
+	}
+}
+
+func TestDurationJSON(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0:                                 "",
+		time.Hour:                         "1h",
+		30 * time.Minute:                  "30m",
+		90 * time.Minute:                  "1h30m",
+		90 * time.Second:                  "1m30s",
+		time.Hour + 1500*time.Millisecond: "1h0m1.5s",
+		250 * time.Millisecond:            "250ms",
+	} {
+		if got := durationJSON(d); got != want {
+			t.Errorf("durationJSON(%v) = %q, want %q", d, got, want)
+		}
+	}
 }

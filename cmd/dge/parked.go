@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -86,6 +87,70 @@ type parkedMessage struct {
 	Attempt   int64  `json:"attempt"`
 	ParkedAt  string `json:"parked_at"`
 	Body      string `json:"body"`
+	// SplitState describes a gather's parked state of a split (header
+	// x-dge-state "checkpoint"); nil for any other parked message.
+	SplitState *parkedSplitState `json:"split_state,omitempty"`
+}
+
+// parkedSplitState is what dge parked shows of a gather's parked state of
+// one split: which split, and how many of its items the gather held.
+type parkedSplitState struct {
+	Split string `json:"split"`    // the split node's name
+	ID    string `json:"split_id"` // the split's ID
+	Have  int    `json:"have"`     // items gathered
+	Count int    `json:"count"`    // items the split made
+	// Failed names the node where one of its items failed, if one did.
+	Failed string `json:"failed_node,omitempty"`
+}
+
+// checkpointJSON is the part of a gather's checkpoint body (the runtime's
+// checkpointBody: {"epoch":..,"states":[{"id":..,"split":..,"count":..,
+// "have":<index set, little-endian bytes, base64>,...}]}) that dge parked
+// reads. A parked state's checkpoint holds one state.
+type checkpointJSON struct {
+	States []struct {
+		ID     string `json:"id"`
+		Split  string `json:"split"`
+		Count  int    `json:"count"`
+		Have   []byte `json:"have"`
+		Failed *struct {
+			Node string `json:"node"`
+		} `json:"failed"`
+	} `json:"states"`
+}
+
+// splitStateOf reads a parked gather state; nil when d is none or its body
+// cannot be read (the body preview then shows it as it is).
+func splitStateOf(d amqp.Delivery) *parkedSplitState {
+	if headerString(d.Headers, envelope.HeaderState) != stateCheckpoint {
+		return nil
+	}
+	var c checkpointJSON
+	if err := json.Unmarshal(d.Body, &c); err != nil || len(c.States) != 1 {
+		return nil
+	}
+	st := c.States[0]
+	out := &parkedSplitState{Split: st.Split, ID: st.ID, Count: st.Count}
+	for _, b := range st.Have {
+		out.Have += bits.OnesCount8(b)
+	}
+	if st.Failed != nil {
+		out.Failed = st.Failed.Node
+	}
+	return out
+}
+
+// stateCheckpoint is the x-dge-state value of a checkpoint, and so of a
+// gather's parked state.
+const stateCheckpoint = "checkpoint"
+
+// String says what the parked state holds, for dge parked list.
+func (s parkedSplitState) String() string {
+	t := fmt.Sprintf("gather state of split %s (ID %s): %d of %s", s.Split, s.ID, s.Have, config.Plural(s.Count, "item"))
+	if s.Failed != "" {
+		t += ", an item failed at " + s.Failed
+	}
+	return t
 }
 
 func runParkedSub(ctx context.Context, e *env, sub string, args []string) int {
@@ -94,16 +159,22 @@ func runParkedSub(ctx context.Context, e *env, sub string, args []string) int {
 		"list": `
 List every parked message of the running graph in PATH (default: the current
 folder): node, dead queue, run ID, message ID, reason, error, attempts made,
-when it was parked and the start of its body. dge reads each dead queue once,
-in order, with manual acknowledgements, and then closes its channel without
-acknowledging: every message stays parked, in its place.`,
+when it was parked and the start of its body. A gather's parked state of a
+split (reason incomplete-split or member-failed) shows which split and how
+many of its items it holds instead of its body. dge reads each dead queue
+once, in order, with manual acknowledgements, and then closes its channel
+without acknowledging: every message stays parked, in its place.`,
 		"redrive": `
 Move the matching parked messages back to their edge's queue (through the
 graph's work exchange, with publisher confirms, acknowledging each parked
 copy only once its copy is confirmed) with fresh attempts: x-death and the
 attempt, first-seen, poll-since and parking headers are dropped, x-dge-redriven
 counts the redrives, run ID and message ID are kept. Messages that do not
-match stay parked, in order. One redrive or purge of a queue runs at a time.`,
+match stay parked, in order. One redrive or purge of a queue runs at a time.
+A gather's parked state of a split goes back to the gather, which takes it
+up again: to finish a split that timed out, redrive the run's parked
+messages (-run ID), its state and the item that failed, once the cause is
+fixed.`,
 		"purge": `
 Delete the matching parked messages, after confirmation, printing each one.
 One redrive or purge of a queue runs at a time.`,
@@ -137,6 +208,10 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 	}
 	if limit != nil && *limit < 0 {
 		fmt.Fprintf(e.stderr, "dge %s: -limit %d is negative; give 0 (all) or more\n", cmd, *limit)
+		return exitError
+	}
+	if f.reason != "" && !slices.Contains(envelope.Reasons(), envelope.Reason(f.reason)) {
+		fmt.Fprintf(e.stderr, "dge %s: -reason %q is no reason dge parks a message for; give one of %s\n", cmd, f.reason, reasonList())
 		return exitError
 	}
 	if rate != nil && *rate < 0 {
@@ -273,8 +348,15 @@ func listParked(ctx context.Context, w io.Writer, m *apply.Mover, edges []parked
 			if asJSON {
 				return enc.Encode(pm)
 			}
-			_, err := fmt.Fprintf(w, "%s  %s  run %s  message %s  %s (attempt %d)  parked %s\n  error: %s\n  body:  %s\n",
-				pm.Node, pm.Queue, pm.RunID, pm.MessageID, pm.Reason, pm.Attempt, pm.ParkedAt, pm.Error, pm.Body)
+			if _, err := fmt.Fprintf(w, "%s  %s  run %s  message %s  %s (attempt %d)  parked %s\n  error: %s\n",
+				pm.Node, pm.Queue, pm.RunID, pm.MessageID, pm.Reason, pm.Attempt, pm.ParkedAt, pm.Error); err != nil {
+				return err
+			}
+			if pm.SplitState != nil {
+				_, err := fmt.Fprintf(w, "  state: %s\n", pm.SplitState)
+				return err
+			}
+			_, err := fmt.Fprintf(w, "  body:  %s\n", pm.Body)
 			return err
 		}})
 		total += n
@@ -314,6 +396,7 @@ func describeParked(pe parkedEdge, d amqp.Delivery) parkedMessage {
 		Node: pe.node, Queue: pe.dead, RunID: headerString(d.Headers, envelope.HeaderRunID), MessageID: d.MessageId,
 		Reason: headerString(d.Headers, envelope.HeaderReason), Error: headerString(d.Headers, envelope.HeaderError),
 		Attempt: headerInt(d.Headers, envelope.HeaderAttempt), ParkedAt: at, Body: preview,
+		SplitState: splitStateOf(d),
 	}
 }
 

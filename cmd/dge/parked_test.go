@@ -158,6 +158,8 @@ func testParked(t *testing.T, queueType string) {
 	}{
 		{"unknown node", []string{"list", "-node", "process.nope"}, 1, "valid: process.a, terminate.out"},
 		{"no match", []string{"list", "-reason", "timeout"}, 0, "no parked message matches (-reason timeout)"},
+		{"incomplete-split accepted", []string{"list", "-reason", "incomplete-split"}, 0, "no parked message matches (-reason incomplete-split)"},
+		{"unknown reason", []string{"redrive", "-reason", "incomplete-splt", "-auto-approve"}, 1, `-reason "incomplete-splt" is no reason dge parks a message for; give one of max-attempts,`},
 		{"redrive no match", []string{"redrive", "-auto-approve", "-run", "r9"}, 0, "no parked message matches (-run r9)"},
 		{"no terminal", []string{"redrive", "-reason", "permanent"}, 1, "-auto-approve"},
 		{"negative rate", []string{"redrive", "-rate", "-1"}, 1, "-rate -1 is negative"},

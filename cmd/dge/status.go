@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +31,10 @@ folder) are: one row per edge, in graph order, with its node, queue, ready
 and unacknowledged messages, consumers, consumer utilisation, publish and
 deliver rates (msgs/s), messages waiting in Q.retry (and Q.poll for a poll
 node), messages parked in Q.dead, and the age of the oldest ready message
-where the broker gives it (classic queues, messages with a timestamp).
+where the broker gives it (classic queues, messages with a timestamp). A
+gather's state queue Q.state is no edge: a line under the table shows, for
+each gather, the checkpoints it holds and how many of the gather's instances
+consume it (one of them active: the one that gathers).
 
 The counts come from the vhost's queue listing; they are the broker's
 statistics, which lag up to 5 seconds. STRANDED counts the messages a
@@ -42,7 +46,8 @@ operator policies by plan's rule.
 With -check, status exits 0 when the graph is healthy and 2 when it needs
 attention: a message is parked or stranded, an edge holds messages and its
 node has no consumer (terminate edges excepted: their results wait for a
-reader), a queue is missing, or a policy or operator policy makes dge plan
+reader), a gather's edge has ready messages and no instance consumes its
+state queue, a queue is missing, or a policy or operator policy makes dge plan
 fail (it overrides dge's policies, or it expires, caps or deletes the
 messages of one of the graph's queues). It exits 1 on error.
 
@@ -170,10 +175,27 @@ type statusRow struct {
 	// OperatorPolicies maps each of the edge's queues that an operator
 	// policy applies to to that operator policy.
 	OperatorPolicies map[string]string `json:"operator_policies,omitempty"`
+	// State is, for a gather, its state queue Q.state; nil for every other
+	// node.
+	State *stateStatus `json:"state,omitempty"`
 	// strandedIn names the queues holding Stranded.
 	strandedIn []string
 
 	terminate bool // the edge feeds a terminate node
+}
+
+// stateStatus is a gather's state queue Q.state: the checkpoints of the
+// splits it is gathering, and the gather's instances, which all consume it
+// and of which the broker makes one the single active consumer.
+type stateStatus struct {
+	Queue   string `json:"queue"`
+	Missing bool   `json:"missing"` // Q.state does not exist on the broker
+	// Checkpoints counts Q.state's messages, ready and unacknowledged: the
+	// checkpoints and the markers the gather's instances exchange.
+	Checkpoints int64 `json:"checkpoints"`
+	// Consumers counts the gather's instances that consume Q.state; one of
+	// them is active.
+	Consumers int64 `json:"consumers"`
 }
 
 // readStatus reads the graph's status: the queue statistics, and the live
@@ -212,11 +234,17 @@ func buildStatus(g *config.Graph, queues []mgmt.QueueStatus, policies []plan.Dia
 		row := statusRow{Node: n.Addr(), Queue: n.Edge.Queue, terminate: n.Kind == config.KindTerminate}
 		var missing []string
 		for _, q := range spec.EdgeQueues(n.Edge.Queue) {
+			if q.Role == topology.RoleState {
+				row.State = &stateStatus{Queue: q.Name}
+			}
 			s, ok := live[q.Name]
 			if !ok {
 				missing = append(missing, q.Name)
-				if q.Role == topology.RoleWork {
+				switch q.Role {
+				case topology.RoleWork:
 					row.Missing = true
+				case topology.RoleState:
+					row.State.Missing = true
 				}
 				continue
 			}
@@ -239,6 +267,8 @@ func buildStatus(g *config.Graph, queues []mgmt.QueueStatus, policies []plan.Dia
 				row.Retrying += held
 			case topology.RoleDead:
 				row.Parked += held
+			case topology.RoleState:
+				row.State.Checkpoints, row.State.Consumers = held, s.Consumers
 			}
 		}
 		r.Problems = append(r.Problems, row.problems(missing)...)
@@ -282,7 +312,12 @@ func (row statusRow) problems(missing []string) []string {
 		out = append(out, fmt.Sprintf("%s: %s parked in %s: dge parked list -node %s says why; once the cause is fixed, move %s back to %s with dge parked redrive -node %s",
 			row.Node, messages(row.Parked), row.Queue+topology.SuffixDead, row.Node, them, row.Queue, row.Node))
 	}
-	if held := row.Ready + row.Unacked + row.Retrying; !row.terminate && !row.Missing && row.Consumers == 0 && held > 0 {
+	held := row.Ready + row.Unacked + row.Retrying
+	switch {
+	case row.stateUnheld():
+		out = append(out, fmt.Sprintf("%s: %s wait on %s and no instance of the gather consumes its state queue %s, so none can gather: start the node's program",
+			row.Node, messages(row.Ready), row.Queue, row.State.Queue))
+	case !row.terminate && !row.Missing && row.Consumers == 0 && held > 0:
 		out = append(out, fmt.Sprintf("%s: %s wait on %s and nothing consumes it: start the node's program",
 			row.Node, messages(held), row.Queue))
 	}
@@ -291,6 +326,25 @@ func (row statusRow) problems(missing []string) []string {
 			row.Node, messages(row.Stranded), queueList(row.strandedIn)))
 	}
 	return out
+}
+
+// stateUnheld reports whether the row is a gather's whose edge has ready
+// messages while no instance consumes its state queue: the instance that
+// gathers is elected through Q.state, so nothing will.
+func (row statusRow) stateUnheld() bool {
+	return row.State != nil && !row.Missing && !row.State.Missing && row.State.Consumers == 0 && row.Ready > 0
+}
+
+// line says what a gather's state queue holds and who consumes it.
+func (st stateStatus) line(node string) string {
+	if st.Missing {
+		return fmt.Sprintf("State of %s: %s is missing.", node, st.Queue)
+	}
+	who := "no instance consumes it"
+	if st.Consumers > 0 {
+		who = fmt.Sprintf("1 active of %s", config.Plural(st.Consumers, "instance"))
+	}
+	return fmt.Sprintf("State of %s: %s holds %s, %s.", node, st.Queue, config.Plural(st.Checkpoints, "checkpoint"), who)
 }
 
 func messages(n int64) string { return config.Plural(n, "message") }
@@ -380,6 +434,19 @@ func renderStatus(w io.Writer, r *statusReport, color bool) error {
 		}
 		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
 	}
+	for i, e := range r.Edges {
+		if e.State == nil {
+			continue
+		}
+		if !slices.ContainsFunc(r.Edges[:i], func(e statusRow) bool { return e.State != nil }) {
+			b.WriteString("\n")
+		}
+		line := e.State.line(e.Node)
+		if e.State.Missing || e.stateUnheld() {
+			line = paint(ansiYellow, line)
+		}
+		b.WriteString(line + "\n")
+	}
 	fmt.Fprintf(&b, "\n%s: %d ready, %d unacked, %d retrying, %d parked, %d stranded.\n",
 		config.Plural(len(r.Edges), "edge"), ready, unacked, retrying, parked, stranded)
 	if r.Healthy {
@@ -406,7 +473,7 @@ func (row statusRow) cells() []cell {
 			dash, dash, dash, dash, dash, num(row.Retrying), num(row.Parked), num(row.Stranded), {text: "-"}}
 	}
 	consumers := num(row.Consumers)
-	if !row.terminate && row.Consumers == 0 && row.Ready+row.Unacked+row.Retrying > 0 {
+	if (!row.terminate && row.Consumers == 0 && row.Ready+row.Unacked+row.Retrying > 0) || row.stateUnheld() {
 		consumers.color = ansiYellow
 	}
 	util := cell{text: "-", right: true}

@@ -18,25 +18,36 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func loadArith(t *testing.T) *config.Graph {
 	t.Helper()
-	g, diags := config.NewLoader().Load("../../examples/arith", config.Options{})
+	return load(t, "../../examples/arith")
+}
+
+// splitDir holds a graph with split and gather nodes in every form,
+// nested splits included (the generator's golden case).
+const splitDir = "../gen/testdata/split"
+
+func load(t *testing.T, dir string) *config.Graph {
+	t.Helper()
+	g, diags := config.NewLoader().Load(dir, config.Options{})
 	if diags.HasErrors() {
-		t.Fatalf("load examples/arith: %v", diags)
+		t.Fatalf("load %s: %v", dir, diags)
 	}
 	return g
 }
 
 func TestGolden(t *testing.T) {
-	g := loadArith(t)
 	for _, tt := range []struct {
 		file   string
+		dir    string
 		render func(*config.Graph) []byte
 	}{
-		{"arith.dot", diagram.Dot},
-		{"arith.mmd", diagram.Mermaid},
+		{"arith.dot", "../../examples/arith", diagram.Dot},
+		{"arith.mmd", "../../examples/arith", diagram.Mermaid},
+		{"split.dot", splitDir, diagram.Dot},
+		{"split.mmd", splitDir, diagram.Mermaid},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
-			got := tt.render(g)
-			if again := tt.render(loadArith(t)); !bytes.Equal(got, again) {
+			got := tt.render(load(t, tt.dir))
+			if again := tt.render(load(t, tt.dir)); !bytes.Equal(got, again) {
 				t.Fatalf("two renderings of the same graph differ:\n%s\n---\n%s", got, again)
 			}
 			golden := filepath.Join("testdata", tt.file)
@@ -53,6 +64,70 @@ func TestGolden(t *testing.T) {
 				t.Errorf("%s mismatch (-want +got):\n%s", golden, diff)
 			}
 		})
+	}
+}
+
+// TestSplitAndGather checks what a split and a gather add to the picture:
+// their shapes, the items label on the arrows leaving a split, and a
+// dashed "gathers" arrow from each split to the gather that closes it,
+// which carries no counts.
+func TestSplitAndGather(t *testing.T) {
+	g := load(t, splitDir)
+	dot := string(diagram.Dot(g))
+	for _, want := range []string{
+		`"split.numbers" [label="split numbers", shape=house];`,
+		`"gather.sum" [label="gather sum", shape=invhouse];`,
+		`"split.numbers" -> "process.fib" [label="fib\nNumber (items)"];`,
+		`"process.fib" -> "gather.sum" [label="sum\nNumber"];`,
+		`"split.numbers" -> "gather.sum" [label="gathers", style=dashed, constraint=false];`,
+		`"split.pages" -> "gather.summaries" [label="gathers", style=dashed, constraint=false];`,
+		`"split.documents" -> "gather.report" [label="gathers", style=dashed, constraint=false];`,
+	} {
+		if !strings.Contains(dot, want) {
+			t.Errorf("dot lacks %s\n%s", want, dot)
+		}
+	}
+	mmd := string(diagram.Mermaid(g))
+	for _, want := range []string{
+		`split_numbers[/"split numbers"/]`,
+		`gather_sum[\"gather sum"\]`,
+		`split_numbers -->|"fib: Number (items)"| process_fib`,
+		`split_numbers -.->|"gathers"| gather_sum`,
+	} {
+		if !strings.Contains(mmd, want) {
+			t.Errorf("mermaid lacks %s\n%s", want, mmd)
+		}
+	}
+
+	// With live counts: the gather's state queue sum.state is no edge and
+	// draws nothing; a parked item turns its arrow red, and Mermaid's
+	// linkStyle numbers the message arrows, which come before the dashed
+	// ones.
+	s := diagram.Status{
+		"fib":       {Ready: 7, Parked: 1, Consumers: 3},
+		"sum":       {Ready: 2, Consumers: 1},
+		"sum.state": {Ready: 1, Consumers: 1},
+	}
+	dot = string(diagram.DotStatus(g, s))
+	if strings.Contains(dot, "state") {
+		t.Errorf("dot -status mentions the state queue:\n%s", dot)
+	}
+	for _, want := range []string{
+		`"split.numbers" -> "process.fib" [label="fib\nNumber (items)\nready 7 · retrying 0 · parked 1", color=red, fontcolor=red];`,
+		`"process.fib" -> "gather.sum" [label="sum\nNumber\nready 2 · retrying 0 · parked 0"];`,
+		`"split.numbers" -> "gather.sum" [label="gathers", style=dashed, constraint=false];`,
+	} {
+		if !strings.Contains(dot, want) {
+			t.Errorf("dot -status lacks %s\n%s", want, dot)
+		}
+	}
+	mmd = string(diagram.MermaidStatus(g, s))
+	if strings.Contains(mmd, "state") {
+		t.Errorf("mermaid -status mentions the state queue:\n%s", mmd)
+	}
+	// fib's arrow is the 7th message arrow (0-based 6) in graph order.
+	if !strings.Contains(mmd, "  linkStyle 6 stroke:#d00,color:#d00\n") {
+		t.Errorf("mermaid -status does not colour fib's arrow (link 6) alone:\n%s", mmd)
 	}
 }
 

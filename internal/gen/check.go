@@ -433,7 +433,7 @@ func (c *checker) gather(n *config.Node) {
 				form, reason = "fold", foldReason
 			}
 			c.errorf(n.HandlerRange, "Wrong handler signature",
-				"%s, but %s.%s (%s) is\n  %s\nAs the %s form: %s.", both, c.pkg.Name(), n.Handler, c.where(obj), types.TypeString(sig, c.qualify), form, reason)
+				"%s, but %s.%s (%s) is\n  %s\nAs the %s form, %s.", both, c.pkg.Name(), n.Handler, c.where(obj), types.TypeString(sig, c.qualify), form, strings.ToLower(reason[:1])+reason[1:])
 			sig = nil
 		}
 	}
@@ -445,8 +445,8 @@ func (c *checker) gather(n *config.Node) {
 	}
 	if sig != nil && !isFold {
 		c.errorf(n.ZeroRange, "Zero needs the fold form",
-			"zero = %q gives the fold form's accumulator its starting value, but %s.%s takes the list form %s, which gets every item at once and has no accumulator. Remove zero, or write %s in the fold form\n  %s",
-			n.Zero, c.pkg.Name(), n.Handler, listSig, n.Handler, foldSig)
+			"zero = %q gives the fold form's accumulator its starting value, so the %s must take the fold form\n  %s\nbut %s.%s takes the list form\n  %s\nwhich gets every item at once and has no accumulator. Remove zero, or write %s in the fold form.",
+			n.Zero, what, foldSig, c.pkg.Name(), n.Handler, listSig, n.Handler)
 	}
 	acc := fr[0].t
 	want := fmt.Sprintf("The zero function of %s must be func() %s, returning the accumulator's starting value", n.Addr(), c.typ(acc))

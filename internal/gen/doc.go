@@ -27,7 +27,16 @@
 // be encodable with encoding/json, every handler must exist with exactly the
 // signature its node kind requires, and each mismatch becomes an
 // hcl.Diagnostic at the HCL attribute that named it, rather than a compile
-// error in generated code.
+// error in generated code. A gather's handler may take the list form
+// (every item at once) or the fold form (one item into an accumulator);
+// the check finds which, and main.go binds it with dge.Gather or dge.Fold
+// accordingly. [Render], which loads no package, goes by the gather's zero
+// attribute instead.
+//
+// [Stubs] writes, for dge init, the message types and functions a graph
+// names that its handlers package lacks, each with the signature the check
+// wants; a gather's stub takes the list form, or the fold form when the
+// gather names a zero function (whose stub returns the zero value).
 //
 // gen never imports the runtime package; only the code it generates does.
 package gen

@@ -32,6 +32,7 @@ var goldenCases = []goldenCase{
 	{"orders", "../../examples/orders", "../../examples/orders/cmd/orders"},
 	{"multi", "testdata/multi", "testdata/multi/cmd/multi"},
 	{"clash", "testdata/clash", "testdata/clash/cmd/clash"},
+	{"split", "testdata/split", "testdata/split/cmd/split"},
 }
 
 func load(t *testing.T, path string) *config.Graph {
@@ -240,6 +241,15 @@ func TestMismatchDetails(t *testing.T) {
 		"The aggregate.typed_swapped handler must be\n  func(context.Context, behaviour.Integer, behaviour.Float) (behaviour.Integer, error)",
 		"Its parameter 2 (f) is behaviour.Float; it must be behaviour.Integer, the part from process.typed_int, message[0] of queue \"typed_swapped\"",
 		"It takes 2 parameters; it must take 3: context.Context, behaviour.Integer (the part from process.typed_int2, message[0] of queue \"typed_slice\"), behaviour.Float (the part from process.typed_float2, message[1] of queue \"typed_slice\")",
+		"The split.split_one handler must be\n  func(context.Context, behaviour.Integer) ([]behaviour.Float, error)\n",
+		"Its result 1 is behaviour.Float; it must be []behaviour.Float, the split's items, each sent on its own to queue \"neither\", which gather.neither reads",
+		"The gather.neither handler must be either the list form\n  func(context.Context, []behaviour.Float) (behaviour.Float, error)\n(called once per split with every item, in index order) or the fold form\n  func(context.Context, behaviour.Float, behaviour.Float) (behaviour.Float, error)\n",
+		"As the list form, its parameter 2 (parts) is []behaviour.Integer; it must be []behaviour.Float, every item of the split of split.split_one",
+		"As the fold form, its parameter 2 (acc) is behaviour.Float; it must be behaviour.Integer, the accumulator",
+		"so the gather.zero_with_list handler must take the fold form\n  func(context.Context, behaviour.Float, behaviour.Integer) (behaviour.Float, error)\nbut behaviour.SumSlice takes the list form",
+		"The zero function of gather.zero_wrong must be func() behaviour.Float, returning the accumulator's starting value, but behaviour.Double (declared at behaviour/behaviour.go:",
+		"It takes 2 parameters; it must take none",
+		"declares no exported function NewTotal. The zero function of gather.fold_wrong must be func() behaviour.Integer",
 	} {
 		found := false
 		for _, d := range diags {

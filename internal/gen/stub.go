@@ -67,23 +67,17 @@ func Stubs(g *config.Graph, pkg string, have func(name string) bool) (src []byte
 		added = append(added, Stub{m, "message type"})
 	}
 	for _, n := range g.Nodes {
-		sig, ok := HandlerSignature(n)
-		if !ok || !s.missing(n.Handler) {
-			continue
+		if sig, ok := HandlerSignature(n); ok && s.missing(n.Handler) {
+			s.handler(&funcs, n.Handler, n.Addr(), sig)
+			added = append(added, Stub{n.Handler, "handler of " + n.Addr()})
 		}
-		s.handler(&funcs, n.Handler, n.Addr(), sig)
-		added = append(added, Stub{n.Handler, "handler of " + n.Addr()})
-	}
-	for _, n := range g.Nodes {
 		if n.Kind != config.KindGather || n.Zero == "" {
 			continue
 		}
-		acc, ok := ZeroSignature(n)
-		if !ok || !s.missing(n.Zero) {
-			continue
+		if acc, ok := ZeroSignature(n); ok && s.missing(n.Zero) {
+			s.zero(&funcs, n.Zero, n.Addr(), acc)
+			added = append(added, Stub{n.Zero, "zero function of " + n.Addr()})
 		}
-		s.zero(&funcs, n.Zero, n.Addr(), acc)
-		added = append(added, Stub{n.Zero, "zero function of " + n.Addr()})
 	}
 	if g.OnFailure != "" && s.missing(g.OnFailure) {
 		s.onFailure(&funcs, g.OnFailure)

@@ -27,7 +27,14 @@ func TestStubsSatisfyCheck(t *testing.T) {
 		names = append(names, s.Name+" ("+s.What+")")
 	}
 	want := []string{
+		"Range (message type)",
 		"Float (message type)",
+		"Total (message type)",
+		"Digits (handler of split.digits)",
+		"Collect (handler of gather.collect)",
+		"Numbers (handler of split.numbers)",
+		"Sum (handler of gather.sum)",
+		"NewTotal (zero function of gather.sum)",
 		"Square (handler of process.square)",
 		"Multiply (handler of aggregate.multiply)",
 		"RestCall (handler of poll.rest_call)",
@@ -48,7 +55,14 @@ func TestStubsSatisfyCheck(t *testing.T) {
 	if diff := cmp.Diff(string(golden), string(src)); diff != "" {
 		t.Errorf("%s is out of date (-want +got); run go test ./internal/gen -update:\n%s", stubFile, diff)
 	}
-	for _, want := range []string{`dgepkg "github.com/dgehq/dge/runtime"`, `errors.New("process.square: handler Square is not written yet")`} {
+	for _, want := range []string{
+		`dgepkg "github.com/dgehq/dge/runtime"`,
+		`errors.New("process.square: handler Square is not written yet")`,
+		"func Numbers(ctx context.Context, in Range) (items []Integer, err error) {",
+		"func Collect(ctx context.Context, items []Integer) (out Total, err error) {",
+		"func Sum(ctx context.Context, acc Total, item Integer) (out Total, err error) {",
+		"func NewTotal() Total {",
+	} {
 		if !strings.Contains(string(src), want) {
 			t.Errorf("stubs lack %s:\n%s", want, src)
 		}

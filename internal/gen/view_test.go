@@ -192,3 +192,48 @@ func TestRenderOmitsUnusedFields(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderGatherForm checks how a gather is rendered: by the form its
+// handler takes when Generate has checked it, and by its zero attribute
+// when Render has no handlers package to look at.
+func TestRenderGatherForm(t *testing.T) {
+	const dir = "testdata/split"
+	g := load(t, dir)
+	report := `dge.Fold[behaviour.Summary, behaviour.Report]("report", dge.Edge{Queue: "report", Message: "Summary", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, "documents", 2*time.Hour, nil, behaviour.Tally, "reports")`
+	sum := `dge.Fold[behaviour.Number, behaviour.Total]("sum", dge.Edge{Queue: "sum", Message: "Number", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, "numbers", 30*time.Minute, behaviour.NewTotal, behaviour.Sum, "totals")`
+	summaries := `dge.Gather[behaviour.PageText, behaviour.Summary]("summaries", dge.Edge{Queue: "summaries", Message: "PageText", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, "pages", time.Hour, behaviour.Summarise, "report")`
+
+	generated, diags := Generate(g, Options{Dir: dir})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	for _, want := range []string{report, sum, summaries} {
+		if !strings.Contains(string(generated[MainFile]), want) {
+			t.Errorf("Generate: main.go lacks\n%s\n%s", want, generated[MainFile])
+		}
+	}
+
+	// Without the check, report (a fold without zero) is taken for the list
+	// form; the others are as before.
+	rendered, diags := Render(g)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	src := string(rendered[MainFile])
+	asList := `dge.Gather[behaviour.Summary, behaviour.Report]("report", dge.Edge{Queue: "report", Message: "Summary", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, "documents", 2*time.Hour, behaviour.Tally, "reports")`
+	for _, want := range []string{asList, sum, summaries} {
+		if !strings.Contains(src, want) {
+			t.Errorf("Render: main.go lacks\n%s\n%s", want, src)
+		}
+	}
+}
+
+func TestRenderRejectsGatherWithoutSplit(t *testing.T) {
+	g := load(t, "testdata/split")
+	sum := g.Node("gather.sum")
+	sum.Over = nil
+	_, diags := Render(g)
+	if !diags.HasErrors() || diags[0].Summary != "Gather without a split" || diags[0].Subject == nil || diags[0].Subject.Start.Line != sum.DeclRange.Start.Line {
+		t.Fatalf("got %v, want a gather-without-a-split error at gather.sum", diags)
+	}
+}

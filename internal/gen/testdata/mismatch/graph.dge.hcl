@@ -183,3 +183,101 @@ terminate "typed_out2" {
   queue   = "typed_out2"
   message = "Float"
 }
+
+# Split and gather: a split returning one item, not a list; a gather in
+# neither form; a zero beside a list handler; a zero of the wrong type; a
+# fold whose accumulator is not the output type and a zero that is missing.
+start "ranges" {}
+
+fan_out "ranges_copy" {
+  from    = start.ranges
+  queue   = "ranges_copy"
+  message = "Integer"
+}
+
+split "split_one" {
+  from    = fan_out.ranges_copy
+  queue   = "split_one"
+  message = "Integer"
+  handler = "ToFloat" # want: Wrong handler signature
+}
+
+gather "neither" {
+  from    = split.split_one
+  over    = split.split_one
+  queue   = "neither"
+  message = "Float"
+  handler = "SumSlice" # want: Wrong handler signature
+}
+
+terminate "neither_out" {
+  from    = gather.neither
+  queue   = "neither_out"
+  message = "Float"
+}
+
+split "split_list" {
+  from    = fan_out.ranges_copy
+  queue   = "split_list"
+  message = "Integer"
+  handler = "Digits"
+}
+
+gather "zero_with_list" {
+  from    = split.split_list
+  over    = split.split_list
+  queue   = "zero_with_list"
+  message = "Integer"
+  handler = "SumSlice"
+  zero    = "NewFloat" # want: Zero needs the fold form
+}
+
+terminate "zero_with_list_out" {
+  from    = gather.zero_with_list
+  queue   = "zero_with_list_out"
+  message = "Float"
+}
+
+split "split_zero" {
+  from    = fan_out.ranges_copy
+  queue   = "split_zero"
+  message = "Integer"
+  handler = "Digits"
+}
+
+gather "zero_wrong" {
+  from    = split.split_zero
+  over    = split.split_zero
+  queue   = "zero_wrong"
+  message = "Integer"
+  handler = "AddDigit"
+  zero    = "Double" # want: Wrong zero signature
+}
+
+terminate "zero_wrong_out" {
+  from    = gather.zero_wrong
+  queue   = "zero_wrong_out"
+  message = "Float"
+}
+
+split "split_fold" {
+  from    = fan_out.ranges_copy
+  queue   = "split_fold"
+  message = "Integer"
+  handler = "Digits"
+}
+
+gather "fold_wrong" {
+  from    = split.split_fold
+  over    = split.split_fold
+  queue   = "fold_wrong"
+  message = "Integer"
+  handler = "AddDigit" # want: Wrong handler signature
+  zero    = "NewTotal" # want: Zero function not found
+}
+
+terminate "fold_wrong_out" {
+  from    = gather.fold_wrong
+  queue   = "fold_wrong_out"
+  message = "Integer"
+}

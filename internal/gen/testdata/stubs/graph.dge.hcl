@@ -59,3 +59,55 @@ terminate "result" {
   queue   = "result"
   message = "Integer"
 }
+
+# Split and gather: a fold with a zero function and a list gather.
+start "ranges" {}
+
+fan_out "copy_ranges" {
+  from    = start.ranges
+  queue   = "ranges"
+  message = "Range"
+}
+
+split "numbers" {
+  from    = fan_out.copy_ranges
+  queue   = "numbers"
+  message = "Range"
+  handler = "Numbers" # func(context.Context, handlers.Range) ([]handlers.Integer, error)
+}
+
+gather "sum" {
+  from    = split.numbers
+  over    = split.numbers
+  queue   = "sum"
+  message = "Integer"
+  handler = "Sum"      # func(context.Context, handlers.Total, handlers.Integer) (handlers.Total, error)
+  zero    = "NewTotal" # func() handlers.Total
+}
+
+terminate "total" {
+  from    = gather.sum
+  queue   = "total"
+  message = "Total"
+}
+
+split "digits" {
+  from    = fan_out.copy_ranges
+  queue   = "digits"
+  message = "Range"
+  handler = "Digits"
+}
+
+gather "collect" {
+  from    = split.digits
+  over    = split.digits
+  queue   = "collect"
+  message = "Integer"
+  handler = "Collect" # func(context.Context, []handlers.Integer) (handlers.Total, error)
+}
+
+terminate "collected" {
+  from    = gather.collect
+  queue   = "collected"
+  message = "Total"
+}

@@ -75,3 +75,20 @@ func Swapped(ctx context.Context, f Float, i Integer) (Integer, error) { return 
 // SumSlice takes the slice of a single-type aggregate where the parts are
 // typed.
 func SumSlice(ctx context.Context, parts []Integer) (Float, error) { return Float{}, nil }
+
+// Digits splits a number into its decimal digits: a correct split handler.
+func Digits(ctx context.Context, in Integer) ([]Integer, error) {
+	var out []Integer
+	for v := in.Value; v > 0; v /= 10 {
+		out = append(out, Integer{v % 10})
+	}
+	return out, nil
+}
+
+// NewFloat is a correct zero for a fold into Float.
+func NewFloat() Float { return Float{} }
+
+// AddDigit folds a digit into a Float accumulator.
+func AddDigit(ctx context.Context, acc Float, item Integer) (Float, error) {
+	return Float{acc.Value + float64(item.Value)}, nil
+}

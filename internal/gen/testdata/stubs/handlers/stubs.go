@@ -8,9 +8,48 @@ import (
 	dgepkg "github.com/dgehq/dge/runtime"
 )
 
+// Range is the message of queue "ranges", "digits", "numbers". Messages travel as JSON:
+// give it the fields they carry.
+type Range struct{}
+
 // Float is the message of queue "rest_call". Messages travel as JSON:
 // give it the fields they carry.
 type Float struct{}
+
+// Total is the message of queue "collected", "total". Messages travel as JSON:
+// give it the fields they carry.
+type Total struct{}
+
+// Digits is the handler of split.digits. It is not written yet: it fails
+// every message, which is retried and then parked.
+func Digits(ctx context.Context, in Range) (items []Integer, err error) {
+	return items, errors.New("split.digits: handler Digits is not written yet")
+}
+
+// Collect is the handler of gather.collect. It is not written yet: it fails
+// every message, which is retried and then parked.
+func Collect(ctx context.Context, items []Integer) (out Total, err error) {
+	return out, errors.New("gather.collect: handler Collect is not written yet")
+}
+
+// Numbers is the handler of split.numbers. It is not written yet: it fails
+// every message, which is retried and then parked.
+func Numbers(ctx context.Context, in Range) (items []Integer, err error) {
+	return items, errors.New("split.numbers: handler Numbers is not written yet")
+}
+
+// Sum is the handler of gather.sum. It is not written yet: it fails
+// every message, which is retried and then parked.
+func Sum(ctx context.Context, acc Total, item Integer) (out Total, err error) {
+	return out, errors.New("gather.sum: handler Sum is not written yet")
+}
+
+// NewTotal returns the starting value of the accumulator gather.sum folds
+// the items of a split into. It returns Total's zero value until you write it.
+func NewTotal() Total {
+	var acc Total
+	return acc
+}
 
 // Square is the handler of process.square. It is not written yet: it fails
 // every message, which is retried and then parked.
