@@ -130,12 +130,12 @@ func TestFibSplit(t *testing.T) {
 	}
 }
 
-// TestFibSplitRuns: DGE_SPLIT_RUNS runs (default 200; make chaos: 1,000),
+// TestFibSplitRuns: DGE_SPLIT_RUNS runs (default 1,000),
 // each split into 100 items, through 3 instances of every node: every
 // run's sum is right (checked against the direct computation), none lost,
 // none double-counted; duplicates (a run's result twice) are logged.
 func TestFibSplitRuns(t *testing.T) {
-	runs := chaosInt(t, "DGE_SPLIT_RUNS", 200)
+	runs := chaosInt(t, "DGE_SPLIT_RUNS", 1000)
 	const items = 100
 	e := newEnv(t, "examples/fib", "./examples/fib/cmd/fib")
 	startFib(e, 3)
@@ -158,11 +158,11 @@ func TestFibSplitRuns(t *testing.T) {
 // TestFibSplitKillStorm: the same runs with a SIGKILL of a random instance
 // (the splitting, mapping and folding ones alike) every second, each
 // restarted at once: no run lost, none double-counted, nothing parked;
-// duplicates are counted and printed. Sizes: DGE_SPLIT_RUNS (default 200)
-// and DGE_SPLIT_KILLS (default 10); make chaos runs 1,000 runs and 30
+// duplicates are counted and printed. Sizes: DGE_SPLIT_RUNS (default 1,000)
+// and DGE_SPLIT_KILLS (default 10); make chaos runs 3,000 runs and 60
 // kills.
 func TestFibSplitKillStorm(t *testing.T) {
-	runs := chaosInt(t, "DGE_SPLIT_RUNS", 200)
+	runs := chaosInt(t, "DGE_SPLIT_RUNS", 1000)
 	kills := chaosInt(t, "DGE_SPLIT_KILLS", 10)
 	const items = 100
 	e := newEnv(t, "examples/fib", "./examples/fib/cmd/fib")
@@ -240,8 +240,9 @@ func TestFibSplitItemFailsThenRedriven(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	var waitErr error
+	done := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(done) }()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
 
 	e.run("publish", `{"from":1,"to":20}`+"\n", "publish", "start")
@@ -271,9 +272,9 @@ func TestFibSplitItemFailsThenRedriven(t *testing.T) {
 		t.Fatalf("dge parked redrive: %v\n%s", err, o)
 	}
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("consume -n 2: %v\n%s", err, out.String())
+	case <-done:
+		if waitErr != nil {
+			t.Fatalf("consume -n 2: %v\n%s", waitErr, out.String())
 		}
 	case <-time.After(3 * time.Minute):
 		t.Fatalf("no result within 3 minutes of the redrive; consume printed:\n%s", out.String())

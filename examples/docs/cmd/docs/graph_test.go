@@ -71,7 +71,6 @@ func TestSummaries(t *testing.T) {
 		h.Publish(t, "document", d)
 		want = append(want, direct(t, d))
 	}
-	h.Wait(t)
 	var got []string
 	for _, s := range dgetest.Results[behaviour.Summary](t, h, "result", len(docs)) {
 		b, err := json.Marshal(s)

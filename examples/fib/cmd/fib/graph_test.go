@@ -31,18 +31,20 @@ func TestSeedExample(t *testing.T) {
 	for _, r := range ranges {
 		h.Publish(t, "start", r)
 	}
-	h.Wait(t)
-	got := map[int64]behaviour.Total{}
+	got := map[[2]int64]behaviour.Total{} // by first and last number
 	for _, tot := range dgetest.Results[behaviour.Total](t, h, "total", len(ranges)) {
-		got[tot.First] = tot
+		got[[2]int64{tot.First, tot.Last}] = tot
 	}
-	if tot := got[1]; tot.Count != 10 || tot.Last != 10 || tot.Sum.Int64() != 143 {
+	if tot := got[[2]int64{1, 1}]; tot.Count != 1 || tot.Sum.Int64() != 1 {
+		t.Errorf("1..1 gave %+v, want 1", tot)
+	}
+	if tot := got[[2]int64{1, 10}]; tot.Count != 10 || tot.Last != 10 || tot.Sum.Int64() != 143 {
 		t.Errorf("1..10 gave %+v, want 10 numbers summing to 143", tot)
 	}
-	if tot := got[0]; tot.Count != 0 || tot.Sum == nil || tot.Sum.Sign() != 0 {
+	if tot := got[[2]int64{0, 0}]; tot.Count != 0 || tot.Sum == nil || tot.Sum.Sign() != 0 {
 		t.Errorf("the empty range gave %+v, want the zero total", tot)
 	}
-	if tot := got[90]; tot.Count != 111 || tot.Last != 200 || tot.Sum.Cmp(sumFib(90, 200)) != 0 {
+	if tot := got[[2]int64{90, 200}]; tot.Count != 111 || tot.Last != 200 || tot.Sum.Cmp(sumFib(90, 200)) != 0 {
 		t.Errorf("90..200 gave %+v, want 111 numbers summing to %v", tot, sumFib(90, 200))
 	}
 	if p := h.Parked(t, ""); len(p) != 0 {
@@ -60,8 +62,7 @@ func TestRefusedItemEndsTheRun(t *testing.T) {
 	if rec.RunID != run || rec.Failed.Node != "process.fib" || rec.Failed.Reason != "permanent" {
 		t.Errorf("failure record %+v (%+v), want run %s failed at process.fib, permanent", rec, rec.Failed, run)
 	}
-	h.Wait(t)
-	if p := h.Parked(t, "fib"); len(p) != 1 || p[0].RunID != run || p[0].Reason != "permanent" {
+	if p := h.WaitParked(t, "fib", 1); len(p) != 1 || p[0].RunID != run || p[0].Reason != "permanent" {
 		t.Errorf("fib parked %+v, want the item n = 13 of run %s", p, run)
 	}
 }
