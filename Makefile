@@ -57,19 +57,24 @@ clean:
 ##        amqp091-go relays (pipelined and synchronous confirms), tracing off and on (console exporter to a
 ##        file, OTLP to a local receiver); a 3-hop graph with its producer vs 3 relays;
 ##        fairness of a 20 ms handler between instances; a diamond joined by an aggregate vs a process node;
-##        then a 1,000-node graph: apply from empty, plan (3 requests) vs per-object reads
+##        then a 1,000-node graph: apply from empty, plan (3 requests) vs per-object reads; then one split of
+##        100,000 items through a process hop into a fold vs the hop alone (items/s, ratio, the fold's peak RSS)
 bench: broker
 	go test -run '^$$' -bench 'Benchmark(Hop|Pipeline)$$' -benchtime 20000x -count=1 -timeout 30m ./runtime/
 	go test -run '^$$' -bench 'Benchmark(Fairness|Diamond)$$' -benchtime 1x -count=1 -timeout 30m ./runtime/
 	go test -run '^$$' -bench BenchmarkScale -benchtime 1x -count=1 -timeout 20m ./apply/
+	go test -run '^$$' -bench BenchmarkSplitFold -benchtime 1x -count=1 -timeout 30m ./internal/e2e/
 
 ## chaos: the fault tests at full size (a few minutes): a private 3-node cluster losing the
 ##        node that leads its queues, 5,000 arith runs through 60 SIGKILLs of random node
 ##        instances, operator policies capping the graph's queues, and 2,000 messages with random
-##        bad headers among 4,000 normal ones; prints a "chaos:" line of figures per test
+##        bad headers among 4,000 normal ones, 3,000 fib runs split into 100 items each, calm and through
+##        60 SIGKILLs of random instances (the folding one included); prints a "chaos:" line of figures per test
 ##        (runs, lost, duplicates, parked)
 chaos: broker
 	DGE_CHAOS_RUNS=5000 DGE_CHAOS_KILLS=60 go test -count=1 -timeout 30m -v \
 		-run '^(TestCluster|TestArithKillStorm|TestChainOperatorPolicy)$$' ./internal/e2e/ | tee /dev/stderr | grep '^chaos:'
+	DGE_SPLIT_RUNS=3000 DGE_SPLIT_KILLS=60 go test -count=1 -timeout 30m -v \
+		-run '^(TestFibSplitRuns|TestFibSplitKillStorm)$$' ./internal/e2e/ | tee /dev/stderr | grep '^chaos:'
 	DGE_CHAOS_HEADERS=2000 go test -count=1 -timeout 10m -v \
 		-run '^TestConformanceRabbitMQ$$/^HeaderFuzz$$' ./runtime/ | tee /dev/stderr | grep '^chaos:'

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# demo.sh walks the arith example through dge, step by step: what `make demo`
-# runs. Each step prints the command it runs, so the output reads as a
+# demo.sh walks the arith example through dge, step by step, then the
+# orders, fib and docs examples: what `make demo` runs. Each step prints the command it runs, so the output reads as a
 # tutorial.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -130,5 +130,43 @@ if ! grep -q '"result":{"order_id":"o-1","tracking":"TRK-O-1"}' <<<"$got" ||
 	exit 1
 fi
 run go test -count=1 ./examples/orders/cmd/orders
+
+step "The fib example: a range split into its numbers, each mapped to its Fibonacci number, folded into a sum (local)"
+run go build -o bin/fib ./examples/fib/cmd/fib
+printf '%s\n' "\$ echo '{\"from\":1,\"to\":10}' | bin/fib local"
+got=$(echo '{"from":1,"to":10}' | bin/fib local)
+echo "$got"
+if [ "$got" != '{"count":10,"first":1,"last":10,"sum":143}' ]; then
+	echo "unexpected fib result: got $got, want the sum 143" >&2
+	exit 1
+fi
+
+DOCS=examples/docs
+step "The docs example: a document split into chapters, each chapter into pages, every page summarised on any instance, gathered back in order"
+run "$DGE" validate "$DOCS"
+run "$DGE" apply -auto-approve -no-color "$DOCS"
+run "$DGE" generate "$DOCS"
+run go build -o bin/docs ./examples/docs/cmd/docs
+
+step "Start one instance of every docs node and two of summarise, each its own process"
+for node in chapters pages summarise summarise chapter summary; do
+	printf '$ bin/docs %s &\n' "$node"
+	DGE_LOG=warn bin/docs "$node" 2>>"$LOGS/docs-$node.log" &
+	PIDS+=("$!")
+done
+
+step "Publish the sample document (3 chapters, 5 pages) and read its summary"
+run bin/docs publish document "$(cat "$DOCS/sample.json")"
+show bin/docs consume result -n 1 -timeout 2m
+bin/docs consume result -n 1 -timeout 2m | tee "$LOGS/summary.json"
+if ! grep -q '"pages":5,' "$LOGS/summary.json" || ! grep -q '"title":"The relief"' "$LOGS/summary.json"; then
+	echo "unexpected summary: want 5 pages over 3 chapters, the last titled The relief" >&2
+	exit 1
+fi
+echo "the summary has its 3 chapters in order"
+
+step "Stop the docs nodes cleanly (SIGTERM)"
+stop_nodes
+echo "stopped"
 
 printf '\nDemo finished.\n'
