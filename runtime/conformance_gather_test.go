@@ -212,6 +212,21 @@ func testGather(t *testing.T, setup transportSetup) {
 		}
 	})
 
+	t.Run("OuterEmptySplitPassesOn", func(t *testing.T) {
+		t.Parallel()
+		g := gatherGraph("gouterempty", true, time.Hour)
+		tr := setup(t, g)
+		runNodes(t, tr, &g)
+		c := dialClient(t, tr)
+		marker := Message{MessageID: "outer-empty", RunID: "run1", Source: "split.numbers", Attempt: 1,
+			Headers: map[string]any{HeaderSplit: "docs:D1:0:0"}}
+		c.publish(c.channel(), g.WorkExchange, "sum", marker)
+		d := c.collect("result", 1)[0]
+		if d.Headers[HeaderSplit] != "docs:D1:0:0" || len(d.Body) != 0 || d.RunID != "run1" {
+			t.Errorf("output %q run %s x-dge-split %v; want the outer split's empty marker of run1, unchanged", d.Body, d.RunID, d.Headers[HeaderSplit])
+		}
+	})
+
 	t.Run("NoticeThenRedrivenItem", func(t *testing.T) {
 		t.Parallel()
 		g := gatherGraph("gnotice", true, time.Hour)

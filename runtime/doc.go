@@ -359,7 +359,9 @@
 // acked. An item the gather parks (a bad header, a body that does not
 // decode, a fold error that is permanent or out of attempts) fails its
 // split the same way. A notice with no frame of the split (the split
-// itself parked its input) is forwarded unchanged. A failed split keeps
+// itself parked its input) is forwarded unchanged, and so is the empty
+// split marker of an outer split (nested splits: the outer one made no
+// items, so the inner one never ran). A failed split keeps
 // its state and folds later items: a redriven item can complete it, and
 // its output then goes out after the failure record, as a join's can. A
 // split not complete a timeout after its first item has its state parked

@@ -53,6 +53,13 @@ func (s *session) gatherItem(d Delivery) {
 		return
 	}
 	top, ok := fs.top()
+	if ok && top.Split != r.n.over && top.empty() {
+		// The marker of an outer split of no items: no item of this
+		// gather's split was ever made. It passes on to the outer split's
+		// gather, as it passed the nodes before.
+		s.forwardEmptySplit(d, attempt)
+		return
+	}
 	if !ok || top.Split != r.n.over {
 		what := "a message outside any split"
 		if ok {
