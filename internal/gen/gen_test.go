@@ -33,6 +33,8 @@ var goldenCases = []goldenCase{
 	{"multi", "testdata/multi", "testdata/multi/cmd/multi"},
 	{"clash", "testdata/clash", "testdata/clash/cmd/clash"},
 	{"split", "testdata/split", "testdata/split/cmd/split"},
+	{"fib", "../../examples/fib", "../../examples/fib/cmd/fib"},
+	{"docs", "../../examples/docs", "../../examples/docs/cmd/docs"},
 }
 
 func load(t *testing.T, path string) *config.Graph {
@@ -86,11 +88,12 @@ func TestGolden(t *testing.T) {
 
 // TestE2EChainInSync checks that the main.go files the end-to-end tests
 // build (testdata/e2e/chain, cluster and diamond, owned by the
-// runtime's tests) are what the generator writes for those graphs now.
-// Only main.go is kept there.
+// runtime's tests, and internal/e2e/testdata/splitbench, the split
+// benchmark's) are what the generator writes for those graphs now. Only
+// main.go is kept there.
 func TestE2EChainInSync(t *testing.T) {
-	for _, name := range []string{"chain", "cluster", "diamond"} {
-		graphDir := "../../testdata/e2e/" + name
+	for _, graphDir := range []string{"../../testdata/e2e/chain", "../../testdata/e2e/cluster", "../../testdata/e2e/diamond", "../e2e/testdata/splitbench"} {
+		name := filepath.Base(graphDir)
 		target := graphDir + "/cmd/" + name + "/main.go"
 		files, diags := Generate(load(t, graphDir), Options{Dir: graphDir})
 		if diags.HasErrors() {
