@@ -433,7 +433,12 @@
 // own); the parked copy carries the parking span's context, so a redrive
 // (dge parked redrive) continues the trace. A poll check's span is the
 // parent of the next check. An aggregate's span is a child of its first
-// part's context and links every part's. A handler's context carries its
+// part's context and links every part's. A split's items carry its span's
+// context, so every item's spans are in its run's trace; a gather's
+// completion (its list handler's call, or its fold's result, and the
+// output's publish) is a span of its own, a child of the split's first
+// item's context, with dge.split.count and links to at most 32 items, not
+// one per item. A handler's context carries its
 // span, so the spans a handler starts are its children, and log lines
 // logged with a traced context get trace_id and span_id. Without a provider
 // (nil or a no-op one) nothing is traced and nothing is allocated for it; a

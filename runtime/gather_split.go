@@ -31,21 +31,27 @@ func (s *session) fire(st *splitState) {
 	}
 	st.firing = true
 	st.attempt = max(st.attempt, 1)
-	out, err := s.gatherOutput(st)
+	var span trace.Span // the gather's: a child of the first item's context, linking some items
+	if t := r.e.tracer; t != nil {
+		span = t.startGather(s.ctx, r, st)
+	}
+	out, err := s.gatherOutput(st, span)
 	if err != nil {
+		endSpan(span, err)
 		s.outputFailed(st, err)
 		return
 	}
 	body, err := json.Marshal(out)
 	if err != nil {
+		endSpan(span, err)
 		s.parkState(st, envelope.Permanent, fmt.Sprintf("encode output %T: %v", out, err))
 		return
 	}
 	to := r.n.to[0]
 	m := Message{
 		Body: body, MessageID: deriveID(st.id, nil, r.addr, to), RunID: st.runID, Source: r.addr, Attempt: st.attempt,
-		TraceParent: st.traceParent, TraceState: st.traceState,
 	}
+	continueTrace(span, Message{TraceParent: st.traceParent, TraceState: st.traceState}, &m)
 	if st.outer != "" || st.redriven > 0 {
 		m.Headers = map[string]any{}
 		if st.outer != "" {
@@ -56,6 +62,7 @@ func (s *session) fire(st *splitState) {
 		}
 	}
 	c, err := s.ch.Publish(s.ctx, r.e.g.WorkExchange, to, m)
+	endSpan(span, err)
 	if err != nil {
 		r.log.Warn("publish failed; the split's output will be published by the next session", "split_id", st.id, "run_id", st.runID, "error", err.Error())
 		return
@@ -64,8 +71,9 @@ func (s *session) fire(st *splitState) {
 }
 
 // gatherOutput returns a complete split's output: the accumulator, or the
-// list handler's result over the items in index order.
-func (s *session) gatherOutput(st *splitState) (any, error) {
+// list handler's result over the items in index order (called with span,
+// the gather's, as the parent of the handler's spans; nil: none).
+func (s *session) gatherOutput(st *splitState, span trace.Span) (any, error) {
 	r := s.r
 	if st.items == nil {
 		return st.acc, nil
@@ -77,11 +85,6 @@ func (s *session) gatherOutput(st *splitState) (any, error) {
 			return nil, Permanent(fmt.Errorf("decode item %d of split %s: %w", i, st.id, err))
 		}
 		vs[i] = v
-	}
-	var span trace.Span
-	if t := r.e.tracer; t != nil {
-		span = t.startGather(s.ctx, r, st)
-		defer endSpan(span, nil)
 	}
 	return s.call(s.handlerContext(span, st.runID, "", st.attempt), func(ctx context.Context) (any, error) {
 		return r.n.gatherList(ctx, vs)

@@ -247,9 +247,11 @@ func spanContext(ctx context.Context, span trace.Span) context.Context {
 	return trace.ContextWithSpan(ctx, span)
 }
 
-// startGather starts the CONSUMER span of gather r's call of its list
-// handler for split st: a child of the first item's context, with the
-// item count (dge.split.count) and links to at most maxGatherLinks items.
+// startGather starts the CONSUMER span of gather r's completion of split
+// st (the list handler's call, or the fold's accumulator, and the output's
+// publish): a child of the first item's context, with the item count
+// (dge.split.count) and links to at most maxGatherLinks items. The output
+// carries its context.
 func (t *tracer) startGather(ctx context.Context, r *nodeRun, st *splitState) trace.Span {
 	first := Message{TraceParent: st.traceParent, TraceState: st.traceState}
 	links := make([]trace.Link, 0, len(st.links))

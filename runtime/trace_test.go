@@ -423,3 +423,83 @@ func TestTracePassedThroughUntracedNode(t *testing.T) {
 		}
 	}
 }
+
+// TestTraceSplitGather checks that a split run stays one trace: every
+// item's spans are in the run's trace, and the gather's span, a child of
+// the first item's context, counts the items and links at most
+// maxGatherLinks of them, in both forms; the output carries its context.
+func TestTraceSplitGather(t *testing.T) {
+	const items = 3 * maxGatherLinks / 2
+	for _, fold := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fold=%v", fold), func(t *testing.T) {
+			var gather Node
+			if fold {
+				gather = Fold[num, num]("sum", testEdge("sum"), "numbers", time.Minute, nil, sumFold, "result")
+			} else {
+				gather = Gather[num, num]("sum", testEdge("sum"), "numbers", time.Minute, digits, "result")
+			}
+			g := testGraph(fmt.Sprint("tracesplit", fold),
+				Start[num]("start", "numbers"),
+				Split[num, num]("numbers", testEdge("numbers"), func(_ context.Context, n num) ([]num, error) {
+					return make([]num, n.Value), nil
+				}, "double"),
+				Process[num, num]("double", testEdge("double"), double, "sum"),
+				gather,
+				Terminate[num]("result", testEdge("result")))
+			rec, _, l := traceLocal(t, g)
+			run, err := l.Publish(t.Context(), "start", fmt.Appendf(nil, `{"value":%d}`, items))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.WaitResults(t.Context(), "result", 1); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			byName := map[string][]sdktrace.ReadOnlySpan{}
+			var traceID trace.TraceID
+			for _, s := range rec.Ended() {
+				if attrs(s)[attrRunID].AsString() != run {
+					continue
+				}
+				byName[s.Name()] = append(byName[s.Name()], s)
+				if s.Name() == "publish numbers" {
+					traceID = s.SpanContext().TraceID()
+				}
+			}
+			// The gather's spans: one per item delivery, and its completion's.
+			for name, want := range map[string]int{"publish numbers": 1, "process split.numbers": 1,
+				"process process.double": items, "process gather.sum": items + 1, "process terminate.result": 1} {
+				if got := len(byName[name]); got != want {
+					t.Errorf("%d spans %q, want %d", got, name, want)
+				}
+			}
+			for name, ss := range byName {
+				for _, s := range ss {
+					if s.SpanContext().TraceID() != traceID {
+						t.Errorf("span %q in trace %s, want the run's %s", name, s.SpanContext().TraceID(), traceID)
+					}
+				}
+			}
+			var gs sdktrace.ReadOnlySpan
+			for _, s := range byName["process gather.sum"] {
+				if _, ok := attrs(s)[attrSplitCount]; ok {
+					gs = s
+				}
+			}
+			if gs == nil || len(byName["process terminate.result"]) != 1 {
+				t.Fatal("no gather span with dge.split.count, or no result span")
+			}
+			if n := attrs(gs)[attrSplitCount].AsInt64(); n != items {
+				t.Errorf("gather span: dge.split.count %d, want %d", n, items)
+			}
+			if n := len(gs.Links()); n == 0 || n > maxGatherLinks {
+				t.Errorf("gather span links %d items, want 1 to %d", n, maxGatherLinks)
+			}
+			if p := byName["process terminate.result"][0].Parent(); p.SpanID() != gs.SpanContext().SpanID() {
+				t.Errorf("the result's span is a child of %s, want the gather's %s", p.SpanID(), gs.SpanContext().SpanID())
+			}
+		})
+	}
+}
