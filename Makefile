@@ -58,7 +58,7 @@ clean:
 ##        file, OTLP to a local receiver); a 3-hop graph with its producer vs 3 relays;
 ##        fairness of a 20 ms handler between instances; a diamond joined by an aggregate vs a process node;
 ##        then a 1,000-node graph: apply from empty, plan (3 requests) vs per-object reads; then one split of
-##        100,000 items through a process hop into a fold vs the hop alone (items/s, ratio, the fold's peak RSS)
+##        100,000 items: the fold draining them vs a process hop draining as many (items/s, ratio, the fold's peak RSS)
 bench: broker
 	go test -run '^$$' -bench 'Benchmark(Hop|Pipeline)$$' -benchtime 20000x -count=1 -timeout 30m ./runtime/
 	go test -run '^$$' -bench 'Benchmark(Fairness|Diamond)$$' -benchtime 1x -count=1 -timeout 30m ./runtime/
