@@ -19,6 +19,10 @@ const (
 	KindAggregate Kind = "aggregate"
 	KindPoll      Kind = "poll"
 	KindTerminate Kind = "terminate"
+	// KindRoute's handler names a label; the message goes down the one
+	// path (a node fed by the route) whose When is that label, or the
+	// default path (When "*").
+	KindRoute Kind = "route"
 	// KindSplit's handler returns a list; each element leaves as an item
 	// of the split, a message of its own.
 	KindSplit Kind = "split"
@@ -28,7 +32,11 @@ const (
 )
 
 // Kinds lists every node kind in the order the language documents them.
-var Kinds = []Kind{KindStart, KindProcess, KindFanOut, KindAggregate, KindPoll, KindSplit, KindGather, KindTerminate}
+var Kinds = []Kind{KindStart, KindProcess, KindFanOut, KindAggregate, KindPoll, KindRoute, KindSplit, KindGather, KindTerminate}
+
+// WhenDefault is the When of a route's default path: it takes every label
+// no other path of the route takes.
+const WhenDefault = "*"
 
 // QueueType is the RabbitMQ queue type of every queue a graph declares.
 type QueueType string
@@ -122,9 +130,10 @@ type Broker struct {
 type Node struct {
 	Kind Kind
 	Name string
-	// From lists the nodes that feed this one: none for start, one for
-	// process, fan_out, poll and terminate, two or more for aggregate, in
-	// the order the `from` attribute names them.
+	// From lists the nodes that feed this one, in the order the `from`
+	// attribute names them: none for start, two or more for aggregate (a
+	// join), one for the other kinds, or several for a process or
+	// terminate that merges paths (each message passes on alone).
 	From []*Node
 	// To lists the nodes whose `from` names this node, sorted by address.
 	To []*Node
@@ -143,6 +152,9 @@ type Node struct {
 	// Over is, for a gather, the split node it closes (`over =
 	// split.pages`); nil for every other kind.
 	Over *Node
+	// When is, for a node fed by a route, the label of the path it is
+	// (`when = "invoice"`), or WhenDefault; empty for every other node.
+	When string
 	// Zero names, for a gather in the fold form, a function of the
 	// handlers package that returns the accumulator's starting value
 	// (`zero = "NewSummary"`); empty: the accumulator type's zero value.
@@ -155,8 +167,8 @@ type Node struct {
 	// FromRanges holds the source range of each reference in From.
 	FromRanges []hcl.Range
 	// OverRange and ZeroRange are the ranges of a gather's `over` and
-	// `zero` expressions (empty when absent).
-	OverRange, ZeroRange hcl.Range
+	// `zero` expressions, WhenRange that of `when` (empty when absent).
+	OverRange, ZeroRange, WhenRange hcl.Range
 }
 
 // Edge is the durable queue that carries messages into a node.

@@ -148,6 +148,9 @@ const (
 	// that it can never be joined; or a gather's split that never
 	// completed after one of its items failed.
 	MemberFailed Reason = "member-failed"
+	// NoRoute: a route's handler returned a label that no path of the
+	// route takes, and the route has no default path.
+	NoRoute Reason = "no-route"
 	// IncompleteSplit: a gather's split whose items had not all arrived
 	// within the node's timeout (its folded state is parked).
 	IncompleteSplit Reason = "incomplete-split"
@@ -159,5 +162,5 @@ const (
 
 // Reasons returns every reason the runtime parks a message for.
 func Reasons() []Reason {
-	return []Reason{MaxAttempts, Permanent, Decode, BadHeader, Timeout, IncompleteGroup, MemberFailed, IncompleteSplit, DeliveryLimit}
+	return []Reason{MaxAttempts, Permanent, Decode, BadHeader, Timeout, IncompleteGroup, MemberFailed, NoRoute, IncompleteSplit, DeliveryLimit}
 }

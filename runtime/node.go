@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 )
@@ -32,6 +33,13 @@ type Node struct {
 	process   func(ctx context.Context, in any) (any, error)
 	aggregate func(ctx context.Context, parts []any) (any, error)
 	poll      func(ctx context.Context, in any) (any, bool, error)
+
+	// route calls a route's handler: the label of the path to take.
+	route func(ctx context.Context, in any) (string, error)
+	// paths maps a route's labels to the queue of each path; fallback is
+	// the queue of its default path ("" for none).
+	paths    map[string]string
+	fallback string
 
 	// split calls a split's handler: the number of items and the i-th.
 	split func(ctx context.Context, in any) (n int, item func(i int) any, err error)
@@ -68,10 +76,11 @@ func command(name string) string { return strings.ReplaceAll(name, "_", "-") }
 func (n Node) To() []string { return append([]string(nil), n.to...) }
 
 // Consumes reports whether the node runs as a consumer process of its own
-// (process, fan_out, aggregate, poll, split, gather): what RunNodes runs.
+// (process, fan_out, aggregate, poll, route, split, gather): what RunNodes
+// runs.
 func (n Node) Consumes() bool {
 	switch n.kind {
-	case KindProcess, KindFanOut, KindAggregate, KindPoll, KindSplit, KindGather:
+	case KindProcess, KindFanOut, KindAggregate, KindPoll, KindRoute, KindSplit, KindGather:
 		return true
 	}
 	return false
@@ -209,6 +218,39 @@ func Poll[In, Out any](name string, in Edge, interval, timeout time.Duration,
 	}
 }
 
+// Route returns a node that calls handler once per message of its edge and
+// publishes the message, unchanged, to exactly one queue: paths[label] for
+// the label handler returns, else fallback (the default path; "" when the
+// route has none). A label no path takes, without a default, parks the
+// message with reason no-route, naming the label, and the run ends with a
+// failure record.
+func Route[In any](name string, in Edge, handler func(context.Context, In) (string, error), paths map[string]string, fallback string) Node {
+	labels := make(map[string]string, len(paths))
+	var to []string
+	for label, q := range paths {
+		labels[label] = q
+		if !slices.Contains(to, q) {
+			to = append(to, q)
+		}
+	}
+	if fallback != "" && !slices.Contains(to, fallback) {
+		to = append(to, fallback)
+	}
+	slices.Sort(to)
+	return Node{
+		name:     name,
+		kind:     KindRoute,
+		in:       in,
+		to:       to,
+		decode:   decodeJSON[In],
+		paths:    labels,
+		fallback: fallback,
+		route: func(ctx context.Context, v any) (string, error) {
+			return handler(ctx, v.(In))
+		},
+	}
+}
+
 // Split returns a node that calls handler once per message of its edge
 // and publishes each element of the list it returns as a message of its
 // own to the queue to: an item of the split, carrying its run, the split's
@@ -315,6 +357,7 @@ const (
 	KindAggregate Kind = "aggregate"
 	KindPoll      Kind = "poll"
 	KindTerminate Kind = "terminate"
+	KindRoute     Kind = "route"
 	KindSplit     Kind = "split"
 	KindGather    Kind = "gather"
 )
