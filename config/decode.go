@@ -361,9 +361,12 @@ func (s *state) decodeNode(b *hcl.Block) {
 					names = append(names, a.Name)
 				}
 			}
-			if len(names) == 0 {
+			switch {
+			case strings.Contains(d.Detail, `"when"`) && notPathReason[kind] != "":
+				d.Detail += fmt.Sprintf(" when names the label of a route's path, and %s.%s cannot be one: %s. Remove the argument, and put a process with the when between the route and %s.%s.", kind, b.Labels[0], notPathReason[kind], kind, b.Labels[0])
+			case len(names) == 0:
 				d.Detail += fmt.Sprintf(" A %s takes no arguments: %s, and the node it feeds names it in from. Remove the argument.", kind, kindPurpose[kind])
-			} else {
+			default:
 				d.Detail += fmt.Sprintf(" A %s takes: %s. Remove the argument, or fix its name.", kind, strings.Join(names, ", "))
 			}
 		}

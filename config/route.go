@@ -77,19 +77,21 @@ func (s *state) checkRoutes(nodes []*nodeDecl) {
 func (s *state) checkWhen(d *nodeDecl) {
 	var route *fromRef
 	for _, r := range d.from {
-		if r.target != nil && r.target.kind == KindRoute {
-			route = r
-			break
+		if r.target == nil {
+			return // an unresolved from is reported; what feeds d is unknown
 		}
+		if r.target.kind == KindRoute && route == nil {
+			route = r
+		}
+	}
+	if len(d.from) == 0 {
+		return // a missing or invalid from is reported
 	}
 	n := d.node
 	_, hasWhen := d.attrs["when"]
 	switch {
 	case route == nil && hasWhen:
-		what := "no route"
-		if len(d.from) > 0 && d.from[0].target != nil {
-			what = d.from[0].target.addr() + ", not a route"
-		}
+		what := d.from[0].target.addr() + ", not a route"
 		s.errorf(n.WhenRange.Ptr(), "Unexpected when",
 			"%s is fed by %s; when names the label of a route's path, and only a node whose from is a route takes one. Remove the when, or feed %s from the route whose path it is.",
 			d.addr(), what, d.addr())
@@ -111,7 +113,7 @@ func (s *state) checkWhen(d *nodeDecl) {
 var notPathReason = map[Kind]string{
 	KindAggregate: "a run takes one path of a route, so an aggregate there would wait forever for the parts of the paths not taken",
 	KindGather:    "a gather closes a split, and the items that took the route's other paths would never reach it; merge the paths before the gather",
-	KindRoute:     "a route's paths take when, which a route does not",
+	KindRoute:     "a path does the work of its label, and a route there would only choose again",
 }
 
 // checkPaths checks a route's paths: at least one, labels distinct, at
