@@ -46,17 +46,19 @@
 // any other node is an error. A route has at least one path, distinct
 // labels and at most one default; its paths take its message type, as a
 // fan_out's consumers do. A merge lists two or more nodes, each once, that
-// emit its message type. Validation gives every node the route choices on
-// its path: a path of route R adds R ∈ {its label}; a merge keeps, for a
-// route all its inputs chose on, the union of their labels, and drops the
-// route when that union holds every path (so merging every path of a
-// route undoes its choice); a gather has the choices of its split, as the
-// routes inside the split chose per item. An aggregate whose inputs have
-// different choices is an error: inputs on different paths of one route
-// would leave it waiting forever, and an input on one path beside one
-// every run reaches would leave it waiting until its timeout on the runs
-// that took another path. Cycles through a merge are cycles like any
-// other.
+// emit its message type. Validation gives every node a condition, the
+// route choices that lead to it: a set of alternatives, each the label
+// some routes took. A start's is the one empty alternative (every run); a
+// path of route R adds R's label to each alternative of R's; a merge takes
+// the alternatives of all its inputs (alternatives that differ only in
+// taking every path of one route become one without it, so merging every
+// path of a route undoes its choice); a gather has its split's, as the
+// routes inside a split choose per item. An aggregate two of whose inputs
+// have different conditions, compared by trying every choice of the routes
+// they name, is an error: inputs no run reaches together would leave it
+// waiting forever, and inputs some run reaches one of would leave it
+// waiting until its timeout; the detail names such a run. Cycles through a
+// merge are cycles like any other.
 //
 // Whether a gather's handler takes the whole list or folds item by item is
 // read from its Go signature by the generator; config checks zero only as

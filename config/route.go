@@ -170,75 +170,252 @@ func (s *state) checkMergeMessages(d *nodeDecl) {
 }
 
 // The route choices. Each node runs only on the runs whose routes chose
-// the paths leading to it: a node fed by path L of route R has R ∈ {L}
-// added to its input's choices; a merge keeps, for a route every input
-// chose on, the union of their labels, and drops the others; a route
-// whose every path is allowed is dropped, as it chooses nothing. A gather
-// has its split's choices: the routes inside the split chose per item.
+// the paths leading to it: its condition, a set of alternatives, each the
+// label some routes took (a run meets the condition when it meets one
+// alternative). A start's condition is the one empty alternative (every
+// run); a path of route R adds R's label to each alternative of R's; a
+// merge takes the alternatives of all its inputs; a gather has its
+// split's condition (the routes inside the split chose per item). Two
+// conditions are compared by trying every choice of the routes they name.
 
-// choices maps each route a node depends on to the labels that lead to it.
-type choices map[*Node]map[string]bool
+// alt is one alternative of a condition: the label each route took.
+type alt map[*Node]string
 
-// with returns c with route r restricted to labels (the default path's
-// being "*"), dropped when labels holds every path of r.
-func (c choices) with(r *Node, labels map[string]bool) choices {
-	out := choices{}
-	for k, v := range c {
-		out[k] = v
+// cond is a node's condition. unknown marks one too large to follow: the
+// checks below it are skipped.
+type cond struct {
+	alts    []alt
+	unknown bool
+}
+
+// Bounds on the work of the choice checks, far above any real graph.
+const (
+	maxAlts    = 256
+	maxChoices = 4096
+)
+
+func (a alt) key() string {
+	parts := make([]string, 0, len(a))
+	for r, l := range a {
+		parts = append(parts, r.Addr()+"="+l)
 	}
-	if labels == nil {
-		return out
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+// covers reports whether every run that meets b meets a: a is a subset of b.
+func (a alt) covers(b alt) bool {
+	for r, l := range a {
+		if b[r] != l {
+			return false
+		}
 	}
-	if prev, ok := out[r]; ok {
-		both := map[string]bool{}
-		for l := range labels {
-			if prev[l] {
-				both[l] = true
+	return true
+}
+
+// describe says which runs meet a, for diagnostics.
+func (a alt) describe() string {
+	if len(a) == 0 {
+		return "on every run"
+	}
+	rs := make([]*Node, 0, len(a))
+	for r := range a {
+		rs = append(rs, r)
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Addr() < rs[j].Addr() })
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = r.Addr() + " takes " + pathName(a[r])
+	}
+	return "when " + strings.Join(parts, " and ")
+}
+
+// pathName names the path of a label, for diagnostics.
+func pathName(label string) string {
+	if label == WhenDefault {
+		return "its default path"
+	}
+	return fmt.Sprintf("the path %q", label)
+}
+
+// routeLabels returns the labels of r's paths, sorted.
+func routeLabels(r *Node) []string {
+	var ls []string
+	for _, p := range r.To {
+		if p.When != "" {
+			ls = append(ls, p.When)
+		}
+	}
+	sort.Strings(ls)
+	return ls
+}
+
+// path returns the condition of the path with label of route r, whose
+// condition is c.
+func (c cond) path(r *Node, label string) cond {
+	out := cond{unknown: c.unknown}
+	for _, a := range c.alts {
+		b := alt{r: label}
+		for k, v := range a {
+			b[k] = v
+		}
+		out.alts = append(out.alts, b)
+	}
+	return out.simplify()
+}
+
+// merge returns the condition of a node reached through any of cs.
+func merge(cs ...cond) cond {
+	var out cond
+	for _, c := range cs {
+		out.unknown = out.unknown || c.unknown
+		out.alts = append(out.alts, c.alts...)
+	}
+	return out.simplify()
+}
+
+// simplify removes duplicate alternatives and those another covers, and
+// replaces the alternatives that differ only in taking every path of one
+// route by the one without that route, until nothing changes.
+func (c cond) simplify() cond {
+	if c.unknown {
+		return cond{unknown: true}
+	}
+	alts := c.alts
+	for changed := true; changed; {
+		changed = false
+		byKey := map[string]bool{}
+		var kept []alt
+		for i, a := range alts {
+			covered := false
+			for j, b := range alts {
+				if i != j && b.covers(a) && (len(b) < len(a) || j < i) {
+					covered = true
+					break
+				}
+			}
+			if !covered && !byKey[a.key()] {
+				byKey[a.key()] = true
+				kept = append(kept, a)
 			}
 		}
-		labels = both
-	}
-	all := true
-	for _, p := range r.To {
-		if p.When != "" && !labels[p.When] {
-			all = false
+		changed = len(kept) != len(alts)
+		alts = kept
+		for _, a := range alts {
+			for r := range a {
+				rest := alt{}
+				for k, v := range a {
+					if k != r {
+						rest[k] = v
+					}
+				}
+				all := true
+				for _, l := range routeLabels(r) {
+					b := alt{r: l}
+					for k, v := range rest {
+						b[k] = v
+					}
+					if !byKey[b.key()] {
+						all = false
+						break
+					}
+				}
+				if all && !byKey[rest.key()] {
+					alts = append(alts, rest)
+					byKey[rest.key()] = true
+					changed = true
+				}
+			}
+		}
+		if len(alts) > maxAlts {
+			return cond{unknown: true}
 		}
 	}
-	if all {
-		delete(out, r)
-	} else {
-		out[r] = labels
-	}
-	return out
+	sort.Slice(alts, func(i, j int) bool { return alts[i].key() < alts[j].key() })
+	return cond{alts: alts}
 }
 
-// describe says which labels of route r lead to a node, for diagnostics.
-func (c choices) describe(r *Node) string {
-	labels := c[r]
-	if labels == nil {
-		return "on every path of " + r.Addr()
-	}
-	list := make([]string, 0, len(labels))
-	for l := range labels {
-		if l == WhenDefault {
-			list = append(list, "the default path")
-		} else {
-			list = append(list, fmt.Sprintf("the path %q", l))
+// holds reports whether a run whose routes chose run meets c.
+func (c cond) holds(run alt) bool {
+	for _, a := range c.alts {
+		if a.covers(run) {
+			return true
 		}
 	}
-	sort.Strings(list)
-	return fmt.Sprintf("only on %s of %s", strings.Join(list, " or "), r.Addr())
+	return false
 }
 
-// checkRouteChoices computes every node's choices in topological order and
-// reports an aggregate whose inputs a run does not always take together.
-// It needs an acyclic graph.
+// describe says which runs meet c, for diagnostics.
+func (c cond) describe() string {
+	parts := make([]string, len(c.alts))
+	for i, a := range c.alts {
+		parts[i] = a.describe()
+	}
+	return strings.Join(parts, ", or ")
+}
+
+// routes returns the routes c names, by address.
+func (c cond) routes(seen map[*Node]bool) []*Node {
+	var rs []*Node
+	for _, a := range c.alts {
+		for r := range a {
+			if !seen[r] {
+				seen[r] = true
+				rs = append(rs, r)
+			}
+		}
+	}
+	return rs
+}
+
+// compare tries every choice of the routes a and b name and returns
+// whether some run meets both, and a run that meets one but not the other
+// (nil when there is none, or when there are too many choices to try).
+func compare(a, b cond) (together bool, apart alt) {
+	seen := map[*Node]bool{}
+	rs := append(a.routes(seen), b.routes(seen)...)
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Addr() < rs[j].Addr() })
+	total := 1
+	for _, r := range rs {
+		total *= max(len(routeLabels(r)), 1)
+		if total > maxChoices {
+			return true, nil
+		}
+	}
+	run := alt{}
+	var try func(i int)
+	try = func(i int) {
+		if i == len(rs) {
+			ha, hb := a.holds(run), b.holds(run)
+			together = together || (ha && hb)
+			if ha != hb && apart == nil {
+				apart = alt{}
+				for k, v := range run {
+					apart[k] = v
+				}
+			}
+			return
+		}
+		for _, l := range routeLabels(rs[i]) {
+			run[rs[i]] = l
+			try(i + 1)
+		}
+		delete(run, rs[i])
+	}
+	try(0)
+	return together, apart
+}
+
+// checkRouteChoices computes every node's condition in topological order
+// and reports an aggregate whose inputs a run does not always reach
+// together. It needs an acyclic graph.
 func (s *state) checkRouteChoices(nodes []*nodeDecl, order []*Node) {
 	decl := map[*Node]*nodeDecl{}
 	for _, d := range nodes {
 		decl[d.node] = d
 	}
-	out := map[*Node]choices{}
+	every := cond{alts: []alt{{}}}
+	out := map[*Node]cond{}
 	for _, n := range order {
 		d := decl[n]
 		if d == nil {
@@ -246,117 +423,61 @@ func (s *state) checkRouteChoices(nodes []*nodeDecl, order []*Node) {
 		}
 		switch {
 		case len(n.From) == 0:
-			out[n] = choices{}
+			out[n] = every
 		case n.Kind == KindGather && n.Over != nil:
 			out[n] = out[n.Over]
 		case n.Kind == KindAggregate:
 			s.checkAggregateChoices(d, out)
 			out[n] = out[n.From[0]]
 		case len(n.From) > 1:
-			out[n] = merged(n, out)
+			cs := make([]cond, len(n.From))
+			for i, f := range n.From {
+				cs[i] = out[f]
+			}
+			out[n] = merge(cs...)
 		case n.From[0].Kind == KindRoute && n.When != "":
-			out[n] = out[n.From[0]].with(n.From[0], map[string]bool{n.When: true})
+			out[n] = out[n.From[0]].path(n.From[0], n.When)
 		default:
 			out[n] = out[n.From[0]]
 		}
 	}
 }
 
-// merged returns a merge's choices: for each route every input chose on,
-// the union of the inputs' labels.
-func merged(n *Node, out map[*Node]choices) choices {
-	c := choices{}
-	first := out[n.From[0]]
-	for r, labels := range first {
-		union := map[string]bool{}
-		for l := range labels {
-			union[l] = true
-		}
-		common := true
-		for _, in := range n.From[1:] {
-			other, ok := out[in][r]
-			if !ok {
-				common = false
-				break
-			}
-			for l := range other {
-				union[l] = true
-			}
-		}
-		if common {
-			c = c.with(r, union)
-		}
-	}
-	return c
-}
-
 // checkAggregateChoices reports an aggregate two of whose inputs a run
-// does not always take together: different paths of one route (it would
-// wait forever), or a path of a route and a node every run reaches (it
-// would wait, on the runs that took another path, until its timeout).
-func (s *state) checkAggregateChoices(d *nodeDecl, out map[*Node]choices) {
+// does not always reach together: never (it would wait forever), or not
+// on every run (it would wait, on the runs that reach one, until its
+// timeout).
+func (s *state) checkAggregateChoices(d *nodeDecl, out map[*Node]cond) {
 	n := d.node
 	for i, a := range n.From {
 		for j := i + 1; j < len(n.From); j++ {
 			b := n.From[j]
-			if r, ok := disjoint(out[a], out[b]); ok {
+			ca, cb := out[a], out[b]
+			if ca.unknown || cb.unknown {
+				continue
+			}
+			together, apart := compare(ca, cb)
+			if !together {
 				s.errorf(n.FromRanges[j].Ptr(), "Aggregate joins paths a run never takes together",
-					"%s comes %s and %s %s: a run takes one path of %s, so %s would wait forever for the part of the other. Merge the paths with a process with from = [%s, %s] instead of joining them.",
-					a.Addr(), out[a].describe(r), b.Addr(), out[b].describe(r), r.Addr(), n.Addr(), a.Addr(), b.Addr())
+					"%s runs %s; %s runs %s. No run reaches both, so %s would wait forever for the part of the other. Merge the paths with a process with from = [%s, %s] instead of joining them.",
+					a.Addr(), ca.describe(), b.Addr(), cb.describe(), n.Addr(), a.Addr(), b.Addr())
 				return
 			}
-			if r, ok := uneven(out[a], out[b]); ok {
-				s.errorf(n.FromRanges[j].Ptr(), "Aggregate joins a path a run may not take",
-					"%s comes %s and %s %s: a run that takes another path of %s sends only one of the two parts, and %s would wait for the other until its timeout. Join before %s, or merge its paths before the aggregate.",
-					a.Addr(), out[a].describe(r), b.Addr(), out[b].describe(r), r.Addr(), n.Addr(), r.Addr())
-				return
-			}
-		}
-	}
-}
-
-// disjoint returns a route for which a and b allow no common label.
-func disjoint(a, b choices) (*Node, bool) {
-	for _, r := range sortedRoutes(a) {
-		lb, ok := b[r]
-		if !ok {
-			continue
-		}
-		common := false
-		for l := range a[r] {
-			common = common || lb[l]
-		}
-		if !common {
-			return r, true
-		}
-	}
-	return nil, false
-}
-
-// uneven returns a route on which a and b depend differently.
-func uneven(a, b choices) (*Node, bool) {
-	for _, c := range [][2]choices{{a, b}, {b, a}} {
-		for _, r := range sortedRoutes(c[0]) {
-			other, ok := c[1][r]
-			if !ok || len(other) != len(c[0][r]) {
-				return r, true
-			}
-			for l := range other {
-				if !c[0][r][l] {
-					return r, true
+			if apart != nil {
+				has, lacks := a, b
+				if !ca.holds(apart) {
+					has, lacks = b, a
 				}
+				routes := make([]string, 0, len(apart))
+				for r := range apart {
+					routes = append(routes, r.Addr())
+				}
+				sort.Strings(routes)
+				s.errorf(n.FromRanges[j].Ptr(), "Aggregate joins a path a run may not take",
+					"A run reaches %s but not %s %s, so %s would wait for the part of %s until its timeout. Join before %s, or merge every path of it before the aggregate.",
+					has.Addr(), lacks.Addr(), apart.describe(), n.Addr(), lacks.Addr(), strings.Join(routes, " and "))
+				return
 			}
 		}
 	}
-	return nil, false
-}
-
-// sortedRoutes returns c's routes by address, for stable diagnostics.
-func sortedRoutes(c choices) []*Node {
-	rs := make([]*Node, 0, len(c))
-	for r := range c {
-		rs = append(rs, r)
-	}
-	sort.Slice(rs, func(i, j int) bool { return rs[i].Addr() < rs[j].Addr() })
-	return rs
 }
