@@ -5,8 +5,12 @@
 // A graph is every *.dge.hcl file of one folder (or one file). Its blocks
 // are `graph` (exactly one), `broker` (at most one), `variable`, `locals`,
 // `moved` (a renamed queue, Graph.Moved) and the node blocks `start`,
-// `process`, `fan_out`, `aggregate`, `poll`, `split`, `gather` and
-// `terminate`. A split's handler returns a list whose elements leave as
+// `process`, `fan_out`, `aggregate`, `poll`, `route`, `split`, `gather` and
+// `terminate`. A route's handler returns a label; each node whose from is
+// the route is one of its paths and names its label with `when`
+// (Node.When; "*", WhenDefault, for the default path). A process or
+// terminate whose from is a list merges the paths of those nodes
+// (Node.From holds them all). A split's handler returns a list whose elements leave as
 // items; a gather names the split it closes (`over = split.pages`, read as a
 // reference like from, Node.Over) and may name a zero function (`zero`,
 // Node.Zero) and a timeout (Node.Timeout, default DefaultGatherTimeout).
@@ -31,6 +35,31 @@
 // and the path); that a split has exactly one gather; and that an
 // aggregate's inputs all have the same stack, and an empty one, since a join
 // inside a split would mix the items of one run. Splits nest to any depth.
+// A merge's inputs must have equal stacks too (a merge inside a split is
+// fine), and a route inside a split is fine as long as its paths merge
+// before the gather.
+//
+// Routes and merges follow their own rules, in route.go. A node fed by a
+// route is one of its paths: a process, fan_out, poll, split or terminate
+// (an aggregate or a gather there would wait for the paths a run did not
+// take), with a non-empty when and the route as its only input; when on
+// any other node is an error. A route has at least one path, distinct
+// labels and at most one default; its paths take its message type, as a
+// fan_out's consumers do. A merge lists two or more nodes, each once, that
+// emit its message type. Validation gives every node a condition, the
+// route choices that lead to it: a set of alternatives, each the label
+// some routes took. A start's is the one empty alternative (every run); a
+// path of route R adds R's label to each alternative of R's; a merge takes
+// the alternatives of all its inputs (alternatives that differ only in
+// taking every path of one route become one without it, so merging every
+// path of a route undoes its choice); a gather has its split's, as the
+// routes inside a split choose per item. An aggregate two of whose inputs
+// have different conditions, compared by trying every choice of the routes
+// they name, is an error: inputs no run reaches together would leave it
+// waiting forever, and inputs some run reaches one of would leave it
+// waiting until its timeout; the detail names such a run. Cycles through a
+// merge are cycles like any other.
+//
 // Whether a gather's handler takes the whole list or folds item by item is
 // read from its Go signature by the generator; config checks zero only as
 // a name.

@@ -31,6 +31,8 @@ type nodeView struct {
 	Timeout  time.Duration
 	// Over and Zero are a gather's split (by address) and zero function.
 	Over, Zero string
+	// When is the label of the route's path the node is.
+	When string
 }
 
 type edgeView struct {
@@ -43,7 +45,7 @@ func view(g *config.Graph) graphView {
 	v := graphView{Name: g.Name, Handlers: g.Handlers, OnFailure: g.OnFailure, Broker: g.Broker, Files: g.Files}
 	v.Broker.DeclRange = hcl.Range{}
 	for _, n := range g.Nodes {
-		nv := nodeView{Addr: n.Addr(), Handler: n.Handler, Interval: n.Interval, Timeout: n.Timeout, Zero: n.Zero}
+		nv := nodeView{Addr: n.Addr(), Handler: n.Handler, Interval: n.Interval, Timeout: n.Timeout, Zero: n.Zero, When: n.When}
 		if n.Over != nil {
 			nv.Over = n.Over.Addr()
 		}
@@ -242,6 +244,68 @@ func TestLoadGraphs(t *testing.T) {
 					{Addr: "gather.sum", From: []string{"process.fib"}, To: []string{"terminate.total"}, Handler: "Sum", Edge: edge("sum", "Number"),
 						Over: "split.numbers", Zero: "NewTotal", Timeout: 30 * time.Minute},
 					{Addr: "terminate.total", From: []string{"gather.sum"}, Edge: edge("total", "Total")},
+				},
+			},
+		},
+		{
+			name: "route and merge",
+			path: "../testdata/graphs/route",
+			want: graphView{
+				Name:     "route",
+				Handlers: "example.com/route/behaviour",
+				Broker:   defaultBroker("route"),
+				Files:    []string{"../testdata/graphs/route/graph.dge.hcl"},
+				Nodes: []nodeView{
+					{Addr: "start.in", To: []string{"route.by_kind"}},
+					{Addr: "route.by_kind", From: []string{"start.in"}, To: []string{"process.invoice", "process.other"}, Handler: "Kind", Edge: edge("docs", "Document")},
+					{Addr: "process.invoice", From: []string{"route.by_kind"}, To: []string{"process.archive"}, Handler: "Invoice", Edge: edge("invoices", "Document"), When: "invoice"},
+					{Addr: "process.other", From: []string{"route.by_kind"}, To: []string{"process.archive"}, Handler: "Other", Edge: edge("others", "Document"), When: config.WhenDefault},
+					{Addr: "process.archive", From: []string{"process.invoice", "process.other"}, To: []string{"terminate.out"}, Handler: "Archive", Edge: edge("archive", "Filed")},
+					{Addr: "terminate.out", From: []string{"process.archive"}, Edge: edge("out", "Receipt")},
+				},
+			},
+		},
+		{
+			name: "route inside a split",
+			path: "../testdata/graphs/route_split",
+			want: graphView{
+				Name:     "pages",
+				Handlers: "example.com/pages/behaviour",
+				Broker:   defaultBroker("pages"),
+				Files:    []string{"../testdata/graphs/route_split/graph.dge.hcl"},
+				Nodes: []nodeView{
+					{Addr: "start.in", To: []string{"split.pages"}},
+					{Addr: "split.pages", From: []string{"start.in"}, To: []string{"route.by_kind"}, Handler: "Pages", Edge: edge("pages", "Doc")},
+					{Addr: "route.by_kind", From: []string{"split.pages"}, To: []string{"process.image", "process.text"}, Handler: "Kind", Edge: edge("by_kind", "Page")},
+					{Addr: "process.image", From: []string{"route.by_kind"}, To: []string{"process.index"}, Handler: "Image", Edge: edge("image", "Page"), When: config.WhenDefault},
+					{Addr: "process.text", From: []string{"route.by_kind"}, To: []string{"process.index"}, Handler: "Text", Edge: edge("text", "Page"), When: "text"},
+					{Addr: "process.index", From: []string{"process.text", "process.image"}, To: []string{"gather.collect"}, Handler: "Index", Edge: edge("index", "Indexed")},
+					{Addr: "gather.collect", From: []string{"process.index"}, To: []string{"terminate.out"}, Handler: "Collect", Edge: edge("collect", "Indexed"),
+						Over: "split.pages", Timeout: config.DefaultGatherTimeout},
+					{Addr: "terminate.out", From: []string{"gather.collect"}, Edge: edge("out", "Book")},
+				},
+			},
+		},
+		{
+			name: "route with no default",
+			path: "../testdata/graphs/route_no_default",
+			want: graphView{
+				Name:     "orders",
+				Handlers: "example.com/orders/behaviour",
+				Broker:   defaultBroker("orders"),
+				Files:    []string{"../testdata/graphs/route_no_default/graph.dge.hcl"},
+				Nodes: []nodeView{
+					{Addr: "start.in", To: []string{"fan_out.order"}},
+					{Addr: "fan_out.order", From: []string{"start.in"}, To: []string{"process.audit", "route.by_size"}, Edge: edge("order", "Order")},
+					{Addr: "process.audit", From: []string{"fan_out.order"}, To: []string{"aggregate.done"}, Handler: "Audit", Edge: edge("audit", "Order")},
+					{Addr: "route.by_size", From: []string{"fan_out.order"}, To: []string{"poll.review", "process.small"}, Handler: "Size", Edge: edge("by_size", "Order")},
+					{Addr: "poll.review", From: []string{"route.by_size"}, To: []string{"process.ship"}, Handler: "Review", Edge: edge("review", "Order"), When: "large",
+						Interval: time.Minute, Timeout: config.DefaultPollTimeout},
+					{Addr: "process.small", From: []string{"route.by_size"}, To: []string{"process.ship"}, Handler: "Small", Edge: edge("small", "Order"), When: "small"},
+					{Addr: "process.ship", From: []string{"process.small", "poll.review"}, To: []string{"aggregate.done"}, Handler: "Ship", Edge: edge("ship", "Order")},
+					{Addr: "aggregate.done", From: []string{"process.ship", "process.audit"}, To: []string{"terminate.out"}, Handler: "Done", Edge: edge("done", "Step"),
+						Timeout: config.DefaultAggregateTimeout},
+					{Addr: "terminate.out", From: []string{"aggregate.done"}, Edge: edge("out", "Receipt")},
 				},
 			},
 		},

@@ -4,15 +4,16 @@ graph "g" {
 
 start "in" {}
 
-process "work" { # ERROR: Node feeds nothing
+process "work" {
   from    = start.in
+  when    = "invoice" # ERROR: Unexpected when
   queue   = "work"
-  message = "Job"
+  message = "Doc"
   handler = "Work"
 }
 
 terminate "out" {
-  from    = [process.work] # ERROR: Invalid from
+  from    = process.work
   queue   = "out"
-  message = "Result"
+  message = "Doc"
 }
