@@ -373,7 +373,9 @@ func (l *Local) Results() []Result {
 }
 
 // Failures returns every failure record so far, in arrival order: one per
-// run that failed, at each terminate node the run would have reached.
+// run that failed, at each terminate node the run would have reached (past
+// a route: those of one path, the route's default, else its first
+// label's).
 func (l *Local) Failures() []Result {
 	l.mu.Lock()
 	defer l.mu.Unlock()
