@@ -40,6 +40,7 @@ func TestConformanceMemory(t *testing.T) {
 	testNodes(t, memorySetup)
 	t.Run("Split", func(t *testing.T) { testSplit(t, memorySetup) })
 	t.Run("Gather", func(t *testing.T) { testGather(t, memorySetup) })
+	t.Run("Route", func(t *testing.T) { testRoute(t, memorySetup) })
 	t.Run("HeaderFuzz", func(t *testing.T) { t.Parallel(); testHeaderFuzz(t, memorySetup) })
 }
 
@@ -48,6 +49,7 @@ func TestConformanceRabbitMQ(t *testing.T) {
 	testNodes(t, rabbitSetup)
 	t.Run("Split", func(t *testing.T) { testSplit(t, rabbitSetup) })
 	t.Run("Gather", func(t *testing.T) { testGather(t, rabbitSetup) })
+	t.Run("Route", func(t *testing.T) { testRoute(t, rabbitSetup) })
 	t.Run("HeaderFuzz", func(t *testing.T) { t.Parallel(); testHeaderFuzz(t, rabbitSetup) })
 }
 

@@ -11,7 +11,7 @@
 //
 // A generated program is a Graph value built with the constructors Start,
 // Process, FanOut, Aggregate (or Join, for parts of different types, each
-// described by PartOf), Poll, Split, Gather (or Fold) and Terminate (their
+// described by PartOf), Poll, Route, Split, Gather (or Fold) and Terminate (their
 // type parameters tie
 // each node to the user's handler at compile time), and a main that calls
 // package cli's Main (github.com/dgehq/dge/runtime/cli). Its subcommands
@@ -60,7 +60,8 @@
 //	x-dge-run-id      the run, created by publish and carried through every hop
 //	x-dge-source      address of the node that published the message ("start.start")
 //	x-dge-attempt     attempt of the handler call that produced it; on a parked copy, attempts made
-//	x-dge-reason      parked copies: max-attempts, permanent, decode, bad-header, timeout, incomplete-group, member-failed, delivery-limit
+//	x-dge-reason      parked copies: max-attempts, permanent, decode, bad-header, timeout, incomplete-group, member-failed, delivery-limit,
+//	                  no-route, incomplete-split
 //	x-dge-error       parked copies: the last error
 //	x-dge-node        parked copies: the node that parked it
 //	x-dge-first-seen  aggregate parts rotated to the queue's tail: when the aggregate first saw them
@@ -102,8 +103,9 @@
 // the node publishes a failure notice of R to each of its outputs, an empty
 // body with the x-dge-failed-* headers (where and why), and acks the
 // original only once both are confirmed, so a crash can duplicate a notice
-// but never lose one. Process, fan_out and poll nodes forward a notice
-// without calling their handler (admit still applies to it). An aggregate
+// but never lose one. Process, fan_out, poll and route nodes forward a
+// notice without calling their handler (admit still applies to it); a
+// route, down one path only (see Route). An aggregate
 // parks the parts of R it holds, and those that arrive later, with reason
 // member-failed at once (without OnFailure: the run's failure was reported
 // where it happened) and forwards one notice; further notices of R are
@@ -207,6 +209,41 @@
 // timeout. No job list is kept in memory, so any number of instances share
 // the work and a crash loses nothing.
 //
+// # Route
+//
+// A route node (Route) calls its handler once per delivery and publishes
+// the input, unchanged (its body, and the x-dge-split and x-dge-redriven
+// headers an output of any node carries, with an ID derived from the
+// input's as any output's), to exactly one queue: the path of the label
+// the handler returned, else the default path; the input is acked once
+// that output is confirmed. A label no path takes, when the route has no
+// default path, parks the input with reason no-route and the error
+// `label "x" is taken by no path of route.r (it takes "a", "b"): add a
+// path with when = "x", or a default path with when = "*"`. A handler
+// error is retried and parked as any handler's. Inside a split, a route
+// sends each item down its own path; the paths merge again before the
+// gather, which takes every item once.
+//
+// What concerns every path alike goes down one: a failure notice of a
+// run that failed upstream, the notice of a message the route parks
+// itself, and an empty split marker take the route's notice path, its
+// default path, else the path of its first label in sorted order. So a
+// run that failed before its route chose ends where a run sent down that
+// path would, with one failure record, and paths that merge again (a
+// process or terminate node fed by several nodes: a merge needs nothing
+// of the runtime) deliver a notice or a marker once rather than once per
+// path: one failure record per run at a terminate node, one marker at a
+// gather. A terminate node reached only by other paths gets no record of
+// such a run; Local.WaitRuns counts a run ended once the terminate nodes
+// of one path past each route have its outcome.
+//
+// dge_route_messages_total{graph,node,label} counts the messages sent
+// down each path, once confirmed, by the path's label ("*" for the
+// default path); an unknown label without a default path is counted by
+// dge_messages_parked_total. The route's span has dge.route.label (the
+// label returned) and dge.route.to (the queue of the path taken, "" when
+// parked).
+//
 // # Aggregate
 //
 // An aggregate's queue has a single active consumer, so one instance sees
@@ -283,15 +320,15 @@
 // the split when its timeout passes). A split node's
 // dge_messages_published_total counts items.
 //
-// Process, fan_out and poll nodes copy x-dge-split from input to every
+// Process, fan_out, poll and route nodes copy x-dge-split from input to every
 // output (a poll check that is not done keeps it on its way through
 // Q.poll), and failure notices carry the x-dge-split of the message whose
 // failure they report, so that the gather closing its split learns which
 // split failed: a parked item's notice carries the item's frames; the
 // notice of a split's own input, parked, carries the input's frames. An
-// empty split marker reaching a process, fan_out, poll or split node is
-// forwarded as a notice is, without calling the handler: one copy per
-// output, frames unchanged (a split after an empty split adds no frame).
+// empty split marker reaching a process, fan_out, poll, route or split
+// node is forwarded as a notice is, without calling the handler: one copy
+// per output (a route's: one, down its notice path), frames unchanged (a split after an empty split adds no frame).
 // The border check parks with reason bad-header a message whose
 // x-dge-split does not parse (at most 16 frames and 2,048 bytes; each
 // index below its count, or 0 with a count of 0) or whose x-dge-state is
@@ -408,7 +445,8 @@
 // and per node consumed, acked, retried, parked, published, in flight,
 // failure notices received, a
 // handler latency histogram (not for fan_out), poll checks pending (poll
-// nodes), aggregate parts rotated (aggregates) and the prefetch window
+// nodes), aggregate parts rotated (aggregates), messages per path
+// (dge_route_messages_total, routes) and the prefetch window
 // (dge_prefetch_window). A family appears only
 // when a node it applies to runs in the program.
 //
@@ -438,7 +476,8 @@
 // completion (its list handler's call, or its fold's result, and the
 // output's publish) is a span of its own, a child of the split's first
 // item's context, with dge.split.count and links to at most 32 items, not
-// one per item. A handler's context carries its
+// one per item. A route's span has dge.route.label and dge.route.to,
+// the label and the path it took. A handler's context carries its
 // span, so the spans a handler starts are its children, and log lines
 // logged with a traced context get trace_id and span_id. Without a provider
 // (nil or a no-op one) nothing is traced and nothing is allocated for it; a
@@ -465,8 +504,8 @@
 // carries: IDs, run ID, redrive count), park.go (the one park path, with
 // failure.go's Failure and notice.go's failure notices), acker.go (acks
 // once outputs are confirmed); aggregate.go, aggregate_state.go and
-// aggregate_notice.go, poll.go, and split.go, for those node kinds, with
-// split_frame.go (the frames of x-dge-split, which items carry). Around them:
+// aggregate_notice.go, poll.go, route.go and split.go, for those node
+// kinds, with split_frame.go (the frames of x-dge-split, which items carry). Around them:
 // node.go (Node, its constructors), graph.go (Graph and its topology),
 // engine.go (connections, reconnection, start-up check), transport.go (the
 // interfaces a transport implements), envelope.go (header names, from
