@@ -36,10 +36,6 @@ func (s *session) handle(d Delivery) {
 		return
 	}
 	if notice {
-		if r.n.kind == KindRoute && d.RunID != "" {
-			s.forwardRouteNotice(d, attempt, f)
-			return
-		}
 		s.forwardNotice(d, attempt, f)
 		return
 	}
@@ -86,13 +82,19 @@ func (s *session) handle(d Delivery) {
 // publishEach publishes body as d's output to every queue the node feeds,
 // then hands d to the acker (see publishThenAck).
 func (s *session) publishEach(d Delivery, attempt int, body []byte) {
+	s.publishTo(d, attempt, body, s.r.n.to)
+}
+
+// publishTo publishes body to each queue of queues as an output of d (see
+// output), then hands d to the acker.
+func (s *session) publishTo(d Delivery, attempt int, body []byte, queues []string) {
 	r := s.r
 	var one [1]out
 	outs := one[:0]
-	if len(r.n.to) > 1 {
-		outs = make([]out, 0, len(r.n.to))
+	if len(queues) > 1 {
+		outs = make([]out, 0, len(queues))
 	}
-	for _, to := range r.n.to {
+	for _, to := range queues {
 		outs = append(outs, out{exchange: r.e.g.WorkExchange, key: to, msg: s.output(d, to, attempt, body)})
 	}
 	s.publishThenAck(d, attempt, outs)
@@ -101,17 +103,11 @@ func (s *session) publishEach(d Delivery, attempt int, body []byte) {
 // forwardEmptySplit passes the empty split marker d (the one message a
 // split of no items sends towards its gather) on through a process,
 // fan_out, poll, route or split node without calling its handler, as a
-// notice is: one copy per output (a route's: one, down its notice path),
-// its body empty and its x-dge-split frames unchanged, then d is acked.
+// notice is: to the queues a notice takes (Node.passOn), its body empty
+// and its x-dge-split frames unchanged, then d is acked.
 func (s *session) forwardEmptySplit(d Delivery, attempt int) {
 	s.r.log.Debug("forwarding an empty split's marker", "run_id", d.RunID, "message_id", d.MessageID)
-	r := s.r
-	if r.n.kind != KindRoute {
-		s.publishEach(d, attempt, nil)
-		return
-	}
-	to := r.n.noticePath()
-	s.publishThenAck(d, attempt, []out{{exchange: r.e.g.WorkExchange, key: to, msg: s.output(d, to, attempt, nil)}})
+	s.publishTo(d, attempt, nil, s.r.n.passOn())
 }
 
 // call runs a handler with ctx (see handlerContext), its latency measured

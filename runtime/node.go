@@ -11,8 +11,8 @@ import (
 type Kind string
 
 // Node is one node of a graph bound to its handler. Nodes are built only by
-// the constructors Start, Process, FanOut, Aggregate, Poll and Terminate; the
-// zero Node is invalid.
+// the constructors Start, Process, FanOut, Aggregate (or Join), Poll,
+// Route, Split, Gather (or Fold) and Terminate; the zero Node is invalid.
 type Node struct {
 	name string
 	kind Kind

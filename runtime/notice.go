@@ -65,8 +65,9 @@ func (r *nodeRun) notices(runID, id string, attempt int, f RunFailure) []out {
 // which split failed.
 func (r *nodeRun) noticesOf(h map[string]any, runID, id string, attempt int, f RunFailure) []out {
 	frames, inSplit := h[HeaderSplit]
-	outs := make([]out, 0, len(r.n.to))
-	for _, to := range r.n.to {
+	queues := r.n.passOn()
+	outs := make([]out, 0, len(queues))
+	for _, to := range queues {
 		nh := noticeHeaders(f)
 		if inSplit {
 			nh[HeaderSplit] = frames
@@ -83,8 +84,10 @@ func (r *nodeRun) noticesOf(h map[string]any, runID, id string, attempt int, f R
 }
 
 // forwardNotice passes a failure notice on through a process, fan_out,
-// poll or split node, without calling its handler: one notice per output,
-// its x-dge-split frames unchanged, then d is acked. A notice without a run ID tells no one anything; it is discarded.
+// poll, route or split node, without calling its handler: one notice per
+// queue a notice takes (Node.passOn: every output, or a route's notice
+// path alone), its x-dge-split frames unchanged, then d is acked. A
+// notice without a run ID tells no one anything; it is discarded.
 func (s *session) forwardNotice(d Delivery, attempt int, f RunFailure) {
 	r := s.r
 	r.m.notices.Add(1)

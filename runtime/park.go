@@ -180,7 +180,7 @@ func (s *session) parkNotices(d Delivery, attempt int, p parked, confs []Confirm
 		f = nf // a notice that could not be passed on passes on its own failure
 	}
 	// A route's notice goes down one path (see Node.noticePath).
-	for _, o := range r.onePath(r.noticesOf(d.Headers, d.RunID, id, attempt, f)) {
+	for _, o := range r.noticesOf(d.Headers, d.RunID, id, attempt, f) {
 		// The notice continues the run's trace under the park.
 		continueTrace(d.span, d.Message, &o.msg)
 		c, err := s.ch.Publish(s.ctx, o.exchange, o.key, o.msg)

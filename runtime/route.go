@@ -65,20 +65,14 @@ func (n Node) noticePath() string {
 	return n.paths[first]
 }
 
-// onePath returns, of outs (one per queue the node feeds), those a notice
-// or an empty split marker takes: for a route, the one to its notice path;
-// for any other node, all of them.
-func (r *nodeRun) onePath(outs []out) []out {
-	if r.n.kind != KindRoute {
-		return outs
+// passOn returns the queues a failure notice or an empty split marker
+// goes to from n: every queue n feeds, or, for a route, its notice path
+// alone (see noticePath).
+func (n Node) passOn() []string {
+	if n.kind == KindRoute {
+		return []string{n.noticePath()}
 	}
-	q := r.n.noticePath()
-	for _, o := range outs {
-		if o.key == q {
-			return []out{o}
-		}
-	}
-	return nil
+	return n.to
 }
 
 // noRouteError is the error of a message parked because its route's
@@ -118,17 +112,4 @@ func (s *session) handleRoute(d Delivery, attempt int, in any) {
 	taken := r.m.routeTaken[when]
 	s.publishThenAckAnd(d, attempt, []out{{exchange: r.e.g.WorkExchange, key: to, msg: s.output(d, to, attempt, d.Body)}},
 		func() { taken.Add(1) })
-}
-
-// forwardRouteNotice passes failure notice d (of a run: d.RunID is set)
-// on through a route, without calling its handler, as forwardNotice does
-// for other nodes, but down the route's notice path only: the run failed
-// before the route chose a path, and the paths may merge again, where one
-// notice per path would be one failure record per path at a terminate.
-func (s *session) forwardRouteNotice(d Delivery, attempt int, f RunFailure) {
-	r := s.r
-	r.m.notices.Add(1)
-	r.log.Debug("forwarding failure notice down the route's notice path", "run_id", d.RunID, "failed_node", f.Node, "reason", f.Reason,
-		"path", r.n.noticePath())
-	s.publishThenAck(d, attempt, r.onePath(r.noticesOf(d.Headers, d.RunID, d.MessageID, attempt, f)))
 }
