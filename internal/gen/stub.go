@@ -231,9 +231,30 @@ func (s *stubs) route(w *bytes.Buffer, n *config.Node, sig Signature) {
 	for _, p := range sig.Params {
 		params = append(params, "in "+s.typ(p))
 	}
-	fmt.Fprintf(w, "// %s is the handler of %s: it returns the label of the path each\n// message takes. It is not written yet: it sends every message down %s.\n", n.Handler, n.Addr(), path)
+	w.WriteString(comment(fmt.Sprintf("%s is the handler of %s: it returns the label of the path each message takes. It is not written yet: it sends every message down %s.", n.Handler, n.Addr(), path)))
 	fmt.Fprintf(w, "func %s(ctx %s.Context, %s) (label string, err error) {\n\treturn %s, nil\n}\n\n",
 		n.Handler, ctx, strings.Join(params, ", "), strconv.Quote(label))
+}
+
+// comment wraps text into "// " lines of at most 72 characters (a longer
+// word stays whole on its own line).
+func comment(text string) string {
+	const width = 72
+	var b, line strings.Builder
+	for _, word := range strings.Fields(text) {
+		if line.Len() > 0 && line.Len()+1+len(word) > width-3 {
+			b.WriteString("// " + line.String() + "\n")
+			line.Reset()
+		}
+		if line.Len() > 0 {
+			line.WriteByte(' ')
+		}
+		line.WriteString(word)
+	}
+	if line.Len() > 0 {
+		b.WriteString("// " + line.String() + "\n")
+	}
+	return b.String()
 }
 
 // stubLabel returns the label a route's stub returns and the path it
