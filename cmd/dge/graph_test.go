@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestGraphGolden(t *testing.T) {
@@ -71,6 +74,51 @@ func TestGraphJSONSplit(t *testing.T) {
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("graph JSON lacks\n%s\n%s", want, stdout)
+		}
+	}
+}
+
+// TestGraphJSONRoute checks -format json for routes and merges against a
+// golden file: the when of each path, on its node and on the edge from
+// its route ("*" for the default path), and a merge's node listing every
+// input, one edge from each.
+func TestGraphJSONRoute(t *testing.T) {
+	code, stdout, stderr := cliRun(t, "", "graph", "-format", "json", "../../internal/gen/testdata/route")
+	if code != 0 || stderr != "" {
+		t.Fatalf("exit %d, stderr %q; want 0 and nothing", code, stderr)
+	}
+	checkGolden(t, "graph/route.json", []byte(stdout))
+	var g graphJSON
+	if err := json.Unmarshal([]byte(stdout), &g); err != nil {
+		t.Fatal(err)
+	}
+	whens := map[string]string{} // "from -> to" of each edge with a when
+	into := map[string]int{}     // edges into each node
+	for _, e := range g.Edges {
+		if e.When != "" {
+			whens[e.From+" -> "+e.To] = e.When
+		}
+		into[e.To]++
+	}
+	want := map[string]string{
+		"route.by_kind -> process.invoice": "invoice",
+		"route.by_kind -> process.receipt": "receipt",
+		"route.by_kind -> process.other":   "*",
+		"route.by_size -> process.shrink":  "large",
+		"route.by_size -> process.keep":    "small",
+	}
+	if diff := cmp.Diff(want, whens); diff != "" {
+		t.Errorf("edges with a when (-want +got):\n%s", diff)
+	}
+	if into["terminate.filed"] != 3 || into["process.stamp"] != 2 {
+		t.Errorf("edges into the merges: terminate.filed %d, process.stamp %d; want 3 and 2", into["terminate.filed"], into["process.stamp"])
+	}
+	for _, n := range g.Nodes {
+		if n.Address == "process.other" && (n.When != "*" || len(n.From) != 1) {
+			t.Errorf("process.other: when %q, from %v; want \"*\" from the route", n.When, n.From)
+		}
+		if n.Address == "terminate.filed" && (n.When != "" || len(n.From) != 3) {
+			t.Errorf("terminate.filed: when %q, from %v; want no when, three inputs", n.When, n.From)
 		}
 	}
 }

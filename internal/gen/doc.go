@@ -33,10 +33,20 @@
 // accordingly. [Render], which loads no package, goes by the gather's zero
 // attribute instead.
 //
+// A route's handler returns the label of the path a message takes
+// (func(context.Context, In) (string, error), [RouteSignature]); main.go
+// binds it with dge.Route, whose map gives each label of the route's paths
+// (their when) the queue of the node that takes it, keys sorted, and whose
+// fallback is the queue of the default path (when = "*"), or "" without
+// one. A merge (a process or terminate whose from lists several nodes)
+// needs nothing of its own: its queue receives from each of them.
+//
 // [Stubs] writes, for dge init, the message types and functions a graph
 // names that its handlers package lacks, each with the signature the check
 // wants; a gather's stub takes the list form, or the fold form when the
-// gather names a zero function (whose stub returns the zero value).
+// gather names a zero function (whose stub returns the zero value); a
+// route's stub returns a label, the default path's ("*") when the route has
+// one, else its first label, so runs of a new graph take a path.
 //
 // gen never imports the runtime package; only the code it generates does.
 package gen

@@ -33,6 +33,7 @@ var goldenCases = []goldenCase{
 	{"multi", "testdata/multi", "testdata/multi/cmd/multi"},
 	{"clash", "testdata/clash", "testdata/clash/cmd/clash"},
 	{"split", "testdata/split", "testdata/split/cmd/split"},
+	{"route", "testdata/route", "testdata/route/cmd/route"},
 	{"fib", "../../examples/fib", "../../examples/fib/cmd/fib"},
 	{"docs", "../../examples/docs", "../../examples/docs/cmd/docs"},
 }
@@ -253,6 +254,9 @@ func TestMismatchDetails(t *testing.T) {
 		"The zero function of gather.zero_wrong must be func() behaviour.Float, returning the accumulator's starting value, but behaviour.Double (declared at behaviour/behaviour.go:",
 		"It takes 2 parameters; it must take none",
 		"declares no exported function NewTotal. The zero function of gather.fold_wrong must be func() behaviour.Integer",
+		"The route.label_message handler must be\n  func(context.Context, behaviour.Integer) (string, error)\nbut behaviour.Double (declared at behaviour/behaviour.go:",
+		"Its result 1 is behaviour.Integer; it must be string, the label of the path to take: \"one\" (terminate.label_message_one) or any other label (terminate.label_message_rest).",
+		"Its parameter 2 (in) is behaviour.Float; it must be behaviour.Integer, the message type of queue \"label_float\".",
 	} {
 		found := false
 		for _, d := range diags {

@@ -30,11 +30,13 @@ func TestStubsSatisfyCheck(t *testing.T) {
 		"Range (message type)",
 		"Float (message type)",
 		"Total (message type)",
+		"Kind (handler of route.by_kind)",
 		"Digits (handler of split.digits)",
 		"Collect (handler of gather.collect)",
 		"Numbers (handler of split.numbers)",
 		"Sum (handler of gather.sum)",
 		"NewTotal (zero function of gather.sum)",
+		"Sign (handler of route.by_sign)",
 		"Square (handler of process.square)",
 		"Multiply (handler of aggregate.multiply)",
 		"RestCall (handler of poll.rest_call)",
@@ -62,6 +64,9 @@ func TestStubsSatisfyCheck(t *testing.T) {
 		"func Collect(ctx context.Context, items []Integer) (out Total, err error) {",
 		"func Sum(ctx context.Context, acc Total, item Integer) (out Total, err error) {",
 		"func NewTotal() Total {",
+		"func Kind(ctx context.Context, in Integer) (label string, err error) {\n\treturn \"*\", nil\n}",
+		"It is not written yet: it sends every\n// message down the default path, terminate.rest.",
+		"func Sign(ctx context.Context, in Integer) (label string, err error) {\n\treturn \"negative\", nil\n}",
 	} {
 		if !strings.Contains(string(src), want) {
 			t.Errorf("stubs lack %s:\n%s", want, src)

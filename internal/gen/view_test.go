@@ -237,3 +237,49 @@ func TestRenderRejectsGatherWithoutSplit(t *testing.T) {
 		t.Fatalf("got %v, want a gather-without-a-split error at gather.sum", diags)
 	}
 }
+
+// TestRenderRoute checks a route's paths map and fallback: labels sorted
+// with their queues, the default path's queue as the fallback, and "" for
+// a route without one; and the path problems Render refuses (the loader
+// refuses them too), each at the path's when or block.
+func TestRenderRoute(t *testing.T) {
+	g := load(t, "testdata/route")
+	files, diags := Render(g)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	src := string(files[MainFile])
+	for _, want := range []string{
+		`behaviour.Kind, map[string]string{"invoice": "invoices", "receipt": "receipts"}, "others"),`,
+		`behaviour.Size, map[string]string{"large": "large", "small": "small"}, ""),`,
+	} {
+		if !strings.Contains(src, want) {
+			t.Errorf("main.go lacks\n%s\n%s", want, src)
+		}
+	}
+
+	for _, tc := range []struct {
+		name, summary string
+		change        func(g *config.Graph) *config.Node // returns the node the diagnostic is at
+	}{
+		{"no label", "Path without a label", func(g *config.Graph) *config.Node {
+			n := g.Node("process.receipt")
+			n.When, n.WhenRange = "", hcl.Range{}
+			return n
+		}},
+		{"one label twice", "Two paths with one label", func(g *config.Graph) *config.Node {
+			n := g.Node("process.receipt")
+			n.When = "invoice"
+			return n
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := load(t, "testdata/route")
+			at := tc.change(g)
+			files, diags := Render(g)
+			if files != nil || len(diags) != 1 || diags[0].Summary != tc.summary || diags[0].Subject == nil || diags[0].Subject.Start.Line != at.DeclRange.Start.Line && diags[0].Subject.Start.Line != at.WhenRange.Start.Line {
+				t.Fatalf("got %d files and %v; want one %q error at %s", len(files), diags, tc.summary, at.Addr())
+			}
+		})
+	}
+}

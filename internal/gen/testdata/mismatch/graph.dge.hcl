@@ -281,3 +281,48 @@ terminate "fold_wrong_out" {
   queue   = "fold_wrong_out"
   message = "Integer"
 }
+
+# Routes: a handler that returns a message, not a label; one that takes
+# another message type than the route's.
+start "routes" {}
+
+fan_out "routes_copy" {
+  from    = start.routes
+  queue   = "routes_copy"
+  message = "Integer"
+}
+
+route "label_message" {
+  from    = fan_out.routes_copy
+  queue   = "label_message"
+  message = "Integer"
+  handler = "Double" # want: Wrong handler signature
+}
+
+terminate "label_message_one" {
+  from    = route.label_message
+  when    = "one"
+  queue   = "label_message_one"
+  message = "Integer"
+}
+
+terminate "label_message_rest" {
+  from    = route.label_message
+  when    = "*"
+  queue   = "label_message_rest"
+  message = "Integer"
+}
+
+route "label_float" {
+  from    = fan_out.routes_copy
+  queue   = "label_float"
+  message = "Integer"
+  handler = "LabelFloat" # want: Wrong handler signature
+}
+
+terminate "label_float_one" {
+  from    = route.label_float
+  when    = "one"
+  queue   = "label_float_one"
+  message = "Integer"
+}

@@ -111,3 +111,51 @@ terminate "collected" {
   queue   = "collected"
   message = "Total"
 }
+
+# Routes: one with a default path (its stub takes it), one without (its
+# stub takes the first label).
+start "kinds" {}
+
+route "by_kind" {
+  from    = start.kinds
+  queue   = "kinds"
+  message = "Integer"
+  handler = "Kind" # func(context.Context, handlers.Integer) (string, error)
+}
+
+terminate "small" {
+  from    = route.by_kind
+  when    = "small"
+  queue   = "small"
+  message = "Integer"
+}
+
+terminate "rest" {
+  from    = route.by_kind
+  when    = "*"
+  queue   = "rest"
+  message = "Integer"
+}
+
+start "signs" {}
+
+route "by_sign" {
+  from    = start.signs
+  queue   = "signs"
+  message = "Integer"
+  handler = "Sign"
+}
+
+terminate "positive" {
+  from    = route.by_sign
+  when    = "positive"
+  queue   = "positive"
+  message = "Integer"
+}
+
+terminate "negative" {
+  from    = route.by_sign
+  when    = "negative"
+  queue   = "negative"
+  message = "Integer"
+}

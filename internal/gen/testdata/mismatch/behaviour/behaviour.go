@@ -92,3 +92,6 @@ func NewFloat() Float { return Float{} }
 func AddDigit(ctx context.Context, acc Float, item Integer) (Float, error) {
 	return Float{acc.Value + float64(item.Value)}, nil
 }
+
+// LabelFloat names a path for a Float, where its route carries Integer.
+func LabelFloat(ctx context.Context, in Float) (string, error) { return "one", nil }

@@ -20,6 +20,13 @@ type Float struct{}
 // give it the fields they carry.
 type Total struct{}
 
+// Kind is the handler of route.by_kind: it returns the label of the
+// path each message takes. It is not written yet: it sends every
+// message down the default path, terminate.rest.
+func Kind(ctx context.Context, in Integer) (label string, err error) {
+	return "*", nil
+}
+
 // Digits is the handler of split.digits. It is not written yet: it fails
 // every message, which is retried and then parked.
 func Digits(ctx context.Context, in Range) (items []Integer, err error) {
@@ -49,6 +56,13 @@ func Sum(ctx context.Context, acc Total, item Integer) (out Total, err error) {
 func NewTotal() Total {
 	var acc Total
 	return acc
+}
+
+// Sign is the handler of route.by_sign: it returns the label of the
+// path each message takes. It is not written yet: it sends every
+// message down the path "negative", terminate.negative.
+func Sign(ctx context.Context, in Integer) (label string, err error) {
+	return "negative", nil
 }
 
 // Square is the handler of process.square. It is not written yet: it fails
