@@ -188,7 +188,7 @@ func (s *state) buildAdopt(attr *hcl.Attribute) []string {
 }
 
 // requiredHandler tells which kinds must name a handler.
-var requiredHandler = map[Kind]bool{KindProcess: true, KindAggregate: true, KindPoll: true, KindSplit: true, KindGather: true}
+var requiredHandler = map[Kind]bool{KindProcess: true, KindAggregate: true, KindPoll: true, KindRoute: true, KindSplit: true, KindGather: true}
 
 // kindPurpose explains, for diagnostics, what a node of each kind does.
 var kindPurpose = map[Kind]string{
@@ -223,7 +223,8 @@ func (s *state) buildNodes() []*nodeDecl {
 }
 
 // buildNode evaluates one node block into d.node, step by step: its
-// handler, then (but for a start) its edge and its kind's timing.
+// handler, then (but for a start) its edge, its kind's timing and the
+// label of the route's path it is (route.go).
 func (s *state) buildNode(d *nodeDecl) {
 	n := &Node{Kind: d.kind, Name: d.name, DeclRange: d.declRange}
 	d.node = n
@@ -233,6 +234,7 @@ func (s *state) buildNode(d *nodeDecl) {
 	}
 	n.Edge = s.buildEdge(d)
 	s.buildTiming(d, n)
+	s.buildWhen(d, n)
 }
 
 // missing reports a required argument that node d lacks.

@@ -133,6 +133,7 @@ var fileSchema = &hcl.BodySchema{
 		{Type: string(KindFanOut), LabelNames: []string{"name"}},
 		{Type: string(KindAggregate), LabelNames: []string{"name"}},
 		{Type: string(KindPoll), LabelNames: []string{"name"}},
+		{Type: string(KindRoute), LabelNames: []string{"name"}},
 		{Type: string(KindSplit), LabelNames: []string{"name"}},
 		{Type: string(KindGather), LabelNames: []string{"name"}},
 		{Type: string(KindTerminate), LabelNames: []string{"name"}},
@@ -180,16 +181,18 @@ var variableSchema = &hcl.BodySchema{
 // nodeSchemas holds the attributes each node kind accepts. `handler` is
 // accepted everywhere so that a handler on the wrong kind gets a message
 // of its own; required attributes are checked by the loader, with details
-// that say what to write.
+// that say what to write. `when` is accepted by the kinds a route can feed
+// (route.go); an aggregate cannot be one path of a route.
 var nodeSchemas = map[Kind]*hcl.BodySchema{
 	KindStart:     nodeSchema("handler"),
-	KindProcess:   nodeSchema(edgeAttrs("handler")...),
-	KindFanOut:    nodeSchema(edgeAttrs("handler")...),
+	KindProcess:   nodeSchema(edgeAttrs("handler", "when")...),
+	KindFanOut:    nodeSchema(edgeAttrs("handler", "when")...),
 	KindAggregate: nodeSchema(edgeAttrs("handler", "timeout")...),
-	KindPoll:      nodeSchema(edgeAttrs("handler", "interval", "timeout")...),
-	KindSplit:     nodeSchema(edgeAttrs("handler")...),
+	KindPoll:      nodeSchema(edgeAttrs("handler", "interval", "timeout", "when")...),
+	KindRoute:     nodeSchema(edgeAttrs("handler")...),
+	KindSplit:     nodeSchema(edgeAttrs("handler", "when")...),
 	KindGather:    nodeSchema(edgeAttrs("handler", "over", "timeout", "zero")...),
-	KindTerminate: nodeSchema(edgeAttrs("handler")...),
+	KindTerminate: nodeSchema(edgeAttrs("handler", "when")...),
 }
 
 func edgeAttrs(extra ...string) []string {
@@ -225,7 +228,7 @@ func (s *state) decodeFile(f *hcl.File) {
 	content, diags := f.Body.Content(fileSchema)
 	for _, d := range diags {
 		if d.Summary == "Unsupported argument" {
-			d.Detail += " A graph file holds only blocks: graph, broker, variable, locals, moved and the node blocks (start, process, fan_out, aggregate, poll, split, gather, terminate). To name a value, define it in a locals block."
+			d.Detail += " A graph file holds only blocks: graph, broker, variable, locals, moved and the node blocks (start, process, fan_out, aggregate, poll, route, split, gather, terminate). To name a value, define it in a locals block."
 		}
 	}
 	s.diags = append(s.diags, diags...)

@@ -15,42 +15,76 @@ import (
 // to the nodes they name, then the nodes put in topological order.
 
 // decodeFrom reads a node's from attribute as references, without
-// evaluating it: a single KIND.NAME, or for an aggregate a list of them.
+// evaluating it: a single KIND.NAME, or a list of them for an aggregate (a
+// join) and for a process or terminate (a merge, route.go).
 func (s *state) decodeFrom(d *nodeDecl, attr *hcl.Attribute) {
 	if d.kind == KindAggregate {
-		exprs, diags := hcl.ExprList(attr.Expr)
-		if diags.HasErrors() {
-			s.errorf(attr.Expr.Range().Ptr(), "Invalid from",
-				"%s joins several inputs, so its from is a list of node references, such as from = [process.a, process.b].", d.addr())
-			return
-		}
-		seen := map[string]bool{}
-		for _, e := range exprs {
-			r := s.decodeRef(d, e)
-			if r == nil {
-				continue
-			}
-			if seen[r.addr()] {
-				s.errorf(r.rng.Ptr(), "Duplicate aggregate input",
-					"%s is already an input of %s; an aggregate joins one message from each of its inputs. Remove the duplicate.", r.addr(), d.addr())
-				continue
-			}
-			seen[r.addr()] = true
-			d.from = append(d.from, r)
-		}
-		if len(exprs) < 2 {
-			s.errorf(attr.Expr.Range().Ptr(), "Too few aggregate inputs",
-				"%s has %s; an aggregate joins one message from each of two or more nodes. Add inputs to from, or use a process for a single input.", d.addr(), Plural(len(exprs), "input"))
-		}
+		s.decodeFromList(d, attr, joinList)
 		return
 	}
 	if _, isList := attr.Expr.(*hclsyntax.TupleConsExpr); isList {
+		if mergeKinds[d.kind] {
+			s.decodeFromList(d, attr, mergeList)
+			return
+		}
 		s.errorf(attr.Expr.Range().Ptr(), "Invalid from",
-			"A %s has one input, so its from is a single node reference, such as from = process.double; only an aggregate takes a list.", d.kind)
+			"A %s has one input, so its from is a single node reference, such as from = process.double; only an aggregate (a join) and a process or terminate (a merge of paths) take a list.", d.kind)
 		return
 	}
 	if r := s.decodeRef(d, attr.Expr); r != nil {
 		d.from = append(d.from, r)
+	}
+}
+
+// fromList tells what a list in from means, for diagnostics: a join of
+// one message from each input, or a merge of paths.
+type fromList struct {
+	what, duplicate, tooFew, why, single string
+}
+
+var (
+	joinList = fromList{
+		what:      "aggregate",
+		duplicate: "Duplicate aggregate input",
+		tooFew:    "Too few aggregate inputs",
+		why:       "an aggregate joins one message from each of its inputs",
+		single:    "an aggregate joins one message from each of two or more nodes. Add inputs to from, or use a process for a single input",
+	}
+	mergeList = fromList{
+		what:      "merge",
+		duplicate: "Duplicate merge input",
+		tooFew:    "Too few merge inputs",
+		why:       "a merge lists each path that continues here once",
+		single:    "a list in from merges the paths of two or more nodes. Write the single input without brackets, such as from = process.double, or add the other paths to the list",
+	}
+)
+
+// decodeFromList reads a from attribute that is a list of references: an
+// aggregate's inputs or a merge's.
+func (s *state) decodeFromList(d *nodeDecl, attr *hcl.Attribute, l fromList) {
+	exprs, diags := hcl.ExprList(attr.Expr)
+	if diags.HasErrors() {
+		s.errorf(attr.Expr.Range().Ptr(), "Invalid from",
+			"%s joins several inputs, so its from is a list of node references, such as from = [process.a, process.b].", d.addr())
+		return
+	}
+	seen := map[string]bool{}
+	for _, e := range exprs {
+		r := s.decodeRef(d, e)
+		if r == nil {
+			continue
+		}
+		if seen[r.addr()] {
+			s.errorf(r.rng.Ptr(), l.duplicate,
+				"%s is already an input of %s; %s. Remove the duplicate.", r.addr(), d.addr(), l.why)
+			continue
+		}
+		seen[r.addr()] = true
+		d.from = append(d.from, r)
+	}
+	if len(exprs) < 2 {
+		s.errorf(attr.Expr.Range().Ptr(), l.tooFew,
+			"%s has %s; %s.", d.addr(), Plural(len(exprs), "input"), l.single)
 	}
 }
 

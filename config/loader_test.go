@@ -31,6 +31,8 @@ type nodeView struct {
 	Timeout  time.Duration
 	// Over and Zero are a gather's split (by address) and zero function.
 	Over, Zero string
+	// When is the label of the route's path the node is.
+	When string
 }
 
 type edgeView struct {
@@ -43,7 +45,7 @@ func view(g *config.Graph) graphView {
 	v := graphView{Name: g.Name, Handlers: g.Handlers, OnFailure: g.OnFailure, Broker: g.Broker, Files: g.Files}
 	v.Broker.DeclRange = hcl.Range{}
 	for _, n := range g.Nodes {
-		nv := nodeView{Addr: n.Addr(), Handler: n.Handler, Interval: n.Interval, Timeout: n.Timeout, Zero: n.Zero}
+		nv := nodeView{Addr: n.Addr(), Handler: n.Handler, Interval: n.Interval, Timeout: n.Timeout, Zero: n.Zero, When: n.When}
 		if n.Over != nil {
 			nv.Over = n.Over.Addr()
 		}
@@ -242,6 +244,24 @@ func TestLoadGraphs(t *testing.T) {
 					{Addr: "gather.sum", From: []string{"process.fib"}, To: []string{"terminate.total"}, Handler: "Sum", Edge: edge("sum", "Number"),
 						Over: "split.numbers", Zero: "NewTotal", Timeout: 30 * time.Minute},
 					{Addr: "terminate.total", From: []string{"gather.sum"}, Edge: edge("total", "Total")},
+				},
+			},
+		},
+		{
+			name: "route and merge",
+			path: "../testdata/graphs/route",
+			want: graphView{
+				Name:     "route",
+				Handlers: "example.com/route/behaviour",
+				Broker:   defaultBroker("route"),
+				Files:    []string{"../testdata/graphs/route/graph.dge.hcl"},
+				Nodes: []nodeView{
+					{Addr: "start.in", To: []string{"route.by_kind"}},
+					{Addr: "route.by_kind", From: []string{"start.in"}, To: []string{"process.invoice", "process.other"}, Handler: "Kind", Edge: edge("docs", "Document")},
+					{Addr: "process.invoice", From: []string{"route.by_kind"}, To: []string{"process.archive"}, Handler: "Invoice", Edge: edge("invoices", "Document"), When: "invoice"},
+					{Addr: "process.other", From: []string{"route.by_kind"}, To: []string{"process.archive"}, Handler: "Other", Edge: edge("others", "Document"), When: config.WhenDefault},
+					{Addr: "process.archive", From: []string{"process.invoice", "process.other"}, To: []string{"terminate.out"}, Handler: "Archive", Edge: edge("archive", "Filed")},
+					{Addr: "terminate.out", From: []string{"process.archive"}, Edge: edge("out", "Receipt")},
 				},
 			},
 		},

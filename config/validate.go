@@ -12,8 +12,9 @@ import (
 // and a terminate, the message types along each edge, the starts behind each
 // aggregate, distinct queues and distinct exchanges.
 
-// checkOutputs reports nodes that feed nothing, a non-fan_out feeding
-// several nodes, and warns of a fan_out with a single output.
+// checkOutputs reports nodes that feed nothing, a node other than a
+// fan_out or a route feeding several nodes, and warns of a fan_out with a
+// single output.
 func (s *state) checkOutputs(nodes []*nodeDecl) {
 	for _, d := range nodes {
 		if d.kind == KindTerminate {
@@ -25,6 +26,8 @@ func (s *state) checkOutputs(nodes []*nodeDecl) {
 			s.errorf(d.nameRange.Ptr(), "Node feeds nothing",
 				"No node names %s in its from, so its output would go nowhere. Add a node with from = %s (a terminate, if this is the end of the graph), or remove %s.",
 				d.addr(), d.addr(), d.addr())
+		case d.kind == KindRoute:
+			// A route feeds each of its paths; its rules are in route.go.
 		case d.kind == KindFanOut && len(refs) == 1:
 			s.diags = append(s.diags, &hcl.Diagnostic{
 				Severity: hcl.DiagWarning,
@@ -65,16 +68,17 @@ func (s *state) checkStartAndTerminate(g *Graph, nodes []*nodeDecl) {
 }
 
 // carried returns the message type node in sends to consumer c: a fan_out
-// carries its own input's type; any other node emits what c declares for it.
+// or a route carries its own input's type; any other node emits what c
+// declares for it.
 func carried(in *Node, c *Node) string {
-	if in.Kind == KindFanOut {
+	if in.Kind == KindFanOut || in.Kind == KindRoute {
 		return in.Edge.Message
 	}
 	return c.InputFrom(in)
 }
 
 // checkMessages reports message types that disagree along an edge: a
-// fan_out's consumers and an aggregate's inputs, and an aggregate's list of
+// fan_out's or a route's consumers and an aggregate's inputs, and an aggregate's list of
 // part types that does not match its from list.
 func (s *state) checkMessages(nodes []*nodeDecl) {
 	for _, d := range nodes {
@@ -83,13 +87,17 @@ func (s *state) checkMessages(nodes []*nodeDecl) {
 			continue
 		}
 		switch n.Kind {
-		case KindFanOut:
+		case KindFanOut, KindRoute:
 			for _, c := range n.To {
 				if c.Kind == KindAggregate || c.Edge.Message == "" || c.Edge.Message == n.Edge.Message {
 					continue // an aggregate's inputs are checked below
 				}
+				verb := "copies its input, of type %s, to %s"
+				if n.Kind == KindRoute {
+					verb = "passes its input, of type %s, unchanged down the path %s"
+				}
 				s.errorf(c.Edge.MessageRange.Ptr(), "Message type mismatch",
-					"%s copies its input, of type %s, to %s, which declares message = %q. Set message = %q on %s, or feed it from a node that emits %s.",
+					"%s "+verb+", which declares message = %q. Set message = %q on %s, or feed it from a node that emits %s.",
 					n.Addr(), n.Edge.Message, c.Addr(), c.Edge.Message, n.Edge.Message, c.Addr(), c.Edge.Message)
 			}
 		case KindAggregate:

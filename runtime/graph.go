@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -88,6 +89,9 @@ func (g Graph) Check() error {
 		if err := g.checkSplitGather(n); err != nil {
 			return err
 		}
+		if err := checkRoute(n); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -118,6 +122,36 @@ func (g Graph) checkSplitGather(n Node) error {
 			}
 		}
 		return fmt.Errorf("%s closes the split %q, which is not a node of the graph", n.Addr(), n.over)
+	}
+	return nil
+}
+
+// checkRoute checks a route node n: built by Route, with at least one path
+// or a default path, each label a label HCL's when allows.
+func checkRoute(n Node) error {
+	if n.kind != KindRoute {
+		return nil
+	}
+	if n.route == nil || n.decode == nil {
+		return fmt.Errorf("%s was not built by Route", n.Addr())
+	}
+	if len(n.paths) == 0 && n.fallback == "" {
+		return fmt.Errorf("%s has no path: give it at least one path (a node with from = %s and a when) or a default path (when = %q)",
+			n.Addr(), n.Addr(), routeDefault)
+	}
+	labels := make([]string, 0, len(n.paths))
+	for l := range n.paths {
+		labels = append(labels, l)
+	}
+	slices.Sort(labels)
+	for _, l := range labels {
+		switch {
+		case l == "" || l == routeDefault:
+			return fmt.Errorf("%s has a path with the label %q; a path's label is a non-empty string other than %q (the default path is Route's fallback)",
+				n.Addr(), l, routeDefault)
+		case n.paths[l] == "":
+			return fmt.Errorf("%s: the path of label %q has no queue", n.Addr(), l)
+		}
 	}
 	return nil
 }

@@ -12,7 +12,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// handle processes one delivery of a process, fan_out, poll or split node.
+// handle processes one delivery of a process, fan_out, poll, route or
+// split node.
 func (s *session) handle(d Delivery) {
 	r := s.r
 	if r.debug {
@@ -35,6 +36,10 @@ func (s *session) handle(d Delivery) {
 		return
 	}
 	if notice {
+		if r.n.kind == KindRoute && d.RunID != "" {
+			s.forwardRouteNotice(d, attempt, f)
+			return
+		}
 		s.forwardNotice(d, attempt, f)
 		return
 	}
@@ -68,6 +73,9 @@ func (s *session) handle(d Delivery) {
 	case KindSplit:
 		s.handleSplit(d, attempt, in)
 		return
+	case KindRoute:
+		s.handleRoute(d, attempt, in)
+		return
 	default:
 		s.park(d, attempt, envelope.Permanent, "node kind "+string(r.n.kind)+" does not consume")
 		return
@@ -92,12 +100,18 @@ func (s *session) publishEach(d Delivery, attempt int, body []byte) {
 
 // forwardEmptySplit passes the empty split marker d (the one message a
 // split of no items sends towards its gather) on through a process,
-// fan_out, poll or split node without calling its handler, as a notice
-// is: one copy per output, its body empty and its x-dge-split frames
-// unchanged, then d is acked.
+// fan_out, poll, route or split node without calling its handler, as a
+// notice is: one copy per output (a route's: one, down its notice path),
+// its body empty and its x-dge-split frames unchanged, then d is acked.
 func (s *session) forwardEmptySplit(d Delivery, attempt int) {
 	s.r.log.Debug("forwarding an empty split's marker", "run_id", d.RunID, "message_id", d.MessageID)
-	s.publishEach(d, attempt, nil)
+	r := s.r
+	if r.n.kind != KindRoute {
+		s.publishEach(d, attempt, nil)
+		return
+	}
+	to := r.n.noticePath()
+	s.publishThenAck(d, attempt, []out{{exchange: r.e.g.WorkExchange, key: to, msg: s.output(d, to, attempt, nil)}})
 }
 
 // call runs a handler with ctx (see handlerContext), its latency measured
@@ -143,6 +157,12 @@ type out struct {
 // (a retry) otherwise. A publish that fails outright means the channel is
 // gone: d is left to the broker to redeliver.
 func (s *session) publishThenAck(d Delivery, attempt int, outs []out) {
+	s.publishThenAckAnd(d, attempt, outs, nil)
+}
+
+// publishThenAckAnd is publishThenAck calling acked (nil: nothing) once d
+// is acked: outputs confirmed.
+func (s *session) publishThenAckAnd(d Delivery, attempt int, outs []out, acked func()) {
 	confs := make([]Confirmation, 0, len(outs))
 	for _, o := range outs {
 		c, err := s.ch.Publish(s.ctx, o.exchange, o.key, o.msg)
@@ -168,13 +188,19 @@ func (s *session) publishThenAck(d Delivery, attempt int, outs []out) {
 	// every delivery to the heap.
 	r, n, runID, messageID, span := s.r, int64(len(outs)), d.RunID, d.MessageID, d.span
 	ok := func() { r.m.acked.Add(1); r.m.published.Add(n) }
-	if r.debug {
+	switch {
+	case r.debug:
 		received := d.received
 		ok = func() {
 			r.m.acked.Add(1)
 			r.m.published.Add(n)
+			if acked != nil {
+				acked()
+			}
 			r.handled(span, runID, messageID, attempt, received, "done")
 		}
+	case acked != nil:
+		ok = func() { r.m.acked.Add(1); r.m.published.Add(n); acked() }
 	}
 	s.acker.submit(ackItem{
 		tag:   d.Tag,

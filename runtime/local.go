@@ -39,7 +39,8 @@ type Local struct {
 	mu       sync.Mutex
 	results  []Result
 	failures []Result                   // failure records: Failed set
-	runs     map[string]int             // run ID → terminate nodes its start reaches
+	runs     map[string]Node            // run ID → its start node, until the run has ended
+	byQueue  map[string]Node            // the graph's nodes by the queue that feeds them
 	outcomes map[string]map[string]bool // run ID → terminate nodes that received its result or failure record
 	changed  chan struct{}              // closed and replaced when a result or failure record arrives
 }
@@ -132,7 +133,8 @@ func StartLocal(g Graph, b LocalBroker, opts LocalOptions) (*Local, error) {
 		}
 	}
 	l := &Local{
-		runs:      map[string]int{},
+		runs:      map[string]Node{},
+		byQueue:   g.nodesByQueue(),
 		outcomes:  map[string]map[string]bool{},
 		g:         g,
 		mem:       b,
@@ -260,32 +262,56 @@ func (l *Local) record(r Result) {
 	l.changed = make(chan struct{})
 }
 
-// terminates returns how many terminate nodes the messages of start reach.
-func (g *Graph) terminates(start Node) int {
+// nodesByQueue returns g's nodes by the queue that feeds them.
+func (g *Graph) nodesByQueue() map[string]Node {
 	byQueue := map[string]Node{}
 	for _, n := range g.Nodes {
 		if n.kind != KindStart {
 			byQueue[n.in.Queue] = n
 		}
 	}
-	seen := map[string]bool{}
-	count := 0
-	var walk func(n Node)
-	walk = func(n Node) {
-		for _, q := range n.to {
-			next, ok := byQueue[q]
-			if !ok || seen[q] {
-				continue
+	return byQueue
+}
+
+// runEnded reports whether a run from start node start has ended when the
+// terminate nodes (addresses) in reached have its result or failure
+// record (byQueue: its graph's nodesByQueue): every terminate node its
+// messages reach has, except that past a route the terminate nodes of one
+// of its paths suffice, since a run, its failure notices and its empty
+// split markers take one path there.
+func runEnded(byQueue map[string]Node, start Node, reached map[string]bool) bool {
+	memo := map[string]bool{} // queue → ended past it (graphs are acyclic)
+	var past func(q string) bool
+	past = func(q string) bool {
+		if v, ok := memo[q]; ok {
+			return v
+		}
+		n, ok := byQueue[q]
+		var v bool
+		switch {
+		case !ok:
+			v = true // no node: nothing to wait for
+		case n.kind == KindTerminate:
+			v = reached[n.Addr()]
+		default:
+			v = n.kind != KindRoute || len(n.to) == 0
+			for _, to := range n.to {
+				if n.kind == KindRoute {
+					v = v || past(to) // one path
+				} else {
+					v = v && past(to) // every output
+				}
 			}
-			seen[q] = true
-			if next.kind == KindTerminate {
-				count++
-			}
-			walk(next)
+		}
+		memo[q] = v
+		return v
+	}
+	for _, q := range start.to {
+		if !past(q) {
+			return false
 		}
 	}
-	walk(start)
-	return count
+	return true
 }
 
 // Publish sends body, a JSON message of start node start's type (checked
@@ -304,7 +330,7 @@ func (l *Local) Publish(ctx context.Context, start string, body []byte) (string,
 	}
 	runID, outs := l.g.newRun(n, b)
 	l.mu.Lock()
-	l.runs[runID] = l.g.terminates(n)
+	l.runs[runID] = n
 	l.mu.Unlock()
 	var span trace.Span
 	if t := l.e.tracer; t != nil {
@@ -397,7 +423,9 @@ func (l *Local) waitTerminate(ctx context.Context, terminate string, n int, what
 }
 
 // WaitRuns waits until every run published so far has ended: it has a
-// result or a failure record at every terminate node its start reaches.
+// result or a failure record at every terminate node its start reaches,
+// where past a route the terminate nodes of one of its paths suffice (a
+// run takes one path).
 // Unlike WaitIdle it does not wait for what a failed run leaves behind
 // (a branch still retrying, a part an aggregate has yet to park). It
 // returns ctx's error if ctx ends first.
@@ -405,8 +433,10 @@ func (l *Local) WaitRuns(ctx context.Context) error {
 	for {
 		l.mu.Lock()
 		open := 0
-		for id, want := range l.runs {
-			if len(l.outcomes[id]) < want {
+		for id, start := range l.runs {
+			if runEnded(l.byQueue, start, l.outcomes[id]) {
+				delete(l.runs, id)
+			} else {
 				open++
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,6 +90,11 @@ type nodeMetrics struct {
 	gatherDuplicates  atomic.Int64 // deliveries that brought nothing new
 	gatherCheckpoints atomic.Int64 // checkpoints published to Q.state
 	splitItems        atomic.Int64 // items a split published, confirmed
+
+	// Route nodes only: the messages sent down each path, confirmed, by
+	// the path's label (routeDefault for the default path). Its keys are
+	// set when the node's metrics are made and never change.
+	routeTaken map[string]*atomic.Int64
 }
 
 // gatherOpen adds splits open splits with pending items not yet in (both
@@ -106,6 +112,12 @@ func (m *metrics) node(n Node) *nodeMetrics {
 		return nm
 	}
 	nm := &nodeMetrics{node: addr, queue: n.in.Queue, kind: n.kind}
+	if n.kind == KindRoute {
+		nm.routeTaken = map[string]*atomic.Int64{}
+		for _, l := range n.routeLabels() {
+			nm.routeTaken[l] = new(atomic.Int64)
+		}
+	}
 	m.nodes[addr] = nm
 	return nm
 }
@@ -287,6 +299,7 @@ func (m *metrics) write(w io.Writer) error {
 			ew.printf("%s{%s} %d\n", c.name, m.labels(n), c.get(n))
 		}
 	}
+	m.writeRoutes(ew, nodes)
 	const h = "dge_handler_duration_seconds"
 	wroteH := false
 	for _, n := range nodes {
@@ -314,6 +327,35 @@ func (m *metrics) write(w io.Writer) error {
 	}
 	return ew.err
 }
+
+// writeRoutes writes dge_route_messages_total, one series per path of
+// every route node of nodes (nothing when there is none).
+func (m *metrics) writeRoutes(ew *errWriter, nodes []*nodeMetrics) {
+	const name = "dge_route_messages_total"
+	wrote := false
+	for _, n := range nodes {
+		if n.kind != KindRoute {
+			continue
+		}
+		if !wrote {
+			ew.printf("# HELP %s Messages the route sent down each path, confirmed, by the path's label (when; \"*\" for the default path). A label no path takes is counted as parked.\n# TYPE %s counter\n", name, name)
+			wrote = true
+		}
+		labels := make([]string, 0, len(n.routeTaken))
+		for l := range n.routeTaken {
+			labels = append(labels, l)
+		}
+		slices.Sort(labels)
+		for _, l := range labels {
+			ew.printf("%s{graph=%q,node=%q,label=\"%s\"} %d\n", name, m.graph, n.node, labelValue.Replace(l), n.routeTaken[l].Load())
+		}
+	}
+}
+
+// labelValue escapes a label value of the text format (a path's label is
+// any string HCL allows: Go's %q would write escapes Prometheus does not
+// read).
+var labelValue = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 
 func (m *metrics) labels(n *nodeMetrics) string {
 	return fmt.Sprintf("graph=%q,node=%q,queue=%q", m.graph, n.node, n.queue)

@@ -161,7 +161,7 @@ func (s *session) parkWith(d Delivery, attempt int, reason envelope.Reason, errT
 }
 
 // parkNotices publishes the failure notices of d's run, parked here as p,
-// on every output of the node, and returns confs with their
+// on every output of the node (a route's: its notice path), and returns confs with their
 // confirmations added. The run is over: it is said downstream before d is
 // settled. A node that sends one notice per run (an aggregate) claims it
 // first through s.claimNotice: when it was sent already, nothing is
@@ -179,7 +179,8 @@ func (s *session) parkNotices(d Delivery, attempt int, p parked, confs []Confirm
 	if nf, ok := noticeOf(d.Message); ok {
 		f = nf // a notice that could not be passed on passes on its own failure
 	}
-	for _, o := range r.noticesOf(d.Headers, d.RunID, id, attempt, f) {
+	// A route's notice goes down one path (see Node.noticePath).
+	for _, o := range r.onePath(r.noticesOf(d.Headers, d.RunID, id, attempt, f)) {
 		// The notice continues the run's trace under the park.
 		continueTrace(d.span, d.Message, &o.msg)
 		c, err := s.ch.Publish(s.ctx, o.exchange, o.key, o.msg)

@@ -21,6 +21,11 @@ const (
 	// On a gather's span: the items of the split it gathers.
 	attrSplitCount = attribute.Key("dge.split.count")
 
+	// On a route's span: the label its handler returned, and the queue of
+	// the path it took ("" when no path takes the label: parked).
+	attrRouteLabel = attribute.Key("dge.route.label")
+	attrRouteTo    = attribute.Key("dge.route.to")
+
 	// On the events "park" and "retry":
 	attrReason    = attribute.Key("dge.reason")     // why the message was parked (as in x-dge-reason)
 	attrError     = attribute.Key("dge.error")      // the error's text

@@ -12,9 +12,11 @@ func runGraph(ctx context.Context, e *env, args []string) int {
 Print the graph in PATH (default the current folder) as a Graphviz digraph,
 a Mermaid flowchart or JSON (-format json, for scripts): one node per
 block, labelled "kind name", one arrow per message flow, labelled with
-its queue and message type ("(items)" on an arrow leaving a split), and a
-dashed arrow "gathers" from each split to the gather that closes it. For
-a picture:
+its queue and message type ("(items)" on an arrow leaving a split; "when
+LABEL", or "otherwise" for the default path, on an arrow leaving a route),
+and a dashed arrow "gathers" from each split to the gather that closes it.
+A route is drawn as a diamond; a merge is several arrows into one node.
+For a picture:
 
   dge graph examples/arith | dot -Tsvg > arith.svg
 

@@ -23,6 +23,8 @@ type graphJSON struct {
 // the edge queue feeding it (absent for start). Over, Zero and Timeout are
 // a gather's: the address of the split it closes, its zero function (absent
 // when it has none) and how long it waits for a split's items ("1h30m").
+// When is, for a node fed by a route, the label of the path it is ("*"
+// for the route's default path).
 type graphJSONNode struct {
 	Address string   `json:"address"`
 	Kind    string   `json:"kind"`
@@ -35,18 +37,22 @@ type graphJSONNode struct {
 	Over    string   `json:"over,omitempty"`
 	Zero    string   `json:"zero,omitempty"`
 	Timeout string   `json:"timeout,omitempty"`
+	When    string   `json:"when,omitempty"`
 	From    []string `json:"from"`
 	To      []string `json:"to"`
 }
 
 // graphJSONEdge is one message flow: From's output into To's queue. Items
 // is true on the edges leaving a split, which carry one message per item.
+// When is, on an edge leaving a route, the label that takes it ("*" for the
+// default path).
 type graphJSONEdge struct {
 	From    string `json:"from"`
 	To      string `json:"to"`
 	Queue   string `json:"queue"`
 	Message string `json:"message"`
 	Items   bool   `json:"items,omitempty"`
+	When    string `json:"when,omitempty"`
 }
 
 // graphToJSON returns g as indented JSON: nodes in graph order (start to
@@ -57,7 +63,7 @@ func graphToJSON(g *config.Graph) ([]byte, error) {
 	for _, n := range g.Nodes {
 		jn := graphJSONNode{
 			Address: n.Addr(), Kind: string(n.Kind), Name: n.Name,
-			Output: n.Output(), Handler: n.Handler, From: addrs(n.From), To: addrs(n.To),
+			Output: n.Output(), Handler: n.Handler, When: n.When, From: addrs(n.From), To: addrs(n.To),
 		}
 		if n.Kind == config.KindGather {
 			if n.Over != nil {
@@ -68,7 +74,11 @@ func graphToJSON(g *config.Graph) ([]byte, error) {
 		if n.Edge != nil {
 			jn.Queue, jn.Message, jn.Parts = n.Edge.Queue, n.Edge.Message, n.Edge.Parts
 			for _, f := range n.From {
-				out.Edges = append(out.Edges, graphJSONEdge{From: f.Addr(), To: n.Addr(), Queue: n.Edge.Queue, Message: n.InputFrom(f), Items: f.Kind == config.KindSplit})
+				je := graphJSONEdge{From: f.Addr(), To: n.Addr(), Queue: n.Edge.Queue, Message: n.InputFrom(f), Items: f.Kind == config.KindSplit}
+				if f.Kind == config.KindRoute {
+					je.When = n.When
+				}
+				out.Edges = append(out.Edges, je)
 			}
 		}
 		out.Nodes = append(out.Nodes, jn)

@@ -27,14 +27,16 @@ const statusFormatVersion = "1"
 func runStatus(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlagSet("status", "dge status [flags] [PATH]", `
 Show where the messages of the running graph in PATH (default: the current
-folder) are: one row per edge, in graph order, with its node, queue, ready
-and unacknowledged messages, consumers, consumer utilisation, publish and
-deliver rates (msgs/s), messages waiting in Q.retry (and Q.poll for a poll
-node), messages parked in Q.dead, and the age of the oldest ready message
-where the broker gives it (classic queues, messages with a timestamp). A
-gather's state queue Q.state is no edge: a line under the table shows, for
-each gather, the checkpoints it holds and how many of the gather's instances
-consume it (one of them active: the one that gathers).
+folder) are: one row per edge, in graph order, with its node (a path of a
+route followed by the label it takes, "(when LABEL)", or "(otherwise)" for
+the default path; -json: "when"), queue, ready and unacknowledged messages,
+consumers, consumer utilisation, publish and deliver rates (msgs/s),
+messages waiting in Q.retry (and Q.poll for a poll node), messages parked
+in Q.dead, and the age of the oldest ready message where the broker gives
+it (classic queues, messages with a timestamp). A gather's state queue
+Q.state is no edge: a line under the table shows, for each gather, the
+checkpoints it holds and how many of the gather's instances consume it (one
+of them active: the one that gathers).
 
 The counts come from the vhost's queue listing; they are the broker's
 statistics, which lag up to 5 seconds. STRANDED counts the messages a
@@ -150,7 +152,10 @@ type statusReport struct {
 // statusRow is one edge: the queue Q that feeds a node, with its Q.retry,
 // Q.dead and Q.poll.
 type statusRow struct {
-	Node      string `json:"node"`
+	Node string `json:"node"`
+	// When is, for a path of a route, the label the path takes ("*" for
+	// the route's default path); the table shows it after the node.
+	When      string `json:"when,omitempty"`
 	Queue     string `json:"queue"`
 	Missing   bool   `json:"missing"` // Q does not exist on the broker
 	Ready     int64  `json:"ready"`
@@ -231,7 +236,7 @@ func buildStatus(g *config.Graph, queues []mgmt.QueueStatus, policies []plan.Dia
 		if n.Edge == nil {
 			continue
 		}
-		row := statusRow{Node: n.Addr(), Queue: n.Edge.Queue, terminate: n.Kind == config.KindTerminate}
+		row := statusRow{Node: n.Addr(), When: n.When, Queue: n.Edge.Queue, terminate: n.Kind == config.KindTerminate}
 		var missing []string
 		for _, q := range spec.EdgeQueues(n.Edge.Queue) {
 			if q.Role == topology.RoleState {
@@ -463,13 +468,26 @@ func renderStatus(w io.Writer, r *statusReport, color bool) error {
 	return nil
 }
 
+// nodeText is the row's NODE cell: the node's address, followed for a
+// path of a route by the label it takes, "(when invoice)", or
+// "(otherwise)" for the default path.
+func (row statusRow) nodeText() string {
+	switch row.When {
+	case "":
+		return row.Node
+	case config.WhenDefault:
+		return row.Node + " (otherwise)"
+	}
+	return row.Node + " (when " + row.When + ")"
+}
+
 // cells returns the row's table cells, coloured where they need attention.
 func (row statusRow) cells() []cell {
 	num := func(n int64) cell { return cell{text: strconv.FormatInt(n, 10), right: true} }
 	rate := func(f float64) cell { return cell{text: strconv.FormatFloat(f, 'f', 1, 64), right: true} }
 	if row.Missing {
 		dash := cell{text: "-", right: true}
-		return []cell{{text: row.Node}, {text: row.Queue, color: ansiRed}, {text: "missing", right: true, color: ansiRed},
+		return []cell{{text: row.nodeText()}, {text: row.Queue, color: ansiRed}, {text: "missing", right: true, color: ansiRed},
 			dash, dash, dash, dash, dash, num(row.Retrying), num(row.Parked), num(row.Stranded), {text: "-"}}
 	}
 	consumers := num(row.Consumers)
@@ -496,6 +514,6 @@ func (row statusRow) cells() []cell {
 	if len(row.ForeignPolicies) > 0 {
 		queue.color = ansiRed
 	}
-	return []cell{{text: row.Node}, queue, num(row.Ready), num(row.Unacked), consumers, util,
+	return []cell{{text: row.nodeText()}, queue, num(row.Ready), num(row.Unacked), consumers, util,
 		rate(row.PublishRate), rate(row.DeliverRate), num(row.Retrying), parked, stranded, oldest}
 }

@@ -40,6 +40,22 @@ func (e edge) message() string {
 	return m
 }
 
+// when returns the line an edge from a route carries first: "when LABEL"
+// for the path that takes LABEL, "otherwise" for the default path; "" for
+// every other edge.
+func (e edge) when() string {
+	switch {
+	case e.From.Kind != config.KindRoute || e.To.When == "":
+		return ""
+	case e.To.When == config.WhenDefault:
+		return otherwise
+	}
+	return "when " + e.To.When
+}
+
+// otherwise labels the edge from a route to its default path.
+const otherwise = "otherwise"
+
 // gathers returns the gathers of g that name the split they close, in
 // graph order: each is drawn with a dashed arrow from that split.
 func gathers(g *config.Graph) []*config.Node {
@@ -63,6 +79,7 @@ var dotShapes = map[config.Kind]string{
 	config.KindFanOut:    "trapezium",
 	config.KindAggregate: "invtrapezium",
 	config.KindPoll:      "hexagon",
+	config.KindRoute:     "diamond",
 	config.KindSplit:     "house",
 	config.KindGather:    "invhouse",
 	config.KindTerminate: "Msquare",
@@ -100,6 +117,9 @@ func DotStatus(g *config.Graph, s Status) []byte {
 		b.WriteString("\n")
 		for _, e := range es {
 			lines := []string{e.To.Edge.Queue, e.message()}
+			if w := e.when(); w != "" {
+				lines = append([]string{w}, lines...)
+			}
 			attrs := ""
 			if c, ok := s[e.To.Edge.Queue]; ok {
 				lines = append(lines, c.label())
@@ -160,6 +180,7 @@ var mermaidShapes = map[config.Kind][2]string{
 	config.KindFanOut:    {"[/", `\]`}, // trapezoid
 	config.KindAggregate: {`[\`, "/]"}, // inverted trapezoid
 	config.KindPoll:      {"{{", "}}"}, // hexagon
+	config.KindRoute:     {"{", "}"},   // rhombus: a decision
 	config.KindSplit:     {"[/", "/]"}, // parallelogram
 	config.KindGather:    {`[\`, `\]`}, // parallelogram leaning the other way
 	config.KindTerminate: {"[(", ")]"}, // cylinder: the results wait in a queue
@@ -195,9 +216,16 @@ func MermaidStatus(g *config.Graph, s Status) []byte {
 	}
 	var red []string
 	for i, e := range edges(g) {
-		text := mermaidQuote(e.To.Edge.Queue + ": " + e.message())
-		if c, ok := s[e.To.Edge.Queue]; ok {
-			text = mermaidQuoteLines(e.To.Edge.Queue+": "+e.message(), c.label())
+		lines := []string{e.To.Edge.Queue + ": " + e.message()}
+		if w := e.when(); w != "" {
+			lines = append([]string{w}, lines...)
+		}
+		c, ok := s[e.To.Edge.Queue]
+		if ok {
+			lines = append(lines, c.label())
+		}
+		text := mermaidQuoteLines(lines...)
+		if ok {
 			if c.Parked > 0 || c.Missing {
 				red = append(red, fmt.Sprint(i))
 			}

@@ -25,6 +25,11 @@ func loadArith(t *testing.T) *config.Graph {
 // nested splits included (the generator's golden case).
 const splitDir = "../gen/testdata/split"
 
+// routeDir holds a graph with two routes, one with a default path and one
+// inside a split without one, whose paths merge (the generator's golden
+// case).
+const routeDir = "../gen/testdata/route"
+
 func load(t *testing.T, dir string) *config.Graph {
 	t.Helper()
 	g, diags := config.NewLoader().Load(dir, config.Options{})
@@ -44,6 +49,8 @@ func TestGolden(t *testing.T) {
 		{"arith.mmd", "../../examples/arith", diagram.Mermaid},
 		{"split.dot", splitDir, diagram.Dot},
 		{"split.mmd", splitDir, diagram.Mermaid},
+		{"route.dot", routeDir, diagram.Dot},
+		{"route.mmd", routeDir, diagram.Mermaid},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			got := tt.render(load(t, tt.dir))
@@ -128,6 +135,62 @@ func TestSplitAndGather(t *testing.T) {
 	// fib's arrow is the 7th message arrow (0-based 6) in graph order.
 	if !strings.Contains(mmd, "  linkStyle 6 stroke:#d00,color:#d00\n") {
 		t.Errorf("mermaid -status does not colour fib's arrow (link 6) alone:\n%s", mmd)
+	}
+}
+
+// TestRouteAndMerge checks what routes and merges add to the picture: the
+// route's diamond (rhombus in Mermaid), each edge leaving a route labelled
+// first with the label that takes it ("otherwise" for the default path),
+// and a merge drawn as one arrow from each of its inputs into the one node;
+// with live counts, the counts come after the label.
+func TestRouteAndMerge(t *testing.T) {
+	g := load(t, routeDir)
+	dot := string(diagram.Dot(g))
+	for _, want := range []string{
+		`"route.by_kind" [label="route by_kind", shape=diamond];`,
+		`"route.by_kind" -> "process.invoice" [label="when invoice\ninvoices\nDocument"];`,
+		`"route.by_kind" -> "process.other" [label="otherwise\nothers\nDocument"];`,
+		`"split.documents" -> "route.by_size" [label="sizes\nDocument (items)"];`,
+		`"route.by_size" -> "process.shrink" [label="when large\nlarge\nDocument"];`,
+		`"process.invoice" -> "terminate.filed" [label="filed\nFiled"];`,
+		`"process.receipt" -> "terminate.filed" [label="filed\nFiled"];`,
+		`"process.other" -> "terminate.filed" [label="filed\nFiled"];`,
+	} {
+		if !strings.Contains(dot, want) {
+			t.Errorf("dot lacks %s\n%s", want, dot)
+		}
+	}
+	if n := strings.Count(dot, `-> "terminate.filed"`); n != 3 {
+		t.Errorf("dot draws %d arrows into the merge terminate.filed, want 3:\n%s", n, dot)
+	}
+	if strings.Contains(dot, "when *") {
+		t.Errorf("dot labels the default path by its *, not otherwise:\n%s", dot)
+	}
+	mmd := string(diagram.Mermaid(g))
+	for _, want := range []string{
+		`route_by_kind{"route by_kind"}`,
+		`route_by_kind -->|"when invoice<br>invoices: Document"| process_invoice`,
+		`route_by_kind -->|"otherwise<br>others: Document"| process_other`,
+		`process_other -->|"filed: Filed"| terminate_filed`,
+	} {
+		if !strings.Contains(mmd, want) {
+			t.Errorf("mermaid lacks %s\n%s", want, mmd)
+		}
+	}
+
+	s := diagram.Status{"others": {Ready: 4, Parked: 1, Consumers: 1}}
+	dot = string(diagram.DotStatus(g, s))
+	want := `"route.by_kind" -> "process.other" [label="otherwise\nothers\nDocument\nready 4 · retrying 0 · parked 1", color=red, fontcolor=red];`
+	if !strings.Contains(dot, want) {
+		t.Errorf("dot -status lacks %s\n%s", want, dot)
+	}
+	mmd = string(diagram.MermaidStatus(g, s))
+	if want := `route_by_kind -->|"otherwise<br>others: Document<br>ready 4 · retrying 0 · parked 1"| process_other`; !strings.Contains(mmd, want) {
+		t.Errorf("mermaid -status lacks %s\n%s", want, mmd)
+	}
+	// others' arrow is the 10th message arrow (0-based 9) in graph order.
+	if !strings.Contains(mmd, "  linkStyle 9 stroke:#d00,color:#d00\n") {
+		t.Errorf("mermaid -status does not colour others' arrow (link 9) alone:\n%s", mmd)
 	}
 }
 

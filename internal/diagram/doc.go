@@ -8,7 +8,9 @@
 // graph.dot and graph.mmd. Each node is labelled "kind name" and drawn with a
 // shape of its own kind; each edge is labelled with the queue that carries it
 // and the message type on it, marked "(items)" when it leaves a split (one
-// message per item). A dashed arrow labelled "gathers" runs from each split
+// message per item). An edge from a route says first which label takes
+// it: "when LABEL", or "otherwise" for the route's default path; a merge
+// is several arrows into one node. A dashed arrow labelled "gathers" runs from each split
 // to the gather that closes it; it carries no messages.
 //
 // DotStatus and MermaidStatus draw the same picture annotated with the live

@@ -19,7 +19,8 @@ import (
 //   - every message type exists, is a named, non-generic type and can be
 //     encoded and decoded with encoding/json;
 //   - every handler exists and is a function with exactly the signature its
-//     node kind requires (HandlerSignature); a gather's handler takes either
+//     node kind requires (HandlerSignature), a route's returning its
+//     label as a string (RouteSignature); a gather's handler takes either
 //     the list form or the fold form (GatherSignatures), and a report of
 //     one that takes neither shows both;
 //   - a gather's zero function, if any, is func() Acc (ZeroSignature), and
@@ -263,7 +264,7 @@ type part struct {
 	note string
 }
 
-// handler checks the function a process, aggregate, poll, split or
+// handler checks the function a process, aggregate, poll, route, split or
 // gather node names, against HandlerSignature (GatherSignatures for a
 // gather).
 func (c *checker) handler(n *config.Node) {
@@ -302,6 +303,8 @@ func (c *checker) parts(slots []Slot) (ps []part, ok bool) {
 			t = types.Typ[types.Bool]
 		case SlotError:
 			t = errorType
+		case SlotString:
+			t = types.Typ[types.String]
 		case SlotFailure:
 			t = c.lookupFailure()
 		}

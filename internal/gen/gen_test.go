@@ -33,6 +33,7 @@ var goldenCases = []goldenCase{
 	{"multi", "testdata/multi", "testdata/multi/cmd/multi"},
 	{"clash", "testdata/clash", "testdata/clash/cmd/clash"},
 	{"split", "testdata/split", "testdata/split/cmd/split"},
+	{"route", "testdata/route", "testdata/route/cmd/route"},
 	{"fib", "../../examples/fib", "../../examples/fib/cmd/fib"},
 	{"docs", "../../examples/docs", "../../examples/docs/cmd/docs"},
 }

@@ -2,7 +2,9 @@ package gen
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/dgehq/dge/config"
 )
@@ -32,6 +34,7 @@ const (
 	SlotBool                     // bool
 	SlotError                    // error
 	SlotFailure                  // runtime.Failure
+	SlotString                   // string: a route's label
 )
 
 // Signature is the function a handler must be:
@@ -49,6 +52,8 @@ type Signature struct {
 //	          func(context.Context, A, B) (Out, error), one parameter per part
 //	poll      func(context.Context, In) (Out, bool, error)
 //	split     func(context.Context, In) ([]Out, error), Out the type of each item
+//	route     func(context.Context, In) (string, error), the label of the
+//	          path to take (the when of one node the route feeds)
 //	gather    func(context.Context, []In) (Out, error) (the list form), or
 //	          func(context.Context, Out, In) (Out, error) (the fold form)
 //	          when the gather names a zero function
@@ -66,6 +71,8 @@ type Signature struct {
 func HandlerSignature(n *config.Node) (sig Signature, ok bool) {
 	switch n.Kind {
 	case config.KindProcess, config.KindAggregate, config.KindPoll, config.KindSplit:
+	case config.KindRoute:
+		return RouteSignature(n)
 	case config.KindGather:
 		list, fold, ok := GatherSignatures(n)
 		if n.Zero != "" {
@@ -104,6 +111,48 @@ func HandlerSignature(n *config.Node) (sig Signature, ok bool) {
 	default:
 		return Signature{Params: []Slot{in}, Results: []Slot{out, errSlot}}, true
 	}
+}
+
+// RouteSignature returns the signature of a route's handler:
+// func(context.Context, In) (string, error), with In the route's message
+// type and the string the label of the path each message takes. ok is
+// false for a node that is not a route, or that has no input edge
+// (validation reports it).
+func RouteSignature(n *config.Node) (sig Signature, ok bool) {
+	if n.Kind != config.KindRoute || n.Edge == nil {
+		return Signature{}, false
+	}
+	in := Slot{Kind: SlotMessage, Message: n.Edge.Message, Note: fmt.Sprintf("the message type of queue %q", n.Edge.Queue)}
+	label := Slot{Kind: SlotString, Name: "label", Note: "the label of the path to take: " + routeLabels(n)}
+	return Signature{Params: []Slot{in}, Results: []Slot{label, {Kind: SlotError}}}, true
+}
+
+// routeLabels says which labels a route's paths take, for the note of its
+// handler's result: `"invoice" (process.invoice), or any other label
+// (process.other)`.
+func routeLabels(n *config.Node) string {
+	var labels []string
+	def := ""
+	for _, t := range n.To {
+		switch t.When {
+		case "":
+		case config.WhenDefault:
+			def = t.Addr()
+		default:
+			labels = append(labels, fmt.Sprintf("%q (%s)", t.When, t.Addr()))
+		}
+	}
+	sort.Strings(labels)
+	if def != "" {
+		labels = append(labels, "any other label ("+def+")")
+	}
+	switch len(labels) {
+	case 0:
+		return "the when of a node the route feeds"
+	case 1:
+		return labels[0]
+	}
+	return strings.Join(labels[:len(labels)-1], ", ") + " or " + labels[len(labels)-1]
 }
 
 // GatherSignatures returns the two forms a gather's handler may take, with

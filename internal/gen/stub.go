@@ -29,7 +29,8 @@ type Stub struct {
 // the graph g names and the handlers package lacks: every message type (an
 // empty struct to fill in), every handler function, with exactly the
 // signature HandlerSignature (or OnFailureSignature) gives, whose body
-// returns an error saying the handler is not written yet, and every
+// returns an error saying the handler is not written yet (a route's
+// returns a label, so runs go down one of its paths), and every
 // gather's zero function (ZeroSignature), which returns the accumulator
 // type's zero value. have reports
 // whether the package already declares a name at package level; those are
@@ -68,7 +69,11 @@ func Stubs(g *config.Graph, pkg string, have func(name string) bool) (src []byte
 	}
 	for _, n := range g.Nodes {
 		if sig, ok := HandlerSignature(n); ok && s.missing(n.Handler) {
-			s.handler(&funcs, n.Handler, n.Addr(), sig)
+			if n.Kind == config.KindRoute {
+				s.route(&funcs, n, sig)
+			} else {
+				s.handler(&funcs, n.Handler, n.Addr(), sig)
+			}
 			added = append(added, Stub{n.Handler, "handler of " + n.Addr()})
 		}
 		if n.Kind != config.KindGather || n.Zero == "" {
@@ -214,6 +219,43 @@ func (s *stubs) handler(w *bytes.Buffer, name, addr string, sig Signature) {
 		name, ctx, strings.Join(params, ", "), strings.Join(results, ", "), strings.Join(values, ", "))
 }
 
+// route writes the stub of a route's handler. Unlike the other handler
+// stubs it works: it sends every message down one path, the default path
+// when the route has one (the label "*", which no other path takes), else
+// the path of the first label in sorted order, so a run of the new graph
+// goes through.
+func (s *stubs) route(w *bytes.Buffer, n *config.Node, sig Signature) {
+	ctx := s.use("context")
+	label, path := stubLabel(n)
+	var params []string
+	for _, p := range sig.Params {
+		params = append(params, "in "+s.typ(p))
+	}
+	fmt.Fprintf(w, "// %s is the handler of %s: it returns the label of the path each\n// message takes. It is not written yet: it sends every message down %s.\n", n.Handler, n.Addr(), path)
+	fmt.Fprintf(w, "func %s(ctx %s.Context, %s) (label string, err error) {\n\treturn %s, nil\n}\n\n",
+		n.Handler, ctx, strings.Join(params, ", "), strconv.Quote(label))
+}
+
+// stubLabel returns the label a route's stub returns and the path it
+// names: config.WhenDefault for the default path when the route has one,
+// else the first label in sorted order ("" when the route feeds no path
+// with a label yet, which validation reports).
+func stubLabel(n *config.Node) (label, path string) {
+	var first *config.Node
+	for _, t := range n.To {
+		switch {
+		case t.When == config.WhenDefault:
+			return config.WhenDefault, "the default path, " + t.Addr()
+		case t.When != "" && (first == nil || t.When < first.When):
+			first = t
+		}
+	}
+	if first == nil {
+		return "", "no path: the route feeds no node with a when"
+	}
+	return first.When, fmt.Sprintf("the path %q, %s", first.When, first.Addr())
+}
+
 // zero writes the stub of the zero function of the gather at addr: it
 // returns the accumulator type's zero value, which is what the fold starts
 // from without a zero function, so the stub already works.
@@ -246,6 +288,8 @@ func (s *stubs) typ(p Slot) string {
 		return "bool"
 	case SlotError:
 		return "error"
+	case SlotString:
+		return "string"
 	case SlotFailure:
 		return s.use(RuntimePath) + ".Failure"
 	}

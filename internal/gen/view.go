@@ -203,6 +203,8 @@ func (b *builder) node(n *config.Node) (nodeView, bool) {
 		nv.Ctor, nv.TypeArgs = "Split", []string{in, item}
 		nv.Args = []string{name, b.edge(n.Edge), handler, strconv.Quote(n.To[0].Edge.Queue)}
 		return nv, true
+	case config.KindRoute:
+		return b.route(n, nv, name)
 	case config.KindGather:
 		return b.gather(n, nv, name)
 	}
@@ -245,6 +247,60 @@ func (b *builder) gather(n *config.Node, nv nodeView, name string) (nodeView, bo
 	}
 	nv.Ctor, nv.TypeArgs = "Fold", []string{item, out}
 	nv.Args = []string{name, b.edge(n.Edge), over, b.duration(n.Timeout), zero, handler, to}
+	return nv, true
+}
+
+// route renders a route: a Route whose paths map each label to the queue
+// of the node that takes it (keys sorted, as Go prints map literals in
+// source order) and whose fallback is the queue of the default path, or
+// "" without one.
+func (b *builder) route(n *config.Node, nv nodeView, name string) (nodeView, bool) {
+	in, inOK := b.inType(n)
+	handler := b.ref(n.Handler, n.HandlerRange, "handler")
+	if !inOK || handler == "" || !b.hasOutputs(n) {
+		return nv, false
+	}
+	queues := map[string]string{}
+	takers := map[string]*config.Node{}
+	fallback := `""`
+	for _, t := range n.To {
+		if t.Edge == nil {
+			b.errorf(t.DeclRange, "Node has no input queue",
+				"%s has no input edge, so %s cannot send it anything. Give it from, queue and message attributes.", t.Addr(), n.Addr())
+			return nv, false
+		}
+		rng := t.WhenRange
+		if rng.Filename == "" {
+			rng = t.DeclRange
+		}
+		switch prev := takers[t.When]; {
+		case t.When == "":
+			b.errorf(rng, "Path without a label",
+				"%s is fed by %s but has no when, so the route never chooses it. Add when = \"<label>\" (the label the route's handler returns for it), or when = %q for the default path.", t.Addr(), n.Addr(), config.WhenDefault)
+			return nv, false
+		case prev != nil:
+			b.errorf(rng, "Two paths with one label",
+				"%s and %s both take the label %q of %s, but a message goes down exactly one path. Give each path a label of its own.", prev.Addr(), t.Addr(), t.When, n.Addr())
+			return nv, false
+		}
+		takers[t.When] = t
+		if t.When == config.WhenDefault {
+			fallback = strconv.Quote(t.Edge.Queue)
+			continue
+		}
+		queues[t.When] = t.Edge.Queue
+	}
+	labels := make([]string, 0, len(queues))
+	for l := range queues {
+		labels = append(labels, l)
+	}
+	sort.Strings(labels)
+	pairs := make([]string, len(labels))
+	for i, l := range labels {
+		pairs[i] = strconv.Quote(l) + ": " + strconv.Quote(queues[l])
+	}
+	nv.Ctor, nv.TypeArgs = "Route", []string{in}
+	nv.Args = []string{name, b.edge(n.Edge), handler, "map[string]string{" + strings.Join(pairs, ", ") + "}", fallback}
 	return nv, true
 }
 

@@ -4,7 +4,7 @@ graph "g" {
 
 start "in" {}
 
-process "work" { # ERROR: Node feeds nothing
+process "work" {
   from    = start.in
   queue   = "work"
   message = "Job"
@@ -12,7 +12,7 @@ process "work" { # ERROR: Node feeds nothing
 }
 
 terminate "out" {
-  from    = [process.work] # ERROR: Invalid from
+  from    = [process.work] # ERROR: Too few merge inputs
   queue   = "out"
   message = "Result"
 }
