@@ -27,10 +27,12 @@ func (s *state) build() *Graph {
 	s.checkStartAndTerminate(g, nodes)
 	order, acyclic := s.sortNodes(nodes)
 	s.checkMessages(nodes)
+	s.checkRoutes(nodes)
 	s.checkGathers(nodes)
 	if acyclic {
 		s.checkAggregateStarts(nodes)
 		s.checkSplits(nodes, order)
+		s.checkRouteChoices(nodes, order)
 	}
 	s.checkQueues(nodes)
 	s.checkExchanges(g)

@@ -265,6 +265,50 @@ func TestLoadGraphs(t *testing.T) {
 				},
 			},
 		},
+		{
+			name: "route inside a split",
+			path: "../testdata/graphs/route_split",
+			want: graphView{
+				Name:     "pages",
+				Handlers: "example.com/pages/behaviour",
+				Broker:   defaultBroker("pages"),
+				Files:    []string{"../testdata/graphs/route_split/graph.dge.hcl"},
+				Nodes: []nodeView{
+					{Addr: "start.in", To: []string{"split.pages"}},
+					{Addr: "split.pages", From: []string{"start.in"}, To: []string{"route.by_kind"}, Handler: "Pages", Edge: edge("pages", "Doc")},
+					{Addr: "route.by_kind", From: []string{"split.pages"}, To: []string{"process.image", "process.text"}, Handler: "Kind", Edge: edge("by_kind", "Page")},
+					{Addr: "process.image", From: []string{"route.by_kind"}, To: []string{"process.index"}, Handler: "Image", Edge: edge("image", "Page"), When: config.WhenDefault},
+					{Addr: "process.text", From: []string{"route.by_kind"}, To: []string{"process.index"}, Handler: "Text", Edge: edge("text", "Page"), When: "text"},
+					{Addr: "process.index", From: []string{"process.text", "process.image"}, To: []string{"gather.collect"}, Handler: "Index", Edge: edge("index", "Indexed")},
+					{Addr: "gather.collect", From: []string{"process.index"}, To: []string{"terminate.out"}, Handler: "Collect", Edge: edge("collect", "Indexed"),
+						Over: "split.pages", Timeout: config.DefaultGatherTimeout},
+					{Addr: "terminate.out", From: []string{"gather.collect"}, Edge: edge("out", "Book")},
+				},
+			},
+		},
+		{
+			name: "route with no default",
+			path: "../testdata/graphs/route_no_default",
+			want: graphView{
+				Name:     "orders",
+				Handlers: "example.com/orders/behaviour",
+				Broker:   defaultBroker("orders"),
+				Files:    []string{"../testdata/graphs/route_no_default/graph.dge.hcl"},
+				Nodes: []nodeView{
+					{Addr: "start.in", To: []string{"fan_out.order"}},
+					{Addr: "fan_out.order", From: []string{"start.in"}, To: []string{"process.audit", "route.by_size"}, Edge: edge("order", "Order")},
+					{Addr: "process.audit", From: []string{"fan_out.order"}, To: []string{"aggregate.done"}, Handler: "Audit", Edge: edge("audit", "Order")},
+					{Addr: "route.by_size", From: []string{"fan_out.order"}, To: []string{"poll.review", "process.small"}, Handler: "Size", Edge: edge("by_size", "Order")},
+					{Addr: "poll.review", From: []string{"route.by_size"}, To: []string{"process.ship"}, Handler: "Review", Edge: edge("review", "Order"), When: "large",
+						Interval: time.Minute, Timeout: config.DefaultPollTimeout},
+					{Addr: "process.small", From: []string{"route.by_size"}, To: []string{"process.ship"}, Handler: "Small", Edge: edge("small", "Order"), When: "small"},
+					{Addr: "process.ship", From: []string{"process.small", "poll.review"}, To: []string{"aggregate.done"}, Handler: "Ship", Edge: edge("ship", "Order")},
+					{Addr: "aggregate.done", From: []string{"process.ship", "process.audit"}, To: []string{"terminate.out"}, Handler: "Done", Edge: edge("done", "Step"),
+						Timeout: config.DefaultAggregateTimeout},
+					{Addr: "terminate.out", From: []string{"aggregate.done"}, Edge: edge("out", "Receipt")},
+				},
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

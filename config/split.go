@@ -188,8 +188,9 @@ func (s *state) checkGathers(nodes []*nodeDecl) {
 // checkSplits computes every node's stack of open splits, in topological
 // order (order), and reports what breaks a split region: an aggregate
 // that joins paths from different splits or joins inside a split, a
-// gather that does not close the innermost open split on its path, and a
-// path that ends inside a split. It needs an acyclic graph.
+// gather that does not close the innermost open split on its path, a
+// merge of paths from different splits, and a path that ends inside a
+// split. It needs an acyclic graph.
 func (s *state) checkSplits(nodes []*nodeDecl, order []*Node) {
 	decl := map[*Node]*nodeDecl{}
 	gatherOf := map[*Node]*Node{}
@@ -211,6 +212,8 @@ func (s *state) checkSplits(nodes []*nodeDecl, order []*Node) {
 		case in.bad:
 		case n.Kind == KindAggregate:
 			st = s.checkAggregateSplits(d, out)
+		case len(n.From) > 1:
+			st = s.checkMergeSplits(d, out)
 		case n.Kind == KindSplit:
 			st = splitStack{open: append(append([]*Node(nil), in.open...), n)}
 		case n.Kind == KindGather:
@@ -234,7 +237,7 @@ func (s *state) inputStack(d *nodeDecl, out map[*Node]splitStack) splitStack {
 	if len(n.From) == 0 || len(n.From) != len(d.from) {
 		return splitStack{bad: true}
 	}
-	if attr := d.attrs["from"]; n.Kind == KindAggregate && attr != nil {
+	if attr := d.attrs["from"]; (n.Kind == KindAggregate || isMerge(d)) && attr != nil {
 		if exprs, diags := hcl.ExprList(attr.Expr); diags.HasErrors() || len(exprs) != len(n.From) {
 			return splitStack{bad: true}
 		}
@@ -267,6 +270,24 @@ func (s *state) checkAggregateSplits(d *nodeDecl, out map[*Node]splitStack) spli
 			"%s is %s, where every item of a run travels alone: a join there would mix the items of one run. Join before %s or after its gather.",
 			n.Addr(), first.describe(), first.top().Addr())
 		return splitStack{bad: true}
+	}
+	return first
+}
+
+// checkMergeSplits checks that a merge's inputs all come from the same
+// place: a merge inside a split passes each item on alone, but a path
+// from outside the split would enter it, and one from inside another
+// split would leave its own.
+func (s *state) checkMergeSplits(d *nodeDecl, out map[*Node]splitStack) splitStack {
+	n := d.node
+	first := out[n.From[0]]
+	for i, f := range n.From[1:] {
+		if st := out[f]; !st.equal(first) {
+			s.errorf(n.FromRanges[i+1].Ptr(), "Merge joins paths from different splits",
+				"%s merges %s, %s, with %s, %s. A split's region is closed: its items leave it only through its gather. Merge paths of the same place: gather each split before the merge, or merge inside the split.",
+				n.Addr(), n.From[0].Addr(), first.describe(), f.Addr(), st.describe())
+			return splitStack{bad: true}
+		}
 	}
 	return first
 }

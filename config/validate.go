@@ -17,8 +17,8 @@ import (
 // single output.
 func (s *state) checkOutputs(nodes []*nodeDecl) {
 	for _, d := range nodes {
-		if d.kind == KindTerminate {
-			continue
+		if d.kind == KindTerminate || d.kind == KindRoute {
+			continue // a route's paths are checked in route.go
 		}
 		refs := consumers(d)
 		switch {
@@ -26,8 +26,6 @@ func (s *state) checkOutputs(nodes []*nodeDecl) {
 			s.errorf(d.nameRange.Ptr(), "Node feeds nothing",
 				"No node names %s in its from, so its output would go nowhere. Add a node with from = %s (a terminate, if this is the end of the graph), or remove %s.",
 				d.addr(), d.addr(), d.addr())
-		case d.kind == KindRoute:
-			// A route feeds each of its paths; its rules are in route.go.
 		case d.kind == KindFanOut && len(refs) == 1:
 			s.diags = append(s.diags, &hcl.Diagnostic{
 				Severity: hcl.DiagWarning,
@@ -89,8 +87,8 @@ func (s *state) checkMessages(nodes []*nodeDecl) {
 		switch n.Kind {
 		case KindFanOut, KindRoute:
 			for _, c := range n.To {
-				if c.Kind == KindAggregate || c.Edge.Message == "" || c.Edge.Message == n.Edge.Message {
-					continue // an aggregate's inputs are checked below
+				if len(c.From) > 1 || c.Edge.Message == "" || c.Edge.Message == n.Edge.Message {
+					continue // an aggregate's inputs are checked below, a merge's in route.go
 				}
 				verb := "copies its input, of type %s, to %s"
 				if n.Kind == KindRoute {
