@@ -69,12 +69,15 @@ bench: broker
 ##        node that leads its queues, 5,000 arith runs through 60 SIGKILLs of random node
 ##        instances, operator policies capping the graph's queues, and 2,000 messages with random
 ##        bad headers among 4,000 normal ones, 3,000 fib runs split into 100 items each, calm and through
-##        60 SIGKILLs of random instances (the folding one included); prints a "chaos:" line of figures per test
+##        60 SIGKILLs of random instances (the folding one included), 5,000 orders each routed down the path its
+##        label names (or parked as no-route); prints a "chaos:" line of figures per test
 ##        (runs, lost, duplicates, parked)
 chaos: broker
 	DGE_CHAOS_RUNS=5000 DGE_CHAOS_KILLS=60 go test -count=1 -timeout 30m -v \
 		-run '^(TestCluster|TestArithKillStorm|TestChainOperatorPolicy)$$' ./internal/e2e/ | tee /dev/stderr | grep '^chaos:'
 	DGE_SPLIT_RUNS=3000 DGE_SPLIT_KILLS=60 go test -count=1 -timeout 30m -v \
 		-run '^(TestFibSplitRuns|TestFibSplitKillStorm)$$' ./internal/e2e/ | tee /dev/stderr | grep '^chaos:'
+	DGE_ROUTE_RUNS=5000 go test -count=1 -timeout 10m -v \
+		-run '^TestOrdersRouteRuns$$' ./internal/e2e/ | tee /dev/stderr | grep '^chaos:'
 	DGE_CHAOS_HEADERS=2000 go test -count=1 -timeout 10m -v \
 		-run '^TestConformanceRabbitMQ$$/^HeaderFuzz$$' ./runtime/ | tee /dev/stderr | grep '^chaos:'

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # demo.sh walks the arith example through dge, step by step, then the
-# orders, fib and docs examples: what `make demo` runs. Each step prints the command it runs, so the output reads as a
+# orders (on the broker: its route's two paths), fib and docs examples: what `make demo` runs. Each step prints the command it runs, so the output reads as a
 # tutorial.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -117,18 +117,46 @@ fi
 step "Run the example's own whole-graph tests (dgetest, in-memory broker)"
 run go test -count=1 ./examples/arith/cmd/arith
 
-step "The orders example: a typed join (a Reservation and a Payment); a declined card ends its run at once"
+ORDERS=examples/orders
+step "The orders example: a typed join (a Reservation and a Payment), then a route: orders over 1,000.00 EUR wait for a manual review (a poll), the others are approved at once, and both paths merge into ship"
+run "$DGE" validate "$ORDERS"
+run "$DGE" graph -format mermaid "$ORDERS"
+run "$DGE" apply -auto-approve -no-color "$ORDERS"
+run "$DGE" generate "$ORDERS"
 run go build -o bin/orders ./examples/orders/cmd/orders
-orders='{"id":"o-1","item":"book","quantity":1,"card":"4242","amount_cents":1500}
-{"id":"o-2","item":"pen","quantity":3,"card":"0000","amount_cents":600}'
-printf '%s\n' "\$ printf '%s\\n' '{\"id\":\"o-1\",...,\"card\":\"4242\"}' '{\"id\":\"o-2\",...,\"card\":\"0000\"}' | bin/orders local -envelope"
-got=$(printf '%s\n' "$orders" | bin/orders local -envelope)
-echo "$got"
-if ! grep -q '"result":{"order_id":"o-1","tracking":"TRK-O-1"}' <<<"$got" ||
-	! grep -q '"failed":{"node":"process.charge","reason":"permanent","error":"card declined"}' <<<"$got"; then
-	echo "unexpected orders output: want o-1 shipped and o-2's failure record" >&2
+
+step "Start one instance of every orders node, each its own process"
+for node in validate split reserve charge confirm by-amount review auto-approve ship; do
+	printf '$ bin/orders %s &\n' "$node"
+	DGE_LOG=warn bin/orders "$node" 2>>"$LOGS/orders-$node.log" &
+	PIDS+=("$!")
+done
+
+step "Publish four orders: 15.00 EUR (small), 2,500.00 EUR (large: reviewed), 40.00 USD (a label no path takes), a declined card"
+run bin/orders publish order \
+	'{"id":"o-1","item":"book","quantity":1,"card":"4242","amount_cents":1500}' \
+	'{"id":"o-2","item":"sofa","quantity":1,"card":"4242","amount_cents":250000,"currency":"EUR"}' \
+	'{"id":"o-3","item":"lamp","quantity":2,"card":"4242","amount_cents":4000,"currency":"USD"}' \
+	'{"id":"o-4","item":"pen","quantity":3,"card":"0000","amount_cents":600}'
+
+step "Read how each run ended: o-1 shipped by auto_approve, o-2 after the review's second check (about a second), o-3 parked by the route as no-route, o-4 by charge"
+show bin/orders consume shipped -envelope -n 4 -timeout 2m
+bin/orders consume shipped -envelope -n 4 -timeout 2m | tee "$LOGS/orders.jsonl"
+if ! grep -q '"result":{"order_id":"o-1","tracking":"TRK-O-1","path":"auto_approve"}' "$LOGS/orders.jsonl" ||
+	! grep -q '"result":{"order_id":"o-2","tracking":"TRK-O-2","path":"review"}' "$LOGS/orders.jsonl" ||
+	! grep -q '"failed":{"node":"route.by_amount","reason":"no-route","error":"label \\"USD\\"' "$LOGS/orders.jsonl" ||
+	! grep -q '"failed":{"node":"process.charge","reason":"permanent","error":"card declined"}' "$LOGS/orders.jsonl"; then
+	echo "unexpected orders output: want o-1 shipped by auto_approve, o-2 by review, o-3 no-route, o-4 declined" >&2
 	exit 1
 fi
+echo "each order took its path"
+
+step "The parked messages: the dollar order at the route, the declined card at charge (and the reservation its join held)"
+run "$DGE" parked list "$ORDERS"
+
+step "Stop the orders nodes (SIGTERM) and purge the parked messages, so the demo can run again"
+stop_nodes
+run "$DGE" parked purge -auto-approve "$ORDERS"
 run go test -count=1 ./examples/orders/cmd/orders
 
 step "The fib example: a range split into its numbers, each mapped to its Fibonacci number, folded into a sum (local)"

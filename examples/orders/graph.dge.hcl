@@ -51,8 +51,38 @@ aggregate "confirm" {
   timeout = "5m"
 }
 
-process "ship" {
+# Large orders wait for a manual review; the others are approved at once.
+# The route's handler names the path: "large" (over 1,000.00 EUR), "small",
+# or, for an order in another currency, that currency's code, which no path
+# takes: such an order is parked as no-route and its run ends with a
+# failure record.
+route "by_amount" {
   from    = aggregate.confirm
+  queue   = "orders.route"
+  message = "Confirmation"
+  handler = "ByAmount"
+}
+
+poll "review" {
+  from     = route.by_amount
+  when     = "large"
+  queue    = "orders.review"
+  message  = "Confirmation"
+  handler  = "Review"
+  interval = "1s"
+}
+
+process "auto_approve" {
+  from    = route.by_amount
+  when    = "small"
+  queue   = "orders.approve"
+  message = "Confirmation"
+  handler = "AutoApprove"
+}
+
+# A merge: whichever path an order took, it is shipped here, alone.
+process "ship" {
+  from    = [poll.review, process.auto_approve]
   queue   = "orders.ship"
   message = "Confirmation"
   handler = "Ship"

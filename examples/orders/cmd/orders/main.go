@@ -19,6 +19,7 @@ var graph = dge.Graph{
 	Vhost:         "/",
 	WorkExchange:  "orders.work",
 	RetryExchange: "orders.retry",
+	PollExchange:  "orders.poll",
 	QueueType:     "quorum",
 	OnFailure:     behaviour.LogFailure,
 	Nodes: []dge.Node{
@@ -29,7 +30,10 @@ var graph = dge.Graph{
 		dge.Process[behaviour.Order, behaviour.Reservation]("reserve", dge.Edge{Queue: "orders.reserve", Message: "Order", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, behaviour.Reserve, "orders.confirm"),
 		dge.Join[behaviour.Confirmation]("confirm", dge.Edge{Queue: "orders.confirm", Message: "Reservation, Payment", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, []dge.Part{dge.PartOf[behaviour.Reservation]("process.reserve"), dge.PartOf[behaviour.Payment]("process.charge")}, 5*time.Minute, func(ctx context.Context, p []any) (behaviour.Confirmation, error) {
 			return behaviour.Confirm(ctx, p[0].(behaviour.Reservation), p[1].(behaviour.Payment))
-		}, "orders.ship"),
+		}, "orders.route"),
+		dge.Route[behaviour.Confirmation]("by_amount", dge.Edge{Queue: "orders.route", Message: "Confirmation", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, behaviour.ByAmount, map[string]string{"large": "orders.review", "small": "orders.approve"}, ""),
+		dge.Poll[behaviour.Confirmation, behaviour.Confirmation]("review", dge.Edge{Queue: "orders.review", Message: "Confirmation", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, time.Second, time.Hour, behaviour.Review, "orders.ship"),
+		dge.Process[behaviour.Confirmation, behaviour.Confirmation]("auto_approve", dge.Edge{Queue: "orders.approve", Message: "Confirmation", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, behaviour.AutoApprove, "orders.ship"),
 		dge.Process[behaviour.Confirmation, behaviour.Shipment]("ship", dge.Edge{Queue: "orders.ship", Message: "Confirmation", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}, behaviour.Ship, "orders.shipped"),
 		dge.Terminate[behaviour.Shipment]("shipped", dge.Edge{Queue: "orders.shipped", Message: "Shipment", Retry: 5 * time.Second, MaxAttempts: 5, Prefetch: 0, Concurrency: 1}),
 	},
