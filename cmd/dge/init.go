@@ -389,7 +389,15 @@ func (in *initer) stubs() int {
 		for _, s := range added {
 			fmt.Fprintf(w, "  %-20s %s\n", s.Name, s.What)
 		}
-		fmt.Fprintf(w, "Each handler fails until you write it; fill in the message types' fields too.\n")
+		routes := false
+		for _, s := range added {
+			routes = routes || strings.HasPrefix(s.What, "handler of route.")
+		}
+		if routes {
+			fmt.Fprintf(w, "Each handler fails until you write it, but a route's, which sends every message down one of its paths; fill in the message types' fields too.\n")
+		} else {
+			fmt.Fprintf(w, "Each handler fails until you write it; fill in the message types' fields too.\n")
+		}
 	}
 	if in.newMod != nil {
 		fmt.Fprintf(w, "Wrote %s (module %s).\n", filepath.Join(in.dir, "go.mod"), in.modPath)

@@ -230,3 +230,46 @@ func TestNewPackageName(t *testing.T) {
 		}
 	}
 }
+
+// TestInitStubsRoute checks that dge init stubs a route's handler (which
+// returns a label, so runs flow before it is written) and says so, and
+// that dge generate accepts the stubs.
+func TestInitStubsRoute(t *testing.T) {
+	dir := writeTemp(t, map[string]string{
+		"graph.dge.hcl": `graph "kinds" {
+  handlers = "example.com/kinds/behaviour"
+}
+start "in" {}
+route "by_kind" {
+  from    = start.in
+  queue   = "docs"
+  message = "Doc"
+  handler = "Kind"
+}
+terminate "invoices" {
+  from    = route.by_kind
+  when    = "invoice"
+  queue   = "invoices"
+  message = "Doc"
+}
+terminate "others" {
+  from    = route.by_kind
+  when    = "*"
+  queue   = "others"
+  message = "Doc"
+}
+`,
+		"go.mod": "module example.com/kinds\n",
+	})
+	code, stdout, stderr := cliRun(t, "", "init", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout, "handler of route.by_kind") || !strings.Contains(stdout, "but a route's, which sends every message down one of its paths") {
+		t.Errorf("init output does not name the route's stub and what it does:\n%s", stdout)
+	}
+	src := tree(t, dir)["behaviour/stubs.go"]
+	if !strings.Contains(src, "func Kind(ctx context.Context, in Doc) (") {
+		t.Errorf("stubs.go lacks the route's handler:\n%s", src)
+	}
+}

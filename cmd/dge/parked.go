@@ -103,22 +103,6 @@ type parkedSplitState struct {
 	Failed string `json:"failed_node,omitempty"`
 }
 
-// checkpointJSON is the part of a gather's checkpoint body (the runtime's
-// checkpointBody: {"epoch":..,"states":[{"id":..,"split":..,"count":..,
-// "have":<index set, little-endian bytes, base64>,...}]}) that dge parked
-// reads. A parked state's checkpoint holds one state.
-type checkpointJSON struct {
-	States []struct {
-		ID     string `json:"id"`
-		Split  string `json:"split"`
-		Count  int    `json:"count"`
-		Have   []byte `json:"have"`
-		Failed *struct {
-			Node string `json:"node"`
-		} `json:"failed"`
-	} `json:"states"`
-}
-
 // splitStateOf reads a parked gather state; nil when d is none or its body
 // cannot be read (the body preview then shows it as it is).
 func splitStateOf(d amqp.Delivery) *parkedSplitState {

@@ -1,5 +1,5 @@
 // Package e2e holds end-to-end tests: they build graph programs (the test
-// graphs under testdata/e2e and examples/arith, fib and docs), declare each
+// graphs under testdata/e2e and examples/arith, orders, fib and docs), declare each
 // graph's topology in a private vhost of the real RabbitMQ, run every node
 // as its own OS process, and check what comes out while processes are
 // killed, terminated and disconnected, and follow each run's trace across
@@ -11,6 +11,7 @@
 // private TLS-only node of its own (ports 5711 and 15711, client
 // certificates required, a CA the test makes) and stops it by its process
 // group when it ends. split_test.go holds the acceptance runs of split and
-// gather; BenchmarkSplitFold (bench_split_test.go) measures one split of
+// gather, route_test.go that of route and merge (TestOrdersRouteRuns, on
+// examples/orders); BenchmarkSplitFold (bench_split_test.go) measures one split of
 // 100,000 items into a fold on its own graph, testdata/splitbench.
 package e2e
