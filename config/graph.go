@@ -152,6 +152,9 @@ type Node struct {
 	// Over is, for a gather, the split node it closes (`over =
 	// split.pages`); nil for every other kind.
 	Over *Node
+	// Deploy is how the node runs (its deploy block, defaults applied:
+	// DefaultDeploy when it has none); the zero Deploy for start.
+	Deploy Deploy
 	// When is, for a node fed by a route, the label of the path it is
 	// (`when = "invoice"`), or WhenDefault; empty for every other node.
 	When string
