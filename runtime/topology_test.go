@@ -92,6 +92,16 @@ func generatedGraph(g *config.Graph) Graph {
 			node = Aggregate[msg, msg](n.Name, e, from, n.Timeout, func(context.Context, []msg) (msg, error) { return nil, nil }, first())
 		case config.KindPoll:
 			node = Poll[msg, msg](n.Name, e, n.Interval, n.Timeout, nil, first())
+		case config.KindRoute:
+			paths, fallback := map[string]string{}, ""
+			for _, p := range n.To {
+				if p.When == config.WhenDefault {
+					fallback = p.Edge.Queue
+				} else {
+					paths[p.When] = p.Edge.Queue
+				}
+			}
+			node = Route[msg](n.Name, e, nil, paths, fallback)
 		case config.KindSplit:
 			node = Split[msg, msg](n.Name, e, nil, first())
 		case config.KindGather:
