@@ -1,9 +1,13 @@
 package config
 
 import (
+	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // Deploy is how a node runs: the `deploy` block of any node but start,
@@ -34,7 +38,8 @@ type Deploy struct {
 	// DeclRange is the range of the block header; empty when the node has
 	// no deploy block (the defaults).
 	DeclRange hcl.Range
-	// Ranges holds the range of each attribute set, by name.
+	// Ranges holds the range of the value of each attribute set, by its
+	// name in the block (min_replicas, cpu...); nil without a block.
 	Ranges map[string]hcl.Range
 }
 
@@ -54,4 +59,172 @@ func DefaultDeploy() Deploy {
 		MinReplicas: DefaultMinReplicas, MaxReplicas: DefaultMaxReplicas, ReadyPerReplica: DefaultReadyPerReplica,
 		ShutdownGrace: DefaultShutdownGrace, Cooldown: DefaultCooldown,
 	}
+}
+
+// deployAttrs are the arguments of a deploy block, in the order the
+// diagnostics list them.
+var deployAttrs = []string{"min_replicas", "max_replicas", "ready_per_replica", "cpu", "memory", "shutdown_grace", "cooldown"}
+
+var deploySchema = func() *hcl.BodySchema {
+	s := &hcl.BodySchema{}
+	for _, n := range deployAttrs {
+		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: n})
+	}
+	return s
+}()
+
+// deployDecl is a node's deploy block, decoded but not evaluated.
+type deployDecl struct {
+	declRange hcl.Range
+	attrs     hcl.Attributes
+}
+
+// decodeDeploy records node d's deploy block b: refused on a start, and
+// on a node that has one already.
+func (s *state) decodeDeploy(d *nodeDecl, b *hcl.Block) {
+	if d.kind == KindStart {
+		s.errorf(b.DefRange.Ptr(), "Unexpected deploy block",
+			"%s takes no deploy block: %s, and runs no process of its own to scale. Remove the block, and put it on the nodes that do the work.", d.addr(), kindPurpose[KindStart])
+		return
+	}
+	if d.deploy != nil {
+		s.errorf(b.DefRange.Ptr(), "Duplicate deploy block",
+			"%s already has a deploy block at %s. A node takes one: merge the two.", d.addr(), d.deploy.declRange)
+		return
+	}
+	content, diags := b.Body.Content(deploySchema)
+	for _, diag := range diags {
+		switch diag.Summary {
+		case "Unsupported argument":
+			diag.Detail += fmt.Sprintf(" A deploy block takes: %s. Remove the argument, or fix its name.", strings.Join(deployAttrs, ", "))
+		case "Unsupported block type":
+			diag.Detail += fmt.Sprintf(" A deploy block holds only arguments: %s.", strings.Join(deployAttrs, ", "))
+		}
+	}
+	s.diags = append(s.diags, diags...)
+	d.deploy = &deployDecl{declRange: b.DefRange, attrs: content.Attributes}
+}
+
+// maxReplicas bounds replica counts and ready_per_replica: Kubernetes
+// counts replicas in 32 bits.
+const maxReplicas = math.MaxInt32
+
+// buildDeploy evaluates node d's deploy block over the defaults.
+func (s *state) buildDeploy(d *nodeDecl) Deploy {
+	dep := DefaultDeploy()
+	dd := d.deploy
+	if dd == nil {
+		return dep
+	}
+	dep.DeclRange = dd.declRange
+	dep.Ranges = map[string]hcl.Range{}
+	for name, attr := range dd.attrs {
+		dep.Ranges[name] = attr.Expr.Range()
+	}
+	count := func(name string, dst *int, why string) bool {
+		attr, ok := dd.attrs[name]
+		if !ok {
+			return true
+		}
+		v, ok := s.evalCountWhy(attr, name, maxReplicas, why)
+		if ok {
+			*dst = v
+		}
+		return ok
+	}
+	minOK := count("min_replicas", &dep.MinReplicas, " dge keeps at least one replica of every node running: scaling to zero would need KEDA's activation, which dge does not set up.")
+	maxOK := count("max_replicas", &dep.MaxReplicas, "")
+	count("ready_per_replica", &dep.ReadyPerReplica, "")
+	if minOK && maxOK && dep.MinReplicas > dep.MaxReplicas {
+		if attr, ok := dd.attrs["max_replicas"]; ok {
+			s.errorf(attr.Expr.Range().Ptr(), "Invalid replica range",
+				"max_replicas is %d but min_replicas is %d: the scaler keeps the replicas between them, so max_replicas must be at least min_replicas. Raise max_replicas to %d or more, or lower min_replicas.",
+				dep.MaxReplicas, dep.MinReplicas, dep.MinReplicas)
+		} else {
+			s.errorf(dd.attrs["min_replicas"].Expr.Range().Ptr(), "Invalid replica range",
+				"min_replicas is %d but max_replicas is %d (the default: no scaling): the scaler keeps the replicas between them. Add max_replicas = %d or more, or lower min_replicas.",
+				dep.MinReplicas, dep.MaxReplicas, dep.MinReplicas)
+		}
+	}
+	quantity := func(name string, dst *string, problem func(string) string) {
+		if attr, ok := dd.attrs[name]; ok {
+			if v, ok := s.evalChecked(attr, name, "Invalid quantity", problem); ok && problem(v) == "" {
+				*dst = v
+			}
+		}
+	}
+	quantity("cpu", &dep.CPU, cpuProblem)
+	quantity("memory", &dep.Memory, memoryProblem)
+	duration := func(name string, dst *time.Duration, problem func(time.Duration) string) {
+		attr, ok := dd.attrs[name]
+		if !ok {
+			return
+		}
+		v, ok := s.evalDuration(attr, name, false)
+		if !ok {
+			return
+		}
+		if p := problem(v); p != "" {
+			s.errorf(attr.Expr.Range().Ptr(), "Invalid duration", "%s", p)
+			return
+		}
+		*dst = v
+	}
+	duration("shutdown_grace", &dep.ShutdownGrace, shutdownGraceProblem)
+	duration("cooldown", &dep.Cooldown, cooldownProblem)
+	return dep
+}
+
+// quantityForms says what Kubernetes quantities look like, for
+// diagnostics.
+const quantityForms = `Kubernetes writes a quantity as a number with an optional suffix: cpu in cores, such as "2", "0.5" or "500m" (millicores); memory in bytes, such as "256Mi" or "1Gi" (binary suffixes Ki, Mi, Gi, Ti) or "500M" (decimal suffixes k, M, G, T).`
+
+// quantityProblem describes what is wrong with a cpu or memory quantity,
+// or returns "".
+func quantityProblem(name, v string) (resource.Quantity, string) {
+	q, err := resource.ParseQuantity(v)
+	if err != nil {
+		return q, fmt.Sprintf("%s is %q, which is not a Kubernetes quantity. %s", name, v, quantityForms)
+	}
+	if q.Sign() <= 0 {
+		return q, fmt.Sprintf("%s is %q; it must be more than zero. Write a positive quantity, or remove %s to request none.", name, v, name)
+	}
+	return q, ""
+}
+
+func cpuProblem(v string) string {
+	q, p := quantityProblem("cpu", v)
+	if p == "" && q.MilliValue() == 0 {
+		return fmt.Sprintf("cpu is %q, less than one millicore, the smallest amount Kubernetes requests. Write at least \"1m\".", v)
+	}
+	return p
+}
+
+func memoryProblem(v string) string {
+	q, p := quantityProblem("memory", v)
+	if p == "" && q.MilliValue()%1000 != 0 {
+		return fmt.Sprintf("memory is %q, which is not a whole number of bytes: the suffix m means thousandths. Write mebibytes as %q.", v, strings.TrimSuffix(v, "m")+"Mi")
+	}
+	return p
+}
+
+// maxCooldown is the longest cooldown Kubernetes' HorizontalPodAutoscaler
+// takes (its stabilizationWindowSeconds go up to 3600).
+const maxCooldown = time.Hour
+
+func cooldownProblem(d time.Duration) string {
+	switch {
+	case d%time.Second != 0:
+		return fmt.Sprintf("cooldown is %s; Kubernetes' HorizontalPodAutoscaler counts it in whole seconds. Write a whole number of seconds, such as \"5m\" or \"90s\".", d)
+	case d > maxCooldown:
+		return fmt.Sprintf("cooldown is %s; Kubernetes' HorizontalPodAutoscaler holds a scale-down for at most %s. Write a cooldown of %s or less.", d, maxCooldown, maxCooldown)
+	}
+	return ""
+}
+
+func shutdownGraceProblem(d time.Duration) string {
+	if d%time.Second != 0 {
+		return fmt.Sprintf("shutdown_grace is %s; Kubernetes counts a pod's termination grace period in whole seconds. Write a whole number of seconds, such as \"30s\".", d)
+	}
+	return ""
 }

@@ -318,6 +318,12 @@ func (s *state) evalString(attr *hcl.Attribute, what string) (str string, sensit
 
 // evalCount evaluates a whole number that must lie in [1, max].
 func (s *state) evalCount(attr *hcl.Attribute, what string, max int64) (int, bool) {
+	return s.evalCountWhy(attr, what, max, "")
+}
+
+// evalCountWhy is evalCount, with why (a sentence, after a space) said when
+// the number is out of range.
+func (s *state) evalCountWhy(attr *hcl.Attribute, what string, max int64, why string) (int, bool) {
 	val, sensitive, ok := s.evalAttr(attr, cty.Number, what)
 	if !ok {
 		return 0, false
@@ -340,7 +346,7 @@ func (s *state) evalCount(attr *hcl.Attribute, what string, max int64) (int, boo
 		s.diags = append(s.diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Number out of range",
-			Detail:   fmt.Sprintf("%s must be between 1 and %d, not %s. Use a value in that range.", what, max, shown),
+			Detail:   fmt.Sprintf("%s must be between 1 and %d, not %s.%s Use a value in that range.", what, max, shown, why),
 			Subject:  attr.Expr.Range().Ptr(),
 		})
 		return 0, false
