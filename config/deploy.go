@@ -84,7 +84,7 @@ type deployDecl struct {
 func (s *state) decodeDeploy(d *nodeDecl, b *hcl.Block) {
 	if d.kind == KindStart {
 		s.errorf(b.DefRange.Ptr(), "Unexpected deploy block",
-			"%s takes no deploy block: %s, and runs no process of its own to scale. Remove the block, and put it on the nodes that do the work.", d.addr(), kindPurpose[KindStart])
+			"%s takes no deploy block: %s, with no process of its own to run or scale. Remove the block, and put deploy blocks on the nodes that do the work.", d.addr(), kindPurpose[KindStart])
 		return
 	}
 	if d.deploy != nil {
@@ -194,16 +194,22 @@ func quantityProblem(name, v string) (resource.Quantity, string) {
 
 func cpuProblem(v string) string {
 	q, p := quantityProblem("cpu", v)
-	if p == "" && q.MilliValue() == 0 {
-		return fmt.Sprintf("cpu is %q, less than one millicore, the smallest amount Kubernetes requests. Write at least \"1m\".", v)
+	if p == "" && resource.NewMilliQuantity(q.MilliValue(), resource.DecimalSI).Cmp(q) != 0 {
+		return fmt.Sprintf("cpu is %q, finer than a millicore: Kubernetes requests cpu in whole millicores. Round it to a number of millicores, such as \"%dm\".", v, q.MilliValue())
 	}
 	return p
 }
 
 func memoryProblem(v string) string {
 	q, p := quantityProblem("memory", v)
-	if p == "" && q.MilliValue()%1000 != 0 {
-		return fmt.Sprintf("memory is %q, which is not a whole number of bytes: the suffix m means thousandths. Write mebibytes as %q.", v, strings.TrimSuffix(v, "m")+"Mi")
+	if p != "" || resource.NewQuantity(q.Value(), resource.BinarySI).Cmp(q) == 0 {
+		return p
+	}
+	p = fmt.Sprintf("memory is %q, which is not a whole number of bytes.", v)
+	if strings.HasSuffix(v, "m") {
+		p += fmt.Sprintf(" The suffix m means thousandths, not mega: write %q for mebibytes, or %q for megabytes.", strings.TrimSuffix(v, "m")+"Mi", strings.TrimSuffix(v, "m")+"M")
+	} else {
+		p += " Write bytes with a suffix, such as \"256Mi\" or \"1Gi\"."
 	}
 	return p
 }
@@ -215,16 +221,29 @@ const maxCooldown = time.Hour
 func cooldownProblem(d time.Duration) string {
 	switch {
 	case d%time.Second != 0:
-		return fmt.Sprintf("cooldown is %s; Kubernetes' HorizontalPodAutoscaler counts it in whole seconds. Write a whole number of seconds, such as \"5m\" or \"90s\".", d)
+		return fmt.Sprintf("cooldown is %s; Kubernetes' HorizontalPodAutoscaler counts it in whole seconds. Write a whole number of seconds, such as \"5m\" or \"90s\".", shortDuration(d))
 	case d > maxCooldown:
-		return fmt.Sprintf("cooldown is %s; Kubernetes' HorizontalPodAutoscaler holds a scale-down for at most %s. Write a cooldown of %s or less.", d, maxCooldown, maxCooldown)
+		return fmt.Sprintf("cooldown is %s; Kubernetes' HorizontalPodAutoscaler holds a scale-down for at most %s. Write a cooldown of %s or less.", shortDuration(d), shortDuration(maxCooldown), shortDuration(maxCooldown))
 	}
 	return ""
 }
 
 func shutdownGraceProblem(d time.Duration) string {
 	if d%time.Second != 0 {
-		return fmt.Sprintf("shutdown_grace is %s; Kubernetes counts a pod's termination grace period in whole seconds. Write a whole number of seconds, such as \"30s\".", d)
+		return fmt.Sprintf("shutdown_grace is %s; Kubernetes counts a pod's termination grace period in whole seconds. Write a whole number of seconds, such as \"30s\".", shortDuration(d))
 	}
 	return ""
+}
+
+// shortDuration writes d as time.Duration does, without its zero minutes
+// and seconds: "2h", not "2h0m0s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
