@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,12 +122,16 @@ func (s *state) buildDeploy(d *nodeDecl) Deploy {
 	for name, attr := range dd.attrs {
 		dep.Ranges[name] = attr.Expr.Range()
 	}
+	// sensitive tells which values derive from a sensitive variable: no
+	// diagnostic shows them.
+	sensitive := map[string]bool{}
 	count := func(name string, dst *int, why string) bool {
 		attr, ok := dd.attrs[name]
 		if !ok {
 			return true
 		}
-		v, ok := s.evalCountWhy(attr, name, maxReplicas, why)
+		v, sens, ok := s.evalCountWhy(attr, name, maxReplicas, why)
+		sensitive[name] = sens
 		if ok {
 			*dst = v
 		}
@@ -136,22 +141,40 @@ func (s *state) buildDeploy(d *nodeDecl) Deploy {
 	maxOK := count("max_replicas", &dep.MaxReplicas, "")
 	count("ready_per_replica", &dep.ReadyPerReplica, "")
 	if minOK && maxOK && dep.MinReplicas > dep.MaxReplicas {
+		shown := func(name string, v int) string {
+			if sensitive[name] {
+				return "(sensitive value)"
+			}
+			return strconv.Itoa(v)
+		}
+		minShown, maxShown := shown("min_replicas", dep.MinReplicas), shown("max_replicas", dep.MaxReplicas)
 		if attr, ok := dd.attrs["max_replicas"]; ok {
 			s.errorf(attr.Expr.Range().Ptr(), "Invalid replica range",
-				"max_replicas is %d but min_replicas is %d: the scaler keeps the replicas between them, so max_replicas must be at least min_replicas. Raise max_replicas to %d or more, or lower min_replicas.",
-				dep.MaxReplicas, dep.MinReplicas, dep.MinReplicas)
+				"max_replicas is %s but min_replicas is %s: the scaler keeps the replicas between them, so max_replicas must be at least min_replicas. Raise max_replicas to min_replicas or more, or lower min_replicas.",
+				maxShown, minShown)
 		} else {
 			s.errorf(dd.attrs["min_replicas"].Expr.Range().Ptr(), "Invalid replica range",
-				"min_replicas is %d but max_replicas is %d (the default: no scaling): the scaler keeps the replicas between them. Add max_replicas = %d or more, or lower min_replicas.",
-				dep.MinReplicas, dep.MaxReplicas, dep.MinReplicas)
+				"min_replicas is %s but max_replicas is %s (the default: no scaling): the scaler keeps the replicas between them. Add max_replicas = %s or more, or lower min_replicas.",
+				minShown, maxShown, minShown)
 		}
 	}
 	quantity := func(name string, dst *string, problem func(string) string) {
-		if attr, ok := dd.attrs[name]; ok {
-			if v, ok := s.evalChecked(attr, name, "Invalid quantity", problem); ok && problem(v) == "" {
-				*dst = v
-			}
+		attr, ok := dd.attrs[name]
+		if !ok {
+			return
 		}
+		v, sens, ok := s.evalString(attr, name)
+		if !ok {
+			return
+		}
+		if p := problem(v); p != "" {
+			if sens {
+				p = fmt.Sprintf("%s, from a sensitive value, is not a positive Kubernetes quantity (cpu in whole millicores, memory in whole bytes). %s", name, quantityForms)
+			}
+			s.errorf(attr.Expr.Range().Ptr(), "Invalid quantity", "%s", p)
+			return
+		}
+		*dst = v
 	}
 	quantity("cpu", &dep.CPU, cpuProblem)
 	quantity("memory", &dep.Memory, memoryProblem)
@@ -160,11 +183,14 @@ func (s *state) buildDeploy(d *nodeDecl) Deploy {
 		if !ok {
 			return
 		}
-		v, ok := s.evalDuration(attr, name, false)
+		v, sens, ok := s.evalDurationSens(attr, name, false)
 		if !ok {
 			return
 		}
 		if p := problem(v); p != "" {
+			if sens {
+				p = fmt.Sprintf("%s comes from a sensitive value, which is not a whole number of seconds (Kubernetes counts it in seconds)%s. Fix the variable's value.", name, map[bool]string{true: " or is longer than " + shortDuration(maxCooldown) + ", the longest the HorizontalPodAutoscaler holds a scale-down"}[name == "cooldown"])
+			}
 			s.errorf(attr.Expr.Range().Ptr(), "Invalid duration", "%s", p)
 			return
 		}

@@ -96,6 +96,11 @@ graph "g" {
 variable "replicas" {
   default = 6
 }
+variable "hidden" {
+  type      = string
+  default   = "1"
+  sensitive = true
+}
 start "in" {}
 process "work" {
   from    = start.in
@@ -114,6 +119,11 @@ terminate "out" {
 `)
 }
 
+// hide gives the sensitive variable hidden the value v.
+func hide(v string) config.Options {
+	return config.Options{VarArgs: []config.VarArg{{Raw: "hidden=" + v}}}
+}
+
 // TestDeployValues checks the values a deploy block accepts, as written
 // or converted, and what the errors about the others say.
 func TestDeployValues(t *testing.T) {
@@ -125,6 +135,8 @@ func TestDeployValues(t *testing.T) {
 		// summary and details describe the one error of an invalid block.
 		summary string
 		details []string
+		// hidden are what the detail must not say: a sensitive value.
+		hidden []string
 	}{
 		{body: `cpu = 0.5`, want: func(d *config.Deploy) { d.CPU = "0.5" }},
 		{body: `cpu = "2"`, want: func(d *config.Deploy) { d.CPU = "2" }},
@@ -145,11 +157,17 @@ func TestDeployValues(t *testing.T) {
 		{body: `memory = "0.5"`, summary: "Invalid quantity", details: []string{"not a whole number of bytes", `"256Mi"`}},
 		{body: `memory = "64m"`, summary: "Invalid quantity", details: []string{`"64Mi"`, `"64M"`}},
 		{body: `min_replicas = 4
-		        max_replicas = 2`, summary: "Invalid replica range", details: []string{"max_replicas is 2 but min_replicas is 4", "4 or more"}},
+		        max_replicas = 2`, summary: "Invalid replica range", details: []string{"max_replicas is 2 but min_replicas is 4"}},
 		{body: `min_replicas = var.replicas`, summary: "Invalid replica range", details: []string{"min_replicas is 6 but max_replicas is 1 (the default", "max_replicas = 6"}},
 		{body: `min_replicas = 0`, summary: "Number out of range", details: []string{"activation"}},
 		{body: `cooldown = "61m"`, summary: "Invalid duration", details: []string{"1h1m", "at most 1h"}},
 		{body: `readiness = 3`, summary: "Unsupported argument", details: []string{"min_replicas, max_replicas, ready_per_replica, cpu, memory, shutdown_grace, cooldown"}},
+		{body: `min_replicas = 5
+		        max_replicas = var.hidden`, opts: hide("3"), summary: "Invalid replica range", details: []string{"(sensitive value)", "min_replicas is 5"}, hidden: []string{"3"}},
+		{body: `cpu = var.hidden`, opts: hide("0.0005"), summary: "Invalid quantity", details: []string{"sensitive", "millicores"}, hidden: []string{"0.0005", "1m"}},
+		{body: `memory = var.hidden`, opts: hide("77m"), summary: "Invalid quantity", details: []string{"sensitive"}, hidden: []string{"77"}},
+		{body: `cooldown = var.hidden`, opts: hide("97m"), summary: "Invalid duration", details: []string{"sensitive"}, hidden: []string{"97"}},
+		{body: `shutdown_grace = var.hidden`, opts: hide("1234ms"), summary: "Invalid duration", details: []string{"sensitive"}, hidden: []string{"1.234", "1234"}},
 		{body: `maxreplicas = 3`, summary: "Unsupported argument", details: []string{`Did you mean "max_replicas"?`}},
 	}
 	for _, tt := range tests {
@@ -174,6 +192,11 @@ func TestDeployValues(t *testing.T) {
 			for _, d := range tt.details {
 				if !strings.Contains(diags[0].Detail, d) {
 					t.Errorf("detail %q does not say %q", diags[0].Detail, d)
+				}
+			}
+			for _, h := range tt.hidden {
+				if strings.Contains(diags[0].Detail, h) {
+					t.Errorf("detail %q shows the sensitive %q", diags[0].Detail, h)
 				}
 			}
 		})
