@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -124,11 +125,16 @@ func waitProbe(t *testing.T, addr, path string, status int, body string) {
 	}
 }
 
-// testProbes runs a process node serving probes through every state
-// /readyz reports: connecting, ready, topology missing, reconnecting,
-// stopping.
+// testProbes is the conformance suite of /healthz and /readyz.
 func testProbes(t *testing.T, setup transportSetup) {
-	t.Parallel()
+	t.Run("Lifecycle", func(t *testing.T) { t.Parallel(); testProbeLifecycle(t, setup) })
+	t.Run("GatherStandbyIsReady", func(t *testing.T) { t.Parallel(); testProbeGatherStandby(t, setup) })
+}
+
+// testProbeLifecycle runs a process node serving probes through every
+// state /readyz reports: connecting, ready, topology missing,
+// reconnecting, stopping.
+func testProbeLifecycle(t *testing.T, setup transportSetup) {
 	entered := make(chan struct{}, 1)
 	unblock := make(chan struct{})
 	g := chainGraph("probes", func(_ context.Context, n num) (num, error) {
@@ -196,5 +202,56 @@ func testProbes(t *testing.T, setup transportSetup) {
 	}
 	if code, _ := probe(addr, "/healthz"); code != 0 {
 		t.Errorf("/healthz answered %d after RunNodes returned, want nothing listening", code)
+	}
+}
+
+// testProbeGatherStandby runs two instances of a gather node: one is the
+// active instance, the other a standby waiting to take over, and both are
+// ready (a Deployment of several replicas must not wait forever on the
+// standbys). When the active one stops, the standby takes over and stays
+// ready.
+func testProbeGatherStandby(t *testing.T, setup transportSetup) {
+	g := testGraph("gprobe",
+		Start[num]("start", "numbers"),
+		Split[num, num]("numbers", testEdge("numbers"), upTo(new(atomic.Int64)), "sum"),
+		Fold[num, num]("sum", testEdge("sum"), "numbers", time.Hour, nil, sumFold, "result"),
+		Terminate[num]("result", testEdge("result")),
+	)
+	tr := setup(t, g)
+	node, _ := g.Node("gather.sum")
+	start := func() (addr string, stop func()) {
+		addr = freeAddr(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- RunNodes(ctx, g, []Node{node}, RunOptions{Transport: tr, Logger: slog.New(slog.DiscardHandler), MetricsAddr: addr})
+		}()
+		var once sync.Once
+		stop = func() {
+			once.Do(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("RunNodes: %v", err)
+				}
+			})
+		}
+		t.Cleanup(stop)
+		return addr, stop
+	}
+	first, stopFirst := start()
+	waitProbe(t, first, "/readyz", http.StatusOK, "ready")
+	second, _ := start()
+	waitProbe(t, second, "/readyz", http.StatusOK, "ready")
+
+	// The first is the active instance, the second the standby: once the
+	// first has gone, the second takes the items in.
+	stopFirst()
+	c := dialClient(t, tr)
+	c.publishItems(g, "run1", "", "s1", 3, 0, 1, 2)
+	if got := c.collectNums("result", 1); len(got) != 1 || got[0] != 6 {
+		t.Errorf("result %v, want [6] from the instance that took over", got)
+	}
+	if code, body := probe(second, "/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz of the instance that took over: %d %q, want 200", code, body)
 	}
 }
