@@ -41,6 +41,7 @@ func TestConformanceMemory(t *testing.T) {
 	t.Run("Split", func(t *testing.T) { testSplit(t, memorySetup) })
 	t.Run("Gather", func(t *testing.T) { testGather(t, memorySetup) })
 	t.Run("Route", func(t *testing.T) { testRoute(t, memorySetup) })
+	t.Run("Probes", func(t *testing.T) { testProbes(t, memorySetup) })
 	t.Run("HeaderFuzz", func(t *testing.T) { t.Parallel(); testHeaderFuzz(t, memorySetup) })
 }
 
@@ -50,6 +51,7 @@ func TestConformanceRabbitMQ(t *testing.T) {
 	t.Run("Split", func(t *testing.T) { testSplit(t, rabbitSetup) })
 	t.Run("Gather", func(t *testing.T) { testGather(t, rabbitSetup) })
 	t.Run("Route", func(t *testing.T) { testRoute(t, rabbitSetup) })
+	t.Run("Probes", func(t *testing.T) { testProbes(t, rabbitSetup) })
 	t.Run("HeaderFuzz", func(t *testing.T) { t.Parallel(); testHeaderFuzz(t, rabbitSetup) })
 }
 

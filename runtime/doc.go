@@ -450,6 +450,20 @@
 // (dge_prefetch_window). A family appears only
 // when a node it applies to runs in the program.
 //
+// Beside /metrics, -metrics-addr serves two probes (probe.go), plain text,
+// for Kubernetes, Compose and load balancers. GET /healthz answers 200 "ok"
+// for as long as the process runs: its HTTP server answering is the
+// signal. GET /readyz answers 200 "ready" while the program holds a
+// connection whose topology it verified (the start-up check, run again on
+// every reconnection) and every node it runs has a consumer on it (a
+// gather standby waiting to become active counts); otherwise 503 with the
+// reason: "connecting" before the first connection, "reconnecting" after
+// one was lost, "topology not verified: queue ... not found in vhost ...:
+// run "dge apply" first" when a reconnection finds the topology missing,
+// "<node> is not consuming: its channel is being opened", and "stopping"
+// from SIGINT or SIGTERM until the program exits, while the messages in
+// flight finish.
+//
 // # Tracing
 //
 // With a TracerProvider (LocalOptions.TracerProvider, the dgetest option;
@@ -510,7 +524,8 @@
 // engine.go (connections, reconnection, start-up check), transport.go (the
 // interfaces a transport implements), envelope.go (header names, from
 // package envelope, and header reading), decode.go, trace.go, metrics.go,
-// loghandler.go (a handler call's log attributes), dialerror.go (what a
+// probe.go (/healthz, /readyz), loghandler.go (a handler call's log
+// attributes), dialerror.go (what a
 // failed connection means), url.go (Endpoints), local.go (Local). The entry
 // points for programs are run.go (RunNodes, VerifyTopology,
 // NewLogHandler), publish.go (Publish) and consume.go

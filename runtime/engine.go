@@ -28,6 +28,9 @@ type engine struct {
 	queueInterval time.Duration
 	// tracer traces every message the nodes handle; nil: tracing is off.
 	tracer *tracer
+	// ready is what /readyz reports (see readiness); nil when the engine
+	// serves no probes.
+	ready *readiness
 
 	failures sync.WaitGroup // OnFailure calls in progress
 }
@@ -142,6 +145,8 @@ func (e *engine) run(ctx context.Context, runs []*nodeRun) error {
 	if e.queueInterval > 0 {
 		e.metrics.addQueues(e.g.Spec(), runs)
 	}
+	e.ready.watch(runs)
+	defer context.AfterFunc(ctx, e.ready.stop)()
 	var lost Conn // the connection just lost, while its endpoint has others
 	for {
 		conn, err := redial(ctx, e.tr, e.connName, lost)
@@ -150,14 +155,20 @@ func (e *engine) run(ctx context.Context, runs []*nodeRun) error {
 			err = e.verify(ctx, conn, runs)
 			if err != nil {
 				_ = conn.Close()
-				if first && errors.Is(err, ErrNotFound) {
-					return errStartup{err}
+				if errors.Is(err, ErrNotFound) {
+					e.ready.setConn(reasonTopology(err))
+					if first {
+						return errStartup{err}
+					}
 				}
 			}
 		} else if errors.Is(err, ErrConfig) || (first && errors.Is(err, ErrRefused)) {
 			return errStartup{err}
 		}
 		if err != nil {
+			if !errors.Is(err, ErrNotFound) {
+				e.ready.setConn(notReady(first))
+			}
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -181,7 +192,9 @@ func (e *engine) run(ctx context.Context, runs []*nodeRun) error {
 		}
 		first = false
 		b.reset()
+		e.ready.setConn("")
 		e.runConn(ctx, conn, runs)
+		e.ready.setConn(reasonReconnecting)
 		_ = conn.Close()
 		if e.metrics != nil {
 			e.metrics.setUp(false)
@@ -203,6 +216,15 @@ func (e *engine) run(ctx context.Context, runs []*nodeRun) error {
 			return nil
 		}
 	}
+}
+
+// notReady is /readyz's reason while the engine has no connection: before
+// the first one, or after one was lost.
+func notReady(first bool) string {
+	if first {
+		return reasonConnecting
+	}
+	return reasonReconnecting
 }
 
 // verify checks that every queue and exchange the nodes use exists.

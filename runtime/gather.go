@@ -73,6 +73,10 @@ func (r *nodeRun) gatherSession(ctx context.Context, conn Conn) error {
 	if err != nil {
 		return err
 	}
+	// A standby waiting to become the active instance is ready: it takes
+	// over when the active one goes.
+	r.e.ready.setConsuming(r, true)
+	defer r.e.ready.setConsuming(r, false)
 	s := &session{r: r, ch: ch, ctx: hctx}
 	s.gather = &gather{
 		session: newRunID(), states: map[string]*splitState{}, msgs: map[string]*stateMsg{},

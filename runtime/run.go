@@ -38,8 +38,13 @@ type RunOptions struct {
 	// time at all (the unfinished ones are delivered again, to another
 	// consumer or on the next start).
 	ShutdownTimeout time.Duration
-	// MetricsAddr, when set, is the host:port where RunNodes serves
-	// Prometheus metrics at /metrics while it runs.
+	// MetricsAddr, when set, is the host:port where RunNodes serves, while
+	// it runs, Prometheus metrics at /metrics and two probes: /healthz
+	// answers 200 "ok" (the process runs), and /readyz 200 "ready" while
+	// the connection is up with the topology verified and every node
+	// consumes on it, else 503 with the reason ("connecting",
+	// "reconnecting", "topology not verified: ...", a node not consuming,
+	// or "stopping" once ctx is cancelled).
 	MetricsAddr string
 }
 
@@ -81,13 +86,12 @@ func RunNodes(ctx context.Context, g Graph, nodes []Node, opts RunOptions) error
 		if err != nil {
 			return fmt.Errorf("metrics: listen on %s: %w", opts.MetricsAddr, err)
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", e.metrics)
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		e.ready = newReadiness()
+		srv := &http.Server{Handler: probeMux(e.metrics, e.ready), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
 		e.queueInterval = queueReadInterval
-		e.log.Info("serving metrics", "addr", ln.Addr().String())
+		e.log.Info("serving metrics and probes", "addr", ln.Addr().String(), "paths", "/metrics /healthz /readyz")
 	}
 	runs := make([]*nodeRun, len(nodes))
 	for i, n := range nodes {

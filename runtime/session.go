@@ -25,6 +25,8 @@ func (r *nodeRun) session(ctx context.Context, conn Conn) error {
 		return err
 	}
 	r.log.Info("consuming", "prefetch", r.prefetch, "window", r.windowMode(), "concurrency", r.concurrency)
+	r.e.ready.setConsuming(r, true)
+	defer r.e.ready.setConsuming(r, false)
 	go deliveries.run(ctx)
 
 	// Handlers and confirm waits outlive a shutdown signal; they stop when

@@ -174,7 +174,7 @@ func (c *cli) usage(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "\nStart nodes: %s\nTerminate nodes: %s\n", strings.Join(starts, ", "), strings.Join(ends, ", "))
-	fmt.Fprintf(w, "\nNode flags: -prefetch N, -concurrency N, -metrics-addr HOST:PORT, -shutdown-timeout D\n")
+	fmt.Fprintf(w, "\nNode flags: -prefetch N, -concurrency N, -metrics-addr HOST:PORT (/metrics, /healthz, /readyz), -shutdown-timeout D\n")
 	fmt.Fprintf(w, "Environment: DGE_AMQP_URL (default %s + vhost; several URLs separated by commas for a cluster;\n  amqps:// with cacertfile, certfile and keyfile query parameters for TLS),\n  DGE_LOG (debug, info, warn, error), DGE_CONNECTION_NAME (the AMQP connection's name),\n  OTEL_TRACES_EXPORTER (otlp, console: JSON spans on stderr, none) with the other OTEL_* variables\n", defaultAMQPURL)
 	fmt.Fprintf(w, "Run \"%s <command> -h\" for a command's flags.\n", c.prog)
 }
@@ -264,7 +264,7 @@ type nodeFlags struct {
 func (f *nodeFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.prefetch, "prefetch", 0, "unacknowledged deliveries per node, a fixed window (default: the edge's prefetch, else adaptive)")
 	fs.IntVar(&f.concurrency, "concurrency", 0, "handler calls in flight per node (default: the edge's concurrency)")
-	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics and the probes /healthz (200 while the process runs) and /readyz (200 while connected with the topology verified and every node consuming; 503 with the reason otherwise, and once stopping)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight messages may take to finish after SIGTERM")
 }
 
