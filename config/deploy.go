@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -84,7 +85,7 @@ type deployDecl struct {
 func (s *state) decodeDeploy(d *nodeDecl, b *hcl.Block) {
 	if d.kind == KindStart {
 		s.errorf(b.DefRange.Ptr(), "Unexpected deploy block",
-			"%s takes no deploy block: %s, and runs no process of its own to scale. Remove the block, and put it on the nodes that do the work.", d.addr(), kindPurpose[KindStart])
+			"%s takes no deploy block: %s, with no process of its own to run or scale. Remove the block, and put deploy blocks on the nodes that do the work.", d.addr(), kindPurpose[KindStart])
 		return
 	}
 	if d.deploy != nil {
@@ -121,12 +122,16 @@ func (s *state) buildDeploy(d *nodeDecl) Deploy {
 	for name, attr := range dd.attrs {
 		dep.Ranges[name] = attr.Expr.Range()
 	}
+	// sensitive tells which values derive from a sensitive variable: no
+	// diagnostic shows them.
+	sensitive := map[string]bool{}
 	count := func(name string, dst *int, why string) bool {
 		attr, ok := dd.attrs[name]
 		if !ok {
 			return true
 		}
-		v, ok := s.evalCountWhy(attr, name, maxReplicas, why)
+		v, sens, ok := s.evalCountWhy(attr, name, maxReplicas, why)
+		sensitive[name] = sens
 		if ok {
 			*dst = v
 		}
@@ -136,22 +141,40 @@ func (s *state) buildDeploy(d *nodeDecl) Deploy {
 	maxOK := count("max_replicas", &dep.MaxReplicas, "")
 	count("ready_per_replica", &dep.ReadyPerReplica, "")
 	if minOK && maxOK && dep.MinReplicas > dep.MaxReplicas {
+		shown := func(name string, v int) string {
+			if sensitive[name] {
+				return "(sensitive value)"
+			}
+			return strconv.Itoa(v)
+		}
+		minShown, maxShown := shown("min_replicas", dep.MinReplicas), shown("max_replicas", dep.MaxReplicas)
 		if attr, ok := dd.attrs["max_replicas"]; ok {
 			s.errorf(attr.Expr.Range().Ptr(), "Invalid replica range",
-				"max_replicas is %d but min_replicas is %d: the scaler keeps the replicas between them, so max_replicas must be at least min_replicas. Raise max_replicas to %d or more, or lower min_replicas.",
-				dep.MaxReplicas, dep.MinReplicas, dep.MinReplicas)
+				"max_replicas is %s but min_replicas is %s: the scaler keeps the replicas between them, so max_replicas must be at least min_replicas. Raise max_replicas to min_replicas or more, or lower min_replicas.",
+				maxShown, minShown)
 		} else {
 			s.errorf(dd.attrs["min_replicas"].Expr.Range().Ptr(), "Invalid replica range",
-				"min_replicas is %d but max_replicas is %d (the default: no scaling): the scaler keeps the replicas between them. Add max_replicas = %d or more, or lower min_replicas.",
-				dep.MinReplicas, dep.MaxReplicas, dep.MinReplicas)
+				"min_replicas is %s but max_replicas is %s (the default: no scaling): the scaler keeps the replicas between them. Add max_replicas = %s or more, or lower min_replicas.",
+				minShown, maxShown, minShown)
 		}
 	}
 	quantity := func(name string, dst *string, problem func(string) string) {
-		if attr, ok := dd.attrs[name]; ok {
-			if v, ok := s.evalChecked(attr, name, "Invalid quantity", problem); ok && problem(v) == "" {
-				*dst = v
-			}
+		attr, ok := dd.attrs[name]
+		if !ok {
+			return
 		}
+		v, sens, ok := s.evalString(attr, name)
+		if !ok {
+			return
+		}
+		if p := problem(v); p != "" {
+			if sens {
+				p = fmt.Sprintf("%s, from a sensitive value, is not a positive Kubernetes quantity (cpu in whole millicores, memory in whole bytes). %s", name, quantityForms)
+			}
+			s.errorf(attr.Expr.Range().Ptr(), "Invalid quantity", "%s", p)
+			return
+		}
+		*dst = v
 	}
 	quantity("cpu", &dep.CPU, cpuProblem)
 	quantity("memory", &dep.Memory, memoryProblem)
@@ -160,11 +183,14 @@ func (s *state) buildDeploy(d *nodeDecl) Deploy {
 		if !ok {
 			return
 		}
-		v, ok := s.evalDuration(attr, name, false)
+		v, sens, ok := s.evalDurationSens(attr, name, false)
 		if !ok {
 			return
 		}
 		if p := problem(v); p != "" {
+			if sens {
+				p = fmt.Sprintf("%s comes from a sensitive value, which is not a whole number of seconds (Kubernetes counts it in seconds)%s. Fix the variable's value.", name, map[bool]string{true: " or is longer than " + shortDuration(maxCooldown) + ", the longest the HorizontalPodAutoscaler holds a scale-down"}[name == "cooldown"])
+			}
 			s.errorf(attr.Expr.Range().Ptr(), "Invalid duration", "%s", p)
 			return
 		}
@@ -194,16 +220,22 @@ func quantityProblem(name, v string) (resource.Quantity, string) {
 
 func cpuProblem(v string) string {
 	q, p := quantityProblem("cpu", v)
-	if p == "" && q.MilliValue() == 0 {
-		return fmt.Sprintf("cpu is %q, less than one millicore, the smallest amount Kubernetes requests. Write at least \"1m\".", v)
+	if p == "" && resource.NewMilliQuantity(q.MilliValue(), resource.DecimalSI).Cmp(q) != 0 {
+		return fmt.Sprintf("cpu is %q, finer than a millicore: Kubernetes requests cpu in whole millicores. Round it to a number of millicores, such as \"%dm\".", v, q.MilliValue())
 	}
 	return p
 }
 
 func memoryProblem(v string) string {
 	q, p := quantityProblem("memory", v)
-	if p == "" && q.MilliValue()%1000 != 0 {
-		return fmt.Sprintf("memory is %q, which is not a whole number of bytes: the suffix m means thousandths. Write mebibytes as %q.", v, strings.TrimSuffix(v, "m")+"Mi")
+	if p != "" || resource.NewQuantity(q.Value(), resource.BinarySI).Cmp(q) == 0 {
+		return p
+	}
+	p = fmt.Sprintf("memory is %q, which is not a whole number of bytes.", v)
+	if strings.HasSuffix(v, "m") {
+		p += fmt.Sprintf(" The suffix m means thousandths, not mega: write %q for mebibytes, or %q for megabytes.", strings.TrimSuffix(v, "m")+"Mi", strings.TrimSuffix(v, "m")+"M")
+	} else {
+		p += " Write bytes with a suffix, such as \"256Mi\" or \"1Gi\"."
 	}
 	return p
 }
@@ -215,16 +247,29 @@ const maxCooldown = time.Hour
 func cooldownProblem(d time.Duration) string {
 	switch {
 	case d%time.Second != 0:
-		return fmt.Sprintf("cooldown is %s; Kubernetes' HorizontalPodAutoscaler counts it in whole seconds. Write a whole number of seconds, such as \"5m\" or \"90s\".", d)
+		return fmt.Sprintf("cooldown is %s; Kubernetes' HorizontalPodAutoscaler counts it in whole seconds. Write a whole number of seconds, such as \"5m\" or \"90s\".", shortDuration(d))
 	case d > maxCooldown:
-		return fmt.Sprintf("cooldown is %s; Kubernetes' HorizontalPodAutoscaler holds a scale-down for at most %s. Write a cooldown of %s or less.", d, maxCooldown, maxCooldown)
+		return fmt.Sprintf("cooldown is %s; Kubernetes' HorizontalPodAutoscaler holds a scale-down for at most %s. Write a cooldown of %s or less.", shortDuration(d), shortDuration(maxCooldown), shortDuration(maxCooldown))
 	}
 	return ""
 }
 
 func shutdownGraceProblem(d time.Duration) string {
 	if d%time.Second != 0 {
-		return fmt.Sprintf("shutdown_grace is %s; Kubernetes counts a pod's termination grace period in whole seconds. Write a whole number of seconds, such as \"30s\".", d)
+		return fmt.Sprintf("shutdown_grace is %s; Kubernetes counts a pod's termination grace period in whole seconds. Write a whole number of seconds, such as \"30s\".", shortDuration(d))
 	}
 	return ""
+}
+
+// shortDuration writes d as time.Duration does, without its zero minutes
+// and seconds: "2h", not "2h0m0s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -83,5 +84,121 @@ func TestLoadDeployDefaults(t *testing.T) {
 		if diff := cmp.Diff(want, n.Deploy); diff != "" {
 			t.Errorf("%s's Deploy (-want +got):\n%s", n.Addr(), diff)
 		}
+	}
+}
+
+// deploySource is a graph whose process has the deploy block body given.
+func deploySource(body string) []byte {
+	return []byte(`
+graph "g" {
+  handlers = "example.com/g"
+}
+variable "replicas" {
+  default = 6
+}
+variable "hidden" {
+  type      = string
+  default   = "1"
+  sensitive = true
+}
+start "in" {}
+process "work" {
+  from    = start.in
+  queue   = "work"
+  message = "Job"
+  handler = "Work"
+  deploy {
+    ` + body + `
+  }
+}
+terminate "out" {
+  from    = process.work
+  queue   = "out"
+  message = "Result"
+}
+`)
+}
+
+// hide gives the sensitive variable hidden the value v.
+func hide(v string) config.Options {
+	return config.Options{VarArgs: []config.VarArg{{Raw: "hidden=" + v}}}
+}
+
+// TestDeployValues checks the values a deploy block accepts, as written
+// or converted, and what the errors about the others say.
+func TestDeployValues(t *testing.T) {
+	tests := []struct {
+		body string
+		opts config.Options
+		// want changes the defaults when the block is valid.
+		want func(*config.Deploy)
+		// summary and details describe the one error of an invalid block.
+		summary string
+		details []string
+		// hidden are what the detail must not say: a sensitive value.
+		hidden []string
+	}{
+		{body: `cpu = 0.5`, want: func(d *config.Deploy) { d.CPU = "0.5" }},
+		{body: `cpu = "2"`, want: func(d *config.Deploy) { d.CPU = "2" }},
+		{body: `cpu = "1m"`, want: func(d *config.Deploy) { d.CPU = "1m" }},
+		{body: `memory = "1.5Gi"`, want: func(d *config.Deploy) { d.Memory = "1.5Gi" }},
+		{body: `memory = "500M"`, want: func(d *config.Deploy) { d.Memory = "500M" }},
+		{body: `memory = "1e9"`, want: func(d *config.Deploy) { d.Memory = "1e9" }},
+		{body: `min_replicas = 2
+		        max_replicas = var.replicas`, want: func(d *config.Deploy) { d.MinReplicas, d.MaxReplicas = 2, 6 }},
+		{body: `max_replicas = var.replicas`, opts: config.Options{VarArgs: []config.VarArg{{Raw: "replicas=9"}}}, want: func(d *config.Deploy) { d.MaxReplicas = 9 }},
+		{body: `min_replicas = 5
+		        max_replicas = 5`, want: func(d *config.Deploy) { d.MinReplicas, d.MaxReplicas = 5, 5 }},
+		{body: `cooldown = "1h"
+		        shutdown_grace = "2m"`, want: func(d *config.Deploy) { d.Cooldown, d.ShutdownGrace = time.Hour, 2*time.Minute }},
+
+		{body: `cpu = "100u"`, summary: "Invalid quantity", details: []string{`"100u"`, "whole millicores", `"1m"`}},
+		{body: `cpu = "fast"`, summary: "Invalid quantity", details: []string{`"fast"`, `"500m"`, `"256Mi"`}},
+		{body: `memory = "0.5"`, summary: "Invalid quantity", details: []string{"not a whole number of bytes", `"256Mi"`}},
+		{body: `memory = "64m"`, summary: "Invalid quantity", details: []string{`"64Mi"`, `"64M"`}},
+		{body: `min_replicas = 4
+		        max_replicas = 2`, summary: "Invalid replica range", details: []string{"max_replicas is 2 but min_replicas is 4"}},
+		{body: `min_replicas = var.replicas`, summary: "Invalid replica range", details: []string{"min_replicas is 6 but max_replicas is 1 (the default", "max_replicas = 6"}},
+		{body: `min_replicas = 0`, summary: "Number out of range", details: []string{"activation"}},
+		{body: `cooldown = "61m"`, summary: "Invalid duration", details: []string{"1h1m", "at most 1h"}},
+		{body: `readiness = 3`, summary: "Unsupported argument", details: []string{"min_replicas, max_replicas, ready_per_replica, cpu, memory, shutdown_grace, cooldown"}},
+		{body: `min_replicas = 5
+		        max_replicas = var.hidden`, opts: hide("3"), summary: "Invalid replica range", details: []string{"(sensitive value)", "min_replicas is 5"}, hidden: []string{"3"}},
+		{body: `cpu = var.hidden`, opts: hide("0.0005"), summary: "Invalid quantity", details: []string{"sensitive", "millicores"}, hidden: []string{"0.0005", "1m"}},
+		{body: `memory = var.hidden`, opts: hide("77m"), summary: "Invalid quantity", details: []string{"sensitive"}, hidden: []string{"77"}},
+		{body: `cooldown = var.hidden`, opts: hide("97m"), summary: "Invalid duration", details: []string{"sensitive"}, hidden: []string{"97"}},
+		{body: `shutdown_grace = var.hidden`, opts: hide("1234ms"), summary: "Invalid duration", details: []string{"sensitive"}, hidden: []string{"1.234", "1234"}},
+		{body: `maxreplicas = 3`, summary: "Unsupported argument", details: []string{`Did you mean "max_replicas"?`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			l := config.NewLoader()
+			g, diags := l.LoadSource("g.dge.hcl", deploySource(tt.body), tt.opts)
+			if tt.want != nil {
+				if diags.HasErrors() {
+					t.Fatalf("unexpected errors:\n%s", renderDiags(l, diags))
+				}
+				want := config.DefaultDeploy()
+				tt.want(&want)
+				got := g.Node("process.work").Deploy
+				if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(config.Deploy{}, "DeclRange", "Ranges")); diff != "" {
+					t.Errorf("Deploy (-want +got):\n%s", diff)
+				}
+				return
+			}
+			if len(diags) != 1 || diags[0].Summary != tt.summary {
+				t.Fatalf("want one error %q, got:\n%s", tt.summary, renderDiags(l, diags))
+			}
+			for _, d := range tt.details {
+				if !strings.Contains(diags[0].Detail, d) {
+					t.Errorf("detail %q does not say %q", diags[0].Detail, d)
+				}
+			}
+			for _, h := range tt.hidden {
+				if strings.Contains(diags[0].Detail, h) {
+					t.Errorf("detail %q shows the sensitive %q", diags[0].Detail, h)
+				}
+			}
+		})
 	}
 }
