@@ -9,7 +9,7 @@ export DGE_TEST_MANAGEMENT_URL ?= http://guest:guest@127.0.0.1:15672
 
 # Packages whose tests define the -update flag for golden files. `go test
 # ./... -update` would fail in the others, so they are named here.
-GOLDEN_PKGS := ./cmd/dge ./internal/diagram ./internal/gen ./plan
+GOLDEN_PKGS := ./cmd/dge ./internal/deploy ./internal/diagram ./internal/gen ./plan
 
 .PHONY: demo build broker test check fmt-check vet staticcheck update-golden clean bench chaos
 

@@ -54,7 +54,7 @@ func kubernetes(files map[string][]byte, g *config.Graph, o Options, nodes []nod
 func replicaRange(n node) string {
 	d := n.Deploy
 	if d.MinReplicas == d.MaxReplicas {
-		return fmt.Sprintf("%d replica(s), not scaled", d.MinReplicas)
+		return config.Plural(d.MinReplicas, "replica") + ", not scaled"
 	}
 	return fmt.Sprintf("%d to %d replicas, one per %d ready messages", d.MinReplicas, d.MaxReplicas, d.ReadyPerReplica)
 }
