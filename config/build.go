@@ -225,8 +225,9 @@ func (s *state) buildNodes() []*nodeDecl {
 }
 
 // buildNode evaluates one node block into d.node, step by step: its
-// handler, then (but for a start) its edge, its kind's timing and the
-// label of the route's path it is (route.go).
+// handler, then (but for a start) its edge, its kind's timing, the
+// label of the route's path it is (route.go) and its deploy block
+// (deploy.go).
 func (s *state) buildNode(d *nodeDecl) {
 	n := &Node{Kind: d.kind, Name: d.name, DeclRange: d.declRange}
 	d.node = n
@@ -237,6 +238,7 @@ func (s *state) buildNode(d *nodeDecl) {
 	n.Edge = s.buildEdge(d)
 	s.buildTiming(d, n)
 	s.buildWhen(d, n)
+	n.Deploy = s.buildDeploy(d)
 }
 
 // missing reports a required argument that node d lacks.

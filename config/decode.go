@@ -98,6 +98,8 @@ type nodeDecl struct {
 	// each with the consuming node as target.
 	consumers []*fromRef
 	node      *Node
+	// deploy is the node's deploy block; nil when it has none.
+	deploy *deployDecl
 	// dup marks a node whose name an earlier node already uses; it is left
 	// out of the graph so that it does not cause a cascade of errors.
 	dup bool
@@ -200,7 +202,7 @@ func edgeAttrs(extra ...string) []string {
 }
 
 func nodeSchema(names ...string) *hcl.BodySchema {
-	s := &hcl.BodySchema{}
+	s := &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "deploy"}}}
 	for _, n := range names {
 		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: n})
 	}
@@ -372,14 +374,18 @@ func (s *state) decodeNode(b *hcl.Block) {
 		}
 	}
 	s.diags = append(s.diags, diags...)
-	s.nodes = append(s.nodes, &nodeDecl{
+	d := &nodeDecl{
 		kind:      kind,
 		name:      b.Labels[0],
 		declRange: b.DefRange,
 		nameRange: b.LabelRanges[0],
 		attrs:     content.Attributes,
 		body:      b.Body,
-	})
+	}
+	for _, blk := range content.Blocks {
+		s.decodeDeploy(d, blk)
+	}
+	s.nodes = append(s.nodes, d)
 }
 
 // sortedAttrNames returns attrs' names in source order, so diagnostics come

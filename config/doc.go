@@ -60,6 +60,24 @@
 // waiting until its timeout; the detail names such a run. Cycles through a
 // merge are cycles like any other.
 //
+// Every node but start may hold one `deploy` block saying how it runs
+// (deploy.go, Node.Deploy): min_replicas and max_replicas bound its
+// replicas, ready_per_replica is the number of ready messages in its queue
+// each replica takes (the scaler aims at ceil(ready / ready_per_replica)
+// replicas), cpu and memory are the Kubernetes quantities a replica
+// requests, shutdown_grace is how long a replica may finish its work after
+// SIGTERM and cooldown how long the queue stays below the target before a
+// replica is removed. Every attribute is optional (DefaultDeploy: one
+// replica, never scaled); a node without the block runs on the defaults,
+// and a start has none (Node.Deploy is zero). The counts are whole
+// numbers from 1: min_replicas 0 is refused, since scaling to zero would
+// need KEDA's activation, which dge does not set up. max_replicas must be
+// at least min_replicas; cpu and memory must parse as positive Kubernetes
+// quantities (resource.ParseQuantity; cpu in whole millicores, memory in
+// whole bytes); the durations are positive whole seconds, and cooldown at
+// most an hour, the longest the HorizontalPodAutoscaler holds a
+// scale-down.
+//
 // Whether a gather's handler takes the whole list or folds item by item is
 // read from its Go signature by the generator; config checks zero only as
 // a name.

@@ -318,9 +318,17 @@ func (s *state) evalString(attr *hcl.Attribute, what string) (str string, sensit
 
 // evalCount evaluates a whole number that must lie in [1, max].
 func (s *state) evalCount(attr *hcl.Attribute, what string, max int64) (int, bool) {
+	n, _, ok := s.evalCountWhy(attr, what, max, "")
+	return n, ok
+}
+
+// evalCountWhy is evalCount, with why (a sentence, after a space) said when
+// the number is out of range; sensitive tells whether the number derives
+// from a sensitive variable.
+func (s *state) evalCountWhy(attr *hcl.Attribute, what string, max int64, why string) (n int, sensitive, ok bool) {
 	val, sensitive, ok := s.evalAttr(attr, cty.Number, what)
 	if !ok {
-		return 0, false
+		return 0, sensitive, false
 	}
 	bf := val.AsBigFloat()
 	shown := bf.Text('g', -1)
@@ -334,19 +342,19 @@ func (s *state) evalCount(attr *hcl.Attribute, what string, max int64) (int, boo
 			Detail:   fmt.Sprintf("%s must be a whole number, not %s. Write, for example, %s = 3.", what, shown, attr.Name),
 			Subject:  attr.Expr.Range().Ptr(),
 		})
-		return 0, false
+		return 0, sensitive, false
 	}
 	if bf.Cmp(big.NewFloat(1)) < 0 || bf.Cmp(new(big.Float).SetInt64(max)) > 0 {
 		s.diags = append(s.diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Number out of range",
-			Detail:   fmt.Sprintf("%s must be between 1 and %d, not %s. Use a value in that range.", what, max, shown),
+			Detail:   fmt.Sprintf("%s must be between 1 and %d, not %s.%s Use a value in that range.", what, max, shown, why),
 			Subject:  attr.Expr.Range().Ptr(),
 		})
-		return 0, false
+		return 0, sensitive, false
 	}
-	n, _ := bf.Int64()
-	return int(n), true
+	i, _ := bf.Int64()
+	return int(i), sensitive, true
 }
 
 // maxTTL is the longest delay RabbitMQ accepts as a message TTL (2³²−1 ms).
@@ -356,9 +364,16 @@ const maxTTL = time.Duration(math.MaxUint32) * time.Millisecond
 // It must be positive; ttl durations become RabbitMQ message TTLs and must
 // also be whole milliseconds no longer than maxTTL.
 func (s *state) evalDuration(attr *hcl.Attribute, what string, ttl bool) (time.Duration, bool) {
+	d, _, ok := s.evalDurationSens(attr, what, ttl)
+	return d, ok
+}
+
+// evalDurationSens is evalDuration, also telling whether the duration
+// derives from a sensitive variable.
+func (s *state) evalDurationSens(attr *hcl.Attribute, what string, ttl bool) (d time.Duration, sensitive, ok bool) {
 	str, sensitive, ok := s.evalString(attr, what)
 	if !ok {
-		return 0, false
+		return 0, sensitive, false
 	}
 	shown := fmt.Sprintf("%q", str)
 	if sensitive {
@@ -372,7 +387,7 @@ func (s *state) evalDuration(attr *hcl.Attribute, what string, ttl bool) (time.D
 			Detail:   fmt.Sprintf("%s is %s, which is not a duration. Write a number with a unit, such as \"500ms\", \"10s\", \"5m\" or \"1h30m\".", what, shown),
 			Subject:  attr.Expr.Range().Ptr(),
 		})
-		return 0, false
+		return 0, sensitive, false
 	}
 	if d <= 0 {
 		s.diags = append(s.diags, &hcl.Diagnostic{
@@ -381,7 +396,7 @@ func (s *state) evalDuration(attr *hcl.Attribute, what string, ttl bool) (time.D
 			Detail:   fmt.Sprintf("%s is %s; it must be longer than zero. Write a positive duration such as \"10s\".", what, shown),
 			Subject:  attr.Expr.Range().Ptr(),
 		})
-		return 0, false
+		return 0, sensitive, false
 	}
 	if ttl && (d%time.Millisecond != 0 || d > maxTTL) {
 		s.diags = append(s.diags, &hcl.Diagnostic{
@@ -390,9 +405,9 @@ func (s *state) evalDuration(attr *hcl.Attribute, what string, ttl bool) (time.D
 			Detail:   fmt.Sprintf("%s is %s; RabbitMQ delays messages by whole milliseconds, up to %s. Write a whole number of milliseconds in that range.", what, shown, maxTTL),
 			Subject:  attr.Expr.Range().Ptr(),
 		})
-		return 0, false
+		return 0, sensitive, false
 	}
-	return d, true
+	return d, sensitive, true
 }
 
 // suggestSuffix returns ` (did you mean "x"?)` for the name in known that

@@ -1,0 +1,25 @@
+graph "g" {
+  handlers = "example.com/g/behaviour"
+}
+
+start "in" {}
+
+process "work" {
+  from    = start.in
+  queue   = "work"
+  message = "Job"
+  handler = "Work"
+
+  deploy {
+    max_replicas = 2
+  }
+  deploy { # ERROR: Duplicate deploy block
+    cpu = "500m"
+  }
+}
+
+terminate "out" {
+  from    = process.work
+  queue   = "out"
+  message = "Result"
+}

@@ -1,0 +1,22 @@
+graph "g" {
+  handlers = "example.com/g/behaviour"
+}
+
+start "in" {}
+
+process "work" {
+  from    = start.in
+  queue   = "work"
+  message = "Job"
+  handler = "Work"
+
+  deploy {
+    memory = "256m" # ERROR: Invalid quantity
+  }
+}
+
+terminate "out" {
+  from    = process.work
+  queue   = "out"
+  message = "Result"
+}

@@ -1,0 +1,23 @@
+graph "g" {
+  handlers = "example.com/g/behaviour"
+}
+
+start "in" {}
+
+process "work" {
+  from    = start.in
+  queue   = "work"
+  message = "Job"
+  handler = "Work"
+
+  deploy {
+    min_replicas = 0 # ERROR: Number out of range
+    max_replicas = 4
+  }
+}
+
+terminate "out" {
+  from    = process.work
+  queue   = "out"
+  message = "Result"
+}
