@@ -20,7 +20,7 @@ type node struct {
 	active   []*replica // running or restarting, by number
 	stopping []*replica // asked to stop by a scale-down, still running
 	ready    int64
-	countErr string    // the last count error reported, until a count succeeds
+	countErr string      // the last count error reported, until a count succeeds
 	restarts []time.Time // restarts within the crash-loop window
 	looping  bool
 }
