@@ -3,6 +3,7 @@ package supervise_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -290,5 +291,29 @@ func TestConsole(t *testing.T) {
 	want := "s1\x1b[K\ns2\x1b[K\n" + "\x1b[2A\r\x1b[J" + "process.a#1 | one\n" + "s1\x1b[K\ns2\x1b[K\n" + "\x1b[2A\r\x1b[J"
 	if got := tty.String(); got != want {
 		t.Errorf("on a terminal:\n got %q\nwant %q", got, want)
+	}
+}
+
+// failingCounter fails every count the same way.
+type failingCounter struct{ calls atomic.Int64 }
+
+func (c *failingCounter) Count(context.Context, string) (int64, int64, bool, error) {
+	c.calls.Add(1)
+	return 0, 0, false, errors.New("connection refused for amqp://u:pw@host/")
+}
+
+// TestCountFailed: a queue that cannot be counted is reported once (until
+// a count succeeds), scrubbed, and the replicas stay as they are.
+func TestCountFailed(t *testing.T) {
+	c := &failingCounter{}
+	scrub := func(s string) string { return strings.ReplaceAll(s, "u:pw@", "u:xxxxx@") }
+	rec, out, _ := run(t, supervise.Options{Program: program(t), Nodes: []supervise.Node{steady(1, 3)}, Counter: c, Interval: 5 * time.Millisecond, Scrub: scrub})
+	e := rec.wait(t, "count-failed", is(supervise.CountFailed, 0))
+	if e.Error != "connection refused for amqp://u:xxxxx@host/" {
+		t.Errorf("count-failed error %q; want it scrubbed", e.Error)
+	}
+	eventually(t, out, "more counts", func() bool { return c.calls.Load() >= 10 })
+	if n := strings.Count(out.String(), "cannot count its queue"); n != 1 {
+		t.Errorf("the count failure is reported %d times; want once:\n%s", n, out.String())
 	}
 }
