@@ -58,12 +58,14 @@ clean:
 ##        file, OTLP to a local receiver); a 3-hop graph with its producer vs 3 relays;
 ##        fairness of a 20 ms handler between instances; a diamond joined by an aggregate vs a process node;
 ##        then a 1,000-node graph: apply from empty, plan (3 requests) vs per-object reads; then one split of
-##        100,000 items: the fold draining them vs a process hop draining as many (items/s, ratio, the fold's peak RSS)
+##        100,000 items: the fold draining them vs a process hop draining as many (items/s, ratio, the fold's peak RSS);
+##        then 2,000 runs of a 20 ms handler under dge run (1 to 4 replicas) vs one replica (times, speed-up)
 bench: broker
 	go test -run '^$$' -bench 'Benchmark(Hop|Pipeline)$$' -benchtime 20000x -count=1 -timeout 30m ./runtime/
 	go test -run '^$$' -bench 'Benchmark(Fairness|Diamond)$$' -benchtime 1x -count=1 -timeout 30m ./runtime/
 	go test -run '^$$' -bench BenchmarkScale -benchtime 1x -count=1 -timeout 20m ./apply/
 	go test -run '^$$' -bench BenchmarkSplitFold -benchtime 1x -count=1 -timeout 30m ./internal/e2e/
+	go test -run '^$$' -bench BenchmarkRunBurst -benchtime 1x -count=1 -timeout 20m ./internal/e2e/
 
 ## chaos: the fault tests at full size (a few minutes): a private 3-node cluster losing the
 ##        node that leads its queues, 5,000 arith runs through 60 SIGKILLs of random node

@@ -17,7 +17,7 @@ func TestComplete(t *testing.T) {
 		words []string
 		want  string // candidates, space-separated
 	}{
-		{[]string{""}, "help init validate fmt graph plan show apply destroy status parked generate deploy version completion"},
+		{[]string{""}, "help init validate fmt graph plan show apply destroy status parked generate run deploy version completion"},
 		{[]string{"in"}, "init"},
 		{[]string{"init", "-"}, "-module"},
 		{[]string{"pl"}, "plan"},

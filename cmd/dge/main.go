@@ -69,6 +69,7 @@ var commands = []command{
 	{"status", "Show where a running graph's messages are, per edge", runStatus},
 	{"parked", "List, redrive or purge parked messages", runParked},
 	{"generate", "Write the Go program that runs a graph's nodes", runGenerate},
+	{"run", "Run and autoscale the graph's nodes on this machine", runRun},
 	{"deploy", "Write Kubernetes (with KEDA) or Compose files that run a graph", runDeploy},
 	{"version", "Print the dge version", runVersion},
 	{"completion", "Print a bash or zsh completion script", runCompletion},

@@ -1,0 +1,12 @@
+//go:build !linux
+
+package supervise
+
+import "syscall"
+
+// sysProcAttr puts a replica in a process group of its own, so a Ctrl-C
+// on dge run's terminal reaches dge run alone, which stops the replicas
+// in order.
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
