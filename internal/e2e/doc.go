@@ -12,6 +12,9 @@
 // certificates required, a CA the test makes) and stops it by its process
 // group when it ends. split_test.go holds the acceptance runs of split and
 // gather, route_test.go that of route and merge (TestOrdersRouteRuns, on
-// examples/orders); BenchmarkSplitFold (bench_split_test.go) measures one split of
+// examples/orders), run_test.go dge run's (TestRunBurst, on
+// testdata/runburst: 2,000 runs scale a node to 4 replicas through a
+// SIGKILL and back), and BenchmarkRunBurst (bench_run_test.go) times the
+// same burst under dge run against one replica; BenchmarkSplitFold (bench_split_test.go) measures one split of
 // 100,000 items into a fold on its own graph, testdata/splitbench.
 package e2e
