@@ -518,15 +518,18 @@
 // carries: IDs, run ID, redrive count), park.go (the one park path, with
 // failure.go's Failure and notice.go's failure notices), acker.go (acks
 // once outputs are confirmed); aggregate.go, aggregate_state.go and
-// aggregate_notice.go, poll.go, route.go and split.go, for those node
-// kinds, with split_frame.go (the frames of x-dge-split, which items carry). Around them:
+// aggregate_notice.go, poll.go, route.go, split.go and the gather's
+// gather.go (its session), gather_leader.go (election and reading),
+// gather_item.go, gather_checkpoint.go, gather_split.go and
+// gather_state.go, for those node kinds, with split_frame.go (the frames
+// of x-dge-split, which items carry). Around them:
 // node.go (Node, its constructors), graph.go (Graph and its topology),
 // engine.go (connections, reconnection, start-up check), transport.go (the
 // interfaces a transport implements), envelope.go (header names, from
 // package envelope, and header reading), decode.go, trace.go, metrics.go,
 // probe.go (/healthz, /readyz), loghandler.go (a handler call's log
-// attributes), dialerror.go (what a
-// failed connection means), url.go (Endpoints), local.go (Local). The entry
+// attributes), dialerror.go (what a failed connection means), url.go
+// (Endpoints), local.go (Local). The entry
 // points for programs are run.go (RunNodes, VerifyTopology,
 // NewLogHandler), publish.go (Publish) and consume.go
 // (Consume). The package parses no flags, prints nothing to a terminal and
