@@ -83,10 +83,10 @@ func readme(g *config.Graph, o Options, nodes []node) []byte {
 		p("")
 		p("## 4. Apply the manifests")
 		p("")
-		p("KEDA (2.x) must be installed in the cluster. Then:")
+		p("KEDA (2.x) must be installed in the cluster. Then, in this folder:")
 		p("")
 		p("```sh")
-		p("kubectl apply -f THIS-FOLDER")
+		p("kubectl apply -f .")
 		p("```")
 	case Compose:
 		p("```sh")
