@@ -23,6 +23,10 @@ const (
 	HeaderReason = "x-dge-reason" // why it was parked: a Reason
 	HeaderError  = "x-dge-error"  // the last error's text
 	HeaderNode   = "x-dge-node"   // address of the node that parked it
+	// HeaderParkedAt is when the message was parked (RFC 3339, UTC), set by
+	// the node that parked it; a copy the broker dead-lettered has none, and
+	// its x-death header's time says when.
+	HeaderParkedAt = "x-dge-parked-at"
 )
 
 // HeaderRedriven counts how often dge parked redrive put a message back.
@@ -158,9 +162,14 @@ const (
 	// settled (a crash loop) that it is one short of the queue's
 	// delivery-limit, or the broker dead-lettered it for that limit.
 	DeliveryLimit Reason = "delivery-limit"
+	// Unroutable: the broker returned the node's output as unroutable (312
+	// NO_ROUTE): no queue is bound to the key it published with, as when
+	// the graph's topology was changed (a rename applied) while the node
+	// still runs a program generated from the old graph.
+	Unroutable Reason = "unroutable"
 )
 
 // Reasons returns every reason the runtime parks a message for.
 func Reasons() []Reason {
-	return []Reason{MaxAttempts, Permanent, Decode, BadHeader, Timeout, IncompleteGroup, MemberFailed, NoRoute, IncompleteSplit, DeliveryLimit}
+	return []Reason{MaxAttempts, Permanent, Decode, BadHeader, Timeout, IncompleteGroup, MemberFailed, NoRoute, IncompleteSplit, DeliveryLimit, Unroutable}
 }

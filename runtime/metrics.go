@@ -79,6 +79,7 @@ type nodeMetrics struct {
 	published   atomic.Int64
 	polled      atomic.Int64
 	rotated     atomic.Int64
+	returned    atomic.Int64 // outputs the broker returned as unroutable
 	notices     atomic.Int64
 	inFlight    atomic.Int64
 	window      atomic.Int64 // the prefetch window of its newest session
@@ -244,6 +245,7 @@ func (m *metrics) write(w io.Writer) error {
 		{"dge_messages_acked_total", "Messages acknowledged after their outputs were confirmed.", func(n *nodeMetrics) int64 { return n.acked.Load() }, "counter", nil},
 		{"dge_messages_retried_total", "Messages rejected for a retry through the retry queue.", func(n *nodeMetrics) int64 { return n.retried.Load() }, "counter", nil},
 		{"dge_messages_parked_total", "Messages parked in the dead queue.", func(n *nodeMetrics) int64 { return n.parked.Load() }, "counter", nil},
+		{"dge_publish_returned_total", "Output messages the broker returned as unroutable (no queue bound to their key: the topology changed under the program).", func(n *nodeMetrics) int64 { return n.returned.Load() }, "counter", nil},
 		{"dge_messages_published_total", "Output messages published and confirmed.", func(n *nodeMetrics) int64 { return n.published.Load() }, "counter", nil},
 		{"dge_poll_checks_pending_total", "Poll checks that were not done and went back through the poll queue.", func(n *nodeMetrics) int64 { return n.polled.Load() }, "counter", []Kind{KindPoll}},
 		{"dge_aggregate_parts_rotated_total", "Aggregate parts re-published to the queue's tail to free the prefetch window.", func(n *nodeMetrics) int64 { return n.rotated.Load() }, "counter", []Kind{KindAggregate}},
