@@ -11,7 +11,7 @@ import (
 // against the CLI: a row per command (per parked subcommand), naming every
 // flag its -h lists, and no row for a command that does not exist.
 func TestREADMEListsEveryCommandAndFlag(t *testing.T) {
-	readme := readFile(t, "../../README.md")
+	readme := readFile(t, "../../docs/commands.md")
 	rows := map[string]string{}
 	for _, m := range regexp.MustCompile("(?m)^\\| \\[`([a-z ]+)`\\]\\([^)]*\\) \\| (.*) \\|$").FindAllStringSubmatch(readme, -1) {
 		rows[m[1]] = m[2]
