@@ -129,7 +129,7 @@ func TestUnpublishableOutputFailsOneMessage(t *testing.T) {
 
 // TestNoticeWithoutRunIDDiscarded: a failure notice published without a
 // run ID (a forgery: the runtime's notices always carry one) is discarded,
-// as the README says, never forwarded as a failure record under a run ID
+// as docs/runtime.md says, never forwarded as a failure record under a run ID
 // derived from its message ID.
 func TestNoticeWithoutRunIDDiscarded(t *testing.T) {
 	h := newHarness(t, chainGraph("forgednotice", double))

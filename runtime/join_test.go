@@ -384,7 +384,7 @@ func diamondWant(v int) int { return 30*v + 6 }
 // window is full of incomplete groups by then, must take every late part
 // as it comes (the skewed run once took 111 s to catch up).
 // DGE_DIAMOND_RUNS and DGE_DIAMOND_LATE change the sizes; with
-// DGE_DIAMOND_LATE=0s every branch runs from the start (the README's
+// DGE_DIAMOND_LATE=0s every branch runs from the start (docs/reliability.md's
 // RabbitMQ figure beside local's: DGE_DIAMOND_RUNS=50000 DGE_DIAMOND_LATE=0s).
 func TestAggregateSkewedBranchCatchesUp(t *testing.T) {
 	runs := envInt(t, "DGE_DIAMOND_RUNS", 2000)
@@ -442,7 +442,7 @@ func TestAggregateSkewedBranchCatchesUp(t *testing.T) {
 // TestLocalDiamondRounds runs 2,000 diamond runs through local again and
 // again: each round must finish (an in-memory join once stalled for the
 // rotation age in about one round of thirty). DGE_LOCAL_DIAMOND_RUNS and
-// DGE_LOCAL_DIAMOND_ROUNDS change the sizes (the README's 50,000-run figure:
+// DGE_LOCAL_DIAMOND_ROUNDS change the sizes (docs/reliability.md's 50,000-run figure:
 // DGE_LOCAL_DIAMOND_RUNS=50000 DGE_LOCAL_DIAMOND_ROUNDS=3).
 func TestLocalDiamondRounds(t *testing.T) {
 	runs, rounds := envInt(t, "DGE_LOCAL_DIAMOND_RUNS", 2000), envInt(t, "DGE_LOCAL_DIAMOND_ROUNDS", 20)

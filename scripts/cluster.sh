@@ -129,8 +129,7 @@ EOT
 		# least once: it keeps the message until the retry queue confirms it,
 		# and resends an unconfirmed one only after this timeout. The default,
 		# 3 minutes, stalls a retry that was in flight when a node died for
-		# that long; 10 s is what dge recommends for a cluster (README,
-		# Reliability).
+		# that long; 10 s is what dge recommends for a cluster (docs/reliability.md).
 		cat >"$d/advanced.config" <<EOT
 [{rabbit, [{dead_letter_worker_publisher_confirm_timeout, 10000}]}].
 EOT

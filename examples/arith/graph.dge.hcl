@@ -1,5 +1,5 @@
 # The reference graph: computes (2x)·(x²) = 2x³, then waits on an external
-# system before handing the result on. README.md, "The language", explains it.
+# system before handing the result on. docs/language.md explains it.
 
 graph "arith" {
   handlers   = "github.com/dgehq/dge/examples/arith/behaviour" # Go import path of the handlers

@@ -2,7 +2,7 @@
 # each chapter into its pages; every page is summarised on whichever
 # instance takes it, the page summaries are gathered back in order into
 # each chapter's summary, and those into the document's. The splits nest:
-# each gather closes the innermost split open on its path. README.md,
+# each gather closes the innermost split open on its path. docs/language.md,
 # "Split and gather", explains it; `make demo` runs it.
 
 graph "docs" {

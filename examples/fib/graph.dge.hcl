@@ -1,7 +1,7 @@
 # The seed's example of data parallelism: a range of numbers is split into
 # its numbers, each mapped to its Fibonacci number on whichever instance
-# takes it, and folded into their sum. 1..10 gives 143. README.md, "Split
-# and gather", explains it.
+# takes it, and folded into their sum. 1..10 gives 143. docs/language.md,
+# "Split and gather", explains it.
 
 graph "fib" {
   handlers   = "github.com/dgehq/dge/examples/fib/behaviour" # Go import path of the handlers
