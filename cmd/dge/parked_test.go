@@ -13,6 +13,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/dgehq/dge/internal/brokertest"
+	"github.com/dgehq/dge/internal/parked"
 )
 
 // parkLike publishes n parked-like messages straight into dead, as the
@@ -130,11 +131,11 @@ func testParked(t *testing.T, queueType string) {
 	if len(lines) != 8 {
 		t.Fatalf("list -json: %d lines, want 8:\n%s", len(lines), out)
 	}
-	var first parkedMessage
+	var first parked.Message
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
 		t.Fatal(err)
 	}
-	want := parkedMessage{Node: "process.a", Queue: "a_in.dead", RunID: "r0", MessageID: "a0", Reason: "max-attempts",
+	want := parked.Message{Node: "process.a", Queue: "a_in.dead", RunID: "r0", MessageID: "a0", Reason: "max-attempts",
 		Error: "boom 0", Attempt: 3, ParkedAt: "2026-12-01T20:00:00Z", Body: `{"n":0}`}
 	if first != want {
 		t.Errorf("list -json first line:\n got %+v\nwant %+v", first, want)
