@@ -248,6 +248,9 @@ func (e *env) parkedMover(g *config.Graph, sub string) (*apply.Mover, error) {
 
 // printParked prints one parked message of dge parked list.
 func printParked(w io.Writer, pm parked.Message) error {
+	if pm.ParkedAt == "" {
+		pm.ParkedAt = "unknown" // parked by an older runtime, which did not say when
+	}
 	if _, err := fmt.Fprintf(w, "%s  %s  run %s  message %s  %s (attempt %d)  parked %s\n  error: %s\n",
 		pm.Node, pm.Queue, pm.RunID, pm.MessageID, pm.Reason, pm.Attempt, pm.ParkedAt, pm.Error); err != nil {
 		return err

@@ -29,7 +29,7 @@ func parkLike(t *testing.T, ch *amqp.Channel, dead, node, prefix string, n int, 
 			Headers: amqp.Table{
 				"x-dge-run-id": fmt.Sprintf("r%d", i%2), "x-dge-source": "start.start",
 				"x-dge-attempt": int64(3), "x-dge-reason": reasons[i%len(reasons)],
-				"x-dge-error": "boom " + fmt.Sprint(i), "x-dge-node": node,
+				"x-dge-error": "boom " + fmt.Sprint(i), "x-dge-node": node, "x-dge-parked-at": "2026-12-01T20:00:23.000Z",
 				"x-dge-first-seen": "2026-12-01T19:00:00Z", "x-dge-poll-since": "2026-12-01T19:00:00Z",
 				"x-death": []any{amqp.Table{"count": int64(3), "queue": "a_in", "reason": "rejected", "exchange": "c.work"}},
 			},
@@ -136,7 +136,7 @@ func testParked(t *testing.T, queueType string) {
 		t.Fatal(err)
 	}
 	want := parked.Message{Node: "process.a", Queue: "a_in.dead", RunID: "r0", MessageID: "a0", Reason: "max-attempts",
-		Error: "boom 0", Attempt: 3, ParkedAt: "2026-12-01T20:00:00Z", Body: `{"n":0}`}
+		Error: "boom 0", Attempt: 3, ParkedAt: "2026-12-01T20:00:23Z", Body: `{"n":0}`}
 	if first != want {
 		t.Errorf("list -json first line:\n got %+v\nwant %+v", first, want)
 	}

@@ -27,7 +27,9 @@ type Message struct {
 	Reason    string `json:"reason"`
 	Error     string `json:"error"`
 	Attempt   int64  `json:"attempt"`
-	ParkedAt  string `json:"parked_at"`
+	// ParkedAt is when the message was parked (RFC 3339, UTC), or empty
+	// (omitted from JSON) when the copy does not say: see parkedAt.
+	ParkedAt string `json:"parked_at,omitempty"`
 	Body      string `json:"body"`
 	// SplitState describes a gather's parked state of a split (header
 	// x-dge-state "checkpoint"); nil for any other parked message.
@@ -77,18 +79,7 @@ func splitStateOf(d amqp.Delivery) *SplitState {
 
 // describe reads a parked message of edge e.
 func describe(e Edge, d amqp.Delivery) Message {
-	parked := d.Timestamp
-	if parked.IsZero() {
-		if deaths, ok := d.Headers["x-death"].([]any); ok && len(deaths) > 0 {
-			if t, ok := deaths[0].(amqp.Table)["time"].(time.Time); ok {
-				parked = t
-			}
-		}
-	}
-	at := ""
-	if !parked.IsZero() {
-		at = parked.UTC().Format(time.RFC3339)
-	}
+	at := parkedAt(d.Headers)
 	body := d.Body
 	if len(body) > PreviewBytes {
 		body = body[:PreviewBytes]
@@ -106,6 +97,29 @@ func describe(e Edge, d amqp.Delivery) Message {
 		Attempt: headerInt(d.Headers, envelope.HeaderAttempt), ParkedAt: at, Body: preview,
 		SplitState: splitStateOf(d),
 	}
+}
+
+// parkedAt returns when a parked copy with headers h was parked: the
+// envelope.HeaderParkedAt the runtime sets on every copy it parks, else,
+// for a copy the broker dead-lettered for its delivery limit, the time of
+// that x-death entry; "" when neither says (a copy parked by an older
+// runtime). The publish time is no answer: it is when the run's message
+// was first published, often long before.
+func parkedAt(h amqp.Table) string {
+	if v := headerString(h, envelope.HeaderParkedAt); v != "" {
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			return t.UTC().Format(time.RFC3339)
+		}
+	}
+	deaths, _ := h["x-death"].([]any)
+	for _, x := range deaths {
+		if e, ok := x.(amqp.Table); ok && e["reason"] == "delivery_limit" {
+			if t, ok := e["time"].(time.Time); ok {
+				return t.UTC().Format(time.RFC3339)
+			}
+		}
+	}
+	return ""
 }
 
 // headerString returns a string header, or "".
