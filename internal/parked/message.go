@@ -30,7 +30,7 @@ type Message struct {
 	// ParkedAt is when the message was parked (RFC 3339, UTC), or empty
 	// (omitted from JSON) when the copy does not say: see parkedAt.
 	ParkedAt string `json:"parked_at,omitempty"`
-	Body      string `json:"body"`
+	Body     string `json:"body"`
 	// SplitState describes a gather's parked state of a split (header
 	// x-dge-state "checkpoint"); nil for any other parked message.
 	SplitState *SplitState `json:"split_state,omitempty"`
