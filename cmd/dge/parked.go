@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,41 +35,54 @@ func runParked(ctx context.Context, e *env, args []string) int {
 	case "list", "redrive", "purge":
 		return runParkedSub(ctx, e, args[0], args[1:])
 	}
-	fmt.Fprintf(e.stderr, "dge parked: unknown subcommand %q: give list, redrive or purge\n", args[0])
-	return exitError
+	if slices.Contains(args, "-json") || slices.Contains(args, "--json") {
+		e.json = true // as list -json would: the error, too, is a JSON line
+	}
+	return e.failf("parked", "unknown subcommand %q: give list, redrive or purge", args[0])
 }
 
-// parkedFilter is the flags that select parked messages.
+// parkedFilter is the flags that select parked messages; each is
+// repeatable, selecting messages that match any of its values.
 type parkedFilter struct {
-	node, reason, run string
+	node, reason, run listFlag
 }
+
+// listFlag is a repeatable string flag: each use adds a value.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // query returns the selection as the parked package takes it.
 func (f parkedFilter) query() parked.Query {
-	var q parked.Query
-	if f.node != "" {
-		q.Nodes = []string{f.node}
-	}
-	if f.reason != "" {
-		q.Reasons = []string{f.reason}
-	}
-	if f.run != "" {
-		q.Runs = []string{f.run}
-	}
-	return q
+	return parked.Query{Nodes: f.node, Reasons: f.reason, Runs: f.run}
 }
 
 func (f parkedFilter) String() string {
 	var parts []string
-	for _, p := range [][2]string{{"-node", f.node}, {"-reason", f.reason}, {"-run", f.run}} {
-		if p[1] != "" {
-			parts = append(parts, p[0]+" "+p[1])
+	for _, p := range []struct {
+		flag string
+		vs   listFlag
+	}{{"-node", f.node}, {"-reason", f.reason}, {"-run", f.run}} {
+		for _, v := range p.vs {
+			parts = append(parts, p.flag+" "+v)
 		}
 	}
 	if len(parts) == 0 {
 		return "no filter"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// noMatch says that no parked message matches f: on stderr, or with -json
+// as a warning diagnostic line.
+func (e *env) noMatch(cmd string, f parkedFilter) {
+	msg := fmt.Sprintf("no parked message matches (%s)", f)
+	if e.json {
+		e.jsonUI().diagnostic(jsonDiagnostic{Severity: "warning", Summary: msg})
+		return
+	}
+	fmt.Fprintf(e.stderr, "dge %s: %s\n", cmd, msg)
 }
 
 func runParkedSub(ctx context.Context, e *env, sub string, args []string) int {
@@ -103,9 +117,9 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 	var vars varFlags
 	vars.register(fs)
 	var f parkedFilter
-	fs.StringVar(&f.node, "node", "", "only the node with address `ADDR` (e.g. process.double)")
-	fs.StringVar(&f.reason, "reason", "", "only messages parked for reason `R` ("+parked.ReasonList()+")")
-	fs.StringVar(&f.run, "run", "", "only messages of run `ID`")
+	fs.Var(&f.node, "node", "only the node with address `ADDR` (e.g. process.double; repeatable)")
+	fs.Var(&f.reason, "reason", "only messages parked for reason `R` ("+parked.ReasonList()+"; repeatable)")
+	fs.Var(&f.run, "run", "only messages of run `ID` (repeatable)")
 	var dryRun, autoApprove *bool
 	var limit *int64
 	var rate *float64
@@ -130,8 +144,7 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 	}
 	q := f.query()
 	if err := q.CheckReasons(); err != nil {
-		fmt.Fprintf(e.stderr, "dge %s: -reason %v\n", cmd, err)
-		return exitError
+		return e.fail(cmd, fmt.Errorf("-reason %w", err))
 	}
 	if rate != nil && *rate < 0 {
 		fmt.Fprintf(e.stderr, "dge %s: -rate %g is negative; give 0 (no pacing) or more messages a second\n", cmd, *rate)
@@ -162,7 +175,7 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 			return e.fail(cmd, err)
 		}
 		if n == 0 {
-			fmt.Fprintf(e.stderr, "dge %s: no parked message matches (%s)\n", cmd, f)
+			e.noMatch(cmd, f)
 		}
 		return exitOK
 	}
@@ -171,7 +184,7 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 		return e.fail(cmd, err)
 	}
 	if total == 0 {
-		fmt.Fprintf(e.stderr, "dge %s: no parked message matches (%s)\n", cmd, f)
+		e.noMatch(cmd, f)
 		return exitOK
 	}
 	verb := map[string]string{"redrive": "redrive", "purge": "delete"}[sub]
