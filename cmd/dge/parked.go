@@ -106,7 +106,10 @@ match stay parked, in order. One redrive or purge of a queue runs at a time.
 A gather's parked state of a split goes back to the gather, which takes it
 up again: to finish a split that timed out, redrive the run's parked
 messages (-run ID), its state and the item that failed, once the cause is
-fixed.`,
+fixed. Redriving a failed message also brings back, first, the parts of
+its run parked member-failed at the aggregates and gathers downstream of
+its node (not bounded by -limit), so that the redriven run can join again:
+the confirmation lists them.`,
 		"purge": `
 Delete the matching parked messages, after confirmation, printing each one.
 One redrive or purge of a queue runs at a time.`,
@@ -192,6 +195,18 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 	for _, c := range counts {
 		fmt.Fprintf(e.stdout, "  %-24s %-16s %d\n", c.Node, c.Reason, c.N)
 	}
+	if sub == "redrive" {
+		fcounts, ftotal, err := ps.Followers(ctx, q, *limit)
+		if err != nil {
+			return e.fail(cmd, err)
+		}
+		if ftotal > 0 {
+			fmt.Fprintf(e.stdout, "and first, so that their runs can join again, %s parked member-failed at the joins downstream:\n", messages(ftotal))
+			for _, c := range fcounts {
+				fmt.Fprintf(e.stdout, "  %-24s %-16s %d\n", c.Node, c.Reason, c.N)
+			}
+		}
+	}
 	if *dryRun {
 		fmt.Fprintln(e.stdout, "Dry run: nothing changed.")
 		return exitOK
@@ -213,7 +228,7 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 	began := time.Now()
 	var span parkedSpan
 	o := parked.Options{Limit: *limit, Rate: r}
-	var n int64
+	var n, followers int64
 	if sub == "purge" {
 		n, err = ps.Purge(ctx, q, o, func(pm parked.Message) error {
 			span.note()
@@ -221,14 +236,19 @@ Environment: as dge plan, plus DGE_AMQP_URL for the AMQP connection.`)
 			return err
 		})
 	} else {
-		n, err = ps.Redrive(ctx, q, o, func(parked.Message) error { span.note(); return nil })
+		n, followers, err = ps.Redrive(ctx, q, o, func(parked.Message) error { span.note(); return nil })
+		n += followers
 	}
 	if err != nil {
 		return e.fail(cmd, fmt.Errorf("%w (%s done)", err, messages(n)))
 	}
 	past := map[string]string{"redrive": "Redrove", "purge": "Deleted"}[sub]
 	took := time.Since(began)
-	fmt.Fprintf(e.stdout, "%s %s in %s%s.\n", past, messages(n), took.Round(time.Millisecond), span.rate(n))
+	among := ""
+	if followers > 0 {
+		among = fmt.Sprintf(" (%d of them member-failed parts of their runs)", followers)
+	}
+	fmt.Fprintf(e.stdout, "%s %s%s in %s%s.\n", past, messages(n), among, took.Round(time.Millisecond), span.rate(n))
 	return exitOK
 }
 

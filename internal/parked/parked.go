@@ -179,11 +179,18 @@ type Options struct {
 }
 
 // Redrive moves the messages q selects back to their edge's queue with
-// fresh attempts (see apply.Mover.Parked and apply.RedriveHeaders),
-// calling visit for each once it is published, and returns how many it
-// moved; on error, how many it moved before.
-func (s *Session) Redrive(ctx context.Context, q Query, o Options, visit func(Message) error) (int64, error) {
-	return s.act(ctx, apply.ParkedRedrive, q, o, visit)
+// fresh attempts (see apply.Mover.Parked and apply.RedriveHeaders), after
+// their followers (see Followers: the member-failed parts of their runs
+// at the joins downstream, which o.Limit does not bound), calling visit
+// for each once it is published. It returns how many messages of the
+// selection and how many followers it moved; on error, how many before.
+func (s *Session) Redrive(ctx context.Context, q Query, o Options, visit func(Message) error) (selected, followers int64, err error) {
+	followers, err = s.redriveFollowers(ctx, q, o, visit)
+	if err != nil {
+		return 0, followers, err
+	}
+	selected, err = s.act(ctx, apply.ParkedRedrive, q, o, visit)
+	return selected, followers, err
 }
 
 // Purge deletes the messages q selects, calling visit for each once it is
