@@ -14,7 +14,7 @@ import (
 // afresh.
 var redriveDropped = []string{
 	"x-death", envelope.HeaderAttempt, envelope.HeaderFirstSeen, envelope.HeaderPollSince,
-	envelope.HeaderReason, envelope.HeaderError, envelope.HeaderNode,
+	envelope.HeaderReason, envelope.HeaderError, envelope.HeaderNode, envelope.HeaderParkedAt,
 }
 
 // HeaderRedriven counts how many times a message was redriven: the header

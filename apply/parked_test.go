@@ -16,7 +16,7 @@ func TestRedriveHeaders(t *testing.T) {
 		return amqp.Table{
 			"x-dge-run-id": "r1", "x-dge-source": "start.start", "x-dge-attempt": int64(3),
 			"x-dge-reason": "max-attempts", "x-dge-error": "boom", "x-dge-node": "process.a",
-			"x-dge-first-seen": "2026-12-01T19:00:00Z", "x-dge-poll-since": "2026-12-01T19:00:00Z",
+			"x-dge-parked-at": "2026-12-01T19:00:01.000Z", "x-dge-first-seen": "2026-12-01T19:00:00Z", "x-dge-poll-since": "2026-12-01T19:00:00Z",
 			"x-death": []any{amqp.Table{"count": int64(3)}},
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/dgehq/dge/envelope"
 )
 
 func double(_ context.Context, n num) (num, error) { return num{n.Value * 2}, nil }
@@ -144,6 +146,7 @@ func TestParking(t *testing.T) {
 		}
 	}
 	h := newHarness(t, g)
+	began := time.Now().Truncate(time.Millisecond)
 	stop := h.background("double")
 	h.publishNums("start", 1, 2, 3, 4)
 	h.publishRaw("input", []byte(`{"value": nope}`), amqp.Publishing{MessageId: "malformed"})
@@ -164,6 +167,10 @@ func TestParking(t *testing.T) {
 		}
 		if d.Headers[HeaderAttempt] != attempt || d.Headers[HeaderNode] != "process.double" {
 			t.Errorf("%s: attempt %v node %v, want attempt %d node process.double", reason, d.Headers[HeaderAttempt], d.Headers[HeaderNode], attempt)
+		}
+		// When it was parked, for dge parked list (not its publish time).
+		if at, err := time.Parse(time.RFC3339, fmt.Sprint(d.Headers[envelope.HeaderParkedAt])); err != nil || at.Before(began) || time.Since(at) < 0 {
+			t.Errorf("%s: %s %v, want the time it was parked (after %s)", reason, envelope.HeaderParkedAt, d.Headers[envelope.HeaderParkedAt], began.Format(time.RFC3339Nano))
 		}
 	}
 	var panics int

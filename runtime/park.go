@@ -37,7 +37,7 @@ type parked struct {
 
 // newParked returns the copy of d that node parks from edge queue q with
 // reason and errText after attempt attempts: d's headers with the parking
-// headers added, and, when d is traced (d.span), the park recorded on its
+// headers added (reason, error, node, and the time: envelope.HeaderParkedAt), and, when d is traced (d.span), the park recorded on its
 // span and the copy continuing its trace, so that a redriven copy
 // continues the run's trace under the park.
 func newParked(d Delivery, node, q string, attempt int, reason envelope.Reason, errText string) parked {
@@ -55,6 +55,7 @@ func newParked(d Delivery, node, q string, attempt int, reason envelope.Reason, 
 	h[HeaderReason] = string(reason)
 	h[HeaderError] = p.errText
 	h[HeaderNode] = node
+	h[envelope.HeaderParkedAt] = parkedAt()
 	p.msg = d.Message
 	p.msg.Headers = h
 	p.msg.Attempt = attempt
@@ -63,6 +64,10 @@ func newParked(d Delivery, node, q string, attempt int, reason envelope.Reason, 
 	}
 	return p
 }
+
+// parkedAt returns the value of envelope.HeaderParkedAt for a copy parked
+// now: the time in RFC 3339, UTC, to the millisecond.
+func parkedAt() string { return time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00") }
 
 // publishParked publishes p to its dead queue through exchange on ch.
 // Should the transport refuse the copy (never expected: admit checked the
@@ -73,7 +78,8 @@ func publishParked(ctx context.Context, ch Channel, exchange string, log *slog.L
 	if errors.Is(err, errUnpublishable) {
 		log.ErrorContext(ctx, "parked copy refused; parking it without its other headers", "run_id", p.msg.RunID, "message_id", p.msg.MessageID, "error", err.Error())
 		m := p.msg
-		m.Headers = map[string]any{HeaderReason: string(p.reason), HeaderError: p.errText, HeaderNode: p.node}
+		m.Headers = map[string]any{HeaderReason: string(p.reason), HeaderError: p.errText, HeaderNode: p.node,
+			envelope.HeaderParkedAt: p.msg.Headers[envelope.HeaderParkedAt]}
 		c, err = ch.Publish(ctx, exchange, deadQueue(p.queue), m)
 	}
 	return c, err

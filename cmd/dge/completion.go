@@ -7,6 +7,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/dgehq/dge/internal/parked"
 )
 
 // completeCommand is the hidden command the completion scripts call:
@@ -214,8 +216,16 @@ func (e *env) flagValues(fs *flag.FlagSet, cmd, name string, before []string, cu
 		return nil
 	}
 	var addrs []string
-	for _, n := range g.Nodes {
-		addrs = append(addrs, n.Addr())
+	if strings.HasPrefix(cmd, "parked ") {
+		// Only nodes with a queue have a dead queue to read (no start).
+		edges, _ := parked.Edges(g, nil)
+		for _, pe := range edges {
+			addrs = append(addrs, pe.Node)
+		}
+	} else {
+		for _, n := range g.Nodes {
+			addrs = append(addrs, n.Addr())
+		}
 	}
 	sort.Strings(addrs)
 	return withPrefix(addrs, cur)

@@ -12,7 +12,9 @@ import (
 // scripts call: commands, subcommands, flags, flag values and the node
 // addresses of examples/arith.
 func TestComplete(t *testing.T) {
-	allNodes := "aggregate.multiply fan_out.duplicate_input poll.rest_call process.double process.square start.start terminate.result"
+	// Nodes with a queue: start has none, so no dead queue to list (issue
+	// 25: completion offered start.start).
+	queued := "aggregate.multiply fan_out.duplicate_input poll.rest_call process.double process.square terminate.result"
 	for _, tt := range []struct {
 		words []string
 		want  string // candidates, space-separated
@@ -31,12 +33,15 @@ func TestComplete(t *testing.T) {
 		{[]string{"graph", "-format", ""}, "dot mermaid json"},
 		{[]string{"graph", "-status", "-format", "m"}, "mermaid"},
 		{[]string{"graph", "-format", "=", "j"}, "json"},
-		{[]string{"parked", "list", arithDir, "-node", ""}, allNodes},
+		{[]string{"parked", "list", arithDir, "-node", ""}, queued},
 		{[]string{"parked", "redrive", arithDir, "-node", "pro"}, "process.double process.square"},
 		{[]string{"parked", "purge", "-var", "vhost=/x", arithDir, "--node", "a"}, "aggregate.multiply"},
-		{[]string{"parked", "list", arithDir, "-node", "="}, allNodes},
+		{[]string{"parked", "list", arithDir, "-node", "="}, queued},
 		{[]string{"parked", "list", arithDir, "-node", "=", "t"}, "terminate.result"},
 		{[]string{"parked", "list", arithDir, "-node=pro"}, "-node=process.double -node=process.square"},
+		{[]string{"parked", "list", arithDir, "-node", "s"}, ""},
+		// -node is repeatable: the second takes a node too.
+		{[]string{"parked", "redrive", arithDir, "-node", "process.double", "-node", "process.s"}, "process.square"},
 		{[]string{"graph", "--format=d"}, "--format=dot"},
 		{[]string{"graph", "-status=t"}, ""},
 		// A bool flag takes no value: the next word is a flag or a PATH.

@@ -10,6 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/dgehq/dge/internal/brokertest"
+	"github.com/dgehq/dge/internal/parked"
 )
 
 // parkedStateBody is a gather's checkpoint of one state, as the gather
@@ -93,11 +94,11 @@ func TestParkedGatherStateCLI(t *testing.T) {
 	if code != 0 || len(lines) != 1 {
 		t.Fatalf("parked list -json -reason incomplete-split: exit %d, %d lines, want 1\n%s\n%s", code, len(lines), out, errs)
 	}
-	var pm parkedMessage
+	var pm parked.Message
 	if err := json.Unmarshal([]byte(lines[0]), &pm); err != nil {
 		t.Fatal(err)
 	}
-	want := parkedSplitState{Split: "numbers", ID: "sid", Have: 97, Count: 100, Failed: "process.fib"}
+	want := parked.SplitState{Split: "numbers", ID: "sid", Have: 97, Count: 100, Failed: "process.fib"}
 	if pm.Reason != "incomplete-split" || pm.Node != "gather.sum" || pm.SplitState == nil || *pm.SplitState != want {
 		t.Errorf("parked list -json: %+v, split_state %+v; want incomplete-split at gather.sum, %+v", pm, pm.SplitState, want)
 	}

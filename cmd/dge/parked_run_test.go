@@ -15,6 +15,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/dgehq/dge/internal/brokertest"
+	"github.com/dgehq/dge/internal/parked"
 )
 
 // waitReady polls queue until it holds n ready messages.
@@ -30,10 +31,10 @@ func waitReady(t *testing.T, conn *amqp.Connection, queue string, n int) {
 }
 
 // listOne runs parked list -json and returns its one message.
-func listOne(t *testing.T, environ []string, args ...string) parkedMessage {
+func listOne(t *testing.T, environ []string, args ...string) parked.Message {
 	t.Helper()
 	code, out, errs := runIn(t, environ, append([]string{"parked", "list", "-json"}, args...)...)
-	var m parkedMessage
+	var m parked.Message
 	if code != 0 || strings.Count(out, "\n") != 1 || json.Unmarshal([]byte(out), &m) != nil {
 		t.Fatalf("parked list -json: exit %d, want one message\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}

@@ -13,6 +13,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/dgehq/dge/internal/brokertest"
+	"github.com/dgehq/dge/internal/parked"
 )
 
 // parkLike publishes n parked-like messages straight into dead, as the
@@ -28,7 +29,7 @@ func parkLike(t *testing.T, ch *amqp.Channel, dead, node, prefix string, n int, 
 			Headers: amqp.Table{
 				"x-dge-run-id": fmt.Sprintf("r%d", i%2), "x-dge-source": "start.start",
 				"x-dge-attempt": int64(3), "x-dge-reason": reasons[i%len(reasons)],
-				"x-dge-error": "boom " + fmt.Sprint(i), "x-dge-node": node,
+				"x-dge-error": "boom " + fmt.Sprint(i), "x-dge-node": node, "x-dge-parked-at": "2026-12-01T20:00:23.000Z",
 				"x-dge-first-seen": "2026-12-01T19:00:00Z", "x-dge-poll-since": "2026-12-01T19:00:00Z",
 				"x-death": []any{amqp.Table{"count": int64(3), "queue": "a_in", "reason": "rejected", "exchange": "c.work"}},
 			},
@@ -130,12 +131,12 @@ func testParked(t *testing.T, queueType string) {
 	if len(lines) != 8 {
 		t.Fatalf("list -json: %d lines, want 8:\n%s", len(lines), out)
 	}
-	var first parkedMessage
+	var first parked.Message
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
 		t.Fatal(err)
 	}
-	want := parkedMessage{Node: "process.a", Queue: "a_in.dead", RunID: "r0", MessageID: "a0", Reason: "max-attempts",
-		Error: "boom 0", Attempt: 3, ParkedAt: "2026-12-01T20:00:00Z", Body: `{"n":0}`}
+	want := parked.Message{Node: "process.a", Queue: "a_in.dead", RunID: "r0", MessageID: "a0", Reason: "max-attempts",
+		Error: "boom 0", Attempt: 3, ParkedAt: "2026-12-01T20:00:23Z", Body: `{"n":0}`}
 	if first != want {
 		t.Errorf("list -json first line:\n got %+v\nwant %+v", first, want)
 	}

@@ -91,7 +91,9 @@ func Dot(g *config.Graph) []byte { return DotStatus(g, nil) }
 
 // DotStatus returns g as Dot does, annotated with live counts: each edge
 // whose queue s holds gets a line "ready N · retrying N · parked N" (red
-// when something is parked), and each node s marks (see Status.NoConsumer)
+// when something is parked), except that the queue of a node fed by
+// several edges (an aggregate's) has its counts once, on the node, as
+// "Q: ready N · ...", and each node s marks (see Status.NoConsumer)
 // is drawn dashed and red, labelled "no consumer". A nil s draws what Dot
 // draws.
 func DotStatus(g *config.Graph, s Status) []byte {
@@ -106,12 +108,16 @@ func DotStatus(g *config.Graph, s Status) []byte {
 		if !ok {
 			shape = "box"
 		}
-		if s.NoConsumer(n) {
+		lines, red := s.nodeLines(n)
+		switch {
+		case s.NoConsumer(n):
 			fmt.Fprintf(&b, "  %s [label=%s, shape=%s, style=dashed, color=red];\n",
-				dotQuote(n.Addr()), dotQuoteLines(label(n), noConsumer), shape)
-			continue
+				dotQuote(n.Addr()), dotQuoteLines(lines...), shape)
+		case red:
+			fmt.Fprintf(&b, "  %s [label=%s, shape=%s, color=red, fontcolor=red];\n", dotQuote(n.Addr()), dotQuoteLines(lines...), shape)
+		default:
+			fmt.Fprintf(&b, "  %s [label=%s, shape=%s];\n", dotQuote(n.Addr()), dotQuoteLines(lines...), shape)
 		}
-		fmt.Fprintf(&b, "  %s [label=%s, shape=%s];\n", dotQuote(n.Addr()), dotQuote(label(n)), shape)
 	}
 	if es := edges(g); len(es) > 0 {
 		b.WriteString("\n")
@@ -121,7 +127,7 @@ func DotStatus(g *config.Graph, s Status) []byte {
 				lines = append([]string{w}, lines...)
 			}
 			attrs := ""
-			if c, ok := s[e.To.Edge.Queue]; ok {
+			if c, ok := s.edgeCounts(e.To); ok {
 				lines = append(lines, c.label())
 				if c.Parked > 0 || c.Missing {
 					attrs = ", color=red, fontcolor=red"
@@ -199,6 +205,7 @@ func Mermaid(g *config.Graph) []byte { return MermaidStatus(g, nil) }
 func MermaidStatus(g *config.Graph, s Status) []byte {
 	ids := mermaidIDs(g)
 	var marked []string // nodes without a consumer
+	var parked []string // nodes whose queue, fed by several edges, holds parked messages or is missing
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "---\ntitle: %s\n---\n", mermaidTitle(g.Name))
 	b.WriteString("flowchart LR\n")
@@ -207,10 +214,13 @@ func MermaidStatus(g *config.Graph, s Status) []byte {
 		if !ok {
 			shape = mermaidShapes[config.KindProcess]
 		}
-		text := mermaidQuote(label(n))
-		if s.NoConsumer(n) {
-			text = mermaidQuoteLines(label(n), noConsumer)
+		lines, red := s.nodeLines(n)
+		text := mermaidQuoteLines(lines...)
+		switch {
+		case s.NoConsumer(n):
 			marked = append(marked, ids[n])
+		case red:
+			parked = append(parked, ids[n])
 		}
 		fmt.Fprintf(&b, "  %s%s%s%s\n", ids[n], shape[0], text, shape[1])
 	}
@@ -220,7 +230,7 @@ func MermaidStatus(g *config.Graph, s Status) []byte {
 		if w := e.when(); w != "" {
 			lines = append([]string{w}, lines...)
 		}
-		c, ok := s[e.To.Edge.Queue]
+		c, ok := s.edgeCounts(e.To)
 		if ok {
 			lines = append(lines, c.label())
 		}
@@ -239,6 +249,10 @@ func MermaidStatus(g *config.Graph, s Status) []byte {
 	if len(marked) > 0 {
 		b.WriteString("  classDef noConsumer stroke:#d00,stroke-width:2px,stroke-dasharray:5 5\n")
 		fmt.Fprintf(&b, "  class %s noConsumer\n", strings.Join(marked, ","))
+	}
+	if len(parked) > 0 {
+		b.WriteString("  classDef parked stroke:#d00,color:#d00\n")
+		fmt.Fprintf(&b, "  class %s parked\n", strings.Join(parked, ","))
 	}
 	if len(red) > 0 {
 		fmt.Fprintf(&b, "  linkStyle %s stroke:#d00,color:#d00\n", strings.Join(red, ","))

@@ -324,7 +324,48 @@ func TestNoConsumer(t *testing.T) {
 	if !bytes.Equal(diagram.DotStatus(g, nil), diagram.Dot(g)) || !bytes.Equal(diagram.MermaidStatus(g, nil), diagram.Mermaid(g)) {
 		t.Error("a nil Status draws something else than Dot and Mermaid")
 	}
-	if out := string(diagram.MermaidStatus(g, s)); !strings.Contains(out, `"multiply: Integer<br>queue missing"`) {
+	if out := string(diagram.MermaidStatus(g, s)); !strings.Contains(out, `"aggregate multiply<br>multiply: queue missing"`) {
 		t.Errorf("a missing queue is not labelled so:\n%s", out)
+	}
+}
+
+// TestStatusGolden: dge graph -status of arith, whose aggregate's one queue
+// is fed by two arrows. Each queue's counts are drawn once: on the arrow
+// into a node fed by one arrow, on the node for the aggregate (issue:
+// "parked 4" drawn on both arrows read as 8).
+func TestStatusGolden(t *testing.T) {
+	g := loadArith(t)
+	s := diagram.Status{
+		"input":        {Ready: 1, Consumers: 1},
+		"input_copy_1": {Parked: 4},
+		"input_copy_2": {Consumers: 1},
+		"multiply":     {Retrying: 2, Parked: 4, Consumers: 1},
+	}
+	for _, tt := range []struct {
+		file   string
+		render func(*config.Graph, diagram.Status) []byte
+	}{
+		{"arith-status.dot", diagram.DotStatus},
+		{"arith-status.mmd", diagram.MermaidStatus},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			got := tt.render(g, s)
+			if n := strings.Count(string(got), "retrying 2 · parked 4"); n != 1 {
+				t.Errorf("the aggregate's queue counts are drawn %d times, want once:\n%s", n, got)
+			}
+			golden := filepath.Join("testdata", tt.file)
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./internal/diagram -update to create it)", err)
+			}
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("%s mismatch (-want +got):\n%s", golden, diff)
+			}
+		})
 	}
 }

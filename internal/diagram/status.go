@@ -32,6 +32,36 @@ func (s Status) NoConsumer(n *config.Node) bool {
 	return ok && !c.Missing && c.Consumers == 0
 }
 
+// edgeCounts returns the counts the arrow into n carries: its queue's,
+// when that queue is fed by that arrow alone. The queue of a node fed by
+// several arrows (an aggregate's one queue) has its counts drawn once, on
+// the node (see nodeLines), so that no count reads twice.
+func (s Status) edgeCounts(n *config.Node) (EdgeStatus, bool) {
+	c, ok := s[n.Edge.Queue]
+	if !ok || len(n.From) > 1 {
+		return EdgeStatus{}, false
+	}
+	return c, true
+}
+
+// nodeLines returns the lines of n's label: its name, then, for a node
+// whose queue several arrows feed, the queue's name and counts, then
+// "no consumer" when s marks it; red reports counts that call for red
+// (something parked, or the queue missing).
+func (s Status) nodeLines(n *config.Node) (lines []string, red bool) {
+	lines = []string{label(n)}
+	if n.Edge != nil && len(n.From) > 1 {
+		if c, ok := s[n.Edge.Queue]; ok {
+			lines = append(lines, n.Edge.Queue+": "+c.label())
+			red = c.Parked > 0 || c.Missing
+		}
+	}
+	if s.NoConsumer(n) {
+		lines = append(lines, noConsumer)
+	}
+	return lines, red
+}
+
 // label is the line of counts an edge carries.
 func (c EdgeStatus) label() string {
 	if c.Missing {

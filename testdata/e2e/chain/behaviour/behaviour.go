@@ -19,7 +19,7 @@ type Number struct {
 
 // Fault-injecting inputs of Double.
 const (
-	PermanentValue = -1        // Double fails permanently
+	PermanentValue = -1        // Double fails permanently (unless CHAIN_FIXED is set: the fix deployed)
 	PanicValue     = -2        // Double panics
 	FailTwiceFrom  = 1_000_000 // Double fails twice, then succeeds
 )
@@ -50,7 +50,7 @@ func Double(ctx context.Context, n Number) (Number, error) {
 		}
 	}
 	switch {
-	case n.Value == PermanentValue:
+	case n.Value == PermanentValue && os.Getenv("CHAIN_FIXED") == "":
 		return Number{}, dge.Permanent(errors.New("negative one is refused"))
 	case n.Value == PanicValue:
 		panic("negative two breaks the handler")
