@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	dge "github.com/dgehq/dge/runtime"
@@ -27,7 +28,7 @@ against the node's message type before anything is published.`, c.nodeNames(dge.
 	if !ok || n.Kind() != dge.KindStart {
 		return usageError{fmt.Sprintf("publish: %q is not a start node of graph %q", fs.Arg(0), c.g.Name)}
 	}
-	log, eps, g, err := c.connect()
+	log, eps, g, err := c.connect(flagVhost(fs), slog.LevelDebug)
 	if err != nil {
 		return err
 	}
