@@ -36,7 +36,7 @@ against the node's message type before anything is published.`, c.nodeNames(dge.
 	if inputs := fs.Args()[1:]; len(inputs) > 0 {
 		for i, s := range inputs {
 			if err := notJSON([]byte(s), true); err != nil {
-				return usageError{fmt.Sprintf("publish: argument %d %v (nothing was published)", i+1, err)}
+				return usageError{fmt.Sprintf("publish: argument %d is not a valid %s message: %v (nothing was published)", i+1, n.Addr(), err)}
 			}
 			b, err := g.CheckInput(n, []byte(s))
 			if err != nil {

@@ -387,7 +387,7 @@ func (c *cli) readStdinMessages(cmd string, n dge.Node, consequence string) ([][
 			continue
 		}
 		if err := notJSON(s, false); err != nil {
-			return nil, fmt.Errorf("%s: stdin line %d %v (%s)", cmd, line, err, consequence)
+			return nil, fmt.Errorf("%s: stdin line %d is not a valid %s message: %v (%s)", cmd, line, n.Addr(), err, consequence)
 		}
 		b, err := c.g.CheckInput(n, s)
 		if err != nil {

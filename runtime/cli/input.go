@@ -8,7 +8,7 @@ import (
 )
 
 // notJSON returns nil when s is one JSON value, else an error that
-// completes "argument 1 ..." or "stdin line 1 ...": that a JSON value was
+// completes "argument 1 is not a valid <node> message: ": that a JSON value was
 // expected and, for a bare word (Income, hello world), that a string must
 // be quoted, with the quoted form to type: in shell quotes for a
 // command-line argument (arg), as a line of stdin otherwise.
@@ -23,14 +23,14 @@ func notJSON(s []byte, arg bool) error {
 		if arg && !strings.Contains(form, "'") {
 			form = "'" + form + "'"
 		}
-		return fmt.Errorf("is not JSON: a JSON value was expected, and a string must be quoted: give %s", form)
+		return fmt.Errorf("a JSON value was expected, and a string must be quoted: give %s", form)
 	}
 	var se *json.SyntaxError
 	err := json.Unmarshal(s, new(any))
 	if errors.As(err, &se) {
-		return fmt.Errorf("is not JSON: a JSON value was expected (%v at byte %d)", se, se.Offset)
+		return fmt.Errorf("a JSON value was expected (%v at byte %d)", se, se.Offset)
 	}
-	return fmt.Errorf("is not JSON: a JSON value was expected (%v)", err)
+	return fmt.Errorf("a JSON value was expected (%v)", err)
 }
 
 // isBareWord reports whether s reads as unquoted text: it starts with a

@@ -32,13 +32,13 @@ func TestPublishBareWord(t *testing.T) {
 		want  string
 	}{
 		{args: []string{"publish", "start", "Income"},
-			want: `publish: argument 1 is not JSON: a JSON value was expected, and a string must be quoted: give '"Income"' (nothing was published)`},
+			want: `publish: argument 1 is not a valid start.start message: a JSON value was expected, and a string must be quoted: give '"Income"' (nothing was published)`},
 		{args: []string{"publish", "start", `"ok"`, "hello world"},
-			want: `argument 2 is not JSON: a JSON value was expected, and a string must be quoted: give '"hello world"'`},
+			want: `argument 2 is not a valid start.start message: a JSON value was expected, and a string must be quoted: give '"hello world"'`},
 		{args: []string{"publish", "start"}, stdin: "\"fine\"\nIncome\n",
-			want: `publish: stdin line 2 is not JSON: a JSON value was expected, and a string must be quoted: give "Income" (nothing was published)`},
+			want: `publish: stdin line 2 is not a valid start.start message: a JSON value was expected, and a string must be quoted: give "Income" (nothing was published)`},
 		{args: []string{"publish", "start", `{"a":1,}`},
-			want: `argument 1 is not JSON: a JSON value was expected (invalid character '}' looking for beginning of object key string at byte 8)`},
+			want: `argument 1 is not a valid start.start message: a JSON value was expected (invalid character '}' looking for beginning of object key string at byte 8)`},
 	} {
 		var out, errb strings.Builder
 		code := Run(context.Background(), g, tt.args, unreachable, strings.NewReader(tt.stdin), &out, &errb)
