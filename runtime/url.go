@@ -34,6 +34,9 @@ type Endpoints struct {
 	list  []Endpoint
 	raw   string // as written, for Scrub
 	vhost string
+	// path is the vhost the URLs' path names, when named.
+	path  string
+	named bool
 }
 
 // Endpoint is one URL of an Endpoints list.
@@ -62,7 +65,7 @@ func ParseEndpoints(list, vhost, from string) (*Endpoints, error) {
 		if s == "" {
 			return nil, configError{fmt.Sprintf("%s: empty URL: separate URLs with single commas, with none at the end", where)}
 		}
-		ep, v, err := parseEndpoint(s, vhost)
+		ep, v, named, err := parseEndpoint(s, vhost)
 		if err != nil {
 			return nil, configError{redact.Scrub(fmt.Sprintf("%s: %s %v", where, redact.URL(s), err), list)}
 		}
@@ -70,64 +73,73 @@ func ParseEndpoints(list, vhost, from string) (*Endpoints, error) {
 			return nil, configError{fmt.Sprintf("%s: the URLs name different vhosts (%q and %q): give them all the same vhost, or no path to use the graph's (%q)",
 				from, eps.vhost, v, vhost)}
 		}
-		eps.vhost = v
+		eps.vhost, eps.named = v, named
+		if named {
+			eps.path = v
+		}
 		eps.list = append(eps.list, ep)
 	}
 	return eps, nil
 }
 
-// parseEndpoint checks one AMQP URL and returns it with the vhost resolved.
-// Its errors complete a sentence that starts with the redacted URL.
-func parseEndpoint(s, vhost string) (Endpoint, string, error) {
+// parseEndpoint checks one AMQP URL and returns it with the vhost resolved,
+// and whether its path named that vhost. Its errors complete a sentence
+// that starts with the redacted URL.
+func parseEndpoint(s, vhost string) (ep Endpoint, v string, named bool, err error) {
 	const encode = "percent-encode / # @ ? : % in the user name and password (/ is %2F, # is %23, @ is %40, ? is %3F, : is %3A, % is %25)"
 	if strings.ContainsAny(s, " \t\r\n") {
-		return Endpoint{}, "", errors.New("contains a space: remove it, or write it %20")
+		return Endpoint{}, "", false, errors.New("contains a space: remove it, or write it %20")
 	}
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok {
-		return Endpoint{}, "", errors.New("is not a URL: write amqp://user:password@host:5672/vhost")
+		return Endpoint{}, "", false, errors.New("is not a URL: write amqp://user:password@host:5672/vhost")
 	}
 	if scheme != "amqp" && scheme != "amqps" {
 		if !isSchemeName(scheme) {
-			return Endpoint{}, "", errors.New("does not start with amqp:// or amqps://")
+			return Endpoint{}, "", false, errors.New("does not start with amqp:// or amqps://")
 		}
-		return Endpoint{}, "", fmt.Errorf("has the scheme %q: use amqp:// or amqps://", scheme)
+		return Endpoint{}, "", false, fmt.Errorf("has the scheme %q: use amqp:// or amqps://", scheme)
 	}
 	hasUserinfo := strings.Contains(rest, "@")
 	u, err := url.Parse(s)
 	if err != nil {
 		if hasUserinfo {
-			return Endpoint{}, "", errors.New("does not parse: " + encode)
+			return Endpoint{}, "", false, errors.New("does not parse: " + encode)
 		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // without the quoted URL
 		}
-		return Endpoint{}, "", fmt.Errorf("does not parse: %v", err)
+		return Endpoint{}, "", false, fmt.Errorf("does not parse: %v", err)
 	}
 	if (hasUserinfo && u.User == nil) || u.Fragment != "" || strings.Contains(s, "#") {
 		// The user information ended early, at a reserved character.
-		return Endpoint{}, "", errors.New("does not parse as intended: " + encode)
+		return Endpoint{}, "", false, errors.New("does not parse as intended: " + encode)
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return Endpoint{}, "", fmt.Errorf("has the port %q: use a number from 1 to 65535 (5672 for amqp, 5671 for amqps)", p)
+			return Endpoint{}, "", false, fmt.Errorf("has the port %q: use a number from 1 to 65535 (5672 for amqp, 5671 for amqps)", p)
 		}
 	} else if strings.HasSuffix(u.Host, ":") {
-		return Endpoint{}, "", errors.New("has an empty port: remove the colon or give a number from 1 to 65535")
+		return Endpoint{}, "", false, errors.New("has an empty port: remove the colon or give a number from 1 to 65535")
 	}
 	uri, err := amqp.ParseURI(s)
 	if err != nil {
-		return Endpoint{}, "", fmt.Errorf("is not a valid AMQP URL: %v", err)
+		return Endpoint{}, "", false, fmt.Errorf("is not a valid AMQP URL: %v", err)
 	}
-	v := vhost
+	v = vhost
 	if u.Path != "" && u.Path != "/" {
-		v = uri.Vhost
+		v, named = uri.Vhost, true
 	}
+	return withVhost(u, v), v, named, nil
+}
+
+// withVhost returns the endpoint of URL u with the path v.
+func withVhost(u *url.URL, v string) Endpoint {
 	u.Path = "/" + v
 	u.RawPath = "/" + url.PathEscape(v)
 	r := u.String()
-	return Endpoint{URL: r, Name: redact.URL(r)}, v, nil
+	return Endpoint{URL: r, Name: redact.URL(r)}
 }
 
 // isSchemeName reports whether s is a URL scheme as RFC 3986 spells it, so
@@ -152,6 +164,30 @@ func (e *Endpoints) Len() int { return len(e.list) }
 
 // Vhost returns the vhost every endpoint connects to.
 func (e *Endpoints) Vhost() string { return e.vhost }
+
+// NamedVhost returns the vhost the URLs' path names and true, or "" and
+// false when they have no path (or the path "/") and so connect to the
+// vhost ParseEndpoints was given.
+func (e *Endpoints) NamedVhost() (string, bool) {
+	return e.path, e.named
+}
+
+// WithVhost returns the endpoints with every URL's path set to vhost,
+// whatever path they had: the vhost chosen by a setting that overrides the
+// URL's (a program's -vhost or DGE_VHOST). NamedVhost of the result still
+// reports the URLs' own path.
+func (e *Endpoints) WithVhost(vhost string) *Endpoints {
+	out := &Endpoints{raw: e.raw, vhost: vhost, path: e.path, named: e.named, list: make([]Endpoint, len(e.list))}
+	for i, ep := range e.list {
+		u, err := url.Parse(ep.URL)
+		if err != nil { // cannot happen: ep.URL is a URL ParseEndpoints built
+			out.list[i] = ep
+			continue
+		}
+		out.list[i] = withVhost(u, vhost)
+	}
+	return out
+}
 
 // String returns the endpoints, redacted, separated by commas.
 func (e *Endpoints) String() string {

@@ -95,6 +95,46 @@ func TestParseEndpoints(t *testing.T) {
 	}
 }
 
+// TestWithVhost checks that NamedVhost tells a URL's own vhost from the
+// default, and that WithVhost moves every URL to another vhost, escaped,
+// keeping the password out of the names.
+func TestWithVhost(t *testing.T) {
+	for _, tt := range []struct {
+		list, vhost string
+		named       string // "" when the URLs name no vhost
+		to          string
+		urls        []string
+	}{
+		{list: "amqp://u:pw@h:5672", vhost: "g", to: "x y", urls: []string{"amqp://u:pw@h:5672/x%20y"}},
+		{list: "amqp://u:pw@h:5672/", vhost: "g", to: "/", urls: []string{"amqp://u:pw@h:5672/%2F"}},
+		{list: "amqp://h/%2F", vhost: "g", named: "/", to: "prod", urls: []string{"amqp://h/prod"}},
+		{list: "amqp://u:pw@h1/a, amqps://h2/a?cacertfile=ca.pem", vhost: "g", named: "a", to: "b",
+			urls: []string{"amqp://u:pw@h1/b", "amqps://h2/b?cacertfile=ca.pem"}},
+	} {
+		eps, err := ParseEndpoints(tt.list, tt.vhost, "DGE_AMQP_URL")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := eps.NamedVhost(); v != tt.named || ok != (tt.named != "") {
+			t.Errorf("%q: NamedVhost() = %q, %v; want %q", tt.list, v, ok, tt.named)
+		}
+		moved := eps.WithVhost(tt.to)
+		var got []string
+		for _, ep := range moved.list {
+			got = append(got, ep.URL)
+			if strings.Contains(ep.Name, "pw") {
+				t.Errorf("Name %q holds the password", ep.Name)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(tt.urls, " ") || moved.Vhost() != tt.to {
+			t.Errorf("%q.WithVhost(%q): URLs %q, vhost %q; want %q", tt.list, tt.to, got, moved.Vhost(), tt.urls)
+		}
+		if v, _ := moved.NamedVhost(); v != tt.named {
+			t.Errorf("%q.WithVhost(%q).NamedVhost() = %q, want the URLs' own %q", tt.list, tt.to, v, tt.named)
+		}
+	}
+}
+
 // TestRoundOrder checks that a round tries every endpoint once, skips the
 // one just lost, and starts on each endpoint about as often.
 func TestRoundOrder(t *testing.T) {

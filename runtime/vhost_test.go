@@ -10,8 +10,10 @@ import (
 )
 
 // TestURLVhost checks which vhost DGE_AMQP_URL connects to: a URL without
-// a path keeps the graph's vhost; a URL naming another vhost is used, with
-// one warning, and every not-found error names the vhost connected to.
+// a path keeps the graph's vhost; a URL naming another vhost is used, as
+// the log says once, without a warning (the graph's vhost is a default,
+// which the URL's path, DGE_VHOST and -vhost override), and every
+// not-found error names the vhost connected to.
 func TestURLVhost(t *testing.T) {
 	h := newHarness(t, chainGraph("urlvhost", double))
 	base := strings.TrimSuffix(brokertest.AMQPURL(t), "/")
@@ -30,9 +32,9 @@ func TestURLVhost(t *testing.T) {
 	for _, args := range commandsUnderTest {
 		t.Run(args[0], func(t *testing.T) {
 			code, out, _ := runWith(t, h.g, other.AMQPURL, 20*time.Second, args...)
-			warning := fmt.Sprintf(`DGE_AMQP_URL names vhost \"%s\", not the graph's vhost \"%s\"`, other.Name, h.g.Vhost)
-			if code != 1 || strings.Count(out, warning) != 1 {
-				t.Errorf("exit %d, output:\n%s\nwant 1 and the warning %s once", code, out, warning)
+			using := fmt.Sprintf(`"msg":"using vhost","graph":"urlvhost","vhost":"%s","from":"the path of DGE_AMQP_URL"`, other.Name)
+			if code != 1 || strings.Count(out, using) != 1 || strings.Contains(out, `"level":"WARN"`) {
+				t.Errorf("exit %d, output:\n%s\nwant 1, the line %s once and no warning", code, out, using)
 			}
 			if !strings.Contains(out, fmt.Sprintf(`not found in vhost %q`, other.Name)) {
 				t.Errorf("output:\n%s\nwant a not-found error naming vhost %s", out, other.Name)

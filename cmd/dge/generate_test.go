@@ -65,18 +65,32 @@ func TestGenerateWritesAndIsIdempotent(t *testing.T) {
 	}
 }
 
+// TestGenerateVariables generates with -var vhost=staging, then as the
+// //go:generate line does, with no variable: both write the same main.go,
+// on the graph's default vhost (the program takes its vhost at run time),
+// and the first warns how to run it on staging.
 func TestGenerateVariables(t *testing.T) {
-	dir := t.TempDir()
-	code, _, stderr := genRun(t, "generate", "-var", "vhost=staging", "-o", dir, "../../examples/arith")
+	withVar, plain := t.TempDir(), t.TempDir()
+	code, _, stderr := genRun(t, "generate", "-var", "vhost=staging", "-o", withVar, "../../examples/arith")
 	if code != 0 {
 		t.Fatalf("exit %d\nstderr:\n%s", code, stderr)
 	}
-	src, err := os.ReadFile(filepath.Join(dir, gen.MainFile))
+	if want := "DGE_VHOST=staging"; !strings.Contains(stderr, want) {
+		t.Errorf("generate -var vhost=staging does not say %s:\n%s", want, stderr)
+	}
+	if code, _, stderr := genRun(t, "generate", "-o", plain, "../../examples/arith"); code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, stderr)
+	}
+	a, err := os.ReadFile(filepath.Join(withVar, gen.MainFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(src), `Vhost:         "staging",`) {
-		t.Errorf("-var vhost=staging did not reach main.go:\n%s", src)
+	b, err := os.ReadFile(filepath.Join(plain, gen.MainFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(a) != string(b) || !strings.Contains(string(a), `Vhost:         "/",`) {
+		t.Errorf("generate -var vhost=staging and generate differ, or the vhost is not the default \"/\":\n%s", a)
 	}
 }
 

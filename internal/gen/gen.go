@@ -45,12 +45,22 @@ type Options struct {
 //
 // A gather is rendered in the form its handler takes, as Check finds it:
 // dge.Gather for the list form, dge.Fold for the fold form.
+//
+// The program's vhost is the graph's with its variables at their defaults
+// (see programVhost): the variables of g do not reach it.
 func Generate(g *config.Graph, opts Options) (map[string][]byte, hcl.Diagnostics) {
 	folds, diags := check(g, opts)
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	return render(g, folds)
+	vhost, vdiags := programVhost(g, opts)
+	if vhost != g.Broker.Vhost {
+		built := *g
+		built.Broker.Vhost = vhost
+		g = &built
+	}
+	files, rdiags := render(g, folds)
+	return files, append(vdiags, rdiags...)
 }
 
 // Render renders the generated files for g without loading the handlers

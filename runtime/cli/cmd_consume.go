@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	dge "github.com/dgehq/dge/runtime"
 )
@@ -50,7 +51,7 @@ without it, it is acknowledged and counted on stderr.`, c.nodeNames(dge.KindTerm
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	log, eps, g, err := c.connect()
+	log, eps, g, err := c.connect(flagVhost(fs), slog.LevelDebug)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	dge "github.com/dgehq/dge/runtime"
@@ -19,6 +20,7 @@ messages in flight, for at most -shutdown-timeout.`, true)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	nf.vhost = flagVhost(fs)
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("all: unexpected argument %q", fs.Arg(0))}
 	}
@@ -55,6 +57,7 @@ func (c *cli) cmdNodes(ctx context.Context, name string, args []string, nodes []
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	nf.vhost = flagVhost(fs)
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("%s: unexpected argument %q", name, fs.Arg(0))}
 	}
@@ -71,12 +74,12 @@ queue.`, n.Addr(), n.Edge().Queue)
 }
 
 // runNodes runs nodes as subcommand name: on the broker DGE_AMQP_URL
-// names, logging to stderr and, for the handlers, through slog.Default.
+// names, in the vhost connect chooses, logging to stderr and, for the handlers, through slog.Default.
 func (c *cli) runNodes(ctx context.Context, name string, nf nodeFlags, nodes []dge.Node) error {
 	if nf.prefetch < 0 || nf.concurrency < 0 || nf.shutdownTimeout < 0 {
 		return usageError{"-prefetch, -concurrency and -shutdown-timeout must not be negative"}
 	}
-	log, eps, g, err := c.connect()
+	log, eps, g, err := c.connect(nf.vhost, slog.LevelInfo)
 	if err != nil {
 		return err
 	}

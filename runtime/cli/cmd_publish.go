@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	dge "github.com/dgehq/dge/runtime"
@@ -27,13 +28,16 @@ against the node's message type before anything is published.`, c.nodeNames(dge.
 	if !ok || n.Kind() != dge.KindStart {
 		return usageError{fmt.Sprintf("publish: %q is not a start node of graph %q", fs.Arg(0), c.g.Name)}
 	}
-	log, eps, g, err := c.connect()
+	log, eps, g, err := c.connect(flagVhost(fs), slog.LevelDebug)
 	if err != nil {
 		return err
 	}
 	var bodies [][]byte
 	if inputs := fs.Args()[1:]; len(inputs) > 0 {
 		for i, s := range inputs {
+			if err := notJSON([]byte(s), true); err != nil {
+				return usageError{fmt.Sprintf("publish: argument %d is not a valid %s message: %v (nothing was published)", i+1, n.Addr(), err)}
+			}
 			b, err := g.CheckInput(n, []byte(s))
 			if err != nil {
 				return fmt.Errorf("publish: argument %d is not a valid %s message: %v (nothing was published)", i+1, n.Addr(), err)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -21,7 +20,7 @@ import (
 )
 
 // defaultAMQPURL is the broker URL used when DGE_AMQP_URL is unset; the
-// graph's vhost is appended, path-escaped.
+// path "/" leaves the vhost to -vhost, DGE_VHOST or the graph.
 const defaultAMQPURL = "amqp://guest:guest@127.0.0.1:5672/"
 
 // commandLine is one run of a generated program's command line: the
@@ -147,7 +146,7 @@ func (c *cli) usage(w io.Writer) {
 	if c.g.Source != "" {
 		fmt.Fprintf(w, " (%s)", c.g.Source)
 	}
-	fmt.Fprintf(w, " on RabbitMQ vhost %q.\n\nNodes (each runs until SIGINT or SIGTERM):\n", c.g.Vhost)
+	fmt.Fprintf(w, " on RabbitMQ vhost %s.\n\nNodes (each runs until SIGINT or SIGTERM):\n", c.vhostFor("").Describe(c.g.Vhost))
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	for _, n := range c.g.Nodes {
 		if n.Consumes() {
@@ -175,28 +174,49 @@ func (c *cli) usage(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nStart nodes: %s\nTerminate nodes: %s\n", strings.Join(starts, ", "), strings.Join(ends, ", "))
 	fmt.Fprintf(w, "\nNode flags: -prefetch N, -concurrency N, -metrics-addr HOST:PORT (/metrics, /healthz, /readyz), -shutdown-timeout D\n")
-	fmt.Fprintf(w, "Environment: DGE_AMQP_URL (default %s + vhost; several URLs separated by commas for a cluster;\n  amqps:// with cacertfile, certfile and keyfile query parameters for TLS),\n  DGE_LOG (debug, info, warn, error), DGE_CONNECTION_NAME (the AMQP connection's name),\n  OTEL_TRACES_EXPORTER (otlp, console: JSON spans on stderr, none) with the other OTEL_* variables\n", defaultAMQPURL)
+	fmt.Fprintf(w, "Flag of the commands that connect: -vhost NAME (the vhost; overrides DGE_VHOST, DGE_AMQP_URL's path and the graph's)\n")
+	fmt.Fprintf(w, "Environment: DGE_AMQP_URL (default %s + vhost; several URLs separated by commas for a cluster;\n  amqps:// with cacertfile, certfile and keyfile query parameters for TLS),\n  DGE_VHOST (the vhost; overrides DGE_AMQP_URL's path and the graph's),\n  DGE_LOG (debug, info, warn, error), DGE_CONNECTION_NAME (the AMQP connection's name),\n  OTEL_TRACES_EXPORTER (otlp, console: JSON spans on stderr, none) with the other OTEL_* variables\n", defaultAMQPURL)
 	fmt.Fprintf(w, "Run \"%s <command> -h\" for a command's flags.\n", c.prog)
 }
 
 // amqpURLEnv names the variable that holds the broker's URLs.
 const amqpURLEnv = "DGE_AMQP_URL"
 
-// endpoints returns the broker URLs from DGE_AMQP_URL, or the default with
-// the graph's vhost. A URL without a path keeps the graph's vhost; one that
-// names another vhost is used, with a warning to log. Its error is a
-// permanent configuration error.
-func (c *cli) endpoints(log *slog.Logger) (*dge.Endpoints, error) {
-	u := c.getenv(amqpURLEnv)
+// endpoints returns the broker URLs from DGE_AMQP_URL (or the default),
+// each with the vhost that chooseVhost picks from flagVhost (the -vhost
+// flag, "" when not given), DGE_VHOST, the URLs' path and the graph, and
+// that choice. Its error is a configuration or usage error.
+func (c *cli) endpoints(flagVhost string) (*dge.Endpoints, vhostChoice, error) {
+	u, from := c.getenv(amqpURLEnv), amqpURLEnv
 	if u == "" {
-		return dge.ParseEndpoints(defaultAMQPURL+url.PathEscape(c.g.Vhost), c.g.Vhost, "the default broker URL")
+		u, from = defaultAMQPURL, "the default broker URL"
 	}
-	eps, err := dge.ParseEndpoints(u, c.g.Vhost, amqpURLEnv)
-	if err == nil && eps.Vhost() != c.g.Vhost {
-		log.Warn(fmt.Sprintf("%s names vhost %q, not the graph's vhost %q: using %q (leave the URL's path out to use the graph's)",
-			amqpURLEnv, eps.Vhost(), c.g.Vhost, eps.Vhost()))
+	eps, err := dge.ParseEndpoints(u, c.g.Vhost, from)
+	if err != nil {
+		return nil, vhostChoice{}, err
 	}
-	return eps, err
+	path, named := eps.NamedVhost()
+	choice, err := c.vhost(flagVhost, path, named)
+	if err != nil {
+		return nil, vhostChoice{}, err
+	}
+	if choice.Vhost != eps.Vhost() {
+		eps = eps.WithVhost(choice.Vhost)
+	}
+	return eps, choice, nil
+}
+
+// vhostFor is the vhost endpoints chooses for flagVhost, for the commands
+// and help texts that do not connect: a DGE_AMQP_URL or DGE_VHOST that is
+// not valid is left out, as the commands that connect report it.
+func (c *cli) vhostFor(flagVhost string) vhostChoice {
+	if _, choice, err := c.endpoints(flagVhost); err == nil {
+		return choice
+	}
+	if choice, err := c.vhost(flagVhost, "", false); err == nil {
+		return choice
+	}
+	return chooseVhost(flagVhost, "", "", false, c.g.Vhost)
 }
 
 // logHandler is the runtime's JSON log handler on stderr at DGE_LOG's
@@ -231,18 +251,26 @@ func useAsDefault(log *slog.Logger) (restore func()) {
 }
 
 // connect returns the program's logger, the broker's endpoints and the
-// graph as it is on them: with the vhost they name.
-func (c *cli) connect() (*slog.Logger, *dge.Endpoints, dge.Graph, error) {
+// graph as it is on them: with the vhost chosen from flagVhost (the -vhost
+// flag, "" when not given), DGE_VHOST, DGE_AMQP_URL's path and the graph
+// (see chooseVhost). It logs the settings that named another vhost as
+// warnings, and the choice at level (info for the nodes, which log once
+// as they start; debug for the short commands).
+func (c *cli) connect(flagVhost string, level slog.Level) (*slog.Logger, *dge.Endpoints, dge.Graph, error) {
 	log, err := c.logger()
 	if err != nil {
 		return nil, nil, dge.Graph{}, err
 	}
-	eps, err := c.endpoints(log)
+	eps, choice, err := c.endpoints(flagVhost)
 	if err != nil {
 		return nil, nil, dge.Graph{}, err
 	}
+	for _, w := range choice.Overridden {
+		log.Warn(w)
+	}
+	log.Log(context.Background(), level, "using vhost", "vhost", choice.Vhost, "from", choice.From)
 	g := c.g
-	g.Vhost = eps.Vhost()
+	g.Vhost = choice.Vhost
 	return log, eps, g, nil
 }
 
@@ -256,6 +284,7 @@ func (c *cli) connName(command string) string {
 }
 
 type nodeFlags struct {
+	vhost                 string // -vhost, which flagSet registers
 	prefetch, concurrency int
 	metricsAddr           string
 	shutdownTimeout       time.Duration
@@ -270,10 +299,15 @@ func (f *nodeFlags) register(fs *flag.FlagSet) {
 
 // flagSet returns the flag set of subcommand name. Its -h prints
 // "Usage: <prog> <synopsis>", about, the flags (when there are any) and,
-// when broker is set, the environment that names the broker.
+// when broker is set, the environment that names the broker and the vhost
+// the command will use, and why. When broker is set, it has the flag
+// -vhost (see flagVhost).
 func (c *cli) flagSet(name, synopsis, about string, broker bool) *flag.FlagSet {
 	fs := flag.NewFlagSet(c.prog+" "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	if broker {
+		vhostFlag(fs)
+	}
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintf(w, "Usage: %s %s\n\n%s\n", c.prog, synopsis, strings.TrimSpace(about))
@@ -284,23 +318,34 @@ func (c *cli) flagSet(name, synopsis, about string, broker bool) *flag.FlagSet {
 			fs.PrintDefaults()
 		}
 		if broker {
-			fmt.Fprintf(w, "\n%s", c.brokerEnvHelp())
+			fmt.Fprintf(w, "\n%s\nVhost: %s\n", c.brokerEnvHelp(), c.vhostFor(flagVhost(fs)).Describe(c.g.Vhost))
 		}
 	}
 	return fs
+}
+
+// flagVhost returns the value of fs's -vhost flag, "" when it has none or
+// it was not given.
+func flagVhost(fs *flag.FlagSet) string {
+	if f := fs.Lookup("vhost"); f != nil {
+		return f.Value.String()
+	}
+	return ""
 }
 
 // brokerEnvHelp describes the environment of the commands that connect to
 // the broker.
 func (c *cli) brokerEnvHelp() string {
 	return fmt.Sprintf(`Environment:
-  DGE_AMQP_URL         the broker: amqp://user:password@host:5672/vhost; without a path,
-                       the graph's vhost (%q); default %s.
+  DGE_AMQP_URL         the broker: amqp://user:password@host:5672/vhost; default %s.
                        Several URLs separated by commas for a cluster. TLS: amqps://...:5671
                        with the query parameters cacertfile, certfile and keyfile (PEM files)
+  DGE_VHOST            the vhost, e.g. prod or / (no escaping)
   DGE_LOG              debug, info (default), warn or error
   DGE_CONNECTION_NAME  the AMQP connection's name, shown by the broker
-`, c.g.Vhost, defaultAMQPURL)
+The vhost is the first of: -vhost, DGE_VHOST, DGE_AMQP_URL's path (%%2F is "/"),
+the graph's vhost (%q). When two of the first three differ, the first wins, with a warning.
+`, defaultAMQPURL, c.g.Vhost)
 }
 
 // nodeNames lists the subcommand names of the graph's nodes of kind k.
@@ -340,6 +385,9 @@ func (c *cli) readStdinMessages(cmd string, n dge.Node, consequence string) ([][
 		s := bytes.TrimSpace(sc.Bytes())
 		if len(s) == 0 {
 			continue
+		}
+		if err := notJSON(s, false); err != nil {
+			return nil, fmt.Errorf("%s: stdin line %d is not a valid %s message: %v (%s)", cmd, line, n.Addr(), err, consequence)
 		}
 		b, err := c.g.CheckInput(n, s)
 		if err != nil {

@@ -5,7 +5,7 @@
 // -h and in the runtime's package documentation.
 //
 // Each subcommand parses its flags and the environment (DGE_AMQP_URL,
-// DGE_LOG, DGE_CONNECTION_NAME, DGE_MAX_BODY, OTEL_*), calls one entry point
+// DGE_VHOST, DGE_LOG, DGE_CONNECTION_NAME, DGE_MAX_BODY, OTEL_*), calls one entry point
 // of package runtime (RunNodes, Publish, Consume, StartLocal, Topology) and
 // turns what it returns into output lines and an exit code: 0, 1 for a
 // failure, 2 for a usage error.
@@ -16,7 +16,11 @@
 // on, nor the OpenTelemetry SDK and exporters that the OTEL_* variables set
 // up (trace.go).
 //
+// The vhost is chosen at run time (vhost.go): the -vhost flag, then
+// DGE_VHOST, then DGE_AMQP_URL's path, then the graph's vhost.
+//
 // Files: cli.go (Main, Run), command.go (dispatch, usage, flags, logging,
-// the broker's URL), one cmd_*.go per subcommand, result.go (the -envelope
-// output lines) and trace.go.
+// the broker's URL), vhost.go (the vhost's precedence), input.go (the JSON
+// check of publish's and local's inputs), one cmd_*.go per subcommand,
+// result.go (the -envelope output lines) and trace.go.
 package cli
