@@ -36,8 +36,10 @@ beside it. Then: go mod tidy && go test ./...
 In a folder that already holds a graph, it writes into the graph's handlers
 package every message type and handler function the graph names and the
 package lacks, each with the signature its node needs and a body that
-fails, saying it is not written yet; it writes go.mod too when there is
-none. Existing declarations are never touched.
+fails, saying it is not written yet, and the program dge generate writes
+(cmd/<name>) unless it exists; it writes go.mod too when there is none,
+for module PATH or else the graph's handlers path less the folder the
+handlers package is in. Existing declarations are never touched.
 
 When this dge was built from a source checkout rather than a published
 version, go.mod replaces github.com/dgehq/dge with that checkout.`)
