@@ -73,7 +73,7 @@ func TestBrokerContract(t *testing.T) {
 			name:    "not empty",
 			refusal: &apply.BrokerError{Kind: apply.ErrNotEmpty, Reason: "queue 'out' in vhost 'v' not empty", Err: errors.New("delete queue out in vhost \"v\": 400")},
 			unsafe:  true,
-			want:    "delete queue out: it holds 0 messages and has 0 consumers\ndrain the queues and stop their consumers, pass -keep-messages to keep the messages of replaced queues, or pass -allow-message-loss to accept losing the messages (the broker said: queue 'out' in vhost 'v' not empty)",
+			want:    "delete queue out: it holds 0 messages and has 0 consumers\ndrain the queues and stop their consumers, or pass -allow-message-loss to accept losing the messages (the broker said: queue 'out' in vhost 'v' not empty)",
 		},
 		{name: "other error", refusal: other, want: other.Error()},
 	} {

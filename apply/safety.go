@@ -42,7 +42,7 @@ type UnsafeError struct {
 func (e *UnsafeError) Error() string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "refusing to lose messages in vhost %q:", e.Vhost)
-	keep, lose, move := false, false, false
+	keep, lose, replace, move := false, false, false, false
 	for _, q := range e.Queues {
 		if q.MoveTo != "" {
 			move = true
@@ -57,7 +57,7 @@ func (e *UnsafeError) Error() string {
 		lose = true
 		verb := "delete"
 		if q.Action == plan.Replace {
-			verb = "replace"
+			verb, replace = "replace", true
 		}
 		fmt.Fprintf(&sb, "\n  %s queue %s: it holds %s and has %s", verb, q.Name, config.Plural(q.Messages, "message"), config.Plural(q.Consumers, "consumer"))
 		if plan.StateQueue(q.Name) && q.Messages > 0 {
@@ -70,8 +70,13 @@ func (e *UnsafeError) Error() string {
 	if move {
 		sb.WriteString("\nstop the programs that still consume from the renamed queues (deploy the new version of the graph first), then run dge apply again")
 	}
-	if lose {
+	// -keep-messages replaces queues keeping their messages: it is no
+	// advice for deletes, and no flag of destroy or of a destroy plan.
+	switch {
+	case lose && replace:
 		sb.WriteString("\ndrain the queues and stop their consumers, pass -keep-messages to keep the messages of replaced queues, or pass -allow-message-loss to accept losing the messages")
+	case lose:
+		sb.WriteString("\ndrain the queues and stop their consumers, or pass -allow-message-loss to accept losing the messages")
 	}
 	return sb.String()
 }

@@ -27,6 +27,7 @@ func (s *state) build() *Graph {
 	s.checkStartAndTerminate(g, nodes)
 	order, acyclic := s.sortNodes(nodes)
 	s.checkMessages(nodes)
+	s.checkGoNames(g, nodes)
 	s.checkRoutes(nodes)
 	s.checkGathers(nodes)
 	if acyclic {

@@ -65,7 +65,7 @@ go build, e.g.:
 		outDir = filepath.Join(graphDir, "cmd", g.Name)
 	}
 
-	files, genDiags := gen.Generate(g, gen.Options{Dir: graphDir, Env: e.environ})
+	files, genDiags := gen.Generate(g, e.genOptions(graphDir))
 	diags = append(diags, genDiags...)
 	e.printDiags(hclFiles, diags)
 	if diags.HasErrors() {
@@ -78,12 +78,13 @@ go build, e.g.:
 	}
 	sort.Strings(names)
 	// Refuse before writing anything, so a refusal leaves the folder as it was.
-	unchanged := map[string]bool{}
+	unchanged, created := map[string]bool{}, map[string]bool{}
 	for _, name := range names {
 		target := filepath.Join(outDir, name)
 		old, err := os.ReadFile(target)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
+			created[name] = true
 			continue
 		case err != nil:
 			fmt.Fprintf(e.stderr, "dge generate: %v\n", err)
@@ -111,7 +112,17 @@ go build, e.g.:
 		}
 		fmt.Fprintf(e.stdout, "Wrote %s\n", target)
 	}
-	fmt.Fprintf(e.stdout, "\nBuild it with: go build -o %s %s\n", g.Name, goPackageArg(outDir))
+	// A new program imports the runtime, whose dependencies go.mod may not
+	// list yet (go build then says "updates to go.mod needed").
+	tidy := ""
+	switch {
+	case !created[gen.MainFile]:
+	case filepath.Clean(graphDir) == ".":
+		tidy = "go mod tidy && "
+	default:
+		tidy = "go mod tidy -C " + shellQuote(graphDir) + " && "
+	}
+	fmt.Fprintf(e.stdout, "\nBuild it with: %sgo build -o %s %s\n", tidy, g.Name, goPackageArg(outDir))
 	return exitOK
 }
 

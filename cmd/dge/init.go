@@ -36,8 +36,10 @@ beside it. Then: go mod tidy && go test ./...
 In a folder that already holds a graph, it writes into the graph's handlers
 package every message type and handler function the graph names and the
 package lacks, each with the signature its node needs and a body that
-fails, saying it is not written yet; it writes go.mod too when there is
-none. Existing declarations are never touched.
+fails, saying it is not written yet, and the program dge generate writes
+(cmd/<name>) unless it exists; it writes go.mod too when there is none,
+for module PATH or else the graph's handlers path less the folder the
+handlers package is in. Existing declarations are never touched.
 
 When this dge was built from a source checkout rather than a published
 version, go.mod replaces github.com/dgehq/dge with that checkout.`)
@@ -60,7 +62,11 @@ version, go.mod replaces github.com/dgehq/dge with that checkout.`)
 		return exitError
 	}
 	in := &initer{e: e, dir: dir}
-	if err := in.findModule(*modulePath); err != nil {
+	guess := ""
+	if len(graphs) > 0 && *modulePath == "" {
+		guess = in.moduleFromGraph()
+	}
+	if err := in.findModule(*modulePath, guess); err != nil {
 		fmt.Fprintf(e.stderr, "dge init: %v\n", err)
 		return exitError
 	}
@@ -82,42 +88,39 @@ type initer struct {
 	newMod           []byte
 	checkout         string // the dge checkout the new go.mod replaces dge with
 	sourceErr        error  // why the new go.mod cannot replace dge though it should
+	guessed          bool   // the new go.mod's module path comes from the graph's handlers
 
 	wrote []string // paths written, relative to dir
 }
 
 // findModule finds the go.mod that applies to in.dir, like the go command:
 // in the folder or its nearest parent that has one. Without one, it
-// prepares a new go.mod for module PATH (or the folder's name).
-func (in *initer) findModule(want string) error {
+// prepares a new go.mod for module PATH want, or else guess (see
+// moduleFromGraph), or else the folder's name.
+func (in *initer) findModule(want, guess string) error {
 	abs, err := filepath.Abs(in.dir)
 	if err != nil {
 		return err
 	}
-	for d := abs; ; d = filepath.Dir(d) {
-		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		if err == nil {
-			f, err := modfile.ParseLax(filepath.Join(d, "go.mod"), data, nil)
-			if err != nil {
-				return err
-			}
-			if f.Module == nil {
-				return fmt.Errorf("%s declares no module: add a module line, or remove it", filepath.Join(d, "go.mod"))
-			}
-			if want != "" && want != f.Module.Mod.Path {
-				return fmt.Errorf("-module %s: %s is already inside module %s (%s); leave out -module, or choose a folder outside that module", want, in.dir, f.Module.Mod.Path, filepath.Join(d, "go.mod"))
-			}
-			in.modPath, in.modRoot, in.modFile = f.Module.Mod.Path, d, f
-			return nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
+	root, f, err := findGoMod(in.dir)
+	if err != nil {
+		return err
 	}
-	if want == "" {
+	if f != nil {
+		if f.Module == nil {
+			return fmt.Errorf("%s declares no module: add a module line, or remove it", filepath.Join(root, "go.mod"))
+		}
+		if want != "" && want != f.Module.Mod.Path {
+			return fmt.Errorf("-module %s: %s is already inside module %s (%s); leave out -module, or choose a folder outside that module", want, in.dir, f.Module.Mod.Path, filepath.Join(root, "go.mod"))
+		}
+		in.modPath, in.modRoot, in.modFile = f.Module.Mod.Path, root, f
+		return nil
+	}
+	switch {
+	case want != "":
+	case guess != "":
+		want, in.guessed = guess, true
+	default:
 		want = filepath.Base(abs)
 	}
 	if err := module.CheckImportPath(want); err != nil {
@@ -125,6 +128,33 @@ func (in *initer) findModule(want string) error {
 	}
 	in.modPath, in.modRoot = want, abs
 	return in.prepareGoMod()
+}
+
+// moduleFromGraph returns the module path a new go.mod in in.dir should
+// have for the graph there, whose handlers package must belong to it: the
+// handlers path without the elements that name a folder under in.dir
+// (example.com/shop/behaviour with a folder behaviour: example.com/shop),
+// or, when no such folder exists yet, without its last element (the
+// handlers package then goes in a folder of that name, as dge init's own
+// projects have it). It returns "" when the graph does not load or that
+// leaves no valid module path.
+func (in *initer) moduleFromGraph() string {
+	g, _, diags := in.e.load(in.dir, varFlags{})
+	if diags.HasErrors() || g == nil || g.Handlers == "" {
+		return ""
+	}
+	elems := strings.Split(g.Handlers, "/")
+	guess := path.Dir(g.Handlers)
+	for k := 1; k < len(elems); k++ {
+		if info, err := os.Stat(filepath.Join(in.dir, filepath.Join(elems[k:]...))); err == nil && info.IsDir() {
+			guess = strings.Join(elems[:k], "/")
+			break
+		}
+	}
+	if guess == "." || module.CheckImportPath(guess) != nil {
+		return ""
+	}
+	return guess
 }
 
 // prepareGoMod renders the new go.mod: it requires dge, replaced by the
@@ -314,54 +344,68 @@ func (in *initer) report(title string) {
 	in.reportModule()
 }
 
-// reportModule says where dge comes from in the module, and what to run
-// when the existing go.mod does not require it.
+// reportModule says where dge comes from in the module.
 func (in *initer) reportModule() {
 	w := in.e.stdout
 	switch {
 	case in.newMod != nil && in.checkout != "":
 		fmt.Fprintf(w, "\ngo.mod takes %s from the source checkout this dge was built from\n(it is not a published version):\n  replace %s => %s\n", dgeModule, dgeModule, in.checkout)
 	case in.newMod != nil && in.sourceErr != nil:
-		fmt.Fprintf(w, "\nNote: %v. Point go.mod at your dge checkout with:\n  go mod edit -replace %s=/path/to/dge\n", in.sourceErr, dgeModule)
+		fmt.Fprintf(w, "\nNote: %v. The first steps below point go.mod at your dge checkout: put its folder in them.\n", in.sourceErr)
 	case in.modFile != nil && in.modPath != dgeModule && !requires(in.modFile, dgeModule):
-		version, checkout, _ := dgeSource()
-		fmt.Fprintf(w, "\nThe module %s (%s) does not require %s yet. Add it with:\n", in.modPath, filepath.Join(in.modRoot, "go.mod"), dgeModule)
-		if checkout != "" {
-			fmt.Fprintf(w, "  go mod edit -require %s@%s -replace %s=%s\n", dgeModule, version, dgeModule, checkout)
-		} else {
-			fmt.Fprintf(w, "  go get %s@%s\n", dgeModule, version)
-		}
+		fmt.Fprintf(w, "\nThe module %s (%s) does not require %s yet; the first steps below add it.\n", in.modPath, filepath.Join(in.modRoot, "go.mod"), dgeModule)
 	}
 }
 
-func requires(f *modfile.File, mod string) bool {
-	for _, r := range f.Require {
-		if r.Mod.Path == mod {
-			return true
+// moduleSteps returns the commands that make the module require dge, for
+// the head of the next steps; none when go.mod is complete.
+func (in *initer) moduleSteps() []string {
+	switch {
+	case in.newMod != nil && in.sourceErr != nil:
+		return addDge(nil)
+	case in.modFile != nil && in.modPath != dgeModule && !requires(in.modFile, dgeModule):
+		return addDge(in.modFile)
+	}
+	return nil
+}
+
+// step is one command of the next steps, with what it does.
+type step struct{ cmd, comment string }
+
+// printSteps prints the next steps: a cd to the folder when it is not the
+// current one, the module's steps, then steps; each command is to be typed
+// as printed, in that folder.
+func (in *initer) printSteps(steps []step) {
+	w := in.e.stdout
+	fmt.Fprintf(w, "\nNext:\n")
+	var all []step
+	if filepath.Clean(in.dir) != "." {
+		all = append(all, step{cmd: "cd " + shellQuote(in.dir)})
+	}
+	for _, c := range in.moduleSteps() {
+		all = append(all, step{cmd: c})
+	}
+	for _, s := range append(all, steps...) {
+		if s.comment == "" {
+			fmt.Fprintf(w, "  %s\n", s.cmd)
+		} else {
+			fmt.Fprintf(w, "  %-28s # %s\n", s.cmd, s.comment)
 		}
 	}
-	return false
 }
 
 // nextSteps prints the commands that take a new project from here to
 // results on RabbitMQ.
 func (in *initer) nextSteps(name, program string) {
-	w := in.e.stdout
-	cd := ""
-	if filepath.Clean(in.dir) != "." {
-		cd = fmt.Sprintf("  cd %s\n", in.dir)
-	}
-	fmt.Fprintf(w, `
-Next:
-%s  go mod tidy                  # fetch the dependencies and write go.sum
-  go test ./...                # run the whole graph in memory (cmd/%[2]s/graph_test.go)
-  echo '{"name":"Ada"}' | go run ./%[3]s local     # the same, from the command line
-  dge apply                    # make RabbitMQ (vhost "/") hold the graph's queues
-  go build -o %[2]s ./%[3]s && ./%[2]s all        # run every node (Ctrl-C stops them)
-  ./%[2]s publish start '{"name":"Ada"}' && ./%[2]s consume result -n 1
-
-After changing graph.dge.hcl, run dge generate (or go generate ./...) again.
-`, cd, name, program)
+	in.printSteps([]step{
+		{"go mod tidy", "fetch the dependencies and write go.sum"},
+		{"go test ./...", fmt.Sprintf("run the whole graph in memory (%s/%s)", program, scaffold.TestFile)},
+		{fmt.Sprintf(`echo '{"name":"Ada"}' | go run ./%s local`, program), "the same, from the command line"},
+		{"dge apply", `make RabbitMQ (vhost "/") hold the graph's queues`},
+		{fmt.Sprintf("go build -o %s ./%s && ./%[1]s all", name, program), "run every node (Ctrl-C stops them)"},
+		{fmt.Sprintf(`./%s publish start '{"name":"Ada"}' && ./%[1]s consume result -n 1`, name), "in a second terminal"},
+	})
+	fmt.Fprintf(in.e.stdout, "After changing graph.dge.hcl, run dge generate (or go generate ./...) again.\n")
 }
 
 // stubs writes what a folder's graph names and its handlers package lacks.
@@ -376,6 +420,10 @@ func (in *initer) stubs() int {
 	files, stubFile, added, err := in.stubFiles(g)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "dge init: %v\n", err)
+		return exitError
+	}
+	program, ok := in.programFiles(g, files)
+	if !ok {
 		return exitError
 	}
 	if !in.writeAll(files) {
@@ -399,12 +447,55 @@ func (in *initer) stubs() int {
 			fmt.Fprintf(w, "Each handler fails until you write it; fill in the message types' fields too.\n")
 		}
 	}
+	if program != "" {
+		fmt.Fprintf(w, "Wrote the program dge generate writes, in %s; dge generate checks the handlers and writes it again.\n", filepath.Join(in.dir, program))
+	}
 	if in.newMod != nil {
-		fmt.Fprintf(w, "Wrote %s (module %s).\n", filepath.Join(in.dir, "go.mod"), in.modPath)
+		from := ""
+		if in.guessed {
+			from = ", from the graph's handlers path; choose another with -module"
+		}
+		fmt.Fprintf(w, "Wrote %s (module %s%s).\n", filepath.Join(in.dir, "go.mod"), in.modPath, from)
 	}
 	in.reportModule()
-	fmt.Fprintf(w, "\nNext: go mod tidy, then dge generate %s and go build.\n", in.dir)
+	var steps []step
+	steps = append(steps, step{"go mod tidy", "fetch the dependencies and write go.sum"},
+		step{"dge generate", "check the handlers against the graph and write the program"})
+	if safeFolderName(g.Name) {
+		steps = append(steps, step{fmt.Sprintf("go build -o %s ./cmd/%[1]s", g.Name), ""})
+	}
+	in.printSteps(steps)
 	return exitOK
+}
+
+// programFiles adds to files the program dge generate would write for g
+// (in cmd/<name>, the default of dge generate), as a new project has it,
+// and returns its folder: it imports the dge runtime, so go mod tidy keeps
+// the requirement of dge that go.mod has, which the stubs alone, importing
+// nothing of dge, would not. It adds nothing, and returns "", when one of
+// the program's files exists (dge init never overwrites) or the graph's
+// name cannot be a folder. It reports a failure and returns false.
+func (in *initer) programFiles(g *config.Graph, files map[string][]byte) (string, bool) {
+	if !safeFolderName(g.Name) {
+		return "", true
+	}
+	program := path.Join("cmd", g.Name)
+	var names []string
+	for _, name := range []string{gen.MainFile, gen.DotFile, gen.MermaidFile} {
+		names = append(names, path.Join(program, name))
+	}
+	if len(in.existing(names)) > 0 {
+		return "", true
+	}
+	generated, diags := gen.Render(g)
+	if diags.HasErrors() {
+		in.e.printDiags(nil, diags)
+		return "", false
+	}
+	for name, data := range generated {
+		files[path.Join(program, name)] = data
+	}
+	return program, true
 }
 
 // stubFiles returns the files to write for g's stubs (relative path →

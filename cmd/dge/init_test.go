@@ -208,7 +208,7 @@ func TestInitInsideModule(t *testing.T) {
 		!strings.Contains(files["svc/cmd/svc/graph_test.go"], `"example.com/big/svc/handlers"`) {
 		t.Errorf("the graph and its test do not name example.com/big/svc/handlers:\n%s\n%s", files["svc/graph.dge.hcl"], files["svc/cmd/svc/graph_test.go"])
 	}
-	if !strings.Contains(stdout, "does not require github.com/dgehq/dge yet. Add it with:\n  go mod edit -require github.com/dgehq/dge@") {
+	if !strings.Contains(stdout, "does not require github.com/dgehq/dge yet; the first steps below add it.") || !strings.Contains(stdout, "\n  go build -mod=mod github.com/dgehq/dge/runtime\n") {
 		t.Errorf("stdout does not say how to require dge:\n%s", stdout)
 	}
 
@@ -271,5 +271,25 @@ terminate "others" {
 	src := tree(t, dir)["behaviour/stubs.go"]
 	if !strings.Contains(src, "func Kind(ctx context.Context, in Doc) (") {
 		t.Errorf("stubs.go lacks the route's handler:\n%s", src)
+	}
+}
+
+// TestInitHandlerNamedLikeType checks that dge init refuses a graph whose
+// handler has the name of a message type, which the handlers package
+// cannot declare both of, saying where and how to fix it, and writes
+// nothing; dge validate says the same.
+func TestInitHandlerNamedLikeType(t *testing.T) {
+	src := strings.Replace(graphFirst, `handler = "AddTax"`, `handler = "Taxed"`, 1)
+	dir := writeTemp(t, map[string]string{"graph.dge.hcl": src})
+	for _, cmd := range []string{"init", "validate"} {
+		code, _, stderr := cliRun(t, "", cmd, dir)
+		for _, want := range []string{"Function named like a message type", "graph.dge.hcl:11:13", `handler = "Taxed"`, `message = "Taxed" of terminate.taxed`, "Rename one of them"} {
+			if code != 1 || !strings.Contains(stderr, want) {
+				t.Errorf("dge %s: exit %d, stderr lacks %q:\n%s", cmd, code, want, stderr)
+			}
+		}
+	}
+	if diff := cmp.Diff(map[string]string{"graph.dge.hcl": src}, tree(t, dir)); diff != "" {
+		t.Errorf("dge init changed the folder (-want +got):\n%s", diff)
 	}
 }

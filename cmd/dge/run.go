@@ -199,7 +199,7 @@ func (e *env) buildProgram(ctx context.Context, g *config.Graph, path, dir strin
 	}
 	pkgDir := filepath.Join(graphDir, "cmd", g.Name)
 	mainGo := filepath.Join(pkgDir, "main.go")
-	files, diags := gen.Generate(g, gen.Options{Dir: graphDir, Env: e.environ})
+	files, diags := gen.Generate(g, e.genOptions(graphDir))
 	if diags.HasErrors() {
 		e.printDiags(nil, diags)
 		return "", fmt.Errorf("the graph's program cannot be generated (above); fix the graph or its handlers")

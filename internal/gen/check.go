@@ -76,12 +76,7 @@ func (c *checker) check(opts Options) hcl.Diagnostics {
 			runtime = p
 		}
 	}
-	if notRequired(runtime) {
-		// The handlers package's errors, if it imports the runtime, only
-		// follow from this ("invalid package name").
-		c.errorf(g.DeclRange, "Module does not require dge",
-			"The Go module in %s does not require %s, whose runtime (%s) the generated program imports. Add it with:\n  go get %s\nrun in %s, then run dge generate again.",
-			c.displayDir(), modulePath, RuntimePath, modulePath, c.displayDir())
+	if c.moduleProblem(runtime, opts) {
 		return c.diags
 	}
 	if !c.loaded(handlers, g.Handlers, g.HandlersRange, "handlers package",
@@ -94,7 +89,7 @@ func (c *checker) check(opts Options) hcl.Diagnostics {
 		return c.diags
 	}
 	c.loaded(runtime, RuntimePath, g.DeclRange, "dge runtime",
-		"The generated program imports "+RuntimePath+"; add it to your module with: go get github.com/dgehq/dge")
+		"The generated program imports "+RuntimePath+"; make your module require it with:\n  "+strings.Join(addDge(opts), "\n  ")+"\nrun in "+c.displayDir()+".")
 
 	c.pkg = handlers.Types
 	c.fset = handlers.Fset
@@ -175,18 +170,52 @@ func (c *checker) loaded(p *packages.Package, path string, rng hcl.Range, what, 
 // modulePath is the module that provides RuntimePath.
 const modulePath = "github.com/dgehq/dge"
 
-// notRequired reports whether the go command could not load the runtime
-// because the module in use does not require dge.
-func notRequired(runtime *packages.Package) bool {
-	if runtime == nil {
+// moduleProblem reports whether the go command could not load the runtime
+// because of the module the graph's folder is in, recording the diagnostic
+// with its fix: there is no module (go.mod) at all, the module does not
+// require dge, or go.sum lacks the lines of the runtime's dependencies
+// (their packages then load without a name, and the runtime and the
+// handlers package that imports it fail with "invalid package name").
+func (c *checker) moduleProblem(runtime *packages.Package, opts Options) bool {
+	var noModule, notRequired, noSum bool
+	if runtime != nil {
+		packages.Visit([]*packages.Package{runtime}, nil, func(p *packages.Package) {
+			for _, e := range p.Errors {
+				noModule = noModule || strings.Contains(e.Msg, "go.mod file not found")
+				notRequired = notRequired || strings.Contains(e.Msg, "no required module provides package") ||
+					strings.Contains(e.Msg, "cannot find module providing package") ||
+					strings.Contains(e.Msg, "is replaced but not required")
+				noSum = noSum || strings.Contains(e.Msg, "missing go.sum entry")
+			}
+		})
+	}
+	g, dir := c.g, c.displayDir()
+	switch {
+	case noModule:
+		c.errorf(g.DeclRange, "No Go module",
+			"There is no go.mod in %s or a folder above it, so the handlers package %s cannot be loaded. Start the module with:\n  dge init %s\nrun where you ran this command: it writes go.mod (requiring %s) and what the handlers package lacks, then says what to run next.",
+			dir, g.Handlers, dir, modulePath)
+	case notRequired:
+		c.errorf(g.DeclRange, "Module does not require dge",
+			"The Go module in %s does not require %s, whose runtime (%s) the generated program imports. Add it with:\n  %s\nrun in %s, then run dge generate again.",
+			dir, modulePath, RuntimePath, strings.Join(addDge(opts), "\n  "), dir)
+	case noSum:
+		c.errorf(g.DeclRange, "Module lacks the dge runtime's dependencies",
+			"go.sum in %s lacks the lines of the packages the dge runtime (%s) imports, so it cannot be loaded. Add them with:\n  go build -mod=mod %s\nrun in %s (go mod tidy does the same once a package of the module imports the runtime), then run dge generate again.",
+			dir, RuntimePath, RuntimePath, dir)
+	default:
 		return false
 	}
-	for _, e := range runtime.Errors {
-		if strings.Contains(e.Msg, "no required module provides package") || strings.Contains(e.Msg, "cannot find module providing package") {
-			return true
-		}
+	return true
+}
+
+// addDge returns the commands that make a module require dge: opts.AddDge,
+// or go get of the runtime's latest version.
+func addDge(opts Options) []string {
+	if len(opts.AddDge) > 0 {
+		return opts.AddDge
 	}
-	return false
+	return []string{"go get " + RuntimePath + "@latest"}
 }
 
 // errorText formats a loader error with its position made relative to the

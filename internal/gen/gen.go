@@ -36,6 +36,12 @@ type Options struct {
 	// Env is the environment of the go command (os.Environ form); nil
 	// means the current process's environment.
 	Env []string
+	// AddDge holds the commands, run in Dir, that make the module there
+	// require dge, which the diagnostic of a module that does not require
+	// it gives as its fix; nil means go get of RuntimePath at its latest
+	// version. The caller knows which version of dge it is, and whether
+	// that version is published.
+	AddDge []string
 }
 
 // Generate checks g's handlers package (see Check) and, when it passes,

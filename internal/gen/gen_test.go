@@ -377,7 +377,7 @@ terminate "out" {
 	}
 	env := append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly", "GOPROXY=off")
 	diags := Check(load(t, dir), Options{Dir: dir, Env: env})
-	if len(diags) != 1 || diags[0].Summary != "Module does not require dge" || !strings.Contains(diags[0].Detail, "go get github.com/dgehq/dge\n") {
+	if len(diags) != 1 || diags[0].Summary != "Module does not require dge" || !strings.Contains(diags[0].Detail, "go get github.com/dgehq/dge/runtime@latest\n") {
 		t.Errorf("want one diagnostic saying the module must require dge, with the go get command; got:\n%s", diagsText(diags))
 	}
 	if text := diagsText(diags); strings.Contains(text, "invalid package name") || strings.Contains(text, "go build") {

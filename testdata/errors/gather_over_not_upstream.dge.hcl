@@ -35,7 +35,7 @@ process "title" {
   from    = fan_out.copy
   queue   = "title"
   message = "Document"
-  handler = "Title"
+  handler = "Heading"
 }
 
 gather "titles" {
@@ -43,7 +43,7 @@ gather "titles" {
   over    = split.pages # ERROR: Gather over a split not on its path # ERROR: Split gathered twice
   queue   = "titles"
   message = "Title"
-  handler = "Titles"
+  handler = "Headings"
 }
 
 terminate "titled" {

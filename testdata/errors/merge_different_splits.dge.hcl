@@ -28,7 +28,7 @@ process "page" {
   from    = split.pages
   queue   = "page"
   message = "Page"
-  handler = "Page"
+  handler = "OnePage"
 }
 
 process "both" {

@@ -30,7 +30,7 @@ gather "count" {
   over    = split.pages # ERROR: Split gathered twice
   queue   = "count"
   message = "Page"
-  handler = "Count"
+  handler = "CountPages"
 }
 
 terminate "summarised" {

@@ -41,7 +41,7 @@ gather "summaries" {
   over    = split.docs
   queue   = "summaries"
   message = "Summary"
-  handler = "Digest"
+  handler = "DigestAll"
   timeout = "2h"
 }
 

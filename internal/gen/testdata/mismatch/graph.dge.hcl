@@ -118,7 +118,7 @@ start "third" {}
 terminate "const" {
   from    = start.third
   queue   = "const"
-  message = "Limit" # want: Message is not a type
+  message = "Ceiling" # want: Message is not a type
 }
 
 # Typed parts: one parameter per part, in from order.

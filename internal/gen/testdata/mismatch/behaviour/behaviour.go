@@ -24,8 +24,11 @@ type WithChan struct {
 	Done  chan struct{} `json:"done"`
 }
 
-// Limit is a constant, not a function or a type.
-const Limit = 3
+// Limit and Ceiling are constants, not functions or types.
+const (
+	Limit   = 3
+	Ceiling = 9
+)
 
 // Double fits a process node on Integer: the one correct handler.
 func Double(ctx context.Context, in Integer) (Integer, error) {
