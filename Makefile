@@ -11,7 +11,7 @@ export DGE_TEST_MANAGEMENT_URL ?= http://guest:guest@127.0.0.1:15672
 # ./... -update` would fail in the others, so they are named here.
 GOLDEN_PKGS := ./cmd/dge ./internal/deploy ./internal/diagram ./internal/gen ./plan
 
-.PHONY: demo build broker test check fmt-check vet staticcheck update-golden clean bench chaos
+.PHONY: demo build broker tools test check fmt-check vet staticcheck update-golden clean bench chaos
 
 ## demo: build dge and walk the arith example through it (scripts/demo.sh)
 demo:
@@ -25,8 +25,12 @@ build:
 broker:
 	scripts/ensure-broker.sh
 
-## test: start RabbitMQ if needed, then gofmt, vet and every test with -race
-test: broker fmt-check vet
+## tools: make sure the tools the tests run are installed (promtool; scripts/ensure-tools.sh)
+tools:
+	scripts/ensure-tools.sh
+
+## test: start RabbitMQ and install the test tools if needed, then gofmt, vet and every test with -race
+test: broker tools fmt-check vet
 	go test -race -count=1 ./...
 
 ## check: everything `make test` does, plus staticcheck

@@ -436,15 +436,17 @@
 // "handled", with its run_id, message_id, attempt, duration and outcome
 // (done, pending, retry, parked, redeliver).
 //
-// -metrics-addr serves the Prometheus text format at /metrics, written by
-// hand (metrics.go says why not with the client library):
-// dge_queue_messages by state (ready in Q; retrying in Q.retry and Q.poll;
-// parked in Q.dead) for the nodes' own queues, read with passive declares
+// -metrics-addr serves the metrics at /metrics with the Prometheus Go
+// client (promhttp: the text format, OpenMetrics or protobuf, as the
+// scraper asks), a registry per program: the Go and process collectors
+// (go_*, process_*); dge_queue_messages by state (ready in Q; retrying in
+// Q.retry and Q.poll; parked in Q.dead) for the nodes' own queues, read with passive declares
 // (Conn.CheckQueue) every 5 s; dge_connection_up,
 // dge_connection_reconnects_total, dge_connection_blocked; dge_build_info;
 // and per node consumed, acked, retried, parked, published, in flight,
 // failure notices received, a
-// handler latency histogram (not for fan_out), poll checks pending (poll
+// handler latency histogram by outcome (ok, retry, park; pending for a poll
+// check not done; not for fan_out), poll checks pending (poll
 // nodes), aggregate parts rotated (aggregates), messages per path
 // (dge_route_messages_total, routes) and the prefetch window
 // (dge_prefetch_window). A family appears only

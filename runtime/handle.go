@@ -110,19 +110,59 @@ func (s *session) forwardEmptySplit(d Delivery, attempt int) {
 	s.publishTo(d, attempt, nil, s.r.n.passOn())
 }
 
-// call runs a handler with ctx (see handlerContext), its latency measured
-// and its panic recovered as an ordinary error.
+// call runs a handler with ctx (see handlerContext), its panic recovered
+// as an ordinary error, and its latency observed by outcome (see
+// callOutcome).
 func (s *session) call(ctx context.Context, f func(ctx context.Context) (any, error)) (v any, err error) {
 	start := time.Now()
 	defer func() {
-		took := time.Since(start)
-		s.r.m.latency.observe(took)
-		s.win.handled(took)
 		if p := recover(); p != nil {
 			err = fmt.Errorf("handler panicked: %v", p)
 		}
+		s.called(ctx, start, err, true)
 	}()
 	return f(ctx)
+}
+
+// callPoll is call for a poll handler, which also says whether the job is
+// done: a call that is not is observed as pending.
+func (s *session) callPoll(ctx context.Context, f func(ctx context.Context) (any, bool, error)) (v any, done bool, err error) {
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler panicked: %v", p)
+		}
+		s.called(ctx, start, err, done)
+	}()
+	return f(ctx)
+}
+
+// called observes a handler call that started at start and returned err
+// (done: false for a poll job not done).
+func (s *session) called(ctx context.Context, start time.Time, err error, done bool) {
+	took := time.Since(start)
+	s.r.m.observe(s.r.callOutcome(ctx, err, done), took)
+	s.win.handled(took)
+}
+
+// callOutcome decides what a handler call's return means for its input,
+// as its caller will act on it: an error parks the input or retries it by
+// parkReason at the attempt handlerContext put in ctx.
+func (r *nodeRun) callOutcome(ctx context.Context, err error, done bool) outcome {
+	switch {
+	case err != nil:
+		attempt := 0
+		if la, ok := ctx.Value(logAttrsKey{}).(*logAttrs); ok {
+			attempt = la.attempt
+		}
+		if r.parkReason(err, attempt) != "" {
+			return outcomePark
+		}
+		return outcomeRetry
+	case !done:
+		return outcomePending
+	}
+	return outcomeOK
 }
 
 // handlerContext returns the context of one handler call: the session's,

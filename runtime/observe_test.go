@@ -113,7 +113,7 @@ func TestMetricsQueueGaugesMatchPassiveDeclares(t *testing.T) {
 		`dge_connection_up{graph="gauges"}`:               "1",
 		`dge_connection_blocked{graph="gauges"}`:          "0",
 		`dge_connection_reconnects_total{graph="gauges"}`: "0",
-		`dge_build_info{graph="gauges",version="(devel)",go_version="` + goruntime.Version() + `"}`: "1",
+		`dge_build_info{go_version="` + goruntime.Version() + `",graph="gauges",version="(devel)"}`: "1",
 	}
 	// The node reads its queues every 5 s: wait for a read that sees the
 	// handler holding its message.
@@ -147,7 +147,7 @@ func TestMetricsQueueGaugesMatchPassiveDeclares(t *testing.T) {
 			t.Errorf("a process node's metrics hold %s", k)
 		}
 	}
-	if _, ok := got[`dge_handler_duration_seconds_count{graph="gauges",node="process.double",queue="input"}`]; !ok {
+	if _, ok := got[`dge_handler_duration_seconds_count{graph="gauges",node="process.double",outcome="ok",queue="input"}`]; !ok {
 		t.Errorf("no handler latency histogram for process.double")
 	}
 
@@ -172,11 +172,10 @@ func TestMetricsQueueGaugesMatchPassiveDeclares(t *testing.T) {
 	}
 }
 
-// TestMetricsFamiliesFollowNodeKinds checks that a family specific to a
-// node kind appears only with a node of that kind, and only with its series.
-func TestMetricsFamiliesFollowNodeKinds(t *testing.T) {
+// kindNodes returns a node of every consuming kind, by kind.
+func kindNodes() map[string]Node {
 	sum := func(_ context.Context, parts []num) (num, error) { return parts[0], nil }
-	nodes := map[string]Node{
+	return map[string]Node{
 		"process":   Process[num, num]("p", testEdge("a"), double, "b"),
 		"fan_out":   FanOut[num]("f", testEdge("b"), "c", "d"),
 		"aggregate": Aggregate[num, num]("j", testEdge("c"), []string{"process.p", "fan_out.f"}, time.Minute, sum, "e"),
@@ -186,6 +185,12 @@ func TestMetricsFamiliesFollowNodeKinds(t *testing.T) {
 		"gather": Fold[num, num]("g", testEdge("x"), "s", time.Minute, nil,
 			func(_ context.Context, acc, n num) (num, error) { return num{acc.Value + n.Value}, nil }, "w"),
 	}
+}
+
+// TestMetricsFamiliesFollowNodeKinds checks that a family specific to a
+// node kind appears only with a node of that kind, and only with its series.
+func TestMetricsFamiliesFollowNodeKinds(t *testing.T) {
+	nodes := kindNodes()
 	gatherFamilies := []string{"dge_gather_splits_open", "dge_gather_items_pending", "dge_gather_duplicates_total", "dge_gather_checkpoints_total"}
 	tests := []struct {
 		nodes      []string

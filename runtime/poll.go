@@ -24,11 +24,8 @@ func (s *session) handlePoll(d Delivery, attempt int, in any) {
 			now.Sub(since).Round(time.Second), since.Format(time.RFC3339), r.n.timeout))
 		return
 	}
-	var done bool
-	v, err := s.call(s.handlerContext(d.span, d.RunID, d.MessageID, attempt), func(ctx context.Context) (any, error) {
-		o, ok, err := r.n.poll(ctx, in)
-		done = ok
-		return o, err
+	v, done, err := s.callPoll(s.handlerContext(d.span, d.RunID, d.MessageID, attempt), func(ctx context.Context) (any, bool, error) {
+		return r.n.poll(ctx, in)
 	})
 	if err != nil {
 		s.fail(d, attempt, err)

@@ -94,10 +94,10 @@ func TestRouteMetrics(t *testing.T) {
 	out := b.String()
 	for _, w := range []string{
 		"# TYPE dge_route_messages_total counter\n" +
-			`dge_route_messages_total{graph="g",node="route.r",label="*"} 2` + "\n" +
-			`dge_route_messages_total{graph="g",node="route.r",label="a\"b\\c"} 0` + "\n" +
-			`dge_route_messages_total{graph="g",node="route.r",label="one"} 3` + "\n",
-		`dge_handler_duration_seconds_count{graph="g",node="route.r",queue="in"}`,
+			`dge_route_messages_total{graph="g",label="*",node="route.r"} 2` + "\n" +
+			`dge_route_messages_total{graph="g",label="a\"b\\c",node="route.r"} 0` + "\n" +
+			`dge_route_messages_total{graph="g",label="one",node="route.r"} 3` + "\n",
+		`dge_handler_duration_seconds_count{graph="g",node="route.r",outcome="ok",queue="in"}`,
 	} {
 		if !strings.Contains(out, w) {
 			t.Errorf("no\n%s\nin:\n%s", w, out)
