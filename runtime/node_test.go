@@ -292,7 +292,7 @@ func TestRefusedConnectionFailsFast(t *testing.T) {
 func TestMissingTopologyTellsToApply(t *testing.T) {
 	h := newBareHarness(t, chainGraph("missing", double))
 	code, _, errs := h.exec("", "double")
-	want := fmt.Sprintf(`missing: queue "input" not found in vhost %q: run "dge apply" first`, h.vh.Name)
+	want := fmt.Sprintf(`missing: queue "input" not found in vhost %q: run "dge apply" first; if an apply since renamed or removed it (a moved block, a node removed), this program is older than the graph: run the program generated from the current graph (dge generate) instead`, h.vh.Name)
 	if code != 1 || strings.TrimSpace(errs) != want {
 		t.Errorf("exit %d, stderr %q; want 1 and %q", code, errs, want)
 	}

@@ -166,6 +166,7 @@ func (sp *splitPublish) run(items splitItems) {
 			r.m.retried.Add(1)
 			r.log.WarnContext(spanContext(context.Background(), span), "item not confirmed; retrying the split's input", "run_id", runID, "message_id", messageID, "error", err.Error())
 		},
+		unroutable: true, in: d, attempt: attempt,
 	})
 }
 
