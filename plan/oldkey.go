@@ -37,7 +37,7 @@ func oldKeyNote(c Change) string {
 	retry := strings.HasSuffix(b.Destination, topology.SuffixRetry)
 	switch {
 	case c.Action == Create && !retry:
-		return fmt.Sprintf("queue %s also takes the old key %s while the moved block stays: programs generated before the rename keep working; remove the moved block once they are all replaced, and the next apply drops this binding",
+		return fmt.Sprintf("queue %s also takes the old key %s while the moved block stays: running programs generated before the rename keep working; remove the moved block once they are all replaced, and the next apply drops this binding",
 			b.Destination, b.RoutingKey)
 	case c.Action == Create:
 		return fmt.Sprintf("retries of messages sent with the old key %s wait in %s while the moved block stays", b.RoutingKey, b.Destination)
