@@ -2,6 +2,7 @@ package mgmt
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 )
@@ -24,13 +25,29 @@ type ChannelStatus struct {
 
 type channelStatusJSON struct {
 	Name       string `json:"name"`
-	Connection struct {
+	Connection object[struct {
 		Name string `json:"name"`
-	} `json:"connection_details"`
-	MessageStats struct {
+	}] `json:"connection_details"`
+	MessageStats object[struct {
 		ReturnUnroutable        int64                  `json:"return_unroutable"`
 		ReturnUnroutableDetails struct{ Rate float64 } `json:"return_unroutable_details"`
-	} `json:"message_stats"`
+	}] `json:"message_stats"`
+}
+
+// object is a JSON object of the management API that RabbitMQ writes as
+// an empty array when it has no field (message_stats of a channel that
+// published nothing: []); that decodes as the zero value.
+type object[T any] struct{ v T }
+
+func (o *object[T]) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '[' {
+		var empty []json.RawMessage
+		if err := json.Unmarshal(b, &empty); err != nil || len(empty) > 0 {
+			return fmt.Errorf("want an object or [], got %.40s", b)
+		}
+		return nil
+	}
+	return json.Unmarshal(b, &o.v)
 }
 
 type connectionNameJSON struct {
@@ -67,13 +84,13 @@ func decodeChannelStatus(chans []channelStatusJSON, conns []connectionNameJSON) 
 	}
 	out := make([]ChannelStatus, 0, len(chans))
 	for _, ch := range chans {
-		conn := ch.Connection.Name
+		conn := ch.Connection.v.Name
 		if n, ok := given[conn]; ok {
 			conn = n
 		}
 		out = append(out, ChannelStatus{
 			Name: ch.Name, Connection: conn,
-			ReturnUnroutable: ch.MessageStats.ReturnUnroutable, ReturnUnroutableRate: ch.MessageStats.ReturnUnroutableDetails.Rate,
+			ReturnUnroutable: ch.MessageStats.v.ReturnUnroutable, ReturnUnroutableRate: ch.MessageStats.v.ReturnUnroutableDetails.Rate,
 		})
 	}
 	return out
