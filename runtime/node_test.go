@@ -14,6 +14,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/dgehq/dge/envelope"
 )
 
 func double(_ context.Context, n num) (num, error) { return num{n.Value * 2}, nil }
@@ -239,8 +241,11 @@ func TestUnroutableOutputIsNotSuccess(t *testing.T) {
 	h.background("double")
 	h.publishNums("start", 7)
 	d := h.waitMessages("input.dead", 1)[0]
-	if d.Headers[HeaderReason] != "max-attempts" {
-		t.Errorf("reason %v, want max-attempts (the unroutable output counts as a failure)", d.Headers[HeaderReason])
+	if d.Headers[HeaderReason] != string(envelope.Unroutable) || d.Headers[HeaderAttempt] != int32(1) {
+		t.Errorf("reason %v at attempt %v, want unroutable at once (retrying publishes to the same key)", d.Headers[HeaderReason], d.Headers[HeaderAttempt])
+	}
+	if text, _ := d.Headers[HeaderError].(string); !strings.Contains(text, "unroutable.work with key nowhere") || !strings.Contains(text, "program generated from the current graph") {
+		t.Errorf("parked error %q, want the exchange, the key and the fix", text)
 	}
 	if n := h.count("nowhere"); n != 0 {
 		t.Errorf("queue nowhere holds %d messages, want 0", n)
