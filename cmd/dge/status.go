@@ -43,7 +43,9 @@ statistics, which lag up to 5 seconds. STRANDED counts the messages a
 queue holds in its dead-letter buffer (messages_dlx), where no consumer
 reaches them. status also reads what dge plan reads (definitions or
 listings, queues, operator policies) and judges the vhost's policies and
-operator policies by plan's rule.
+operator policies by plan's rule, and reads the vhost's channels for
+publishes the broker returned as unroutable (312 NO_ROUTE): a program
+older than the graph, publishing to a key no queue takes any more.
 
 With -check, status exits 0 when the graph is healthy and 2 when it needs
 attention: a message is parked or stranded, an edge holds messages and its
@@ -51,7 +53,8 @@ node has no consumer (terminate edges excepted: their results wait for a
 reader), a gather's edge has ready messages and no instance consumes its
 state queue, a queue is missing, or a policy or operator policy makes dge plan
 fail (it overrides dge's policies, or it expires, caps or deletes the
-messages of one of the graph's queues). It exits 1 on error.
+messages of one of the graph's queues), or a program's publishes are
+returned as unroutable. It exits 1 on error.
 
 Environment: as dge plan (DGE_MANAGEMENT_URL, DGE_MANAGEMENT_USERNAME,
 DGE_MANAGEMENT_PASSWORD; the broker block's settings win).`)
@@ -143,6 +146,9 @@ type statusReport struct {
 	Vhost         string      `json:"vhost"`
 	Endpoint      string      `json:"management_endpoint"`
 	Edges         []statusRow `json:"edges"`
+	// Returned are the connections whose publishes the broker returns as
+	// unroutable (see noteReturned).
+	Returned []returnedStatus `json:"returned"`
 	// Problems are the reasons the graph needs attention, one sentence
 	// each ending with what to do; none when Healthy.
 	Problems []string `json:"problems"`
@@ -216,7 +222,12 @@ func readStatus(ctx context.Context, client *mgmt.Client, g *config.Graph) (*sta
 	if err != nil {
 		return nil, err
 	}
+	channels, err := client.ChannelStatus(ctx, g.Broker.Vhost)
+	if err != nil {
+		return nil, err
+	}
 	r := buildStatus(g, queues, plan.CheckPolicies(plan.Desired(g), snap), time.Now())
+	r.noteReturned(g, channels)
 	r.Endpoint = client.Endpoint()
 	return r, nil
 }
@@ -231,7 +242,7 @@ func buildStatus(g *config.Graph, queues []mgmt.QueueStatus, policies []plan.Dia
 		live[q.Name] = q
 	}
 	spec := topology.Build(plan.TopologyParams(g))
-	r := &statusReport{FormatVersion: statusFormatVersion, Graph: g.Name, Vhost: g.Broker.Vhost, Edges: []statusRow{}, Problems: []string{}}
+	r := &statusReport{FormatVersion: statusFormatVersion, Graph: g.Name, Vhost: g.Broker.Vhost, Edges: []statusRow{}, Returned: []returnedStatus{}, Problems: []string{}}
 	for _, n := range g.Nodes {
 		if n.Edge == nil {
 			continue
