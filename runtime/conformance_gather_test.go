@@ -309,7 +309,20 @@ func testGather(t *testing.T, setup transportSetup) {
 
 	t.Run("CrashesBetweenCheckpoints", func(t *testing.T) {
 		t.Parallel()
+		// Each kill redelivers the items in the window, and a session
+		// killed before its first checkpoint is confirmed (it lives from
+		// its reconnect to the next kill: a few milliseconds on a loaded
+		// machine) held the same items at the head of the queue as the
+		// one before it. So an item can be redelivered once per kill, and
+		// the runtime parks a message crashThreshold redeliveries in as a
+		// crash loop, failing its split (see admit): the edge's delivery
+		// limit must put that threshold past the number of kills.
+		const kills = 6
 		g := gatherGraph("gcrash", true, time.Hour)
+		g.Nodes[0].in.MaxAttempts = kills + 2
+		if crashThreshold(g.DeliveryLimit()) <= kills {
+			t.Fatalf("delivery limit %d: %d kills can park an item", g.DeliveryLimit(), kills)
+		}
 		tr := setup(t, g)
 		k := &killable{Transport: tr}
 		m, _ := runEngine(t, k, &g, "a")
@@ -318,7 +331,7 @@ func testGather(t *testing.T, setup transportSetup) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			for range 6 {
+			for range kills {
 				time.Sleep(150 * time.Millisecond)
 				k.kill()
 			}
@@ -334,6 +347,9 @@ func testGather(t *testing.T, setup transportSetup) {
 		}
 		if m.reconnects.Load() == 0 {
 			t.Error("the engine never reconnected: no crash was simulated")
+		}
+		if n, _ := c.conn.CheckQueue(t.Context(), "sum.dead"); n != 0 {
+			t.Errorf("%d parked, want none", n)
 		}
 		t.Logf("%d reconnects, %d duplicates dropped", m.reconnects.Load(), gatherNode(m, "gather.sum").gatherDuplicates.Load())
 	})

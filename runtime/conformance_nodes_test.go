@@ -95,10 +95,14 @@ func (c *client) collect(queue string, n int) []Delivery {
 }
 
 // collectNums takes n results from queue and returns their values, sorted.
+// A failure notice among them fails the test, saying what failed.
 func (c *client) collectNums(queue string, n int) []int {
 	c.t.Helper()
 	var vs []int
 	for _, d := range c.collect(queue, n) {
+		if f, ok := noticeOf(d.Message); ok {
+			c.t.Fatalf("a failure notice instead of a result, of run %s: node %s, reason %s: %s", d.RunID, f.Node, f.Reason, f.Error)
+		}
 		var v num
 		if err := json.Unmarshal(d.Body, &v); err != nil {
 			c.t.Fatalf("result %q: %v", d.Body, err)
