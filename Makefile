@@ -31,7 +31,7 @@ tools:
 
 ## test: start RabbitMQ and install the test tools if needed, then gofmt, vet and every test with -race
 test: broker tools fmt-check vet
-	go test -race -count=1 ./...
+	go test -race -count=1 -timeout 20m ./...
 
 ## check: everything `make test` does, plus staticcheck
 check: test staticcheck

@@ -211,7 +211,7 @@ func (e *env) buildProgram(ctx context.Context, g *config.Graph, path, dir strin
 	case err != nil:
 		return "", err
 	case !bytes.Equal(old, files["main.go"]):
-		return "", fmt.Errorf("%s is out of date with the graph: run dge generate %s (with the same -var settings), or give -program PATH", mainGo, path)
+		return "", fmt.Errorf("%s is out of date with the graph: run dge generate %s, or give -program PATH", mainGo, path)
 	}
 	bin := filepath.Join(dir, g.Name)
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")

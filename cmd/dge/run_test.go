@@ -45,8 +45,8 @@ func TestRunNodes(t *testing.T) {
 // file, or when the graph has nothing to run; no password is printed.
 func TestRunRefuses(t *testing.T) {
 	environ := append(os.Environ(), "DGE_AMQP_URL=amqp://user:s3cr3tpw@127.0.0.1:5672/x")
-	code, _, stderr := runIn(t, environ, "run", "-var", "vhost=other", runburst)
-	if code != exitError || !strings.Contains(stderr, "main.go is out of date with the graph: run dge generate") {
+	code, _, stderr := runIn(t, environ, "run", "-var", "attempts=7", runburst)
+	if code != exitError || !strings.Contains(stderr, "main.go is out of date with the graph: run dge generate ") {
 		t.Errorf("a stale main.go: exit %d, stderr:\n%s", code, stderr)
 	}
 	code, _, stderr = runIn(t, environ, "run", "-program", filepath.Join(t.TempDir(), "nothing"), runburst)

@@ -49,7 +49,7 @@ func startDgeRun(tb testing.TB, dge, root string, vh brokertest.Vhost, args ...s
 	args = append(append([]string{"run", "-json"}, args...), filepath.Join(root, runburstDir))
 	r := &dgeRun{cmd: exec.Command(dge, args...), stderr: &syncBuffer{}, events: make(chan supervise.Event, 10_000), done: make(chan struct{})}
 	r.cmd.Dir = root
-	r.cmd.Env = append(os.Environ(), "DGE_AMQP_URL="+vh.AMQPURL, "DGE_LOG=warn")
+	r.cmd.Env = append(os.Environ(), "DGE_AMQP_URL="+vh.AMQPURL, "DGE_LOG=info")
 	r.cmd.Stderr = r.stderr
 	stdout, err := r.cmd.StdoutPipe()
 	if err != nil {

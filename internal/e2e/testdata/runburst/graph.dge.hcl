@@ -14,6 +14,12 @@ variable "vhost" {
   default = "/"
 }
 
+# The tests of dge run's refusals give another value to find main.go out
+# of date with the graph.
+variable "attempts" {
+  default = 5
+}
+
 start "start" {}
 
 process "work" {
@@ -21,6 +27,8 @@ process "work" {
   queue   = "work"
   message = "Job"
   handler = "Work"
+
+  max_attempts = var.attempts
 
   deploy {
     min_replicas      = 1
