@@ -64,9 +64,9 @@ func TestAPI(t *testing.T) {
 		Actions      bool
 		TraceURL     bool `json:"trace_url"`
 		Layout       struct {
-			Width  int
-			Nodes  []struct{ Addr string }
-			Edges  []struct{ Queue, From, To string }
+			Width int
+			Nodes []struct{ Addr string }
+			Edges []struct{ Queue, From, To string }
 		}
 	}
 	f.getJSON(t, "/api/graph", 200, &graph)

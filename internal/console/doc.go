@@ -20,8 +20,12 @@
 // and every response forbids caching, framing and sniffing, with a
 // Content-Security-Policy that allows only the console's own files.
 //
-// History: a goroutine started by New reads the status every
-// Config.SampleEvery (5 s) and keeps, for each edge queue, a ring of the
-// samples of the last Config.HistorySpan (10 minutes); GET
-// /api/history?queue=Q returns them. Close stops it.
+// Status and history: a goroutine started by New reads the status
+// (status.Read) every Config.SampleEvery (5 s), and at once when a page
+// asks for a status older than a second; GET /api/status serves the last
+// read without waiting for the next (on a large vhost the broker takes
+// seconds to list its queues, and its statistics lag up to 5 s anyway).
+// For each edge queue the goroutine keeps a ring of one sample per
+// SampleEvery over the last Config.HistorySpan (10 minutes), which GET
+// /api/history?queue=Q returns. Close stops it.
 package console

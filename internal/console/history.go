@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -92,57 +93,80 @@ func (h *history) queues() []string {
 	return qs
 }
 
-// statusCache holds the last status read, so that several pages refreshing
-// at once and the sampler share one read a second.
+// statusCache holds the last status the sampler read, which every page
+// is served: a read of a large vhost's listings takes the broker seconds,
+// and its statistics lag up to 5 s anyway.
 type statusCache struct {
-	mu  sync.Mutex
-	at  time.Time
-	r   *status.Report
-	err error
+	mu    sync.Mutex
+	at    time.Time // when the last read ended
+	r     *status.Report
+	err   error
+	first chan struct{} // closed once the first read ended
+	wake  chan struct{} // asks the sampler to read now
 }
 
-// statusFresh is how long a status read serves before the next request
-// reads again; the broker's statistics lag up to 5 s anyway.
+// statusFresh is how old the status may be before a page's request asks
+// the sampler to read it again.
 const statusFresh = time.Second
 
-// status returns the graph's status, read at most statusFresh ago.
+// status returns the status the sampler read last, waiting for its first
+// read, and asks for a new read when that one is older than statusFresh.
 func (s *Server) status(ctx context.Context) (*status.Report, error) {
 	c := &s.cache
+	select {
+	case <-c.first:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.done:
+		return nil, errors.New("dge console is stopping")
+	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if time.Since(c.at) < statusFresh {
-		return c.r, c.err
+	r, err, at := c.r, c.err, c.at
+	c.mu.Unlock()
+	if time.Since(at) > statusFresh {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
 	}
-	r, err := status.Read(ctx, s.cfg.Management, s.cfg.Graph)
-	if ctx.Err() != nil {
-		return nil, err // the caller went away: keep nothing
-	}
-	c.r, c.err, c.at = r, err, time.Now()
 	return r, err
 }
 
-// sample reads the status every SampleEvery into the history, until ctx
+// sample reads the status every SampleEvery, and when a page asks, into
+// the cache, and into the history at most every SampleEvery, until ctx
 // ends.
 func (s *Server) sample(ctx context.Context) {
 	defer close(s.done)
+	c := &s.cache
 	t := time.NewTicker(s.cfg.SampleEvery)
 	defer t.Stop()
+	var recorded time.Time
 	failing := false
-	for {
-		r, err := s.status(ctx)
-		switch {
-		case ctx.Err() != nil:
+	for first := true; ; first = false {
+		r, err := status.Read(ctx, s.cfg.Management, s.cfg.Graph)
+		if ctx.Err() != nil {
 			return
+		}
+		now := time.Now()
+		c.mu.Lock()
+		c.r, c.err, c.at = r, err, now
+		c.mu.Unlock()
+		if first {
+			close(c.first)
+		}
+		switch {
 		case err != nil && !failing:
 			s.log.Error("read status", "error", s.cfg.Scrub(err.Error()))
-		case err == nil:
-			s.hist.record(r, time.Now())
+		case err == nil && now.Sub(recorded) >= s.cfg.SampleEvery*9/10:
+			s.hist.record(r, now)
+			recorded = now
 		}
 		failing = err != nil
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-c.wake:
 		}
 	}
 }

@@ -97,7 +97,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ListLimit <= 0 {
 		cfg.ListLimit = 1000
 	}
-	s := &Server{cfg: cfg, port: port, layout: diagram.NewLayout(cfg.Graph), log: cfg.Logger, done: make(chan struct{})}
+	s := &Server{cfg: cfg, port: port, layout: diagram.NewLayout(cfg.Graph), log: cfg.Logger, done: make(chan struct{}),
+		cache: statusCache{first: make(chan struct{}), wake: make(chan struct{}, 1)}}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
