@@ -17,6 +17,7 @@ import (
 
 	"github.com/dgehq/dge/envelope"
 	"github.com/dgehq/dge/internal/brokertest"
+	"github.com/dgehq/dge/internal/status"
 	dge "github.com/dgehq/dge/runtime"
 	"github.com/dgehq/dge/runtime/cli"
 )
@@ -170,18 +171,18 @@ func TestRenameWithOldProgramRunning(t *testing.T) {
 
 	// dge status -check flags the node (the broker's statistics lag up to
 	// 5 s).
-	var status string
+	var checkOut string
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(time.Second) {
-		code, status, errs = runIn(t, environ, "status", "-check", dir)
-		if code == exitUnhealthy && strings.Contains(status, "returned unroutable") || time.Now().After(deadline) {
+		code, checkOut, errs = runIn(t, environ, "status", "-check", dir)
+		if code == exitUnhealthy && strings.Contains(checkOut, "returned unroutable") || time.Now().After(deadline) {
 			break
 		}
 	}
-	if code != exitUnhealthy || !strings.Contains(status, `process.a (connection "c a"): 1 publish returned unroutable (312 NO_ROUTE`) {
-		t.Fatalf("status -check: exit %d, want 2 and process.a flagged\nstdout:\n%s\nstderr:\n%s", code, status, errs)
+	if code != exitUnhealthy || !strings.Contains(checkOut, `process.a (connection "c a"): 1 publish returned unroutable (312 NO_ROUTE`) {
+		t.Fatalf("status -check: exit %d, want 2 and process.a flagged\nstdout:\n%s\nstderr:\n%s", code, checkOut, errs)
 	}
 	_, js, _ := runIn(t, environ, "status", "-json", dir)
-	var r statusReport
+	var r status.Report
 	if err := json.Unmarshal([]byte(js), &r); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package status
 
 import (
 	"fmt"
@@ -9,11 +9,11 @@ import (
 	"github.com/dgehq/dge/internal/mgmt"
 )
 
-// returnedStatus is a connection of the vhost whose publishes the broker
+// Returned is a connection of the vhost whose publishes the broker
 // returns as unroutable (312 NO_ROUTE): a program publishing to a key no
 // queue takes, typically one generated before a queue was renamed or
 // removed.
-type returnedStatus struct {
+type Returned struct {
 	Connection string `json:"connection"`
 	// Node is the node whose program holds the connection, when its name
 	// says ("<program> <node command>"); "" otherwise.
@@ -27,8 +27,8 @@ type returnedStatus struct {
 // noteReturned adds to r the connections of the vhost whose channels had
 // publishes returned as unroutable, one problem each, and judges r's
 // health again.
-func (r *statusReport) noteReturned(g *config.Graph, channels []mgmt.ChannelStatus) {
-	byConn := map[string]*returnedStatus{}
+func (r *Report) noteReturned(g *config.Graph, channels []mgmt.ChannelStatus) {
+	byConn := map[string]*Returned{}
 	var order []string
 	for _, ch := range channels {
 		if ch.ReturnUnroutable == 0 {
@@ -36,7 +36,7 @@ func (r *statusReport) noteReturned(g *config.Graph, channels []mgmt.ChannelStat
 		}
 		s, ok := byConn[ch.Connection]
 		if !ok {
-			s = &returnedStatus{Connection: ch.Connection, Node: connectionNode(g, ch.Connection)}
+			s = &Returned{Connection: ch.Connection, Node: connectionNode(g, ch.Connection)}
 			byConn[ch.Connection] = s
 			order = append(order, ch.Connection)
 		}
@@ -44,7 +44,7 @@ func (r *statusReport) noteReturned(g *config.Graph, channels []mgmt.ChannelStat
 		s.Rate += ch.ReturnUnroutableRate
 	}
 	slices.Sort(order)
-	r.Returned = []returnedStatus{}
+	r.Returned = []Returned{}
 	for _, c := range order {
 		s := *byConn[c]
 		r.Returned = append(r.Returned, s)
