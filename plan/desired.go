@@ -138,7 +138,8 @@ func moves(g *config.Graph, spec topology.Topology) []QueueMove {
 }
 
 // TopologyParams returns what package topology needs of g: its name, queue
-// type, exchanges and, in node order, the edge of every node that has one.
+// type, exchanges, in node order the edge of every node that has one, and
+// its moved blocks.
 func TopologyParams(g *config.Graph) topology.Params {
 	b := g.Broker
 	tg := topology.Params{
@@ -158,6 +159,10 @@ func TopologyParams(g *config.Graph) topology.Params {
 			Gather: n.Kind == config.KindGather,
 		})
 	}
+	for _, m := range g.Moved {
+		tg.Moved = append(tg.Moved, topology.Move{From: m.From, To: m.To})
+	}
+	sort.Slice(tg.Moved, func(i, j int) bool { return tg.Moved[i].From < tg.Moved[j].From })
 	return tg
 }
 

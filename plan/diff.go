@@ -184,6 +184,7 @@ func diff(want Objects, snap *Snapshot, o owner, opts Options, destroy bool) *Pl
 	})
 
 	p.Diagnostics = append(p.Diagnostics, markMoves(p, want)...)
+	markOldKeys(p)
 	sortChanges(p.Changes)
 	p.LiveFingerprint = Fingerprint(want, snap)
 	return p

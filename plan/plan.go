@@ -146,6 +146,11 @@ type Change struct {
 	// Move is set on the delete of a queue renamed by a moved block: apply
 	// moves its messages to Move.To before it deletes it.
 	Move *QueueMove `json:"move,omitempty"`
+	// OldKey is set on the create or delete of a binding that routes the
+	// old name of a queue renamed by a moved block to it (see
+	// topology.OldKeyBindings): programs generated before the rename
+	// publish with that key.
+	OldKey bool `json:"old_key,omitempty"`
 }
 
 // Object is one broker object; exactly the field of its change's Kind is

@@ -252,6 +252,13 @@ func (r *renderer) change(c Change) {
 		r.diffLines(before, after, forced)
 	}
 	r.printf("    }\n")
+	if c.OldKey {
+		color := ansiGreen
+		if c.Action == Delete {
+			color = ansiRed
+		}
+		r.printf("    %s# %s%s\n", r.c(color), oldKeyNote(c), r.c(ansiReset))
+	}
 	if c.Kind == KindQueue && (c.Action == Delete || c.Action == Replace) {
 		switch {
 		case c.Move != nil:

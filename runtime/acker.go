@@ -10,13 +10,26 @@ import (
 // ackItem is a delivery whose fate is decided: acknowledge it once confs
 // are all confirmed and routed (then call ok), or reject it (a retry
 // through Q.retry) when reject is set or a confirmation fails (then call
-// failed first).
+// failed first). A confirmation that failed because the broker returned
+// its message as unroutable is counted (returned); when unroutable is set,
+// the input in (at attempt) is then parked as unroutable instead of
+// rejected (see parkUnroutable).
 type ackItem struct {
 	tag    uint64
 	confs  []Confirmation
 	reject bool
 	ok     func()
 	failed func(error)
+	// unroutable says that in and attempt are set: the input, parked as
+	// envelope.Unroutable should an output be returned. in is carried by
+	// value, so that an item costs no allocation.
+	unroutable bool
+	in         Delivery
+	attempt    int
+	// shared is set on every item but one of those that wait for the same
+	// confirmations (an aggregate's parts), so that a returned output is
+	// counted once.
+	shared bool
 	at     time.Time // when it was submitted, when its confirm wait is measured
 	// span, when set, traces the delivery: it ends once the delivery is
 	// settled, with the confirmation's error if one failed.
@@ -58,6 +71,10 @@ type acker struct {
 	items     chan ackItem
 	done      chan struct{}
 	closeOnce sync.Once
+	// mu and closed guard items against the submits of parkUnroutable's
+	// goroutines, which may come after the session's last worker.
+	mu     sync.Mutex
+	closed bool
 
 	next    uint64 // lowest delivery tag not yet settled
 	decided map[uint64]decision
@@ -77,18 +94,31 @@ func newAcker(s *session) *acker {
 	}
 }
 
-// submit hands a decided delivery to the acker. It must not be called after
-// close.
+// submit hands a decided delivery to the acker. After close it drops the
+// item: the delivery stays unsettled, and the broker redelivers it once
+// the channel closes.
 func (a *acker) submit(it ackItem) {
 	if len(it.confs) > 0 && a.s.win != nil && a.s.win.adaptive {
 		it.at = time.Now()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return
 	}
 	a.items <- it
 }
 
 // close tells the acker no more items come; done closes once every item is
 // settled.
-func (a *acker) close() { a.closeOnce.Do(func() { close(a.items) }) }
+func (a *acker) close() {
+	a.closeOnce.Do(func() {
+		a.mu.Lock()
+		a.closed = true
+		close(a.items)
+		a.mu.Unlock()
+	})
+}
 
 func (a *acker) run() {
 	defer close(a.done)
@@ -130,10 +160,19 @@ func (a *acker) run() {
 
 func (a *acker) settle(it ackItem) {
 	ctx := a.s.ctx
-	var err error
+	var err, ret error
 	for _, c := range it.confs {
-		if e := c.Wait(ctx); e != nil && err == nil {
+		e := c.Wait(ctx)
+		if e != nil && err == nil {
 			err = e
+		}
+		if e != nil && returned(e) {
+			if !it.shared {
+				a.s.r.m.returned.Add(1)
+			}
+			if ret == nil {
+				ret = e
+			}
 		}
 	}
 	if ctx.Err() != nil {
@@ -141,6 +180,13 @@ func (a *acker) settle(it ackItem) {
 	}
 	if !it.at.IsZero() {
 		a.s.win.confirmed(time.Since(it.at))
+	}
+	if ret != nil && it.unroutable {
+		// Retrying would publish to the same key: park the input. Its tag
+		// stays undecided here; the park's own item settles it. On a
+		// goroutine, since the park submits to this acker.
+		go a.s.parkUnroutable(it.in, it.attempt, ret)
+		return
 	}
 	if it.reject || err != nil {
 		if err != nil && it.failed != nil {

@@ -326,6 +326,7 @@ func (s *session) aggPublish(g *aggGroup, partIDs string, attempt int, body []by
 					r.log.Warn("output not confirmed; retrying the group", "run_id", g.runID, "error", err.Error())
 				}
 			},
+			unroutable: true, in: p.d, attempt: p.attempt, shared: !first,
 		})
 	}
 }

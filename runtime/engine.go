@@ -271,7 +271,11 @@ func (e *engine) notFound(err error, what, name string) error {
 type notFoundError struct{ what, name, vhost string }
 
 func (e notFoundError) Error() string {
-	return fmt.Sprintf("%s %q not found in vhost %q: run \"dge apply\" first", e.what, e.name, e.vhost)
+	s := fmt.Sprintf("%s %q not found in vhost %q: run \"dge apply\" first", e.what, e.name, e.vhost)
+	if e.what == "queue" {
+		s += "; if an apply since renamed or removed it (a moved block, a node removed), this program is older than the graph: run the program generated from the current graph (dge generate) instead"
+	}
+	return s
 }
 
 func (e notFoundError) Unwrap() error { return ErrNotFound }

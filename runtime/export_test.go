@@ -10,6 +10,7 @@ import (
 type MemoryBroker interface {
 	LocalBroker
 	Queues() []string
+	Messages(queue string) ([]Delivery, error)
 	Deliver(exchange, key string, m Message) error
 }
 

@@ -26,6 +26,10 @@ type Graph struct {
 	// is parked with reason decode. 0 means DefaultMaxBody.
 	MaxBody int
 	Nodes   []Node
+	// Moved maps the old name of each queue renamed by a moved block to its
+	// new name: while the block stays, the new queue also takes the old
+	// name as routing key (topology.OldKeyBindings). nil when none.
+	Moved map[string]string
 }
 
 // DeliveryLimit returns the delivery-limit dge apply writes into the policy
@@ -52,6 +56,10 @@ func (g Graph) topologyParams() topology.Params {
 			Gather: n.kind == KindGather,
 		})
 	}
+	for from, to := range g.Moved {
+		tg.Moved = append(tg.Moved, topology.Move{From: from, To: to})
+	}
+	slices.SortFunc(tg.Moved, func(a, b topology.Move) int { return strings.Compare(a.From, b.From) })
 	return tg
 }
 

@@ -247,6 +247,7 @@ func (s *session) publishThenAckAnd(d Delivery, attempt int, outs []out, acked f
 			r.m.retried.Add(1)
 			r.log.WarnContext(spanContext(context.Background(), span), "output not confirmed; retrying the input", "run_id", runID, "message_id", messageID, "error", err.Error())
 		},
+		unroutable: true, in: d, attempt: attempt,
 	})
 }
 

@@ -246,8 +246,11 @@ func TestUnroutableOutputIsNotSuccess(t *testing.T) {
 	h.background("double")
 	h.publishNums("start", 7)
 	d := h.waitMessages("input.dead", 1)[0]
-	if d.Headers[HeaderReason] != "max-attempts" {
-		t.Errorf("reason %v, want max-attempts (the unroutable output counts as a failure)", d.Headers[HeaderReason])
+	if d.Headers[HeaderReason] != string(envelope.Unroutable) || d.Headers[HeaderAttempt] != int32(1) {
+		t.Errorf("reason %v at attempt %v, want unroutable at once (retrying publishes to the same key)", d.Headers[HeaderReason], d.Headers[HeaderAttempt])
+	}
+	if text, _ := d.Headers[HeaderError].(string); !strings.Contains(text, "unroutable.work with key nowhere") || !strings.Contains(text, "program generated from the current graph") {
+		t.Errorf("parked error %q, want the exchange, the key and the fix", text)
 	}
 	if n := h.count("nowhere"); n != 0 {
 		t.Errorf("queue nowhere holds %d messages, want 0", n)
@@ -299,7 +302,7 @@ func TestRefusedConnectionFailsFast(t *testing.T) {
 func TestMissingTopologyTellsToApply(t *testing.T) {
 	h := newBareHarness(t, chainGraph("missing", double))
 	code, _, errs := h.exec("", "double")
-	want := fmt.Sprintf(`missing: queue "input" not found in vhost %q: run "dge apply" first`, h.vh.Name)
+	want := fmt.Sprintf(`missing: queue "input" not found in vhost %q: run "dge apply" first; if an apply since renamed or removed it (a moved block, a node removed), this program is older than the graph: run the program generated from the current graph (dge generate) instead`, h.vh.Name)
 	if code != 1 || strings.TrimSpace(errs) != want {
 		t.Errorf("exit %d, stderr %q; want 1 and %q", code, errs, want)
 	}

@@ -70,6 +70,7 @@ func (s *session) handlePoll(d Delivery, attempt int, in any) {
 				r.m.retried.Add(1)
 				r.log.Warn("poll re-enqueue not confirmed; retrying", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
 			},
+			unroutable: true, in: d, attempt: attempt,
 		})
 		return
 	}

@@ -28,7 +28,7 @@ func TestReadyzFollowsTheBroker(t *testing.T) {
 	}
 	_ = ch.Close()
 	h.closeRuntimeConnections()
-	want := fmt.Sprintf(`topology not verified: queue "input.retry" not found in vhost %q: run "dge apply" first`, h.vh.Name)
+	want := fmt.Sprintf(`topology not verified: queue "input.retry" not found in vhost %q: run "dge apply" first; if an apply since renamed or removed it (a moved block, a node removed), this program is older than the graph: run the program generated from the current graph (dge generate) instead`, h.vh.Name)
 	waitProbe(t, addr, "/readyz", http.StatusServiceUnavailable, want)
 	waitProbe(t, addr, "/healthz", http.StatusOK, "ok")
 	if up := scrape(t, addr)[`dge_connection_up{graph="readyz"}`]; up != "0" {

@@ -166,6 +166,7 @@ func (sp *splitPublish) run(items splitItems) {
 			r.m.retried.Add(1)
 			r.log.WarnContext(spanContext(context.Background(), span), "item not confirmed; retrying the split's input", "run_id", runID, "message_id", messageID, "error", err.Error())
 		},
+		unroutable: true, in: d, attempt: attempt,
 	})
 }
 
@@ -205,14 +206,15 @@ func (sp *splitPublish) publish(m Message) bool {
 
 // retry hands the input to the acker to be rejected for a retry once the
 // items published so far are settled (their slots freed): the broker did
-// not take an item (err).
+// not take an item (err); an item it returned unroutable parks the input
+// instead (see parkUnroutable).
 func (sp *splitPublish) retry(err error) {
 	r, d := sp.s.r, sp.d
 	runID, messageID := d.RunID, d.MessageID
 	sp.s.acker.submit(ackItem{tag: d.Tag, confs: append([]Confirmation{settled{err}}, sp.pending...), span: d.span, failed: func(err error) {
 		r.m.retried.Add(1)
 		r.log.Warn("item not confirmed; retrying the split's input", "run_id", runID, "message_id", messageID, "error", err.Error())
-	}})
+	}, unroutable: true, in: d, attempt: sp.attempt})
 }
 
 // abandon leaves the input to the broker to redeliver: the channel is gone

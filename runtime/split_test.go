@@ -8,6 +8,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/dgehq/dge/envelope"
 )
 
 func TestOutputHeadersCarryRedriveAndSplit(t *testing.T) {
@@ -134,12 +136,12 @@ func TestSplitIDStable(t *testing.T) {
 	}
 }
 
-// TestUnroutableItemRetriesTheSplit: items the broker returns (no queue
-// bound to their key) are no success: the split's input is retried, both
-// when a split waits for its oldest item's confirmation itself (over its
-// share of the publish window) and when the acker waits for the last
-// ones, and parked at max_attempts.
-func TestUnroutableItemRetriesTheSplit(t *testing.T) {
+// TestUnroutableItemParksTheSplit: items the broker returns (no queue
+// bound to their key) are no success, and retrying cannot help: the
+// split's input is parked as unroutable at once, both when a split waits
+// for its oldest item's confirmation itself (over its share of the publish
+// window) and when the acker waits for the last ones.
+func TestUnroutableItemParksTheSplit(t *testing.T) {
 	var calls atomic.Int64
 	edge := testEdge("input")
 	edge.Prefetch, edge.Concurrency = 1, 1 // a window of 19: a split holds at most 19 unconfirmed items
@@ -161,15 +163,15 @@ func TestUnroutableItemRetriesTheSplit(t *testing.T) {
 	h.publishNums("start", 5, 100)
 	parked := map[int]bool{}
 	for _, d := range h.waitMessages("input.dead", 2) {
-		if d.Headers[HeaderReason] != "max-attempts" {
-			t.Errorf("reason %v, want max-attempts (unroutable items count as a failure)", d.Headers[HeaderReason])
+		if d.Headers[HeaderReason] != string(envelope.Unroutable) {
+			t.Errorf("reason %v, want unroutable", d.Headers[HeaderReason])
 		}
 		parked[bodyValue(t, Delivery{Message: Message{Body: d.Body}})] = true
 	}
 	if !parked[5] || !parked[100] {
 		t.Errorf("parked %v, want the splits of 5 and of 100", parked)
 	}
-	if n := calls.Load(); n != 6 {
-		t.Errorf("split handler called %d times, want 6 (3 attempts of each input)", n)
+	if n := calls.Load(); n != 2 {
+		t.Errorf("split handler called %d times, want 2 (one attempt of each input)", n)
 	}
 }

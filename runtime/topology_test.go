@@ -61,6 +61,12 @@ func generatedGraph(g *config.Graph) Graph {
 	if g.HasPoll() {
 		rg.PollExchange = g.Broker.PollExchange
 	}
+	for _, m := range g.Moved {
+		if rg.Moved == nil {
+			rg.Moved = map[string]string{}
+		}
+		rg.Moved[m.From] = m.To
+	}
 	queues := func(ns []*config.Node) []string {
 		var qs []string
 		for _, n := range ns {
@@ -185,12 +191,31 @@ func TestTopologyReadersAgree(t *testing.T) {
 					}
 				}
 
+				for _, b := range desired.Bindings {
+					if !slices.ContainsFunc(strings.Split(listing, "\n"), func(l string) bool {
+						return strings.Contains(l, " "+b.Source+" -> "+b.Destination+" ") && strings.HasSuffix(l, " key "+b.RoutingKey)
+					}) {
+						t.Errorf("the topology subcommand does not list binding %s:\n%s", b.Address(), listing)
+					}
+				}
+
 				// The in-memory broker (package memory checks that it builds
-				// each object as Spec describes it).
+				// each object as Spec describes it), which routes every
+				// binding dge apply creates, old keys of renamed queues too.
 				mem := newMemory(rg, 0, 0)
 				defer mem.Close()
 				if diff := cmp.Diff(sorted(mapKeys(apply.Queues)), mem.Queues()); diff != "" {
 					t.Errorf("the in-memory broker's queues differ from dge apply's (-apply +memory):\n%s", diff)
+				}
+				for _, b := range desired.Bindings {
+					before, _ := mem.Messages(b.Destination)
+					if err := mem.Deliver(b.Source, b.RoutingKey, Message{Body: []byte("1")}); err != nil {
+						t.Errorf("the in-memory broker does not route binding %s: %v", b.Address(), err)
+						continue
+					}
+					if after, _ := mem.Messages(b.Destination); len(after) != len(before)+1 {
+						t.Errorf("the in-memory broker routes %s with key %s, but not to %s", b.Source, b.RoutingKey, b.Destination)
+					}
 				}
 
 				// The tests' declarations: every argument dge apply sets, and

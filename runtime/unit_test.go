@@ -112,7 +112,7 @@ func (c *fakeConf) Wait(ctx context.Context) error { <-c.ch; return c.err }
 
 func TestAckerAcksOnlyPrefixesOfSettledTags(t *testing.T) {
 	ch := &fakeChannel{}
-	s := &session{ch: ch, ctx: context.Background(), r: &nodeRun{log: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	s := &session{ch: ch, ctx: context.Background(), r: &nodeRun{log: slog.New(slog.NewTextHandler(io.Discard, nil)), m: &nodeMetrics{}}}
 	a := newAcker(s)
 	confirmed := func() *fakeConf { c := &fakeConf{ch: make(chan struct{})}; close(c.ch); return c }
 	returned := &fakeConf{ch: make(chan struct{}), err: ErrReturned}
@@ -137,6 +137,9 @@ func TestAckerAcksOnlyPrefixesOfSettledTags(t *testing.T) {
 	}
 	if !slices.Equal(got, want[0]) && !slices.Equal(got, want[1]) {
 		t.Errorf("acker sent %v, want %v or %v", got, want[0], want[1])
+	}
+	if n := s.r.m.returned.Load(); n != 1 {
+		t.Errorf("returned outputs counted %d, want 1", n)
 	}
 }
 

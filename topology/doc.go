@@ -19,6 +19,10 @@
 //	queue Q.dead       bound to G.work with key Q.dead; parked messages
 //	queue Q.poll       poll nodes: bound to G.poll with key Q; after the interval, dead-letters to G.work
 //
+// A queue renamed by a moved block (once O, now Q) also takes the old key
+// while the block stays: Q bound to G.work and Q.retry to G.retry, both with
+// key O, so that programs generated before the rename keep working.
+//
 // Dead-lettering keeps a message's routing key (no queue sets a
 // dead-letter routing key), which is how a message finds its way back to Q.
 package topology

@@ -45,6 +45,15 @@ type Params struct {
 	RetryExchange string
 	PollExchange  string       // needed only when an edge polls
 	Edges         []EdgeParams // in node order
+	// Moved are the graph's renamed edge queues (its moved blocks), sorted
+	// by From: while one stays, the new queue also takes the old name as
+	// routing key (see OldKeyBindings).
+	Moved []Move
+}
+
+// Move is a renamed edge queue: once From, now To.
+type Move struct {
+	From, To string
 }
 
 // EdgeParams are the parameters of the queue that feeds one node.
@@ -95,7 +104,8 @@ type Binding struct {
 }
 
 // Topology is every object a graph needs, queues in edge order (Q, Q.retry,
-// Q.dead, Q.poll, Q.state) and bindings likewise.
+// Q.dead, Q.poll, Q.state) and bindings likewise, then the bindings of the
+// renamed queues' old keys (OldKeyBindings).
 type Topology struct {
 	QueueType string
 	Work      string // the exchange every output is published to, with its queue as routing key
@@ -171,7 +181,47 @@ func Build(g Params) Topology {
 			add(Queue{Name: q + SuffixState, Role: RoleState, Edge: q, SingleActive: true}, g.WorkExchange, q+SuffixState)
 		}
 	}
+	t.Bindings = append(t.Bindings, OldKeyBindings(g)...)
 	return t
+}
+
+// OldKeyBindings returns the bindings that let a renamed edge queue take
+// its old name as routing key while its moved block stays, so that programs
+// generated before the rename keep working: they publish their outputs to
+// the work exchange with the old name as key (to the new queue Q), and the
+// messages they sent dead-letter with that key when rejected (to the retry
+// exchange, then to Q.retry), and back to the work exchange after the
+// delay. Nothing else of an old program needs the old name: its own
+// queue's parked copies, poll re-enqueues and gather checkpoints are
+// published by the node that consumes that queue, which must run the new
+// program once its queue is renamed. A move whose To is no edge queue of
+// g adds nothing.
+func OldKeyBindings(g Params) []Binding {
+	var out []Binding
+	for _, m := range g.Moved {
+		if !slices.ContainsFunc(g.Edges, func(e EdgeParams) bool { return e.Queue == m.To }) {
+			continue
+		}
+		out = append(out,
+			Binding{Exchange: g.WorkExchange, Queue: m.To, Key: m.From},
+			Binding{Exchange: g.RetryExchange, Queue: m.To + SuffixRetry, Key: m.From})
+	}
+	return out
+}
+
+// OldKey reports whether b routes to its queue a key other than the one
+// Build derives for it (the queue's own name, or its edge queue's for a
+// retry or poll queue): the old name of a renamed queue (OldKeyBindings).
+func OldKey(b Binding) bool {
+	if b.Key == b.Queue {
+		return false
+	}
+	for _, s := range []string{SuffixRetry, SuffixPoll} {
+		if b.Queue == b.Key+s {
+			return false
+		}
+	}
+	return true
 }
 
 // Arguments returns the queue arguments delivery depends on for q (without

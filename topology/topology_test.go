@@ -14,6 +14,7 @@ func TestBuild(t *testing.T) {
 			{Queue: "a", Retry: 1500 * time.Microsecond, MaxAttempts: 3, Aggregate: true},
 			{Queue: "p", Retry: time.Second, MaxAttempts: 7, Poll: true, Interval: 0},
 		},
+		Moved: []Move{{From: "old_a", To: "a"}, {From: "gone", To: "nowhere"}},
 	}
 	got := Build(g)
 	want := Topology{
@@ -32,10 +33,17 @@ func TestBuild(t *testing.T) {
 		Bindings: []Binding{
 			{"g.work", "a", "a"}, {"g.retry", "a.retry", "a"}, {"g.work", "a.dead", "a.dead"},
 			{"g.work", "p", "p"}, {"g.retry", "p.retry", "p"}, {"g.work", "p.dead", "p.dead"}, {"g.poll", "p.poll", "p"},
+			{"g.work", "a", "old_a"}, {"g.retry", "a.retry", "old_a"},
 		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Build (-want +got):\n%s", diff)
+	}
+
+	for _, b := range got.Bindings {
+		if want := b.Key == "old_a"; OldKey(b) != want {
+			t.Errorf("OldKey(%v) = %v, want %v", b, !want, want)
+		}
 	}
 
 	g.QueueType, g.Edges = Classic, g.Edges[:1]

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/dgehq/dge/internal/diagram"
+	"github.com/dgehq/dge/internal/status"
 )
 
 func runGraph(ctx context.Context, e *env, args []string) int {
@@ -28,7 +29,7 @@ labelled "no consumer".`)
 	var vars varFlags
 	vars.register(fs)
 	format := fs.String("format", "dot", "output format: dot, mermaid or json (nodes and edges, with a format_version)")
-	status := fs.Bool("status", false, "annotate the graph with the live counts of the broker (as dge status reads them)")
+	withStatus := fs.Bool("status", false, "annotate the graph with the live counts of the broker (as dge status reads them)")
 	e.addNoColor(fs)
 	pos, code, done := e.parseArgs(fs, args)
 	if done {
@@ -44,7 +45,7 @@ labelled "no consumer".`)
 	if !ok {
 		return exitError
 	}
-	if *format == "json" && *status {
+	if *format == "json" && *withStatus {
 		return e.failf("graph", "-status draws counts on a picture; drop it with -format json (dge status -json prints the counts)")
 	}
 	if *format == "json" {
@@ -59,16 +60,16 @@ labelled "no consumer".`)
 		return exitOK
 	}
 	var live diagram.Status
-	if *status {
+	if *withStatus {
 		client, _, err := e.managementClient(g.Broker)
 		if err != nil {
 			return e.fail("graph", err)
 		}
-		r, err := readStatus(ctx, client, g)
+		r, err := status.Read(ctx, client, g)
 		if err != nil {
 			return e.fail("graph", err)
 		}
-		live = r.diagramStatus()
+		live = r.Diagram()
 	}
 	out := diagram.DotStatus(g, live)
 	if *format == "mermaid" {

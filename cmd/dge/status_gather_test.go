@@ -12,6 +12,7 @@ import (
 	"github.com/dgehq/dge/config"
 	"github.com/dgehq/dge/internal/brokertest"
 	"github.com/dgehq/dge/internal/mgmt"
+	"github.com/dgehq/dge/internal/status"
 )
 
 const splitGraphDir = "../../testdata/graphs/split"
@@ -19,7 +20,7 @@ const splitGraphDir = "../../testdata/graphs/split"
 // fixedGatherStatus is the seed's split/gather graph with items waiting at
 // the gather's edge sum and no instance consuming its state queue
 // sum.state, which holds two checkpoints.
-func fixedGatherStatus(t *testing.T, stateConsumers int64) *statusReport {
+func fixedGatherStatus(t *testing.T, stateConsumers int64) *status.Report {
 	t.Helper()
 	g, diags := config.NewLoader().Load(splitGraphDir, config.Options{})
 	if diags.HasErrors() {
@@ -32,7 +33,7 @@ func fixedGatherStatus(t *testing.T, stateConsumers int64) *statusReport {
 	}
 	queues[6] = mgmt.QueueStatus{Name: "sum", Messages: 5, Ready: 5, PublishRate: 10}
 	queues = append(queues, mgmt.QueueStatus{Name: "sum.state", Messages: 2, Unacknowledged: 2, Consumers: stateConsumers})
-	r := buildStatus(g, queues, nil, now)
+	r := status.Build(g, queues, nil, now)
 	r.Endpoint = "http://127.0.0.1:15672"
 	return r
 }
@@ -111,7 +112,7 @@ func TestStatusGatherCLI(t *testing.T) {
 	if err := ch.Confirm(false); err != nil {
 		t.Fatal(err)
 	}
-	sumState := func(r statusReport) *stateStatus {
+	sumState := func(r status.Report) *status.State {
 		for _, e := range r.Edges {
 			if e.Node == "gather.sum" {
 				return e.State
@@ -120,14 +121,14 @@ func TestStatusGatherCLI(t *testing.T) {
 		return nil
 	}
 
-	r := waitStatus(t, environ, dir, nil, func(r statusReport) bool { return sumState(r) != nil })
-	if st := sumState(r); *st != (stateStatus{Queue: "sum.state"}) || !r.Healthy {
+	r := waitStatus(t, environ, dir, nil, func(r status.Report) bool { return sumState(r) != nil })
+	if st := sumState(r); *st != (status.State{Queue: "sum.state"}) || !r.Healthy {
 		t.Errorf("status -json of the applied graph: state %+v, healthy %v; want sum.state empty, healthy", st, r.Healthy)
 	}
 
 	publishTo(t, ch, "sum.state", 1)
 	publishTo(t, ch, "sum", 2)
-	r = waitStatus(t, environ, dir, map[string]edgeCounts{"gather.sum": {Ready: 2}}, func(r statusReport) bool {
+	r = waitStatus(t, environ, dir, map[string]edgeCounts{"gather.sum": {Ready: 2}}, func(r status.Report) bool {
 		st := sumState(r)
 		return st != nil && st.Checkpoints == 1
 	})
@@ -154,7 +155,7 @@ func TestStatusGatherCLI(t *testing.T) {
 			}
 		}
 	}
-	r = waitStatus(t, environ, dir, map[string]edgeCounts{"gather.sum": {Unacked: 2, Consumers: 1}}, func(r statusReport) bool {
+	r = waitStatus(t, environ, dir, map[string]edgeCounts{"gather.sum": {Unacked: 2, Consumers: 1}}, func(r status.Report) bool {
 		st := sumState(r)
 		return st != nil && st.Consumers == 3
 	})

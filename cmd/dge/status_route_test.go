@@ -12,6 +12,7 @@ import (
 	"github.com/dgehq/dge/config"
 	"github.com/dgehq/dge/internal/brokertest"
 	"github.com/dgehq/dge/internal/mgmt"
+	"github.com/dgehq/dge/internal/status"
 )
 
 // routeGraphDir holds the generator's route graph: a route with two labels
@@ -39,7 +40,7 @@ func TestStatusRouteGolden(t *testing.T) {
 		queues = append(queues, s, mgmt.QueueStatus{Name: q + ".retry"}, mgmt.QueueStatus{Name: q + ".dead"})
 	}
 	queues = append(queues, mgmt.QueueStatus{Name: "tally.state", Consumers: 1})
-	r := buildStatus(g, queues, nil, time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
+	r := status.Build(g, queues, nil, time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 	r.Endpoint = "http://127.0.0.1:15672"
 
 	var text, js bytes.Buffer

@@ -18,6 +18,7 @@ import (
 	"github.com/dgehq/dge/internal/brokertest"
 	"github.com/dgehq/dge/internal/diagram"
 	"github.com/dgehq/dge/internal/mgmt"
+	"github.com/dgehq/dge/internal/status"
 	"github.com/dgehq/dge/plan"
 )
 
@@ -26,7 +27,7 @@ import (
 // operator's policy governing two of rest_call's queues (which plan
 // reports as an error; a warning changes nothing) and two messages
 // stranded in result.retry's dead-letter buffer.
-func fixedStatus(t *testing.T) *statusReport {
+func fixedStatus(t *testing.T) *status.Report {
 	t.Helper()
 	g, diags := config.NewLoader().Load(arithDir, config.Options{})
 	if diags.HasErrors() {
@@ -54,7 +55,7 @@ func fixedStatus(t *testing.T) *statusReport {
 		{Severity: plan.SeverityError, Summary: `Policy "ops-limit" (priority 200) overrides dge's policies on 2 queues`, Policy: "ops-limit"},
 		{Severity: plan.SeverityWarning, Summary: `Policy "unsure" (priority 200) may override dge's policies: dge cannot evaluate its pattern`, Policy: "unsure"},
 	}
-	r := buildStatus(g, queues, policies, now)
+	r := status.Build(g, queues, policies, now)
 	r.Endpoint = "http://127.0.0.1:15672"
 	return r
 }
@@ -81,16 +82,16 @@ func TestGraphStatusGolden(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	s := fixedStatus(t).diagramStatus()
+	s := fixedStatus(t).Diagram()
 	checkGolden(t, "status/arith.dot", diagram.DotStatus(g, s))
 	checkGolden(t, "status/arith.mmd", diagram.MermaidStatus(g, s))
 }
 
 // statusJSON runs status -json and decodes it.
-func statusJSON(t *testing.T, environ []string, dir string) (statusReport, int) {
+func statusJSON(t *testing.T, environ []string, dir string) (status.Report, int) {
 	t.Helper()
 	code, out, errs := runIn(t, environ, "status", "-json", dir)
-	var r statusReport
+	var r status.Report
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("status -json: exit %d, %v\nstdout:\n%s\nstderr:\n%s", code, err, out, errs)
 	}
@@ -109,7 +110,7 @@ func (c edgeCounts) String() string {
 // waitStatus polls status -json until the rows of process.a and
 // terminate.out read want (the management API's statistics lag about 5 s),
 // and returns the last report.
-func waitStatus(t *testing.T, environ []string, dir string, want map[string]edgeCounts, also func(statusReport) bool) statusReport {
+func waitStatus(t *testing.T, environ []string, dir string, want map[string]edgeCounts, also func(status.Report) bool) status.Report {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -209,7 +210,7 @@ func TestStatusCLI(t *testing.T) {
 		publishTo(t, ch, "a_in", 2)
 		publishTo(t, ch, "out", 3) // results waiting on a terminate edge are not a problem
 		want := map[string]edgeCounts{"process.a": {Ready: 2}, "terminate.out": {Ready: 3}}
-		r := waitStatus(t, environ, dir, want, func(r statusReport) bool { return r.Edges[0].OldestReadyAge != nil })
+		r := waitStatus(t, environ, dir, want, func(r status.Report) bool { return r.Edges[0].OldestReadyAge != nil })
 		if r.Healthy || len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "process.a: 2 messages wait on a_in and nothing consumes it") {
 			t.Errorf("status -json with messages and no consumer: problems %q", r.Problems)
 		}
@@ -251,7 +252,7 @@ func TestStatusCLI(t *testing.T) {
 		putPolicy(t, vh, "ops-limit", 200)
 		// The policy column lags about 6 s, queue by queue: wait for all
 		// three of process.a's queues.
-		r := waitStatus(t, environ, dir, nil, func(r statusReport) bool { return len(r.Edges[0].ForeignPolicies) == 3 })
+		r := waitStatus(t, environ, dir, nil, func(r status.Report) bool { return len(r.Edges[0].ForeignPolicies) == 3 })
 		want := map[string]string{"a_in": "ops-limit", "a_in.retry": "ops-limit", "a_in.dead": "ops-limit"}
 		if !maps.Equal(r.Edges[0].ForeignPolicies, want) {
 			t.Errorf("foreign_policies of process.a: %v; want %v", r.Edges[0].ForeignPolicies, want)
@@ -379,7 +380,7 @@ func TestStatusAgreesWithPlanOnPolicies(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := buildStatus(g, queues, plan.CheckPolicies(want, snap), time.Now())
+			r := status.Build(g, queues, plan.CheckPolicies(want, snap), time.Now())
 			if (p.Err() != nil) == r.Healthy {
 				t.Fatalf("plan error %v, status healthy %v, problems %q", p.Err(), r.Healthy, r.Problems)
 			}

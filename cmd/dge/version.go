@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/mod/modfile"
 
+	"github.com/dgehq/dge/internal/status"
 	"github.com/dgehq/dge/plan"
 )
 
@@ -42,7 +43,7 @@ func buildVersion() versionJSON {
 		FormatVersions: map[string]string{
 			"plan":     plan.FormatVersion,
 			"validate": validateFormatVersion,
-			"status":   statusFormatVersion,
+			"status":   status.FormatVersion,
 			"graph":    graphFormatVersion,
 			"ui":       uiFormatVersion,
 		},

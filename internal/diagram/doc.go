@@ -17,4 +17,8 @@
 // counts dge status reads (a Status): ready, retrying and parked messages
 // on each edge, and the nodes without a consumer marked. A gather's state
 // queue (Q.state) is no edge and is not drawn.
+//
+// NewLayout places the same graph on a plane for a drawing of its own (the
+// console's SVG): a Layout of boxes and polylines in pixels, layered left
+// to right, as plain data with JSON names, deterministic as the rest.
 package diagram

@@ -46,6 +46,7 @@ type view struct {
 	QueueType     string
 	OnFailure     string // empty: field left out
 	Nodes         []nodeView
+	Moved         []string // `"old": "new"`, one per moved block, sorted
 }
 
 // nodeView is one runtime constructor call: Ctor[TypeArgs](Args...).
@@ -98,6 +99,10 @@ func newView(g *config.Graph, folds map[*config.Node]bool) (*view, hcl.Diagnosti
 	if g.OnFailure != "" {
 		v.OnFailure = b.ref(g.OnFailure, g.OnFailureRange, "on_failure function")
 	}
+	for _, m := range g.Moved {
+		v.Moved = append(v.Moved, strconv.Quote(m.From)+": "+strconv.Quote(m.To))
+	}
+	slices.Sort(v.Moved)
 	for _, n := range g.Nodes {
 		if nv, ok := b.node(n); ok {
 			v.Nodes = append(v.Nodes, nv)

@@ -283,3 +283,26 @@ func TestRenderRoute(t *testing.T) {
 		})
 	}
 }
+
+// TestViewMoved checks that main.go carries the graph's moved blocks, so
+// that the program's topology (its topology subcommand, the in-memory
+// broker) has the old keys dge apply binds.
+func TestViewMoved(t *testing.T) {
+	g := &config.Graph{
+		Name: "g", Handlers: "example.com/m/h", Files: []string{"g.dge.hcl"},
+		Broker: config.Broker{Vhost: "/", WorkExchange: "g.work", RetryExchange: "g.retry", QueueType: config.QueueQuorum},
+		Moved:  []config.Moved{{From: "b_old", To: "b"}, {From: "a_old", To: "a"}},
+	}
+	v, diags := newView(g, nil)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	src, err := v.render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "\tMoved: map[string]string{\n\t\t\"a_old\": \"a\",\n\t\t\"b_old\": \"b\",\n\t},\n"
+	if !strings.Contains(string(src), want) {
+		t.Errorf("main.go lacks\n%s\n%s", want, src)
+	}
+}
