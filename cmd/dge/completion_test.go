@@ -19,7 +19,7 @@ func TestComplete(t *testing.T) {
 		words []string
 		want  string // candidates, space-separated
 	}{
-		{[]string{""}, "help init validate fmt graph plan show apply destroy status parked generate run deploy version completion"},
+		{[]string{""}, "help init validate fmt graph plan show apply destroy status parked console generate run deploy version completion"},
 		{[]string{"in"}, "init"},
 		{[]string{"init", "-"}, "-module"},
 		{[]string{"pl"}, "plan"},
@@ -27,6 +27,7 @@ func TestComplete(t *testing.T) {
 		{[]string{"nope"}, ""},
 		{[]string{"completion", ""}, "bash zsh"},
 		{[]string{"parked", "re"}, "redrive"},
+		{[]string{"console", "-"}, "-addr -allow-actions -trace-url -var -var-file"},
 		{[]string{"validate", "-"}, "-json -no-color -var -var-file"},
 		{[]string{"apply", "-a"}, "-allow-message-loss -auto-approve"},
 		{[]string{"parked", "list", "-n"}, "-node"},

@@ -68,6 +68,7 @@ var commands = []command{
 	{"destroy", "Remove everything the graph owns from the broker", runDestroy},
 	{"status", "Show where a running graph's messages are, per edge", runStatus},
 	{"parked", "List, redrive or purge parked messages", runParked},
+	{"console", "Serve a web console: the live graph, parked messages, runs", runConsole},
 	{"generate", "Write the Go program that runs a graph's nodes", runGenerate},
 	{"run", "Run and autoscale the graph's nodes on this machine", runRun},
 	{"deploy", "Write Kubernetes (with KEDA) or Compose files that run a graph", runDeploy},

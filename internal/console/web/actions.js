@@ -8,8 +8,8 @@
 import { el, plural, post } from "./common.js";
 
 const verbs = {
-  redrive: { future: "will be redriven to their queues", past: "Redrove", title: "Redrive" },
-  purge: { future: "will be purged: deleted for good", past: "Purged", title: "Purge" },
+  redrive: { future: (n) => (n === 1 ? "will be redriven to its queue" : "will be redriven to their queues"), past: "Redrove", title: "Redrive" },
+  purge: { future: () => "will be purged: deleted for good", past: "Purged", title: "Purge" },
 };
 
 /** button returns an action button for scope "all", "node" or "run". */
@@ -109,7 +109,7 @@ function confirm(op, counted, what) {
   const total = counted.total ?? 0;
   document.getElementById("confirm-title").textContent = `${verbs[op].title} the parked messages ${what}?`;
   document.getElementById("confirm-count").textContent = String(total);
-  let text = `${total === 1 ? "message" : "messages"} ${verbs[op].future}`;
+  let text = `${total === 1 ? "message" : "messages"} ${verbs[op].future(total)}`;
   if (counted.followers > 0) text += ` (and ${plural(counted.followers, "member-failed part")} of their runs)`;
   document.getElementById("confirm-what").textContent = text + ".";
   const tbody = dialog.querySelector("#confirm-counts tbody");

@@ -111,7 +111,8 @@ function edgeGroup(e, label, shared) {
   const ready = svg("text", { class: "ready", x: x - 30, y: y + 14 }, "–");
   const retrying = svg("text", { class: "retrying", x, y: y + 14 }, "–");
   const parked = svg("text", { class: "parked", x: x + 30, y: y + 14 }, "–");
-  group.append(svg("rect", { class: "label-bg", x: x - 50, y: y - 15, width: 100, height: 34, rx: 4 }), svg("text", { class: "queue", x, y: y - 3 }, name), ready, retrying, parked);
+  const w = Math.max(100, name.length * 6 + 12);
+  group.append(svg("rect", { class: "label-bg", x: x - w / 2, y: y - 15, width: w, height: 34, rx: 4 }), svg("text", { class: "queue", x, y: y - 3 }, name), ready, retrying, parked);
   return { group, counts: { ready, retrying, parked } };
 }
 

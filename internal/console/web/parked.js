@@ -13,7 +13,9 @@ start(async () => {
   const order = doc.layout.nodes.filter((n) => n.kind !== "start").map((n) => n.addr);
   fillSelect(document.getElementById("filter-node"), order, filters.nodes);
   document.getElementById("filter-run").value = filters.runs.join(" ");
+  // read-only: no action button at all, not just hidden ones
   if (doc.actions) document.getElementById("actions").hidden = false;
+  else document.getElementById("actions").replaceChildren();
   const load = () => list(doc, filters, order);
   wire(document.querySelector("main"), (b) => scopeBody(b, filters), load);
   await load();
