@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -32,7 +31,7 @@ type Browser struct {
 	ctx context.Context // the tab's chromedp context; it has run once
 
 	mu      sync.Mutex
-	console []string // what the pages wrote to the console, and their uncaught errors
+	console []consoleLine // what the pages wrote to the console, their uncaught errors, the browser's log
 	output  lockedBuffer
 }
 
@@ -77,7 +76,8 @@ func Start(t testing.TB) *Browser {
 				return
 			}
 			b.mu.Lock()
-			b.console = append(b.console, fmt.Sprintf("%s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line))
+			b.console = append(b.console, consoleLine{source: m.Source, text: fmt.Sprintf("%s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line),
+				script: m.IsException() || (m.Type == chromedp.ConsoleError && m.Source == "")})
 			b.mu.Unlock()
 		}
 	}()
@@ -150,20 +150,39 @@ func (b *Browser) WaitFor(what, expression string, timeout time.Duration) {
 	}
 }
 
-// Console returns what the pages wrote to the console so far, and their
-// uncaught exceptions, one line each.
+// consoleLine is one message of the tab's console.
+type consoleLine struct {
+	text   string
+	source string // the part of the browser that logged it ("network"), "" for a page's script
+	script bool   // an uncaught exception or a console.error call of a page's script
+}
+
+// Console returns what the tab's console showed so far, one line each: what
+// the pages' scripts wrote, their uncaught exceptions, and the browser's own
+// log (a failed request, a refused cross-origin fetch).
 func (b *Browser) Console() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return append([]string(nil), b.console...)
+	lines := make([]string, len(b.console))
+	for i, l := range b.console {
+		lines[i] = l.text
+		if l.source != "" {
+			lines[i] = l.source + " " + l.text
+		}
+	}
+	return lines
 }
 
-// ConsoleErrors returns the console lines of type error or exception.
-func (b *Browser) ConsoleErrors() []string {
+// ScriptErrors returns the uncaught exceptions of the pages' scripts and what
+// they passed to console.error, one line each. A request that failed is no
+// script error: the browser logs it, and Console shows it.
+func (b *Browser) ScriptErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	var errs []string
-	for _, line := range b.Console() {
-		if strings.HasPrefix(line, "error:") || strings.HasPrefix(line, "exception:") {
-			errs = append(errs, line)
+	for _, l := range b.console {
+		if l.script {
+			errs = append(errs, l.text)
 		}
 	}
 	return errs
