@@ -88,6 +88,9 @@ func TestConsoleTimings1000Nodes(t *testing.T) {
 	b.WaitFor(fmt.Sprintf("%d refreshes", refreshes),
 		fmt.Sprintf(`performance.getEntriesByName("dge-refresh", "measure").length >= %d`, refreshes), 3*consoleWait)
 	took := browsertest.Eval[[]float64](b, `performance.getEntriesByName("dge-refresh", "measure").map((m) => m.duration)`)
+	if n := browsertest.Eval[int](b, `Number(document.querySelector("svg#graph").dataset.refreshes)`); n < refreshes {
+		t.Errorf("svg#graph data-refreshes = %d after %d dge-refresh measures", n, refreshes)
+	}
 	fetches := browsertest.Eval[[]float64](b, `performance.getEntriesByType("resource").filter((r) => new URL(r.name).pathname === "/api/status").map((r) => r.duration)`)
 	median, fetchMedian := medianOf(took), medianOf(fetches)
 	b.Screenshot("console-graph-1000.png")
