@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # ensure-tools.sh makes sure the command-line tools the tests run are
-# installed: today promtool (from the Debian package prometheus), which checks
-# the runtime's /metrics output the way Prometheus parses it. It installs a
-# missing tool from the system's packages (Debian/Ubuntu apt) without
-# recommended packages and without starting the Prometheus server the package
-# ships as a service. It is safe to run any number of times; on failure it
+# installed: promtool (from the Debian package prometheus), which checks the
+# runtime's /metrics output the way Prometheus parses it, and Chromium (the
+# Debian package chromium, /usr/bin/chromium), which the console's browser
+# tests drive headless. It installs a missing tool from the system's packages
+# (Debian/Ubuntu apt) without recommended packages and without starting the
+# Prometheus server the package ships as a service. It is safe to run any number of times; on failure it
 # exits non-zero saying what went wrong.
 set -euo pipefail
 
@@ -42,7 +43,7 @@ trap drop_policy EXIT
 # apt-get to release its lock rather than failing.
 apt_install() {
 	command -v apt-get >/dev/null 2>&1 ||
-		die "$* not installed and apt-get is not available; install promtool (Prometheus 2.x) yourself and put it on PATH"
+		die "$* not installed and apt-get is not available; install it yourself (promtool from Prometheus 2.x, Chromium as /usr/bin/chromium)"
 	log "installing $* with apt-get"
 	no_service_start
 	local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300)
@@ -60,3 +61,11 @@ if ! command -v promtool >/dev/null 2>&1; then
 	command -v promtool >/dev/null 2>&1 || die "promtool still not on PATH after installing prometheus"
 fi
 log "promtool: $(promtool --version 2>&1 | head -n 1)"
+
+# The browser tests start /usr/bin/chromium (internal/browsertest). Debian's
+# chromium package needs none of its recommended packages to run headless.
+if [ ! -x /usr/bin/chromium ]; then
+	apt_install chromium
+	[ -x /usr/bin/chromium ] || die "/usr/bin/chromium still missing after installing chromium"
+fi
+log "chromium: $(/usr/bin/chromium --version 2>/dev/null | head -n 1)"
