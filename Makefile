@@ -25,7 +25,7 @@ build:
 broker:
 	scripts/ensure-broker.sh
 
-## tools: make sure the tools the tests run are installed (promtool; scripts/ensure-tools.sh)
+## tools: make sure the tools the tests run are installed (promtool, chromium; scripts/ensure-tools.sh)
 tools:
 	scripts/ensure-tools.sh
 
