@@ -81,10 +81,10 @@ func (g Graph) Check() error {
 		if n.kind == "" || n.name == "" {
 			return fmt.Errorf("node %d was not built by a constructor (Start, Process, ...)", i)
 		}
-		if seen[command(n.name)] {
-			return fmt.Errorf("two nodes share the command %q", command(n.name))
+		if seen[CommandName(n.name)] {
+			return fmt.Errorf("two nodes share the command %q", CommandName(n.name))
 		}
-		seen[command(n.name)] = true
+		seen[CommandName(n.name)] = true
 		if n.kind != KindStart && n.in.Queue == "" {
 			return fmt.Errorf("%s has no queue", n.Addr())
 		}
@@ -221,7 +221,7 @@ func (g Graph) TopologyText() string {
 // address.
 func (g Graph) Node(s string) (Node, bool) {
 	for _, n := range g.Nodes {
-		if command(n.name) == s || n.name == s || n.Addr() == s {
+		if CommandName(n.name) == s || n.name == s || n.Addr() == s {
 			return n, true
 		}
 	}

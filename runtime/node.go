@@ -67,10 +67,13 @@ func (n Node) Edge() Edge { return n.in }
 
 // Command returns the node's name in kebab-case, e.g. "rest-call": the
 // subcommand that runs it in a generated program. Graph.Node accepts it.
-func (n Node) Command() string { return command(n.name) }
+func (n Node) Command() string { return CommandName(n.name) }
 
-// command returns the kebab-case form of a node name.
-func command(name string) string { return strings.ReplaceAll(name, "_", "-") }
+// CommandName returns the subcommand of a generated program that runs the
+// node named name: the name in kebab-case ("rest_call" runs as
+// "rest-call"). dge run, dge deploy and dge status name and recognise a
+// node's processes by it.
+func CommandName(name string) string { return strings.ReplaceAll(name, "_", "-") }
 
 // To returns the queues the node publishes to.
 func (n Node) To() []string { return append([]string(nil), n.to...) }

@@ -146,7 +146,7 @@ func runNodes(g *config.Graph) []supervise.Node {
 		}
 		out = append(out, supervise.Node{
 			Address: n.Addr(),
-			Command: nodeCommand(n.Name),
+			Command: runtime.CommandName(n.Name),
 			Queue:   n.Edge.Queue,
 			Rule:    scale.FromDeploy(d),
 			Grace:   d.ShutdownGrace,
@@ -154,10 +154,6 @@ func runNodes(g *config.Graph) []supervise.Node {
 	}
 	return out
 }
-
-// nodeCommand is the generated program's subcommand of a node, as
-// runtime.Node.Command names it: the name in kebab-case.
-func nodeCommand(name string) string { return strings.ReplaceAll(name, "_", "-") }
 
 // runBroker returns the AMQP URLs dge run counts queues with and gives the
 // replicas, and their vhost: DGE_AMQP_URL's when it names one (the

@@ -10,7 +10,6 @@ import (
 	"github.com/dgehq/dge/config"
 	"github.com/dgehq/dge/internal/scale"
 	"github.com/dgehq/dge/internal/supervise"
-	dge "github.com/dgehq/dge/runtime"
 )
 
 const runburst = "../../internal/e2e/testdata/runburst"
@@ -31,12 +30,6 @@ func TestRunNodes(t *testing.T) {
 	}}
 	if len(got) != 1 || got[0] != want[0] {
 		t.Errorf("runNodes = %+v; want %+v", got, want)
-	}
-	for _, name := range []string{"rest_call", "double", "a_b_c"} {
-		n := dge.Terminate[struct{}](name, dge.Edge{Queue: name})
-		if c := nodeCommand(name); c != n.Command() {
-			t.Errorf("nodeCommand(%q) = %q; the runtime names it %q", name, c, n.Command())
-		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/dgehq/dge/config"
+	"github.com/dgehq/dge/runtime"
 )
 
 // Header is the first line of every file Render returns; dge deploy
@@ -128,7 +129,7 @@ func consumers(g *config.Graph) ([]node, error) {
 		if n.Kind == config.KindStart || n.Kind == config.KindTerminate {
 			continue
 		}
-		nd := node{Node: n, command: kebab(n.Name), object: graph + "-" + kebab(n.Name)}
+		nd := node{Node: n, command: runtime.CommandName(n.Name), object: graph + "-" + kebab(n.Name)}
 		what := string(n.Kind) + "." + n.Name
 		if err := checkName(what, n.Name, nd.object, validation.IsDNS1123Label); err != nil {
 			return nil, err

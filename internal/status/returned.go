@@ -7,6 +7,7 @@ import (
 
 	"github.com/dgehq/dge/config"
 	"github.com/dgehq/dge/internal/mgmt"
+	"github.com/dgehq/dge/runtime"
 )
 
 // Returned is a connection of the vhost whose publishes the broker
@@ -68,7 +69,7 @@ func connectionNode(g *config.Graph, conn string) string {
 	}
 	cmd := conn[i+1:]
 	for _, n := range g.Nodes {
-		if strings.ReplaceAll(n.Name, "_", "-") == cmd {
+		if runtime.CommandName(n.Name) == cmd {
 			return n.Addr()
 		}
 	}
