@@ -46,6 +46,11 @@ type decision struct {
 	tick uint64
 }
 
+// aggregateAcksAlone makes an aggregate acknowledge every part on its own
+// frame, as it did before its acker was eager. Only BenchmarkDiamond sets
+// it, to measure what the eager acker gains.
+var aggregateAcksAlone bool
+
 // gapTick is how often an acker with decided deliveries waiting behind an
 // undecided one acknowledges them one by one (see ackBehindGap). A delivery
 // waits at least one full tick, so the ordinary gaps of concurrent workers
@@ -66,8 +71,15 @@ const gapTick = 100 * time.Millisecond
 // Delivery tags belong to the acker's channel; a new channel gets a new
 // acker.
 type acker struct {
-	s         *session
-	single    bool // ack each delivery on its own (aggregate: parts are held out of order)
+	s      *session
+	single bool // ack each delivery on its own (gather: Q.state's held messages sit among the items)
+	// eager: a delivery decided behind an undecided one is acknowledged on
+	// its own in the same flush, not a gapTick later (aggregate: parts
+	// wait out of order for as long as their groups are incomplete, which
+	// is no reason to delay the acks of the groups that completed). The
+	// decided prefix still goes in one multiple ack.
+	eager     bool
+	fresh     []uint64 // eager: the tags decided since the last flush
 	items     chan ackItem
 	done      chan struct{}
 	closeOnce sync.Once
@@ -215,10 +227,28 @@ func (a *acker) settle(it ackItem) {
 	}
 	a.decided[it.tag] = decision{ack: true, ok: it.ok, span: it.span, tick: a.ticks}
 	a.behind++
+	if a.eager {
+		a.fresh = append(a.fresh, it.tag)
+	}
 }
 
-// flush acknowledges the longest run of decided tags from next.
+// flush acknowledges the longest run of decided tags from next in one
+// frame, then, when eager, the tags decided since the last flush that are
+// left behind a gap, one by one.
 func (a *acker) flush() {
+	a.flushPrefix()
+	if a.eager {
+		for _, tag := range a.fresh {
+			if d, ok := a.decided[tag]; ok && d.ack && !d.sent {
+				a.ackAlone(tag, d)
+			}
+		}
+		a.fresh = a.fresh[:0]
+	}
+}
+
+// flushPrefix acknowledges the longest run of decided tags from next.
+func (a *acker) flushPrefix() {
 	var last uint64
 	oks, spans := a.oks[:0], a.spans[:0]
 	for {
@@ -265,17 +295,26 @@ func (a *acker) ackBehindGap() {
 		if !d.ack || d.sent || a.ticks < d.tick+2 {
 			continue
 		}
-		if err := a.s.ch.Ack(tag, false); err != nil {
-			a.s.r.log.Warn("ack failed; the message will be redelivered", "error", err.Error())
+		if !a.ackAlone(tag, d) {
 			return
 		}
-		if d.ok != nil {
-			d.ok()
-		}
-		endSpan(d.span, nil)
-		a.decided[tag] = decision{ack: true, sent: true}
-		a.behind--
 	}
+}
+
+// ackAlone acknowledges the decided delivery tag on its own and keeps it
+// in decided, marked sent. It reports whether the ack was sent.
+func (a *acker) ackAlone(tag uint64, d decision) bool {
+	if err := a.s.ch.Ack(tag, false); err != nil {
+		a.s.r.log.Warn("ack failed; the message will be redelivered", "error", err.Error())
+		return false
+	}
+	if d.ok != nil {
+		d.ok()
+	}
+	endSpan(d.span, nil)
+	a.decided[tag] = decision{ack: true, sent: true}
+	a.behind--
+	return true
 }
 
 // finish flushes, then acknowledges one by one the decided deliveries left

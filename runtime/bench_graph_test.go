@@ -29,6 +29,7 @@ var (
 	fairSingle     = flag.Int("fair.single", 200, "BenchmarkFairness: messages of the single-instance scenario")
 	diaRounds      = flag.Int("diamond.rounds", 3, "BenchmarkDiamond: rounds; each runs both contenders, in fresh vhosts")
 	diaRuns        = flag.Int("diamond.runs", 5000, "BenchmarkDiamond: runs per contender and round")
+	diaOnly        = flag.String("diamond.only", "", "BenchmarkDiamond: run only this contender (aggregate, process, aggregate-alone or process-alone), e.g. to profile it")
 	benchNodeFlags = flag.String("bench.nodeflags", "", "BenchmarkPipeline, Fairness, Diamond: flags for the runtime's node commands (default none: the defaults a user gets), e.g. \"-prefetch 256\" to compare")
 )
 
@@ -361,9 +362,12 @@ func benchDiamond(asProcess bool) Graph {
 // holds every result. Contenders: join an aggregate of a, b and c (one
 // result per run), and join a process node (one result per part, three per
 // run); and each join alone, its queue filled with the parts beforehand,
-// which shows where the join's own ceiling lies. It reports runs/s and the
-// ratio aggregate/process (the target is ≥ 0.8). Run it with -benchtime 1x
-// (make bench).
+// which shows where the join's own ceiling lies, the aggregate twice: as
+// it is, and acking each part in a frame of its own, as it did before its
+// acker was eager (see acker.eager). It reports runs/s, the ratio
+// aggregate/process (the target is ≥ 0.8) and the ratio of the two
+// aggregates alone (the goal is ≥ 1.5). Run it with -benchtime 1x (make
+// bench).
 func BenchmarkDiamond(b *testing.B) {
 	runs := *diaRuns
 	rounds := max(*diaRounds, 1)
@@ -390,8 +394,10 @@ func BenchmarkDiamond(b *testing.B) {
 	}
 	// The join alone: its queue filled with every run's three parts
 	// beforehand, only the join node running.
-	alone := func(name string, asProcess bool) func(b *testing.B, round int) float64 {
+	alone := func(name string, asProcess, acksAlone bool) func(b *testing.B, round int) float64 {
 		return func(b *testing.B, round int) float64 {
+			aggregateAcksAlone = acksAlone
+			defer func() { aggregateAcksAlone = false }()
 			g := benchDiamond(asProcess)
 			t, vh, conn := newBenchVhost(b, fmt.Sprintf("%s-%d", name, round), &g)
 			defer t.cleanup()
@@ -413,19 +419,34 @@ func BenchmarkDiamond(b *testing.B) {
 	}
 	agg := &graphContender{name: "join: aggregate", run: turn("aggregate", false)}
 	proc := &graphContender{name: "join: process", run: turn("process", true)}
-	aggAlone := &graphContender{name: "aggregate alone", run: alone("aggregate-alone", false)}
-	procAlone := &graphContender{name: "process alone", run: alone("process-alone", true)}
-	interleave(b, rounds, agg, proc, aggAlone, procAlone)
+	aggAlone := &graphContender{name: "aggregate alone", run: alone("aggregate-alone", false, false)}
+	oldAlone := &graphContender{name: "aggregate alone, acks 1×1", run: alone("aggregate-alone-acks-1x1", false, true)}
+	procAlone := &graphContender{name: "process alone", run: alone("process-alone", true, false)}
+	if *diaOnly != "" {
+		c := map[string]*graphContender{"aggregate": agg, "process": proc, "aggregate-alone": aggAlone, "aggregate-alone-acks-1x1": oldAlone, "process-alone": procAlone}[*diaOnly]
+		if c == nil {
+			b.Fatalf("-diamond.only %q: want aggregate, process, aggregate-alone, aggregate-alone-acks-1x1 or process-alone", *diaOnly)
+		}
+		interleave(b, rounds, c)
+		b.ReportMetric(median(c.rate), strings.ReplaceAll(c.name, " ", "-")+"-runs/s")
+		return
+	}
+	interleave(b, rounds, agg, proc, aggAlone, oldAlone, procAlone)
 	am, pm := median(agg.rate), median(proc.rate)
 	b.ReportMetric(am, "aggregate-runs/s")
 	b.ReportMetric(pm, "process-runs/s")
 	b.ReportMetric(am/pm, "x-process")
 	b.ReportMetric(median(aggAlone.rate), "aggregate-alone-runs/s")
+	b.ReportMetric(median(aggAlone.rate)/median(oldAlone.rate), "x-acks-1x1")
 	r := roundRatios(agg, proc)
+	ra := roundRatios(aggAlone, oldAlone)
 	b.Logf("diamond fan_out → 3 process → join → terminate, %d runs per round, %d interleaved rounds "+
 		"(alone: the join's queue filled with the runs' parts beforehand, only the join running)\n%s"+
-		"aggregate/process: ratio of medians %.2f (target ≥ 0.8); per round min %.2f, median %.2f, max %.2f",
-		runs, rounds, rateTable("runs/s", agg, proc, aggAlone, procAlone), am/pm, slices.Min(r), median(r), slices.Max(r))
+		"aggregate/process: ratio of medians %.2f (target ≥ 0.8); per round min %.2f, median %.2f, max %.2f\n"+
+		"the join's ceiling, aggregate alone/aggregate alone acking each part on its own (as before its acker was eager): "+
+		"ratio of medians %.2f (goal ≥ 1.5); per round min %.2f, median %.2f, max %.2f",
+		runs, rounds, rateTable("runs/s", agg, proc, aggAlone, oldAlone, procAlone), am/pm, slices.Min(r), median(r), slices.Max(r),
+		median(aggAlone.rate)/median(oldAlone.rate), slices.Min(ra), median(ra), slices.Max(ra))
 }
 
 // fillParts publishes n runs' parts to queue, one from each of sources per

@@ -45,7 +45,10 @@
 // delivery tags; deliveries settled behind one still in its handler for
 // over a tick (100-200 ms) are acked one by one, so a slow or abandoned
 // delivery never keeps the acks of those after it from the broker (a lost
-// connection would redeliver them all). A message the broker returns as unroutable is a failure,
+// connection would redeliver them all). An aggregate, whose parts wait
+// out of order for their groups, acks the parts of a joined group that lie
+// behind a held part one by one at once, and the settled prefix in one
+// frame. A message the broker returns as unroutable is a failure,
 // retried like a handler error, never a success. Delivery tags are used only
 // on the channel that delivered them; after a lost channel the broker
 // redelivers whatever was unacknowledged.

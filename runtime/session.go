@@ -35,7 +35,9 @@ func (r *nodeRun) session(ctx context.Context, conn Conn) error {
 	defer hcancel()
 	s := &session{r: r, ch: ch, ctx: hctx, win: deliveries}
 	s.acker = newAcker(s)
-	s.acker.single = r.n.kind == KindAggregate
+	if r.n.kind == KindAggregate {
+		s.acker.eager, s.acker.single = !aggregateAcksAlone, aggregateAcksAlone
+	}
 	go s.acker.run()
 
 	var workers sync.WaitGroup

@@ -282,3 +282,40 @@ func TestAckerAcksBehindAGapAfterATick(t *testing.T) {
 		t.Errorf("after the prefix: behind %d, decided %v, next %d; want 0, none, 5", a.behind, a.decided, a.next)
 	}
 }
+
+// TestEagerAckerAcksAJoinedGroupAtOnce checks an aggregate's acker: the
+// parts of a group joined behind a held part are acked one by one in the
+// same flush, the settled prefix in one frame, and a held part never.
+func TestEagerAckerAcksAJoinedGroupAtOnce(t *testing.T) {
+	ch := &fakeChannel{}
+	s := &session{ch: ch, ctx: context.Background(), r: &nodeRun{log: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	a := newAcker(s)
+	a.eager = true
+	confirmed := func() Confirmation { c := &fakeConf{ch: make(chan struct{})}; close(c.ch); return c }
+	acked := 0
+	// Tags 1-3 are one group, joined; 4 is held (its group incomplete);
+	// 5 and 6 are another group, joined.
+	for _, tag := range []uint64{1, 2, 3, 5, 6} {
+		a.settle(ackItem{tag: tag, confs: []Confirmation{confirmed()}, ok: func() { acked++ }})
+	}
+	a.flush()
+	want := []string{"ack 3 true", "ack 5 false", "ack 6 false"}
+	if !slices.Equal(ch.log, want) {
+		t.Fatalf("acker sent %v, want %v", ch.log, want)
+	}
+	if acked != 5 {
+		t.Errorf("ok called %d times, want 5", acked)
+	}
+	// 4's group joins later: the prefix passes over 5 and 6 (acked
+	// already) and names 7, which covers them harmlessly.
+	a.settle(ackItem{tag: 4, confs: []Confirmation{confirmed()}})
+	a.settle(ackItem{tag: 7, confs: []Confirmation{confirmed()}})
+	a.flush()
+	want = append(want, "ack 7 true")
+	if !slices.Equal(ch.log, want) {
+		t.Errorf("acker sent %v, want %v", ch.log, want)
+	}
+	if a.behind != 0 || len(a.decided) != 0 || a.next != 8 {
+		t.Errorf("after the prefix: behind %d, decided %v, next %d; want 0, none, 8", a.behind, a.decided, a.next)
+	}
+}
