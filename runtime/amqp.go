@@ -230,11 +230,7 @@ func (c *amqpConn) Channel(ctx context.Context, window int) (Channel, error) {
 		returns:    ch.NotifyReturn(make(chan amqp.Return, window)),
 		returned:   map[returnKey][]amqp.Return{},
 		done:       make(chan struct{}),
-		confirms:   newConfirmLog(),
 	}
-	// Registered before the first publish, so that it hears every confirm;
-	// its buffer holds a window's worth, so the reader never waits on it.
-	go ac.confirms.run(ch.NotifyPublish(make(chan amqp.Confirmation, window)))
 	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
 	go func() {
 		<-closed
@@ -277,62 +273,6 @@ type amqpChannel struct {
 	returned map[returnKey][]amqp.Return
 
 	nacked sync.Once // closes the channel after its first nack
-
-	confirms *confirmLog // which publishes the broker nacked
-}
-
-// confirmLog tells a nack from a confirm lost with its channel. amqp091
-// resolves a DeferredConfirmation as not acked in both cases: when the
-// broker nacks the publish, and when the channel closes before the confirm
-// arrives (then the message may well be queued: only the confirm was lost).
-// The log reads the channel's confirm stream (NotifyPublish), which amqp091
-// feeds in publish order right after resolving each confirmation, and which
-// it closes once the channel is closed and every pending confirmation was
-// resolved as lost.
-type confirmLog struct {
-	mu      sync.Mutex
-	cond    sync.Cond
-	through uint64          // every publish up to this sequence number had its confirm
-	nacks   map[uint64]bool // publishes the broker nacked, not yet asked about
-	ended   bool            // the stream closed: no confirm comes any more
-}
-
-func newConfirmLog() *confirmLog {
-	l := &confirmLog{nacks: map[uint64]bool{}}
-	l.cond.L = &l.mu
-	return l
-}
-
-// run reads the confirm stream until it closes.
-func (l *confirmLog) run(confirms <-chan amqp.Confirmation) {
-	for c := range confirms {
-		l.mu.Lock()
-		if !c.Ack {
-			l.nacks[c.DeliveryTag] = true
-		}
-		l.through = max(l.through, c.DeliveryTag)
-		l.mu.Unlock()
-		l.cond.Broadcast()
-	}
-	l.mu.Lock()
-	l.ended = true
-	l.mu.Unlock()
-	l.cond.Broadcast()
-}
-
-// nacked reports whether the broker nacked publish seq, whose confirmation
-// resolved without an ack: true for a nack, false for a confirm lost with
-// the channel. It waits until the stream has passed seq or ended, which
-// follows the resolution at once.
-func (l *confirmLog) nacked(seq uint64) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for l.through < seq && !l.ended {
-		l.cond.Wait()
-	}
-	n := l.nacks[seq]
-	delete(l.nacks, seq)
-	return n
 }
 
 // refused handles a publish the broker nacked: it closes the channel, so
@@ -457,7 +397,16 @@ func (f *amqpConfirmation) Wait(ctx context.Context) error {
 	f.once.Do(func() {
 		defer func() { <-f.c.window }()
 		if !f.dc.Acked() {
-			if !f.c.confirms.nacked(f.dc.DeliveryTag) {
+			// amqp091 resolves a confirmation as not acked in two cases:
+			// the broker nacked the publish, or the channel closed before
+			// its confirm came (the message may well be queued). It marks
+			// the channel closed before it resolves the pending ones, so a
+			// channel still open means a nack. (A nack followed at once by
+			// the channel's loss reads as lost, which is handled the same:
+			// the input is retried, and the channel is gone anyway.) No
+			// confirm listener is needed, which would cost a timer and a
+			// hand-off per confirm.
+			if f.c.ch.IsClosed() {
 				f.err = fmt.Errorf("publish to %s with key %s: %w", f.id.exchange, f.id.key, ErrUnconfirmed)
 				return
 			}
