@@ -12,8 +12,8 @@ import (
 // every program imports, and the packages it imports (the OTLP exporter's
 // client among them) must not depend on google.golang.org/grpc,
 // grpc-gateway or html/template, which the SDK's otlptracehttp brought
-// (about 11 MB of a 24 MB program; see package runtime/internal/otlp). It
-// runs go list -deps, as a contributor would.
+// (6.9 MB of the arith example's 24.2 MB; see package
+// runtime/internal/otlp). It runs go list -deps, as a contributor would.
 func TestNoGRPC(t *testing.T) {
 	const self = "github.com/dgehq/dge/runtime/cli"
 	out, err := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, self).CombinedOutput()
