@@ -49,15 +49,18 @@ func (e *retryable) Error() string { return e.err.Error() }
 func (e *retryable) Unwrap() error { return e.err }
 
 // retryAfter returns the wait a Retry-After header asks for: a number of
-// seconds, or an HTTP date; 0 when v is empty or neither.
+// seconds (the longest Duration when it is longer), or an HTTP date; 0 when
+// v is empty or neither.
 func retryAfter(v string) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
-		if s > int64(time.Duration(1<<63-1)/time.Second) {
-			return time.Duration(1<<63 - 1)
-		}
+	const forever = time.Duration(1<<63 - 1)
+	s, err := strconv.ParseUint(v, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange), err == nil && s > uint64(forever/time.Second):
+		return forever
+	case err == nil:
 		return time.Duration(s) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
@@ -100,7 +103,7 @@ func (c *Client) send(ctx context.Context, body []byte) error {
 			return err
 		}
 		delay := max(next(), r.after)
-		if elapsed := time.Since(start); elapsed+delay > c.retry.maxElapsed {
+		if elapsed := time.Since(start); delay > c.retry.maxElapsed-elapsed { // not elapsed+delay: a Retry-After may be huge
 			return fmt.Errorf("giving up after %d attempts in %s, the next in %s would pass the retries' limit of %s: %w",
 				attempt, elapsed.Round(time.Millisecond), delay.Round(time.Millisecond), c.retry.maxElapsed, r.err)
 		}

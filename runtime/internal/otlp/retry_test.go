@@ -99,6 +99,21 @@ func TestRetryGivesUp(t *testing.T) {
 		t.Errorf("Retry-After past the timeout: gave up after %s, want at once", d)
 	}
 
+	_, srv = newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "9999999999999999999")
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	t.Setenv(prefix+"ENDPOINT", srv.URL)
+	t.Setenv(prefix+"TIMEOUT", "0")
+	start = time.Now()
+	err = newClient(t).UploadTraces(t.Context(), testSpans("throttled for ever"))
+	if err == nil || !strings.Contains(err.Error(), "would pass the retries' limit of 1m0s") {
+		t.Errorf("Retry-After for ever, no timeout: error %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Retry-After for ever, no timeout: gave up after %s, want at once", d)
+	}
+
 	rc, srv := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	})
@@ -135,7 +150,8 @@ func TestRetryGivesUp(t *testing.T) {
 
 // TestRetryAfterHeader checks the parsing of Retry-After.
 func TestRetryAfterHeader(t *testing.T) {
-	for v, want := range map[string]time.Duration{"": 0, "0": 0, "3": 3 * time.Second, "-1": 0, "soon": 0, "1.5": 0} {
+	for v, want := range map[string]time.Duration{"": 0, "0": 0, "3": 3 * time.Second, "-1": 0, "soon": 0, "1.5": 0,
+		"99999999999": 1<<63 - 1, "99999999999999999999999": 1<<63 - 1} {
 		if got := retryAfter(v); got != want {
 			t.Errorf("retryAfter(%q) = %s, want %s", v, got, want)
 		}
