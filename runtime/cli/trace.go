@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dgehq/dge/runtime/internal/otlp"
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -29,9 +30,13 @@ const traceFlushTimeout = 10 * time.Second
 // OTEL_RESOURCE_ATTRIBUTES (the service name defaults to the program's),
 // OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, and the OTLP exporter's
 // OTEL_EXPORTER_OTLP_* (HTTP with protobuf; the endpoint defaults to
-// http://localhost:4318). The SDK reads the sampler's, the resource's and
-// the exporter's variables from the process environment itself. The console exporter writes one JSON span per line
-// to stderr, beside the logs: stdout carries run IDs and results. When
+// http://localhost:4318; a grpc or http/json protocol is refused). The SDK
+// reads the sampler's and the resource's variables from the process
+// environment itself, and so does the OTLP exporter's client, package
+// runtime/internal/otlp: dge's own, which exports like the SDK's
+// otlptracehttp without importing gRPC, 6.9 MB of the arith example (see
+// that package). The console exporter writes one JSON span per line to
+// stderr, beside the logs: stdout carries run IDs and results. When
 // tracing is on, the provider also becomes the global one (with the W3C
 // propagator), so that spans a handler starts with otel.Tracer join the
 // message's trace.
@@ -61,7 +66,11 @@ func startTracing(ctx context.Context, prog, graph string, getenv func(string) s
 					return nil, none, fmt.Errorf("%s=%q: this program exports OTLP over HTTP only: set it to http/protobuf or unset it", k, p)
 				}
 			}
-			x, err := otlptracehttp.New(ctx)
+			c, err := otlp.NewClient()
+			if err != nil {
+				return nil, none, fmt.Errorf("OTEL_TRACES_EXPORTER=otlp: %w", err)
+			}
+			x, err := otlptrace.New(ctx, c)
 			if err != nil {
 				return nil, none, fmt.Errorf("OTEL_TRACES_EXPORTER=otlp: %w", err)
 			}
