@@ -2,13 +2,15 @@ package otlp
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -69,18 +71,27 @@ func retryAfter(v string) time.Duration {
 	return 0
 }
 
-// transient reports whether a transport error may go away on its own
-// (a refused or reset connection, a timeout, a proxy's failure), and so is
-// worth retrying: not a server certificate this client rejects, nor a
-// failed TLS handshake, nor a TLS alert from the server (such as its
-// refusal of the client's certificate), which crypto/tls reports as a
-// *net.OpError of Op "remote error".
+// transient reports whether a transport error is worth retrying: a
+// timeout (of the dial, the TLS handshake or the response's headers), or a
+// connection dropped or reset after it was made (a collector restarting).
+// A connection that could not be made (refused: nothing listens) is not
+// retried, as with the SDK's own exporter: a short command such as publish
+// would otherwise wait seconds at exit to flush its spans, and a node's
+// next batch tries again anyway. Nor is a rejected certificate or a TLS
+// alert.
 func transient(err error) bool {
-	var verify *tls.CertificateVerificationError
-	var local tls.AlertError
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return false
+	}
+	if ue.Timeout() {
+		return true
+	}
 	var op *net.OpError
-	remote := errors.As(err, &op) && op.Op == "remote error"
-	return !errors.As(err, &verify) && !errors.As(err, &local) && !remote
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // send makes the attempts of one export of body until one succeeds, one

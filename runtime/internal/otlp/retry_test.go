@@ -79,8 +79,8 @@ func TestRetryStatuses(t *testing.T) {
 
 // TestRetryGivesUp checks the limits of the retries: a Retry-After past the
 // export's timeout ends it at once; the backoff's limit ends a receiver
-// that keeps answering 503; a refused connection is retried until the
-// timeout.
+// that keeps answering 503; a refused connection is not retried (as with
+// the SDK's exporter).
 func TestRetryGivesUp(t *testing.T) {
 	cleanEnv(t)
 	_, srv := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
@@ -138,14 +138,11 @@ func TestRetryGivesUp(t *testing.T) {
 	t.Setenv(prefix+"TIMEOUT", "300")
 	c = newClient(t)
 	c.retry = fastBackoff
-	start = time.Now()
 	err = c.UploadTraces(t.Context(), testSpans("refused"))
-	if err == nil || !strings.Contains(err.Error(), "refused") || !strings.Contains(err.Error(), "attempt") {
-		t.Errorf("refused: error %v, want the refusal after several attempts", err)
+	if err == nil || !strings.Contains(err.Error(), "refused") || strings.Contains(err.Error(), "attempt") {
+		t.Errorf("refused: error %v, want the refusal at the first attempt", err)
 	}
-	if d := time.Since(start); d < 250*time.Millisecond || d > 3*time.Second {
-		t.Errorf("refused: gave up after %s, want after about the timeout (300ms)", d)
-	}
+
 }
 
 // TestRetryAfterHeader checks the parsing of Retry-After.
