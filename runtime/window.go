@@ -56,6 +56,12 @@ const (
 	windowSlack = 100 * time.Millisecond
 	// windowInterval is how often an adaptive window is re-evaluated.
 	windowInterval = 100 * time.Millisecond
+	// firstWindowInterval is how often it is evaluated until the first
+	// handler call is measured: a fast node leaves startWindow within
+	// milliseconds of its first delivery (at the broker's pace, startWindow
+	// caps it at about half its rate), a slow one as soon as its first
+	// call returns.
+	firstWindowInterval = 10 * time.Millisecond
 	// windowAlpha is the weight of one interval's mean in the moving
 	// averages of h and c.
 	windowAlpha = 0.5
@@ -163,15 +169,21 @@ func (w *window) confirmed(d time.Duration) {
 	}
 }
 
-// run adapts the window every windowInterval until ctx ends or the channel
-// is lost. A fixed window returns at once.
+// run adapts the window every windowInterval (every firstWindowInterval
+// until a handler call is measured) until ctx ends or the channel is lost.
+// A fixed window returns at once.
 func (w *window) run(ctx context.Context) {
 	if !w.adaptive {
 		return
 	}
-	t := time.NewTicker(windowInterval)
+	t := time.NewTimer(firstWindowInterval)
 	defer t.Stop()
 	for {
+		if w.h != 0 {
+			t.Reset(windowInterval)
+		} else {
+			t.Reset(firstWindowInterval)
+		}
 		select {
 		case <-ctx.Done():
 			return
