@@ -58,9 +58,10 @@ clean:
 	rm -rf bin
 
 ## bench: with the runtime's default flags, interleaved rounds, medians and ratios: a process hop vs plain
-##        amqp091-go relays (pipelined and synchronous confirms), tracing off and on (console exporter to a
-##        file, OTLP to a local receiver); a 3-hop graph with its producer vs 3 relays;
-##        fairness of a 20 ms handler between instances; a diamond joined by an aggregate vs a process node;
+##        amqp091-go relays (the best by hand: batched acks; pipelined; synchronous confirms), with the CPU
+##        time per message, tracing off and on (console exporter to a file, OTLP to a local receiver); a 3-hop
+##        graph with its producer vs 3 relays; fairness of a 20 ms handler between instances; a diamond joined
+##        by an aggregate vs a process node, and the aggregate alone vs acking each part on its own;
 ##        then a 1,000-node graph: apply from empty, plan (3 requests) vs per-object reads; then one split of
 ##        100,000 items: the fold draining them vs a process hop draining as many (items/s, ratio, the fold's peak RSS);
 ##        then 2,000 runs of a 20 ms handler under dge run (1 to 4 replicas) vs one replica (times, speed-up)
