@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -393,14 +394,7 @@ func relayPipelinedQueues(ctx context.Context, b testing.TB, conn *amqp.Connecti
 		case <-ctx.Done():
 			return
 		case d := <-deliveries:
-			body, ok := relayWork(b, d.Body)
-			if !ok {
-				return
-			}
-			dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, g.WorkExchange, out, true, false, amqp.Publishing{
-				DeliveryMode: amqp.Persistent, ContentType: "application/json", MessageId: d.MessageId + "-" + out,
-				Headers: amqp.Table{HeaderRunID: d.Headers[HeaderRunID]}, Body: body,
-			})
+			dc, err := relayHop(ctx, b, ch, g, d, out)
 			if err != nil {
 				return
 			}
@@ -443,14 +437,7 @@ func relayBatchedQueues(ctx context.Context, b testing.TB, conn *amqp.Connection
 		case <-ctx.Done():
 			return
 		case d := <-deliveries:
-			body, ok := relayWork(b, d.Body)
-			if !ok {
-				return
-			}
-			dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, g.WorkExchange, out, true, false, amqp.Publishing{
-				DeliveryMode: amqp.Persistent, ContentType: "application/json", MessageId: d.MessageId + "-" + out,
-				Headers: amqp.Table{HeaderRunID: d.Headers[HeaderRunID]}, Body: body,
-			})
+			dc, err := relayHop(ctx, b, ch, g, d, out)
 			if err != nil {
 				return
 			}
@@ -495,14 +482,7 @@ func relaySync(ctx context.Context, b testing.TB, vh brokertest.Vhost, g Graph) 
 		case <-ctx.Done():
 			return
 		case d := <-deliveries:
-			body, ok := relayWork(b, d.Body)
-			if !ok {
-				return
-			}
-			dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, g.WorkExchange, "out", true, false, amqp.Publishing{
-				DeliveryMode: amqp.Persistent, ContentType: "application/json", MessageId: d.MessageId + "-out",
-				Headers: amqp.Table{HeaderRunID: d.Headers[HeaderRunID]}, Body: body,
-			})
+			dc, err := relayHop(ctx, b, ch, g, d, "out")
 			if err != nil || !dc.Wait() {
 				return
 			}
@@ -529,6 +509,20 @@ func relayChannel(b testing.TB, conn *amqp.Connection, queue string) (*amqp.Chan
 		b.Fatal(err)
 	}
 	return ch, ds
+}
+
+// relayHop is the relays' work on delivery d: decode, add one, encode,
+// and publish the result to queue out with a deferred confirmation. An
+// error ends the relay.
+func relayHop(ctx context.Context, b testing.TB, ch *amqp.Channel, g Graph, d amqp.Delivery, out string) (*amqp.DeferredConfirmation, error) {
+	body, ok := relayWork(b, d.Body)
+	if !ok {
+		return nil, errors.New("relay: bad input")
+	}
+	return ch.PublishWithDeferredConfirmWithContext(ctx, g.WorkExchange, out, true, false, amqp.Publishing{
+		DeliveryMode: amqp.Persistent, ContentType: "application/json", MessageId: d.MessageId + "-" + out,
+		Headers: amqp.Table{HeaderRunID: d.Headers[HeaderRunID]}, Body: body,
+	})
 }
 
 // relayWork is the relays' handler: decode, add one, encode.
