@@ -317,23 +317,46 @@ func (e *engine) runConn(ctx context.Context, conn Conn, runs []*nodeRun) {
 				if ctx.Err() != nil {
 					return
 				}
-				select {
-				case <-conn.Done():
-					return
-				default:
-				}
 				if time.Since(start) > time.Minute {
 					b.reset()
 				}
 				d := b.next()
-				r.log.Warn("channel lost; reopening", "error", errString(err), "retry_in", d.String())
-				if !sleep(ctx, d) {
+				// A lost connection tells its channels, each on a goroutine
+				// of its own, as it tells its own listener: the session
+				// may end before conn.Done closes. Wait part of the backoff
+				// for it first, so that the connection's loss is not taken
+				// for a channel's (and the engine fails over at once).
+				grace := min(d, channelLossGrace)
+				if connLost(ctx, conn, grace) {
+					return
+				}
+				r.log.Warn("channel lost; reopening", "error", errString(err), "retry_in", (d - grace).String())
+				if !sleep(ctx, d-grace) {
 					return
 				}
 			}
 		})
 	}
 	wg.Wait()
+}
+
+// channelLossGrace is how long a session whose channel was lost waits to
+// see whether its connection was lost with it (see runConn).
+const channelLossGrace = 100 * time.Millisecond
+
+// connLost waits up to d for conn to be lost, and reports whether it was
+// (or ctx ended).
+func connLost(ctx context.Context, conn Conn, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-conn.Done():
+		return true
+	case <-ctx.Done():
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // watchQueues reads the message counts of the nodes' queues on conn at

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/dgehq/dge/envelope"
 )
@@ -59,7 +60,9 @@ func (s *session) handleSplit(d Delivery, attempt int, in any) {
 		s.park(d, attempt, envelope.Permanent, fmt.Sprintf("the items' %s header would be over the %d bytes the runtime accepts: use shorter split node names or nest fewer splits", HeaderSplit, maxSplitHeader))
 		return
 	}
+	start := time.Now()
 	sp.run(items)
+	s.win.worked(time.Since(start))
 }
 
 // splitPublish publishes the items of one split: as it goes, waiting for

@@ -160,6 +160,19 @@ func (w *window) handled(d time.Duration) {
 	}
 }
 
+// worked adds d to the time of the handler call handled last recorded:
+// a split's publishing of its items, which is the node's work per delivery
+// as much as its handler's. Without it a split's window would be sized by
+// its handler alone (microseconds: the maximum window), and one instance
+// would hoard hundreds of inputs, each worth a hundred publishes, which a
+// crash then hands back all at once, each a delivery closer to the
+// delivery-limit.
+func (w *window) worked(d time.Duration) {
+	if w != nil && w.adaptive {
+		w.handleNs.Add(int64(d))
+	}
+}
+
 // confirmed records how long a delivery's outputs took to be confirmed
 // once its handler was done.
 func (w *window) confirmed(d time.Duration) {
