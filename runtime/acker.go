@@ -239,8 +239,8 @@ func (a *acker) flush() {
 	a.flushPrefix()
 	if a.eager {
 		for _, tag := range a.fresh {
-			if d, ok := a.decided[tag]; ok && d.ack && !d.sent {
-				a.ackAlone(tag, d)
+			if d, ok := a.decided[tag]; ok && d.ack && !d.sent && !a.ackAlone(tag, d) {
+				break // the channel is gone: the broker redelivers the rest
 			}
 		}
 		a.fresh = a.fresh[:0]
