@@ -77,3 +77,19 @@ func TestWindowModes(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkedCountsTowardTheWindow: a split's publishing of its items
+// (worked) counts as handler time, so a split whose handler takes
+// microseconds but whose items take 20 ms gets a small window, not the
+// largest, which would hoard inputs that a crash hands back all at once.
+func TestWorkedCountsTowardTheWindow(t *testing.T) {
+	w := &window{adaptive: true, concurrency: 1, size: startWindow}
+	for range 10 {
+		w.handled(10 * time.Microsecond)
+		w.worked(20 * time.Millisecond)
+	}
+	got, change := w.adapt()
+	if want := targetWindow(1, 20*time.Millisecond+10*time.Microsecond, 0); got != want || !change || got >= startWindow {
+		t.Errorf("window after handlers of 10µs with 20ms of items: %d (change %v), want %d, below the starting %d", got, change, want, startWindow)
+	}
+}
