@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -9,17 +10,18 @@ import (
 
 // ackItem is a delivery whose fate is decided: acknowledge it once confs
 // are all confirmed and routed (then call ok), or reject it (a retry
-// through Q.retry) when reject is set or a confirmation fails (then call
-// failed first). A confirmation that failed because the broker returned
-// its message as unroutable is counted (returned); when unroutable is set,
-// the input in (at attempt) is then parked as unroutable instead of
-// rejected (see parkUnroutable).
+// through Q.retry) when reject is set. When a confirmation fails, failed is
+// called first, told whether the delivery is left to be redelivered (see
+// leftToChannel) or rejected. A confirmation that failed because the
+// broker returned its message as unroutable is counted (returned); when
+// unroutable is set, the input in (at attempt) is then parked as
+// unroutable instead of rejected (see parkUnroutable).
 type ackItem struct {
 	tag    uint64
 	confs  []Confirmation
 	reject bool
 	ok     func()
-	failed func(error)
+	failed func(err error, redelivered bool)
 	// unroutable says that in and attempt are set: the input, parked as
 	// envelope.Unroutable should an output be returned. in is carried by
 	// value, so that an item costs no allocation.
@@ -200,9 +202,17 @@ func (a *acker) settle(it ackItem) {
 		go a.s.parkUnroutable(it.in, it.attempt, ret)
 		return
 	}
+	if err != nil && leftToChannel(err) {
+		// Not settled: the input comes back when the channel closes.
+		if it.failed != nil {
+			it.failed(err, true)
+		}
+		endSpan(it.span, err)
+		return
+	}
 	if it.reject || err != nil {
 		if err != nil && it.failed != nil {
-			it.failed(err)
+			it.failed(err, false)
 		}
 		endSpan(it.span, err)
 		if e := a.s.ch.Reject(it.tag); e != nil {
@@ -230,6 +240,31 @@ func (a *acker) settle(it ackItem) {
 	if a.eager {
 		a.fresh = append(a.fresh, it.tag)
 	}
+}
+
+// leftToChannel reports whether a delivery whose output's confirmation
+// failed with err is left unsettled for the broker to redeliver, rather
+// than rejected for a retry: the broker refused the output (ErrNacked, and
+// the channel closes after a nack) or the channel closed before its
+// confirm (ErrUnconfirmed). Either way the channel is gone, and its
+// unacknowledged deliveries go back to the head of their queues, counted
+// as redeliveries (x-delivery-count), not attempts. A reject would
+// dead-letter the delivery through Q.retry instead: an attempt spent on
+// the broker's fault, a retry delay, and a pass through the queue's
+// dead-letter worker, which is restarting on a new leader exactly when
+// nacks come (a node of the cluster died), and which RabbitMQ 3.10.8 can
+// leave holding such messages for good.
+func leftToChannel(err error) bool {
+	return errors.Is(err, ErrNacked) || errors.Is(err, ErrUnconfirmed)
+}
+
+// failedFate completes the log line of a delivery whose confirmation
+// failed: what (the delivery) will be redelivered, or otherwise.
+func failedFate(redelivered bool, what, otherwise string) string {
+	if redelivered {
+		return what + " will be redelivered"
+	}
+	return otherwise
 }
 
 // flush acknowledges the longest run of decided tags from next in one

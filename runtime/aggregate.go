@@ -320,10 +320,9 @@ func (s *session) aggPublish(g *aggGroup, partIDs string, attempt int, body []by
 					r.handled(span, p.d.RunID, p.d.MessageID, p.attempt, p.d.received, "done")
 				}
 			},
-			failed: func(err error) {
-				r.m.retried.Add(1)
+			failed: func(err error, _ bool) {
 				if first {
-					r.log.Warn("output not confirmed; retrying the group", "run_id", g.runID, "error", err.Error())
+					r.log.Warn("output not confirmed; the group's parts will be redelivered", "run_id", g.runID, "error", err.Error())
 				}
 			},
 			unroutable: true, in: p.d, attempt: p.attempt, shared: !first,
@@ -434,8 +433,8 @@ func (s *session) aggRotate(p *aggPart, why string) bool {
 		tag:   p.d.Tag,
 		confs: []Confirmation{c},
 		ok:    func() { r.m.rotated.Add(1) },
-		failed: func(err error) {
-			r.log.Warn("rotated copy not confirmed; rejecting the part for a retry", "run_id", p.d.RunID, "error", err.Error())
+		failed: func(err error, redelivered bool) {
+			r.log.Warn("rotated copy not confirmed; "+failedFate(redelivered, "the part", "rejecting the part for a retry"), "run_id", p.d.RunID, "error", err.Error())
 		},
 	})
 	return true

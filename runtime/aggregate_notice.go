@@ -61,8 +61,8 @@ func (s *session) aggForwardNotice(d Delivery, attempt int, f RunFailure) {
 			r.m.acked.Add(1)
 			r.m.published.Add(int64(len(outs)))
 		},
-		failed: func(err error) {
-			r.log.Warn("notice not confirmed; retrying it", "run_id", runID, "error", err.Error())
+		failed: func(err error, redelivered bool) {
+			r.log.Warn("notice not confirmed; "+failedFate(redelivered, "it", "retrying it"), "run_id", runID, "error", err.Error())
 			r.failed.remove(runID)
 		},
 	})

@@ -10,9 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	rabbithole "github.com/michaelklishin/rabbit-hole/v2"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -331,6 +333,90 @@ func TestNackClosesTheChannel(t *testing.T) {
 	case <-ch.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("the channel is still open 10 s after a nack")
+	}
+}
+
+// TestNackedOutputRedeliversItsInput checks that the input of an output
+// the broker refuses (a nack) is left to come back when the nack closes
+// the channel, not rejected: it returns at once with its attempt
+// unchanged, never passing through its retry queue and the queue's
+// dead-letter worker (which RabbitMQ 3.10.8 can leave holding it after a
+// fail-over). An operator policy caps result, which is filled until it
+// refuses publishes; the handler's second call empties it first.
+func TestNackedOutputRedeliversItsInput(t *testing.T) {
+	var h *harness
+	var calls atomic.Int32
+	handler := func(_ context.Context, n num) (num, error) {
+		if calls.Add(1) == 2 {
+			ch, err := h.conn.Channel()
+			if err != nil {
+				return num{}, err
+			}
+			defer ch.Close()
+			if _, err := ch.QueuePurge("result", false); err != nil {
+				t.Errorf("empty result: %v", err)
+			}
+		}
+		return num{n.Value * 2}, nil
+	}
+	h = newHarness(t, chainGraph("nackin", handler))
+	res, err := h.vh.Client.PutOperatorPolicy(h.vh.Name, "cap-result", rabbithole.OperatorPolicy{
+		Pattern: "^result$", ApplyTo: "queues", Definition: map[string]any{"max-length": 1},
+	})
+	if err != nil {
+		t.Fatalf("put operator policy: %v", err)
+	}
+	res.Body.Close()
+	h.fill("result")
+
+	cancel, wait, logs := h.backgroundLogs(h.env, "double")
+	h.publishNums("start", 21)
+	for deadline := time.Now().Add(time.Minute); calls.Load() < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("handler called %d times in a minute, want 2 (refused, then redelivered)\n%s", calls.Load(), logs)
+		}
+	}
+	out := h.waitMessages("result", 1)[0] // the blockers were taken away
+	cancel()
+	if code := wait(); code != 0 {
+		t.Errorf("node exited %d, want 0", code)
+	}
+	if string(out.Body) != `{"value":42}` || out.Headers[HeaderAttempt] != int32(1) {
+		t.Errorf("result %s at attempt %v, want {\"value\":42} at attempt 1: the refused output's input was retried as an attempt", out.Body, out.Headers[HeaderAttempt])
+	}
+	if !strings.Contains(logs.String(), `"msg":"output not confirmed; the input will be redelivered"`) {
+		t.Errorf("logs say nothing of the refused output:\n%s", logs)
+	}
+	if n := h.count("input.dead"); n != 0 {
+		t.Errorf("%d inputs parked, want 0", n)
+	}
+}
+
+// fill publishes to queue, whose length a policy caps and which refuses
+// publishes beyond it, until it refuses one.
+func (h *harness) fill(queue string) {
+	h.t.Helper()
+	ch, err := h.conn.Channel()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer ch.Close()
+	if err := ch.Confirm(false); err != nil {
+		h.t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		dc, err := ch.PublishWithDeferredConfirmWithContext(h.t.Context(), "", queue, false, false, amqp.Publishing{Body: []byte(`{"value":-1}`)})
+		if err != nil {
+			h.t.Fatalf("publish to %s: %v", queue, err)
+		}
+		if !dc.Wait() {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%s still takes every publish 30 s after its cap", queue)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -98,7 +98,14 @@
 // logged). A message that arrives already past MaxAttempts (a crash loop,
 // bounded by the quorum delivery-limit) is parked without calling the
 // handler. Nothing is dropped: if the parked copy is not confirmed, the
-// original is rejected and comes back after the retry delay.
+// original comes back, redelivered when the broker refused the copy (the
+// channel closes after a nack, see ErrNacked) or lost its confirm, or
+// rejected for a retry when the copy was returned unroutable.
+//
+// An output the broker refuses (a nack), or whose confirm is lost with its
+// channel, never costs its input an attempt: the input is left
+// unacknowledged and the closing channel hands it back to its queue at
+// once, a redelivery, as it does every other delivery in the window.
 //
 // # Failure notices
 //

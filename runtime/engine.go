@@ -383,7 +383,9 @@ func errString(err error) string {
 	return err.Error()
 }
 
-var errChannelLost = errors.New("channel closed by the broker")
+// errChannelLost ends a session whose channel closed under it: closed by
+// the broker, or by the node itself after the broker refused a publish.
+var errChannelLost = errors.New("the channel closed (by the broker, or after it refused a publish)")
 
 // onFailure calls the graph's failure handler in its own goroutine,
 // recovering a panic. Its context carries ctx's values (the parking span,

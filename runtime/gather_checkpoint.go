@@ -87,7 +87,7 @@ func (s *session) ackPending(c Confirmation) {
 	r := s.r
 	confs := []Confirmation{c}
 	ok := func() { r.m.acked.Add(1) }
-	failed := func(err error) {
+	failed := func(err error, _ bool) {
 		r.log.Warn("checkpoint not confirmed; closing the channel so that its items are redelivered", "error", err.Error())
 		_ = s.ch.Close()
 	}

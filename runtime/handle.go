@@ -189,9 +189,10 @@ type out struct {
 }
 
 // publishThenAck publishes every output and hands their confirmations to
-// the acker, which acks d once all are confirmed and routed, and rejects it
-// (a retry) otherwise. A publish that fails outright means the channel is
-// gone: d is left to the broker to redeliver.
+// the acker, which acks d once all are confirmed and routed, parks it when
+// an output was unroutable, and otherwise leaves it to be redelivered (see
+// leftToChannel). A publish that fails outright means the channel is gone:
+// d is left to the broker to redeliver.
 func (s *session) publishThenAck(d Delivery, attempt int, outs []out) {
 	s.publishThenAckAnd(d, attempt, outs, nil)
 }
@@ -243,9 +244,8 @@ func (s *session) publishThenAckAnd(d Delivery, attempt int, outs []out, acked f
 		confs: confs,
 		span:  span,
 		ok:    ok,
-		failed: func(err error) {
-			r.m.retried.Add(1)
-			r.log.WarnContext(spanContext(context.Background(), span), "output not confirmed; retrying the input", "run_id", runID, "message_id", messageID, "error", err.Error())
+		failed: func(err error, _ bool) {
+			r.log.WarnContext(spanContext(context.Background(), span), "output not confirmed; the input will be redelivered", "run_id", runID, "message_id", messageID, "error", err.Error())
 		},
 		unroutable: true, in: d, attempt: attempt,
 	})

@@ -18,7 +18,8 @@ import (
 // the reason (an envelope.Reason) and the error in its headers, to its
 // edge's dead queue Q.dead, and acked once the copy is confirmed; then the
 // graph's on_failure is called. If the copy is not confirmed, the message
-// is rejected (and comes back after the retry delay), so nothing is lost.
+// comes back, redelivered (see leftToChannel) or, when the copy was
+// returned unroutable, rejected for a retry, so nothing is lost.
 // newParked builds the copy and publishParked publishes it, for every node
 // kind (session.park) and for the results the consume command and Local
 // read (parkResult).
@@ -157,11 +158,11 @@ func (s *session) parkWith(d Delivery, attempt int, reason envelope.Reason, errT
 				r.e.onFailure(ctx, f)
 			}
 		},
-		failed: func(err error) {
+		failed: func(err error, redelivered bool) {
 			if release != nil {
 				release()
 			}
-			r.log.ErrorContext(ctx, "parked copy not confirmed; rejecting for a retry", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
+			r.log.ErrorContext(ctx, "parked copy not confirmed; "+failedFate(redelivered, "the message", "rejecting for a retry"), "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
 		},
 	})
 }

@@ -66,9 +66,8 @@ func (s *session) handlePoll(d Delivery, attempt int, in any) {
 					r.handled(d.span, d.RunID, d.MessageID, attempt, d.received, "pending")
 				}
 			},
-			failed: func(err error) {
-				r.m.retried.Add(1)
-				r.log.Warn("poll re-enqueue not confirmed; retrying", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
+			failed: func(err error, _ bool) {
+				r.log.Warn("poll re-enqueue not confirmed; the message will be redelivered", "run_id", d.RunID, "message_id", d.MessageID, "error", err.Error())
 			},
 			unroutable: true, in: d, attempt: attempt,
 		})

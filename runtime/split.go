@@ -165,9 +165,8 @@ func (sp *splitPublish) run(items splitItems) {
 				r.handled(span, runID, messageID, attempt, received, "done")
 			}
 		},
-		failed: func(err error) {
-			r.m.retried.Add(1)
-			r.log.WarnContext(spanContext(context.Background(), span), "item not confirmed; retrying the split's input", "run_id", runID, "message_id", messageID, "error", err.Error())
+		failed: func(err error, _ bool) {
+			r.log.WarnContext(spanContext(context.Background(), span), "item not confirmed; the split's input will be redelivered", "run_id", runID, "message_id", messageID, "error", err.Error())
 		},
 		unroutable: true, in: d, attempt: attempt,
 	})
@@ -176,8 +175,8 @@ func (sp *splitPublish) run(items splitItems) {
 // publish publishes item m, first waiting for the oldest confirmation
 // when sp holds its limit. It reports whether the split goes on; when it
 // does not, the input was dealt with: parked (an item the transport
-// refused), rejected for a retry (an item the broker did not take), or
-// left to the broker to redeliver (the channel is gone).
+// refused), or left to the broker to redeliver (an item the broker did
+// not take, or the channel is gone).
 func (sp *splitPublish) publish(m Message) bool {
 	s, r, d := sp.s, sp.s.r, sp.d
 	if len(sp.pending) >= sp.limit {
@@ -188,9 +187,10 @@ func (sp *splitPublish) publish(m Message) bool {
 				sp.abandon(err)
 				return false
 			}
-			// The broker did not take an item: retry the input, once the
-			// items before are settled (their slots freed).
-			sp.retry(err)
+			// The broker did not take an item: leave the input to be
+			// redelivered, once the items before are settled (their
+			// slots freed).
+			sp.redeliver(err)
 			return false
 		}
 	}
@@ -207,16 +207,15 @@ func (sp *splitPublish) publish(m Message) bool {
 	return true
 }
 
-// retry hands the input to the acker to be rejected for a retry once the
-// items published so far are settled (their slots freed): the broker did
-// not take an item (err); an item it returned unroutable parks the input
-// instead (see parkUnroutable).
-func (sp *splitPublish) retry(err error) {
+// redeliver hands the input to the acker, which leaves it to be redelivered
+// (see leftToChannel) once the items published so far are settled (their
+// slots freed): the broker did not take an item (err); an item it returned
+// unroutable parks the input instead (see parkUnroutable).
+func (sp *splitPublish) redeliver(err error) {
 	r, d := sp.s.r, sp.d
 	runID, messageID := d.RunID, d.MessageID
-	sp.s.acker.submit(ackItem{tag: d.Tag, confs: append([]Confirmation{settled{err}}, sp.pending...), span: d.span, failed: func(err error) {
-		r.m.retried.Add(1)
-		r.log.Warn("item not confirmed; retrying the split's input", "run_id", runID, "message_id", messageID, "error", err.Error())
+	sp.s.acker.submit(ackItem{tag: d.Tag, confs: append([]Confirmation{settled{err}}, sp.pending...), span: d.span, failed: func(err error, _ bool) {
+		r.log.Warn("item not confirmed; the split's input will be redelivered", "run_id", runID, "message_id", messageID, "error", err.Error())
 	}, unroutable: true, in: d, attempt: sp.attempt})
 }
 

@@ -118,7 +118,10 @@ var ErrRefused = errors.New("refused by the broker")
 var ErrUnconfirmed = errors.New("the channel closed before the broker confirmed it: it may or may not be queued")
 
 // ErrNacked is wrapped by a Confirmation's error for a message the broker
-// refused (a nack): it was not queued.
+// refused (a nack): it was not queued. The channel closes after a nack, so
+// that its unacknowledged deliveries go back to their queues and a new
+// channel publishes afresh: the runtime leaves the input of a refused
+// output unsettled, to be redelivered, rather than rejecting it.
 var ErrNacked = errors.New("refused by the broker (nack)")
 
 // ErrReturned is wrapped by a Confirmation's error for a message the broker

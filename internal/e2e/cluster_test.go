@@ -463,10 +463,10 @@ collect:
 	pause, pauseAt := longestPause(arrivals)
 	nacked := 0
 	for _, p := range procs {
-		nacked += strings.Count(p.stderr.String(), `"msg":"output not confirmed; retrying the input"`)
+		nacked += strings.Count(p.stderr.String(), `"msg":"output not confirmed; the input will be redelivered"`)
 	}
 	parked := c.parked(t, vh, "input", "doubled", "result")
-	t.Logf("%d runs, %d results missing, %d duplicates (%d runs published again after a failed publish), %d parked, %d outputs not confirmed and retried, longest pause between results %.2fs (%.1fs after the kill)",
+	t.Logf("%d runs, %d results missing, %d duplicates (%d runs published again after a failed publish), %d parked, %d outputs not confirmed (their inputs redelivered), longest pause between results %.2fs (%.1fs after the kill)",
 		runs, lost, dups, republished, parked, nacked, pause.Seconds(), pauseAt.Sub(killedAt).Seconds())
 	fmt.Printf("chaos: cluster-failover runs=%d lost=%d duplicates=%d parked=%d nacked=%d longest_pause=%.2fs killed_node=%d\n",
 		runs, lost, dups, parked, nacked, pause.Seconds(), killed)

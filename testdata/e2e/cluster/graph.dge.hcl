@@ -3,7 +3,9 @@
 # quorum queues, with the chain graph's handlers. Its attempts are many and
 # its retries short: after a broker node dies, RabbitMQ 3.10 may nack a
 # channel's publishes to a quorum queue that lost its leader until the node
-# opens a new channel, and each nacked input is retried as an attempt.
+# opens a new channel, and each nack closes a channel, handing back its
+# window as redeliveries, which count toward the crash threshold
+# (max_attempts - 1).
 
 graph "cluster" {
   handlers   = "github.com/dgehq/dge/testdata/e2e/chain/behaviour"
