@@ -32,7 +32,8 @@ type Local struct {
 
 	cancel    context.CancelFunc
 	engineErr chan error
-	consumers sync.WaitGroup
+	consumers sync.WaitGroup // the collectors of results
+	collected []Consumer     // their consumers
 	stopOnce  sync.Once
 	stopErr   error
 
@@ -179,6 +180,7 @@ func StartLocal(g Graph, b LocalBroker, opts LocalOptions) (*Local, error) {
 		if err != nil {
 			return fail(err)
 		}
+		l.collected = append(l.collected, ds)
 		l.consumers.Go(func() { l.collect(ch, ds, n) })
 	}
 	var runs []*nodeRun
@@ -548,8 +550,14 @@ func (l *Local) Close() error {
 	l.stopOnce.Do(func() {
 		l.cancel()
 		l.stopErr = <-l.engineErr
-		_ = l.conn.Close()
+		// A result recorded (WaitResults may have returned it) is
+		// acknowledged before the connection goes: the collectors end
+		// once they settled what they took.
+		for _, c := range l.collected {
+			_ = c.Cancel()
+		}
 		l.consumers.Wait()
+		_ = l.conn.Close()
 		_ = l.mem.Close()
 	})
 	return l.stopErr
