@@ -396,14 +396,8 @@ func TestNackedOutputRedeliversItsInput(t *testing.T) {
 // publishes beyond it, until it refuses one.
 func (h *harness) fill(queue string) {
 	h.t.Helper()
-	ch, err := h.conn.Channel()
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	ch := h.confirmChannel()
 	defer ch.Close()
-	if err := ch.Confirm(false); err != nil {
-		h.t.Fatal(err)
-	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		dc, err := ch.PublishWithDeferredConfirmWithContext(h.t.Context(), "", queue, false, false, amqp.Publishing{Body: []byte(`{"value":-1}`)})

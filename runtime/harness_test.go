@@ -206,17 +206,26 @@ func (h *harness) consumeNums(terminate string, n int) []int {
 	return got
 }
 
-// publishRaw publishes a body straight to a queue through the work exchange.
-func (h *harness) publishRaw(queue string, body []byte, p amqp.Publishing) {
+// confirmChannel opens a channel of the test's own connection in confirm
+// mode; the caller closes it.
+func (h *harness) confirmChannel() *amqp.Channel {
 	h.t.Helper()
 	ch, err := h.conn.Channel()
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	defer ch.Close()
 	if err := ch.Confirm(false); err != nil {
+		ch.Close()
 		h.t.Fatal(err)
 	}
+	return ch
+}
+
+// publishRaw publishes a body straight to a queue through the work exchange.
+func (h *harness) publishRaw(queue string, body []byte, p amqp.Publishing) {
+	h.t.Helper()
+	ch := h.confirmChannel()
+	defer ch.Close()
 	p.Body = body
 	p.DeliveryMode = amqp.Persistent
 	dc, err := ch.PublishWithDeferredConfirmWithContext(h.t.Context(), h.g.WorkExchange, queue, true, false, p)
