@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strings"
 )
 
 // ChannelStatus is one open AMQP channel of a vhost as the management API
@@ -75,6 +76,15 @@ func (c *Client) ChannelStatus(ctx context.Context, vhost string) ([]ChannelStat
 	return decodeChannelStatus(chans, conns), nil
 }
 
+// channelConnection returns the broker's name for the connection of the
+// channel the broker names name ("<connection> (<number>)").
+func channelConnection(name string) string {
+	if i := strings.LastIndex(name, " ("); i >= 0 && strings.HasSuffix(name, ")") {
+		return name[:i]
+	}
+	return name
+}
+
 func decodeChannelStatus(chans []channelStatusJSON, conns []connectionNameJSON) []ChannelStatus {
 	given := make(map[string]string, len(conns))
 	for _, c := range conns {
@@ -85,6 +95,13 @@ func decodeChannelStatus(chans []channelStatusJSON, conns []connectionNameJSON) 
 	out := make([]ChannelStatus, 0, len(chans))
 	for _, ch := range chans {
 		conn := ch.Connection.v.Name
+		if conn == "" {
+			// RabbitMQ 3.10.8 sometimes writes connection_details as []
+			// (it failed TestRenameWithOldProgramRunning once: status
+			// named connection ""); the channel's own name starts with
+			// its connection's.
+			conn = channelConnection(ch.Name)
+		}
 		if n, ok := given[conn]; ok {
 			conn = n
 		}

@@ -9,12 +9,15 @@ import (
 
 // TestDecodeChannelStatus decodes channel and connection listings as
 // RabbitMQ 3.10 writes them: message_stats is [] on a channel that
-// published nothing, and a connection's given name replaces the broker's.
+// published nothing, and a connection's given name replaces the broker's;
+// connection_details is sometimes [], and the channel's name tells the
+// connection then.
 func TestDecodeChannelStatus(t *testing.T) {
 	chans := `[
   {"connection_details":{"name":"127.0.0.1:1 -> 127.0.0.1:5672"},"message_stats":[],"name":"127.0.0.1:1 -> 127.0.0.1:5672 (1)"},
   {"connection_details":{"name":"127.0.0.1:1 -> 127.0.0.1:5672"},"message_stats":{"return_unroutable":3,"return_unroutable_details":{"rate":0.4}},"name":"127.0.0.1:1 -> 127.0.0.1:5672 (2)"},
-  {"connection_details":[],"name":"127.0.0.1:2 -> 127.0.0.1:5672 (1)"}
+  {"connection_details":[],"name":"127.0.0.1:2 -> 127.0.0.1:5672 (1)"},
+  {"connection_details":[],"message_stats":{"return_unroutable":1},"name":"127.0.0.1:1 -> 127.0.0.1:5672 (3)"}
 ]`
 	conns := `[{"name":"127.0.0.1:1 -> 127.0.0.1:5672","user_provided_name":"c a"},{"name":"127.0.0.1:2 -> 127.0.0.1:5672"}]`
 	var cs []channelStatusJSON
@@ -28,7 +31,8 @@ func TestDecodeChannelStatus(t *testing.T) {
 	want := []ChannelStatus{
 		{Name: "127.0.0.1:1 -> 127.0.0.1:5672 (1)", Connection: "c a"},
 		{Name: "127.0.0.1:1 -> 127.0.0.1:5672 (2)", Connection: "c a", ReturnUnroutable: 3, ReturnUnroutableRate: 0.4},
-		{Name: "127.0.0.1:2 -> 127.0.0.1:5672 (1)"},
+		{Name: "127.0.0.1:2 -> 127.0.0.1:5672 (1)", Connection: "127.0.0.1:2 -> 127.0.0.1:5672"},
+		{Name: "127.0.0.1:1 -> 127.0.0.1:5672 (3)", Connection: "c a", ReturnUnroutable: 1},
 	}
 	if diff := cmp.Diff(want, decodeChannelStatus(cs, ns)); diff != "" {
 		t.Errorf("decodeChannelStatus (-want +got):\n%s", diff)
